@@ -1,0 +1,58 @@
+"""kube-apiserver entry point: ``python -m control_plane.apiserver --etcd ... --pki-dir ...``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from control_plane.apiserver.server import APIServer, APIServerConfig
+
+
+def parse_args(argv: list[str] | None = None) -> APIServerConfig:
+    parser = argparse.ArgumentParser(prog="kube-apiserver")
+    parser.add_argument("--etcd", default="127.0.0.1:2379", help="etcd client host:port")
+    parser.add_argument("--pki-dir", type=Path, default=Path("/etc/ku7s/pki"))
+    parser.add_argument(
+        "--bootstrap-token-file", type=Path, default=Path("/etc/ku7s/bootstrap-tokens")
+    )
+    parser.add_argument("--cluster-cidr", default="10.244.0.0/16")
+    parser.add_argument("--node-cidr-mask-size", type=int, default=24)
+    parser.add_argument("--secure-port", type=int, default=6443)
+    parser.add_argument("--node-bootstrap-port", type=int, default=6444)
+    parser.add_argument("--node-port", type=int, default=6445)
+    parser.add_argument("--advertise-address", default="127.0.0.1:6443")
+    args = parser.parse_args(argv)
+    host, _, port = args.etcd.rpartition(":")
+    return APIServerConfig(
+        etcd_host=host or "127.0.0.1",
+        etcd_port=int(port),
+        pki_dir=args.pki_dir,
+        bootstrap_token_file=args.bootstrap_token_file,
+        cluster_cidr=args.cluster_cidr,
+        node_cidr_mask=args.node_cidr_mask_size,
+        secure_port=args.secure_port,
+        node_bootstrap_port=args.node_bootstrap_port,
+        node_port=args.node_port,
+        advertise_address=args.advertise_address,
+    )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = parse_args()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await APIServer(config).run(stop)
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""The aiohttp application: routes, authentication and the Status form of every error."""
+
+from __future__ import annotations
+
+import logging
+import platform
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from control_plane.apiserver import discovery, errors
+from control_plane.apiserver.auth import PUBLIC_PATHS, authenticate
+from control_plane.apiserver.handlers import ResourceHandlers, json_response
+from control_plane.apiserver.registry import Registry
+from ku7s import KUBERNETES_VERSION, __version__
+
+log = logging.getLogger("kube-apiserver")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_USER = web.AppKey("user", object)
+
+
+def version_info() -> dict[str, str]:
+    major, minor, _ = KUBERNETES_VERSION.lstrip("v").split(".")
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    return {
+        "major": major,
+        "minor": minor,
+        "gitVersion": f"{KUBERNETES_VERSION}+ku7s.{__version__}",
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "2026-11-28T00:00:00Z",
+        "goVersion": f"python{platform.python_version()}",
+        "compiler": "ku7s",
+        "platform": f"linux/{machine}",
+    }
+
+
+@web.middleware
+async def status_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer every failure with a Kubernetes Status, as clients expect."""
+    try:
+        return await handler(request)
+    except errors.APIError as e:
+        return json_response(e.status(), status=e.code)
+    except web.HTTPNotFound:
+        return json_response(errors.route_not_found().status(), status=404)
+    except web.HTTPMethodNotAllowed as e:
+        return json_response(errors.APIError(405, "MethodNotAllowed", str(e)).status(), status=405)
+    except web.HTTPRequestEntityTooLarge as e:
+        return json_response(errors.APIError(413, "RequestEntityTooLarge", str(e)).status(), 413)
+    except web.HTTPException:
+        raise
+    except Exception as e:
+        log.exception("unhandled error serving %s %s", request.method, request.path)
+        return json_response(errors.internal(repr(e)).status(), status=500)
+
+
+@web.middleware
+async def authentication(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if (
+        request.path.rstrip("/") not in PUBLIC_PATHS
+        and not request.path.startswith(("/healthz/", "/livez/", "/readyz/"))
+        and authenticate(request) is None
+    ):
+        raise errors.unauthorized()
+    return await handler(request)
+
+
+class HealthChecks:
+    """/healthz, /livez and /readyz; readiness includes a round trip to etcd."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    async def live(self, request: web.Request) -> web.Response:
+        return self._answer(request, [("ping", True)])
+
+    async def ready(self, request: web.Request) -> web.Response:
+        try:
+            await self._registry.current_revision()
+            etcd_ok = True
+        except Exception:
+            etcd_ok = False
+        return self._answer(request, [("ping", True), ("etcd", etcd_ok)])
+
+    @staticmethod
+    def _answer(request: web.Request, checks: list[tuple[str, bool]]) -> web.Response:
+        healthy = all(ok for _, ok in checks)
+        if "verbose" in request.query:
+            lines = [
+                f"[{'+' if ok else '-'}]{name} {'ok' if ok else 'failed'}" for name, ok in checks
+            ]
+            lines.append(f"{request.path.strip('/')} check {'passed' if healthy else 'failed'}")
+            text = "\n".join(lines) + "\n"
+        else:
+            text = "ok" if healthy else "not ok: " + ",".join(n for n, ok in checks if not ok)
+        return web.Response(text=text, status=200 if healthy else 500)
+
+
+def build_app(registry: Registry, advertise_address: str) -> web.Application:
+    app = web.Application(
+        middlewares=[status_errors, authentication], client_max_size=3 * 1024 * 1024
+    )
+    resources = ResourceHandlers(registry)
+    health = HealthChecks(registry)
+    types = registry.types
+
+    async def api(request: web.Request) -> web.Response:
+        return json_response(discovery.core_versions(advertise_address))
+
+    async def apis(request: web.Request) -> web.Response:
+        return json_response(discovery.group_list(types))
+
+    async def core_v1(request: web.Request) -> web.Response:
+        body = discovery.resource_list(types, "", "v1")
+        assert body is not None
+        return json_response(body)
+
+    async def api_group(request: web.Request) -> web.Response:
+        body = discovery.group(types, request.match_info["group"])
+        if body is None:
+            raise errors.route_not_found()
+        return json_response(body)
+
+    async def group_version(request: web.Request) -> web.Response:
+        info = request.match_info
+        body = discovery.resource_list(types, info["group"], info["version"])
+        if body is None:
+            raise errors.route_not_found()
+        return json_response(body)
+
+    async def version(request: web.Request) -> web.Response:
+        return json_response(version_info())
+
+    async def openapi_v2(request: web.Request) -> web.Response:
+        # An empty protobuf Document: kubectl's client-side validation finds no schema for any
+        # kind and skips it, and apply falls back to its compiled-in patch metadata.
+        return web.Response(body=b"", content_type="application/octet-stream")
+
+    r = app.router
+    r.add_get("/api", api)
+    r.add_get("/api/", api)
+    r.add_get("/apis", apis)
+    r.add_get("/apis/", apis)
+    r.add_get("/api/v1", core_v1)
+    r.add_get("/api/v1/", core_v1)
+    r.add_get("/version", version)
+    r.add_get("/openapi/v2", openapi_v2)
+    for path in ("/healthz", "/livez"):
+        r.add_get(path, health.live)
+        r.add_get(path + "/{check:.*}", health.live)
+    r.add_get("/readyz", health.ready)
+    r.add_get("/readyz/{check:.*}", health.ready)
+    r.add_route("*", "/api/v1/{tail:.+}", resources.core)
+    r.add_get("/apis/{group}", api_group)
+    r.add_get("/apis/{group}/{version}", group_version)
+    r.add_route("*", "/apis/{group}/{version}/{tail:.+}", resources.grouped)
+    return app

@@ -1,0 +1,268 @@
+"""The NodeService gRPC servicer: Join and the kubelet's Connect session."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from control_plane.apiserver import errors
+from control_plane.apiserver.node_service import node_objects
+from control_plane.apiserver.node_service.ipam import PodCIDRAllocator, PodCIDRExhausted
+from control_plane.apiserver.node_service.tokens import BootstrapTokens
+from control_plane.apiserver.registry import ListOptions, Registry
+from ku7s.api import meta
+from ku7s.api.validation import dns1123_label_errors
+from ku7s.pki import CertificateAuthority, CertificateRequestError
+from ku7s.rpc import node_pb2, node_pb2_grpc
+
+log = logging.getLogger("node-service")
+
+NODE_USER_PREFIX = "system:node:"
+NODES_GROUP = "system:nodes"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How often kubelets heartbeat and how long a Lease stays valid without one."""
+
+    heartbeat_interval: float = 1.0
+    lease_duration_seconds: int = 4
+
+
+class NodeService(node_pb2_grpc.NodeServiceServicer):
+    def __init__(
+        self,
+        registry: Registry,
+        ca: CertificateAuthority,
+        tokens: BootstrapTokens,
+        allocator: PodCIDRAllocator,
+        timing: Timing | None = None,
+    ) -> None:
+        self._registry = registry
+        self._ca = ca
+        self._tokens = tokens
+        self._allocator = allocator
+        self._timing = timing or Timing()
+        self._allocation_lock = asyncio.Lock()
+        self._session_ids = itertools.count(1)
+        #: The live session of each node; a reconnect replaces it.
+        self._sessions: dict[str, int] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._nodes = registry.types.lookup("", "v1", "nodes")
+        self._leases = registry.types.lookup("coordination.k8s.io", "v1", "leases")
+        assert self._nodes and self._leases
+
+    # -- Join ----------------------------------------------------------------------------
+
+    async def Join(
+        self, request: node_pb2.JoinRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.JoinResponse:
+        if not self._tokens.accepts(request.token):
+            log.warning("refused join of %r: invalid bootstrap token", request.node_name)
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid bootstrap token")
+        if problems := dns1123_label_errors(request.node_name):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"invalid node name {request.node_name!r}: {problems[0]}",
+            )
+        try:
+            cert = self._ca.sign_request(
+                request.csr_pem, NODE_USER_PREFIX + request.node_name, (NODES_GROUP,)
+            )
+        except CertificateRequestError as e:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        log.info("node %s joined", request.node_name)
+        return node_pb2.JoinResponse(certificate_pem=cert, ca_pem=self._ca.cert_pem)
+
+    # -- Connect -------------------------------------------------------------------------
+
+    async def Connect(
+        self,
+        request_iterator: AsyncIterator[node_pb2.NodeMessage],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[node_pb2.ControlMessage]:
+        node_name = _node_name_from_peer(context.auth_context())
+        if node_name is None:
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "Connect needs the client certificate issued by Join",
+            )
+        session = next(self._session_ids)
+        registered = False
+        try:
+            async for message in request_iterator:
+                kind = message.WhichOneof("kind")
+                if kind == "register":
+                    if message.register.node_name != node_name:
+                        await context.abort(
+                            grpc.StatusCode.PERMISSION_DENIED,
+                            f"certificate is for node {node_name!r}, not "
+                            f"{message.register.node_name!r}",
+                        )
+                    self._sessions[node_name] = session
+                    pod_cidr = await self._register(message.register)
+                    registered = True
+                    yield node_pb2.ControlMessage(
+                        registered=node_pb2.Registered(
+                            pod_cidr=pod_cidr,
+                            heartbeat_interval_ms=int(self._timing.heartbeat_interval * 1000),
+                            lease_duration_seconds=self._timing.lease_duration_seconds,
+                        )
+                    )
+                elif kind == "heartbeat":
+                    if not registered:
+                        await context.abort(
+                            grpc.StatusCode.FAILED_PRECONDITION, "register before heartbeats"
+                        )
+                    lease_rv = await self._heartbeat(node_name, message.heartbeat)
+                    yield node_pb2.ControlMessage(
+                        ack=node_pb2.HeartbeatAck(lease_resource_version=lease_rv)
+                    )
+        finally:
+            if registered and self._sessions.get(node_name) == session:
+                del self._sessions[node_name]
+                self._in_background(self.mark_unknown(node_name, "stream closed"))
+
+    def _in_background(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def is_connected(self, node_name: str) -> bool:
+        return node_name in self._sessions
+
+    async def _register(self, reg: node_pb2.Registration) -> str:
+        assert self._nodes and self._leases
+        try:
+            node = await self._registry.get(self._nodes, "", reg.node_name)
+        except errors.APIError as e:
+            if e.code != 404:
+                raise
+            node = None
+        if node is None:
+            async with self._allocation_lock:
+                pod_cidr = await self._allocate()
+                node = await self._registry.create(
+                    self._nodes, "", node_objects.new_node(reg, pod_cidr)
+                )
+            log.info("registered node %s with pod CIDR %s", reg.node_name, pod_cidr)
+        else:
+            pod_cidr = node.get("spec", {}).get("podCIDR") or ""
+            if not pod_cidr:
+                async with self._allocation_lock:
+                    pod_cidr = await self._allocate()
+            node = await self._registry.mutate(
+                self._nodes,
+                "",
+                reg.node_name,
+                lambda current: node_objects.reregistered(current, reg, pod_cidr),
+            )
+            node = await self._registry.mutate(
+                self._nodes,
+                "",
+                reg.node_name,
+                lambda current: node_objects.reregistered(current, reg, pod_cidr),
+                subresource="status",
+            )
+            log.info("node %s registered again", reg.node_name)
+        await self._renew_lease(node)
+        return pod_cidr
+
+    async def _allocate(self) -> str:
+        assert self._nodes
+        page = await self._registry.list(self._nodes, None, ListOptions())
+        in_use = [n.get("spec", {}).get("podCIDR", "") for n in page.items]
+        try:
+            return self._allocator.allocate(in_use)
+        except PodCIDRExhausted as e:
+            raise errors.APIError(507, "InsufficientStorage", str(e)) from e
+
+    async def _renew_lease(self, node: dict[str, Any]) -> int:
+        assert self._leases
+        name = node["metadata"]["name"]
+        duration = self._timing.lease_duration_seconds
+        namespace = node_objects.NODE_LEASE_NAMESPACE
+        try:
+            lease = await self._registry.mutate(
+                self._leases,
+                namespace,
+                name,
+                lambda current: node_objects.renewed(current, node, duration),
+            )
+        except errors.APIError as e:
+            if e.code != 404:
+                raise
+            lease = await self._registry.create(
+                self._leases, namespace, node_objects.new_lease(node, duration)
+            )
+        return int(lease["metadata"]["resourceVersion"])
+
+    async def _heartbeat(self, node_name: str, beat: node_pb2.Heartbeat) -> int:
+        """Renew the Lease; write the Ready condition only when it differs from the beat.
+
+        Comparing with the stored Node, not with the last beat, also heals a Node that the
+        lease monitor marked Unknown while this session was silent.
+        """
+        assert self._nodes
+        node = await self._registry.get(self._nodes, "", node_name)
+        rv = await self._renew_lease(node)
+        if beat.ready:
+            status, reason, message = "True", "KubeletReady", "kubelet is posting ready status"
+        else:
+            status = "False"
+            reason = beat.reason or "KubeletNotReady"
+            message = beat.message or "container runtime is not ready"
+        current = meta.condition(node, "Ready") or {}
+        if (current.get("status"), current.get("reason"), current.get("message")) != (
+            status,
+            reason,
+            message,
+        ):
+            await self._registry.mutate(
+                self._nodes,
+                "",
+                node_name,
+                lambda current: node_objects.with_ready(current, status, reason, message),
+                subresource="status",
+            )
+            log.info("node %s Ready=%s (%s)", node_name, status, reason)
+        return rv
+
+    async def mark_unknown(self, node_name: str, why: str) -> None:
+        """Ready=Unknown, as the node lifecycle controller sets when a kubelet goes quiet."""
+        assert self._nodes
+        try:
+            await self._registry.mutate(
+                self._nodes,
+                "",
+                node_name,
+                lambda current: node_objects.with_ready(
+                    current, "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status."
+                ),
+                subresource="status",
+            )
+            log.info("node %s NotReady: %s", node_name, why)
+        except errors.APIError as e:
+            if e.code != 404:  # a deleted node has nothing left to mark
+                log.warning("could not mark node %s NotReady: %s", node_name, e.message)
+
+    async def drain(self) -> None:
+        """Wait for background status writes (used at shutdown)."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+
+def _node_name_from_peer(auth_context: dict[str, list[bytes]]) -> str | None:
+    names = auth_context.get("x509_common_name") or []
+    if not names:
+        return None
+    common_name = names[0].decode()
+    if not common_name.startswith(NODE_USER_PREFIX):
+        return None
+    return common_name[len(NODE_USER_PREFIX) :]

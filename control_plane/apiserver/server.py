@@ -1,0 +1,119 @@
+"""kube-apiserver as a component: HTTPS API, gRPC node service and lease monitor in one
+event loop, sharing one Registry over one etcd connection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from aiohttp import web
+
+from control_plane.apiserver.app import build_app
+from control_plane.apiserver.auth import server_ssl_context
+from control_plane.apiserver.bootstrap import ensure_default_namespaces
+from control_plane.apiserver.node_service.ipam import PodCIDRAllocator
+from control_plane.apiserver.node_service.lease_monitor import NodeLeaseMonitor
+from control_plane.apiserver.node_service.service import NodeService, Timing
+from control_plane.apiserver.node_service.tokens import BootstrapTokens
+from control_plane.apiserver.registry import Registry
+from control_plane.apiserver.resources import ResourceTypes
+from control_plane.apiserver.storage import EtcdStorage
+from ku7s.pki import CertificateAuthority
+from ku7s.rpc import node_pb2_grpc
+
+log = logging.getLogger("kube-apiserver")
+
+
+@dataclass(frozen=True)
+class APIServerConfig:
+    etcd_host: str
+    etcd_port: int
+    pki_dir: Path  # ca.crt, ca.key, apiserver.crt, apiserver.key
+    bootstrap_token_file: Path
+    cluster_cidr: str
+    node_cidr_mask: int = 24
+    bind_address: str = "0.0.0.0"
+    secure_port: int = 6443
+    #: Join without a client certificate (server-authenticated TLS only).
+    node_bootstrap_port: int = 6444
+    #: Connect with the node's client certificate (mutual TLS).
+    node_port: int = 6445
+    advertise_address: str = "127.0.0.1:6443"
+
+
+class APIServer:
+    def __init__(self, config: APIServerConfig, timing: Timing | None = None) -> None:
+        self._config = config
+        self._timing = timing or Timing()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        cfg = self._config
+        storage = EtcdStorage(cfg.etcd_host, cfg.etcd_port)
+        await storage.connect()
+        registry = Registry(storage, ResourceTypes())
+        await ensure_default_namespaces(registry)
+
+        pki = cfg.pki_dir
+        ca = CertificateAuthority.load((pki / "ca.crt").read_bytes(), (pki / "ca.key").read_bytes())
+        node_service = NodeService(
+            registry,
+            ca,
+            BootstrapTokens(cfg.bootstrap_token_file),
+            PodCIDRAllocator(cfg.cluster_cidr, cfg.node_cidr_mask),
+            self._timing,
+        )
+        grpc_server = self._grpc_server(node_service)
+        await grpc_server.start()
+
+        app = build_app(registry, cfg.advertise_address)
+        runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        await runner.setup()
+        ssl_context = server_ssl_context(
+            pki / "apiserver.crt", pki / "apiserver.key", pki / "ca.crt"
+        )
+        site = web.TCPSite(runner, cfg.bind_address, cfg.secure_port, ssl_context=ssl_context)
+        await site.start()
+        log.info("serving on https://%s:%d", cfg.bind_address, cfg.secure_port)
+
+        monitor = NodeLeaseMonitor(registry, node_service.mark_unknown)
+        try:
+            await monitor.run(stop)
+        finally:
+            await grpc_server.stop(grace=1)
+            await node_service.drain()
+            await runner.cleanup()
+            await storage.close()
+
+    def _grpc_server(self, node_service: NodeService) -> grpc.aio.Server:
+        cfg, pki = self._config, self._config.pki_dir
+        key, cert, ca = (
+            (pki / "apiserver.key").read_bytes(),
+            (pki / "apiserver.crt").read_bytes(),
+            (pki / "ca.crt").read_bytes(),
+        )
+        interval_ms = int(self._timing.heartbeat_interval * 1000)
+        server = grpc.aio.server(
+            options=[
+                # Find a dead peer even when no heartbeat is due: ping every 2 heartbeats.
+                ("grpc.keepalive_time_ms", 2 * interval_ms),
+                ("grpc.keepalive_timeout_ms", 2 * interval_ms),
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.min_ping_interval_without_data_ms", interval_ms // 2),
+                ("grpc.http2.max_pings_without_data", 0),
+            ]
+        )
+        node_pb2_grpc.add_NodeServiceServicer_to_server(node_service, server)
+        server.add_secure_port(
+            f"{cfg.bind_address}:{cfg.node_bootstrap_port}",
+            grpc.ssl_server_credentials([(key, cert)]),
+        )
+        server.add_secure_port(
+            f"{cfg.bind_address}:{cfg.node_port}",
+            grpc.ssl_server_credentials(
+                [(key, cert)], root_certificates=ca, require_client_auth=True
+            ),
+        )
+        return server

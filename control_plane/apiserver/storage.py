@@ -1,0 +1,265 @@
+"""Object storage in etcd, through aetcd.
+
+Objects are stored as compact JSON without ``metadata.resourceVersion``; on the way out the
+key's etcd mod_revision is written into it, so resourceVersion *is* the etcd revision, as in
+kube-apiserver. Writes that must not race (create, update with a precondition, delete) are
+etcd transactions comparing the key's revision.
+
+    StorageError
+    ├── KeyNotFound
+    ├── KeyExists
+    ├── RevisionMismatch     the precondition on mod_revision failed
+    ├── RevisionCompacted    a watch or list asked for history etcd no longer keeps
+    └── StorageUnavailable   etcd does not answer
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aetcd
+import aetcd.exceptions
+import grpc
+from aetcd import rpc
+
+Object = dict[str, Any]
+
+
+class StorageError(Exception):
+    pass
+
+
+class KeyNotFound(StorageError):
+    pass
+
+
+class KeyExists(StorageError):
+    pass
+
+
+class RevisionMismatch(StorageError):
+    pass
+
+
+class RevisionCompacted(StorageError):
+    def __init__(self, compact_revision: int) -> None:
+        super().__init__(f"revision compacted; oldest available is {compact_revision}")
+        self.compact_revision = compact_revision
+
+
+class StorageUnavailable(StorageError):
+    pass
+
+
+@dataclass(frozen=True)
+class ListResult:
+    items: list[Object]
+    revision: int
+    #: The last key returned when more keys remain, else None.
+    last_key: str | None
+
+
+@dataclass(frozen=True)
+class StorageEvent:
+    type: str  # "ADDED", "MODIFIED" or "DELETED"
+    object: Object
+    revision: int
+    #: The object before a MODIFIED event, so selectors can tell what moved in or out.
+    previous: Object | None = None
+
+
+class Storage(Protocol):
+    """What the registry needs from a store; EtcdStorage is the real one."""
+
+    async def create(self, key: str, value: Object) -> Object: ...
+    async def get(self, key: str) -> Object: ...
+    async def list(
+        self, prefix: str, *, revision: int = 0, limit: int = 0, start_after: str | None = None
+    ) -> ListResult: ...
+    async def update(self, key: str, value: Object, *, expected_revision: int) -> Object: ...
+    async def delete(self, key: str, *, expected_revision: int | None = None) -> Object: ...
+    def watch(self, prefix: str, start_revision: int) -> AsyncIterator[StorageEvent]: ...
+    async def current_revision(self) -> int: ...
+
+
+def _prefix_end(prefix: bytes) -> bytes:
+    """The smallest key greater than every key starting with prefix."""
+    return prefix[:-1] + bytes([prefix[-1] + 1])
+
+
+def encode(value: Object) -> bytes:
+    meta = value.get("metadata")
+    if meta and "resourceVersion" in meta:
+        value = {**value, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def decode(data: bytes, revision: int) -> Object:
+    obj: Object = json.loads(data)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    return obj
+
+
+class EtcdStorage:
+    """The Storage used in clusters: etcd v3 over gRPC."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 2379, timeout: float = 10) -> None:
+        self._client = aetcd.Client(host=host, port=port, timeout=timeout)
+
+    async def connect(self, *, attempts: int = 200, interval: float = 0.05) -> None:
+        """Wait for etcd to answer; it is started beside us and may still be coming up."""
+        for _ in range(attempts):
+            try:
+                await self._client.connect()
+                await self.current_revision()
+                return
+            except (StorageUnavailable, aetcd.exceptions.ClientError):
+                await asyncio.sleep(interval)
+        raise StorageUnavailable("etcd did not answer")
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def _call(self, method: Any, request: Any) -> Any:
+        try:
+            return await method(request, timeout=self._client._timeout)
+        except grpc.aio.AioRpcError as e:
+            if e.code() == grpc.StatusCode.OUT_OF_RANGE:
+                raise RevisionCompacted(0) from e
+            raise StorageUnavailable(f"etcd: {e.details()}") from e
+
+    async def current_revision(self) -> int:
+        response = await self._call(
+            self._client.kvstub.Range, rpc.RangeRequest(key=b"\0", count_only=True)
+        )
+        return int(response.header.revision)
+
+    async def get(self, key: str) -> Object:
+        response = await self._call(self._client.kvstub.Range, rpc.RangeRequest(key=key.encode()))
+        if not response.kvs:
+            raise KeyNotFound(key)
+        kv = response.kvs[0]
+        return decode(kv.value, kv.mod_revision)
+
+    async def list(
+        self, prefix: str, *, revision: int = 0, limit: int = 0, start_after: str | None = None
+    ) -> ListResult:
+        raw_prefix = prefix.encode()
+        start = (start_after.encode() + b"\0") if start_after else raw_prefix
+        request = rpc.RangeRequest(
+            key=start, range_end=_prefix_end(raw_prefix), revision=revision, limit=limit
+        )
+        response = await self._call(self._client.kvstub.Range, request)
+        items = [decode(kv.value, kv.mod_revision) for kv in response.kvs]
+        last = response.kvs[-1].key.decode() if response.more and response.kvs else None
+        return ListResult(items, int(response.header.revision), last)
+
+    async def create(self, key: str, value: Object) -> Object:
+        raw = key.encode()
+        request = rpc.TxnRequest(
+            compare=[
+                rpc.Compare(
+                    key=raw,
+                    result=rpc.Compare.CompareResult.EQUAL,
+                    target=rpc.Compare.CompareTarget.CREATE,
+                    create_revision=0,
+                )
+            ],
+            success=[rpc.RequestOp(request_put=rpc.PutRequest(key=raw, value=encode(value)))],
+        )
+        response = await self._call(self._client.kvstub.Txn, request)
+        if not response.succeeded:
+            raise KeyExists(key)
+        return _with_revision(value, int(response.header.revision))
+
+    async def update(self, key: str, value: Object, *, expected_revision: int) -> Object:
+        raw = key.encode()
+        request = rpc.TxnRequest(
+            compare=[
+                rpc.Compare(
+                    key=raw,
+                    result=rpc.Compare.CompareResult.EQUAL,
+                    target=rpc.Compare.CompareTarget.MOD,
+                    mod_revision=expected_revision,
+                )
+            ],
+            success=[rpc.RequestOp(request_put=rpc.PutRequest(key=raw, value=encode(value)))],
+            failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=raw))],
+        )
+        response = await self._call(self._client.kvstub.Txn, request)
+        if not response.succeeded:
+            current = response.responses[0].response_range.kvs
+            raise RevisionMismatch(key) if current else KeyNotFound(key)
+        return _with_revision(value, int(response.header.revision))
+
+    async def delete(self, key: str, *, expected_revision: int | None = None) -> Object:
+        raw = key.encode()
+        compare = []
+        if expected_revision is not None:
+            compare.append(
+                rpc.Compare(
+                    key=raw,
+                    result=rpc.Compare.CompareResult.EQUAL,
+                    target=rpc.Compare.CompareTarget.MOD,
+                    mod_revision=expected_revision,
+                )
+            )
+        request = rpc.TxnRequest(
+            compare=compare,
+            success=[
+                rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=raw, prev_kv=True))
+            ],
+            failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=raw))],
+        )
+        response = await self._call(self._client.kvstub.Txn, request)
+        if not response.succeeded:
+            current = response.responses[0].response_range.kvs
+            raise RevisionMismatch(key) if current else KeyNotFound(key)
+        deleted = response.responses[0].response_delete_range.prev_kvs
+        if not deleted:
+            raise KeyNotFound(key)
+        revision = int(response.header.revision)
+        return decode(deleted[0].value, revision)
+
+    async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[StorageEvent]:
+        """Events under prefix from start_revision on, until the caller stops iterating."""
+        raw = prefix.encode()
+        try:
+            watch = await self._client.watch(
+                raw, range_end=_prefix_end(raw), start_revision=start_revision, prev_kv=True
+            )
+        except aetcd.exceptions.ClientError as e:
+            raise StorageUnavailable(str(e)) from e
+        try:
+            async for event in watch:
+                yield _storage_event(event)
+        except aetcd.exceptions.RevisionCompactedError as e:
+            raise RevisionCompacted(e.compacted_revision) from e
+        except aetcd.exceptions.ClientError as e:
+            raise StorageUnavailable(str(e)) from e
+        finally:
+            # The channel may already be gone; then there is nothing left to free.
+            with contextlib.suppress(Exception):
+                await watch.cancel()
+
+
+def _with_revision(value: Object, revision: int) -> Object:
+    meta = dict(value.get("metadata") or {})
+    meta["resourceVersion"] = str(revision)
+    return {**value, "metadata": meta}
+
+
+def _storage_event(event: Any) -> StorageEvent:
+    kv = event.kv
+    if event.kind == "DELETE":
+        previous = event.prev_kv.value if event.prev_kv else b"{}"
+        return StorageEvent("DELETED", decode(previous, kv.mod_revision), kv.mod_revision)
+    if kv.create_revision == kv.mod_revision:
+        return StorageEvent("ADDED", decode(kv.value, kv.mod_revision), kv.mod_revision)
+    previous = decode(event.prev_kv.value, event.prev_kv.mod_revision) if event.prev_kv else None
+    return StorageEvent("MODIFIED", decode(kv.value, kv.mod_revision), kv.mod_revision, previous)

@@ -1,0 +1,1 @@
+"""kube-controller-manager (arrives with issue 4; this process slot idles until then)."""

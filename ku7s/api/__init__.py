@@ -1,0 +1,1 @@
+"""Helpers for Kubernetes objects as plain JSON dicts: metadata, selectors, quantities."""

@@ -1,0 +1,53 @@
+"""Object metadata helpers shared by the apiserver, the kubelet and the CLI."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+Object = dict[str, Any]
+
+
+def now_rfc3339() -> str:
+    """The current time as Kubernetes writes timestamps: RFC 3339, UTC, whole seconds."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_rfc3339_micro() -> str:
+    """MicroTime, as Lease.spec.renewTime uses: RFC 3339 with microseconds."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: str) -> datetime.datetime:
+    """Parse a Time or MicroTime string into an aware datetime."""
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def new_uid() -> str:
+    return str(uuid.uuid4())
+
+
+def name_of(obj: Object) -> str:
+    return str(obj.get("metadata", {}).get("name", ""))
+
+
+def namespace_of(obj: Object) -> str:
+    return str(obj.get("metadata", {}).get("namespace", "") or "")
+
+
+def labels_of(obj: Object) -> dict[str, str]:
+    return dict(obj.get("metadata", {}).get("labels") or {})
+
+
+def condition(obj: Object, kind: str) -> Object | None:
+    """The status condition of the given type, or None."""
+    for c in obj.get("status", {}).get("conditions") or []:
+        if c.get("type") == kind:
+            return dict(c)
+    return None
+
+
+def is_node_ready(node: Object) -> bool:
+    ready = condition(node, "Ready")
+    return bool(ready and ready.get("status") == "True")

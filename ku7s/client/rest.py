@@ -1,0 +1,110 @@
+"""An asyncio REST client for the Kubernetes API, authenticated by client certificate."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import ssl
+import tempfile
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+Object = dict[str, Any]
+
+
+class APIStatusError(Exception):
+    """The server answered with a failure Status."""
+
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(f"{code} {reason}: {message}")
+        self.code = code
+        self.reason = reason
+        self.message = message
+
+
+def client_ssl_context(ca_pem: bytes, cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
+    context = ssl.create_default_context(cadata=ca_pem.decode())
+    # ssl can only load a key pair from files; keep them on disk only for the call.
+    fd, path = tempfile.mkstemp(prefix="ku7s-client-", suffix=".pem")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(cert_pem + b"\n" + key_pem)
+        context.load_cert_chain(path)
+    finally:
+        os.unlink(path)
+    return context
+
+
+class APIClient:
+    def __init__(self, server: str, ssl_context: ssl.SSLContext, timeout: float = 10) -> None:
+        self._server = server.rstrip("/")
+        self._ssl = ssl_context
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_kubeconfig(cls, config: Object, timeout: float = 10) -> APIClient:
+        """Build from the first cluster and user of a kubeconfig with inline data."""
+        cluster = config["clusters"][0]["cluster"]
+        user = config["users"][0]["user"]
+        context = client_ssl_context(
+            base64.b64decode(cluster["certificate-authority-data"]),
+            base64.b64decode(user["client-certificate-data"]),
+            base64.b64decode(user["client-key-data"]),
+        )
+        return cls(cluster["server"], context, timeout)
+
+    async def __aenter__(self) -> APIClient:
+        self._session = aiohttp.ClientSession(
+            timeout=self._timeout, connector=aiohttp.TCPConnector(ssl=self._ssl)
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._session:
+            await self._session.close()
+
+    async def request(self, method: str, path: str, body: Object | None = None) -> Object:
+        assert self._session is not None, "use `async with APIClient(...)`"
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        async with self._session.request(
+            method, self._server + path, data=data, headers=headers
+        ) as response:
+            text = await response.text()
+            try:
+                payload: Object = json.loads(text) if text else {}
+            except ValueError:
+                payload = {"message": text}
+            if response.status >= 400:
+                raise APIStatusError(
+                    response.status,
+                    str(payload.get("reason", "")),
+                    str(payload.get("message", text)),
+                )
+            return payload
+
+    async def get(self, path: str) -> Object:
+        return await self.request("GET", path)
+
+    async def delete(self, path: str) -> Object:
+        return await self.request("DELETE", path)
+
+    async def create(self, path: str, body: Object) -> Object:
+        return await self.request("POST", path, body)
+
+    async def text(self, path: str) -> tuple[int, str]:
+        """GET a non-JSON endpoint such as /readyz; return the status and the body."""
+        assert self._session is not None
+        async with self._session.get(self._server + path) as response:
+            return response.status, await response.text()

@@ -1,0 +1,87 @@
+"""Reaching a cluster's API from the host: its admin kubeconfig and readiness waits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+import yaml
+
+from ku7s import kubeconfig
+from ku7s.api import meta
+from ku7s.client.rest import APIClient, APIStatusError
+from ku7s.cluster.node_specs import ADMIN_KUBECONFIG_PATH
+from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.errors import ClusterCreateError, NotFoundError
+from ku7s.names import control_plane_name
+
+
+def external_server(port: int) -> str:
+    return f"https://127.0.0.1:{port}"
+
+
+def admin_kubeconfig(
+    provider: DockerProvider, cluster: str, internal: bool = False
+) -> dict[str, Any]:
+    """The admin kubeconfig kept in the control-plane container, pointed at the host port."""
+    control_plane = control_plane_name(cluster)
+    if not provider.container_exists(control_plane):
+        raise NotFoundError(f'no cluster named "{cluster}"')
+    config: dict[str, Any] = yaml.safe_load(
+        provider.read_file(control_plane, ADMIN_KUBECONFIG_PATH)
+    )
+    if internal:
+        return config
+    port = provider.api_server_host_port(control_plane)
+    return kubeconfig.with_server(config, external_server(port))
+
+
+async def wait_for_api(client: APIClient, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            status, body = await client.text("/readyz")
+            if status == 200:
+                return
+            last = f"{status} {body.strip()}"
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
+            last = str(e) or type(e).__name__
+        await asyncio.sleep(0.05)
+    raise ClusterCreateError(f"the API server did not become ready within {timeout:.0f}s ({last})")
+
+
+async def ready_nodes(client: APIClient) -> set[str]:
+    nodes = await client.get("/api/v1/nodes")
+    return {meta.name_of(n) for n in nodes.get("items", []) if meta.is_node_ready(n)}
+
+
+async def wait_for_nodes(client: APIClient, names: set[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    ready: set[str] = set()
+    while time.monotonic() < deadline:
+        try:
+            ready = await ready_nodes(client)
+            if names <= ready:
+                return
+        except (TimeoutError, APIStatusError, aiohttp.ClientError, OSError):
+            pass
+        await asyncio.sleep(0.05)
+    missing = ", ".join(sorted(names - ready))
+    raise ClusterCreateError(f"nodes not Ready within {timeout:.0f}s: {missing}")
+
+
+async def delete_node_objects(client: APIClient, node: str) -> None:
+    """Delete the Node and its Lease (the garbage collector that would follow the Lease's
+    owner reference arrives with the controller-manager)."""
+    for path in (
+        f"/api/v1/nodes/{node}",
+        f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}",
+    ):
+        try:
+            await client.delete(path)
+        except APIStatusError as e:
+            if e.code != 404:
+                raise

@@ -1,0 +1,272 @@
+"""The cluster config file (``kind: Cluster``, ``apiVersion: ku7s.dev/v1alpha1``).
+
+    kind: Cluster
+    apiVersion: ku7s.dev/v1alpha1
+    name: dev
+    networking:
+      podSubnet: 10.244.0.0/16
+      serviceSubnet: 10.96.0.0/16
+      apiServerPort: 0            # host port of the API server; 0 picks a free one
+    nodes:
+    - role: control-plane
+    - role: worker
+      labels: {tier: frontend}
+      taints: [{key: dedicated, value: gpu, effect: NoSchedule}]
+      resources: {cpu: "1", memory: 512Mi}   # Docker limits, reported as node capacity
+
+Every field is checked; an unknown field, a wrong type or an impossible value raises
+ConfigError naming the field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ku7s.api.quantity import QuantityError, parse_quantity
+from ku7s.errors import ConfigError
+from ku7s.names import CONTROL_PLANE, WORKER, validate_cluster_name
+
+API_VERSION = "ku7s.dev/v1alpha1"
+KIND = "Cluster"
+DEFAULT_NAME = "ku7s"
+DEFAULT_POD_SUBNET = "10.244.0.0/16"
+DEFAULT_SERVICE_SUBNET = "10.96.0.0/16"
+NODE_CIDR_MASK = 24
+MIN_NODE_MEMORY = 128 * 2**20
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str
+    effect: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.key}={self.value}:{self.effect}" if self.value else f"{self.key}:{self.effect}"
+        )
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    role: str
+    labels: dict[str, str] = field(default_factory=dict)
+    taints: tuple[Taint, ...] = ()
+    cpu: str | None = None
+    memory: str | None = None
+
+    @property
+    def nano_cpus(self) -> int | None:
+        return int(parse_quantity(self.cpu) * 10**9) if self.cpu else None
+
+    @property
+    def memory_bytes(self) -> int | None:
+        return int(parse_quantity(self.memory)) if self.memory else None
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    name: str = DEFAULT_NAME
+    pod_subnet: str = DEFAULT_POD_SUBNET
+    service_subnet: str = DEFAULT_SERVICE_SUBNET
+    api_server_port: int = 0
+    nodes: tuple[NodeConfig, ...] = (NodeConfig(CONTROL_PLANE), NodeConfig(WORKER))
+
+    @property
+    def workers(self) -> tuple[NodeConfig, ...]:
+        return tuple(n for n in self.nodes if n.role == WORKER)
+
+    def with_name(self, name: str) -> ClusterConfig:
+        return replace(self, name=validate_cluster_name(name))
+
+    def with_workers(self, count: int) -> ClusterConfig:
+        if count < 0:
+            raise ConfigError(f"--workers must be 0 or more, not {count}")
+        return replace(
+            self,
+            nodes=(NodeConfig(CONTROL_PLANE), *tuple(NodeConfig(WORKER) for _ in range(count))),
+        )
+
+
+# -- parsing -------------------------------------------------------------------------------
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> Any:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: expected {what}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _check_fields(data: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise ConfigError(
+            f'unknown field "{prefix}{unknown[0]}" (known fields: {", ".join(sorted(allowed))})'
+        )
+
+
+def validate_label(key: str, value: str, where: str) -> None:
+    prefix, _, name = key.rpartition("/")
+    if not _LABEL_NAME.match(name) or (
+        prefix and (len(prefix) > 253 or not _LABEL_PREFIX.match(prefix))
+    ):
+        raise ConfigError(f"{where}: invalid label key {key!r}")
+    if not _LABEL_VALUE.match(value):
+        raise ConfigError(f"{where}: invalid value {value!r} for label {key!r}")
+
+
+def parse_labels_flag(text: str) -> dict[str, str]:
+    """``k=v,k2=v2`` as given to --labels."""
+    labels: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--labels: expected key=value, got {item!r}")
+        validate_label(key.strip(), value.strip(), "--labels")
+        labels[key.strip()] = value.strip()
+    return labels
+
+
+def _parse_taint(raw: Any, where: str) -> Taint:
+    if isinstance(raw, str):
+        key_value, sep, effect = raw.rpartition(":")
+        if not sep:
+            raise ConfigError(f"{where}: expected key=value:Effect, got {raw!r}")
+        key, _, value = key_value.partition("=")
+        raw = {"key": key, "value": value, "effect": effect}
+    _expect(raw, dict, where, "a taint (key, value, effect)")
+    _check_fields(raw, {"key", "value", "effect"}, where)
+    key = str(raw.get("key", ""))
+    value = str(raw.get("value", "") or "")
+    effect = str(raw.get("effect", ""))
+    validate_label(key, value, where)
+    if effect not in TAINT_EFFECTS:
+        raise ConfigError(
+            f"{where}.effect: must be one of {', '.join(TAINT_EFFECTS)}, not {effect!r}"
+        )
+    return Taint(key, value, effect)
+
+
+def _parse_quantity(raw: Any, where: str) -> tuple[str, Decimal]:
+    text = str(_expect(raw, (str, int, float), where, "a quantity such as 2, 500m or 1Gi"))
+    try:
+        value = parse_quantity(text)
+    except QuantityError as e:
+        raise ConfigError(f"{where}: {e}") from None
+    if value <= 0:
+        raise ConfigError(f"{where}: must be greater than zero, not {text!r}")
+    return text, value
+
+
+def _parse_node(raw: Any, index: int) -> NodeConfig:
+    where = f"nodes[{index}]"
+    _expect(raw, dict, where, "a node (role, labels, taints, resources)")
+    _check_fields(raw, {"role", "labels", "taints", "resources"}, where)
+    role = raw.get("role", WORKER)
+    if role not in (CONTROL_PLANE, WORKER):
+        raise ConfigError(f"{where}.role: must be control-plane or worker, not {role!r}")
+    labels_raw = _expect(raw.get("labels") or {}, dict, f"{where}.labels", "a map of labels")
+    labels = {}
+    for key, value in labels_raw.items():
+        value = "" if value is None else str(value)
+        validate_label(str(key), value, f"{where}.labels")
+        labels[str(key)] = value
+    taints_raw = _expect(raw.get("taints") or [], list, f"{where}.taints", "a list of taints")
+    taints = tuple(_parse_taint(t, f"{where}.taints[{i}]") for i, t in enumerate(taints_raw))
+    resources = _expect(
+        raw.get("resources") or {}, dict, f"{where}.resources", "a map with cpu and memory"
+    )
+    _check_fields(resources, {"cpu", "memory"}, f"{where}.resources")
+    cpu = memory = None
+    if "cpu" in resources:
+        cpu, _ = _parse_quantity(resources["cpu"], f"{where}.resources.cpu")
+    if "memory" in resources:
+        memory, amount = _parse_quantity(resources["memory"], f"{where}.resources.memory")
+        if amount < MIN_NODE_MEMORY:
+            raise ConfigError(
+                f"{where}.resources.memory: a node needs at least 128Mi, not {memory}"
+            )
+    if role == CONTROL_PLANE and (labels or taints):
+        raise ConfigError(
+            f"{where}: the control plane is not a Node; labels and taints belong on workers"
+        )
+    return NodeConfig(role, labels, taints, cpu, memory)
+
+
+def _parse_cidr(raw: Any, where: str, min_prefix: int, max_prefix: int) -> str:
+    text = _expect(raw, str, where, "an IPv4 CIDR such as 10.244.0.0/16")
+    try:
+        network = ipaddress.ip_network(text, strict=True)
+    except ValueError as e:
+        raise ConfigError(f"{where}: {e}") from None
+    if network.version != 4:
+        raise ConfigError(f"{where}: only IPv4 is supported, not {text!r}")
+    if not min_prefix <= network.prefixlen <= max_prefix:
+        raise ConfigError(
+            f"{where}: the prefix length must be between /{min_prefix} and /{max_prefix}, "
+            f"not /{network.prefixlen}"
+        )
+    return str(network)
+
+
+def parse_config(data: Any, source: str = "config") -> ClusterConfig:
+    if data is None:
+        data = {}
+    _expect(data, dict, source, "a mapping with kind: Cluster")
+    _check_fields(data, {"kind", "apiVersion", "name", "networking", "nodes"}, "")
+    if data.get("kind") != KIND:
+        raise ConfigError(f'kind: must be "{KIND}", not {data.get("kind")!r}')
+    if data.get("apiVersion") != API_VERSION:
+        raise ConfigError(f'apiVersion: must be "{API_VERSION}", not {data.get("apiVersion")!r}')
+    config = ClusterConfig()
+    if "name" in data:
+        config = config.with_name(str(_expect(data["name"], str, "name", "a cluster name")))
+    net = _expect(data.get("networking") or {}, dict, "networking", "a mapping")
+    _check_fields(net, {"podSubnet", "serviceSubnet", "apiServerPort"}, "networking")
+    pod = _parse_cidr(
+        net.get("podSubnet", DEFAULT_POD_SUBNET), "networking.podSubnet", 8, NODE_CIDR_MASK
+    )
+    svc = _parse_cidr(
+        net.get("serviceSubnet", DEFAULT_SERVICE_SUBNET), "networking.serviceSubnet", 12, 28
+    )
+    if ipaddress.ip_network(pod).overlaps(ipaddress.ip_network(svc)):
+        raise ConfigError(f"networking: podSubnet {pod} overlaps serviceSubnet {svc}")
+    port = _expect(net.get("apiServerPort", 0), int, "networking.apiServerPort", "a port number")
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"networking.apiServerPort: must be 0 to 65535, not {port}")
+    nodes = config.nodes
+    if "nodes" in data:
+        raw_nodes = _expect(data["nodes"], list, "nodes", "a list of nodes")
+        nodes = tuple(_parse_node(n, i) for i, n in enumerate(raw_nodes))
+        control_planes = sum(1 for n in nodes if n.role == CONTROL_PLANE)
+        if control_planes != 1:
+            raise ConfigError(
+                f"nodes: exactly one control-plane node is supported, found {control_planes}"
+            )
+        nodes = tuple(sorted(nodes, key=lambda n: n.role != CONTROL_PLANE))
+    return replace(config, pod_subnet=pod, service_subnet=svc, api_server_port=port, nodes=nodes)
+
+
+def load_config(path: Path) -> ClusterConfig:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML: {e}".replace("\n", " ")) from None
+    return parse_config(data, str(path))

@@ -1,0 +1,19 @@
+"""``ku7s delete cluster``: remove every container, volume and the network of a cluster,
+and its kubeconfig context. Deleting a cluster that does not exist succeeds, as in kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ku7s import kubeconfig
+from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.names import network_name
+
+
+def delete_cluster(provider: DockerProvider, cluster: str, kubeconfig_path: Path) -> bool:
+    """Return whether anything of the cluster existed."""
+    nodes = [n.name for n in provider.list_nodes(cluster)]
+    provider.remove_containers(nodes)
+    provider.remove_cluster_leftovers(cluster, network_name(cluster))
+    removed_context = kubeconfig.remove(kubeconfig_path, cluster)
+    return bool(nodes) or removed_context

@@ -1,0 +1,339 @@
+"""Building ku7s's images offline: base, pause, busybox and the node image.
+
+No registry can be reached, so every image comes from Debian packages or from this tree:
+
+- base:    ``debootstrap --variant=minbase`` with node_image/base-packages.txt, then
+           ``docker import``; tagged by a hash of the package list, so it is rebuilt only
+           when that list changes.
+- pause:   node_image/pause/pause.c compiled statically, alone in a scratch image.
+- busybox: Debian's busybox-static from the base image, tagged docker.io/library/busybox.
+- node:    Dockerfile.node on top of base, with the Python dependencies as wheels built on
+           the host, pause and busybox as tarballs to preload, and the project's packages.
+           Labelled with a hash of everything that went in, so an unchanged tree is not
+           rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from ku7s.errors import ImageBuildError
+
+DEFAULT_NODE_IMAGE = "ku7s/node:latest"
+PAUSE_IMAGE = "ku7s.dev/pause:1"
+BUSYBOX_IMAGE = "docker.io/library/busybox:latest"
+SOURCE_HASH_LABEL = "io.ku7s.source-hash"
+DEBIAN_SUITE = "bookworm"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+_PACKAGES_DIRS = ("ku7s", "control_plane", "node_image")
+_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image: str
+    built: bool
+    seconds: float
+
+
+def project_root() -> Path:
+    """The source tree this ku7s runs from; building images needs it."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "Dockerfile.node").exists():
+        raise ImageBuildError(
+            f"building images needs the ku7s source tree (Dockerfile.node not found in {root}); "
+            "install ku7s from a checkout with `pip install -e .`"
+        )
+    return root
+
+
+def _run(argv: list[str], what: str, **kwargs: object) -> str:
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+    except FileNotFoundError:
+        raise ImageBuildError(f"{what}: {argv[0]} is not installed") from None
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()
+        last = output.splitlines()[-1] if output else f"exit status {result.returncode}"
+        raise ImageBuildError(f"{what} failed: {last}", output)
+    return str(result.stdout)
+
+
+def _hash_tree(digest: hashlib._Hash, root: Path, paths: list[Path]) -> None:
+    for path in sorted(paths):
+        if path.is_dir():
+            files = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and "__pycache__" not in p.parts
+                and p.suffix != ".pyc"
+                and not any(part.endswith(".egg-info") for part in p.parts)
+            )
+        else:
+            files = [path]
+        for file in files:
+            digest.update(str(file.relative_to(root)).encode() + b"\0")
+            digest.update(file.read_bytes() + b"\0")
+
+
+class ImageBuilder:
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        *,
+        root: Path | None = None,
+        cache_dir: Path | None = None,
+        mirror: str | None = None,
+        say: Say = lambda _: None,
+    ) -> None:
+        self._client = client
+        self._root = root or project_root()
+        self._cache = (
+            cache_dir
+            or Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "ku7s"
+        )
+        self._mirror = mirror or os.environ.get("KU7S_DEBIAN_MIRROR", DEFAULT_MIRROR)
+        self._say = say
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _image_label(self, tag: str, label: str) -> str | None:
+        try:
+            image = self._client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            return None
+        return str((image.labels or {}).get(label, ""))
+
+    def _exists(self, tag: str) -> bool:
+        try:
+            self._client.images.get(tag)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+
+    def _docker_build(
+        self,
+        context: Path,
+        tag: str,
+        dockerfile: str = "Dockerfile",
+        buildargs: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> None:
+        try:
+            self._client.images.build(
+                path=str(context),
+                dockerfile=dockerfile,
+                tag=tag,
+                buildargs=buildargs or {},
+                labels=labels or {},
+                rm=True,
+                forcerm=True,
+            )
+        except docker.errors.BuildError as e:
+            log = "".join(str(chunk.get("stream", chunk.get("error", ""))) for chunk in e.build_log)
+            raise ImageBuildError(f"docker build of {tag} failed: {e.msg}", log) from None
+        except docker.errors.APIError as e:
+            raise ImageBuildError(f"docker build of {tag} failed: {e.explanation}") from None
+
+    # -- base ----------------------------------------------------------------------------
+
+    def packages(self) -> list[str]:
+        text = (self._root / "node_image" / "base-packages.txt").read_text()
+        return sorted(
+            line.split("#", 1)[0].strip()
+            for line in text.splitlines()
+            if line.split("#", 1)[0].strip()
+        )
+
+    def base_tag(self) -> str:
+        key = json.dumps(
+            {"suite": DEBIAN_SUITE, "variant": "minbase", "packages": self.packages()}
+        ).encode()
+        return f"ku7s/base:{hashlib.sha256(key).hexdigest()[:12]}"
+
+    def ensure_base(self) -> BuildResult:
+        tag = self.base_tag()
+        if self._exists(tag):
+            return BuildResult(tag, False, 0.0)
+        if os.geteuid() != 0:
+            raise ImageBuildError("building the base image runs debootstrap, which needs root")
+        started = time.monotonic()
+        self._say(f"debootstrap {DEBIAN_SUITE} from {self._mirror} (about a minute)")
+        with tempfile.TemporaryDirectory(prefix="ku7s-base-", dir="/var/tmp") as tmp:
+            rootfs = Path(tmp) / "rootfs"
+            _run(
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    f"--include={','.join(self.packages())}",
+                    DEBIAN_SUITE,
+                    str(rootfs),
+                    self._mirror,
+                ],
+                "debootstrap",
+            )
+            for junk in (
+                "var/cache/apt/archives",
+                "var/lib/apt/lists",
+                "usr/share/doc",
+                "usr/share/man",
+                "usr/share/info",
+            ):
+                shutil.rmtree(rootfs / junk, ignore_errors=True)
+            (rootfs / "etc" / "machine-id").write_text("")
+            archive = Path(tmp) / "rootfs.tar"
+            _run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(archive), "."], "tar")
+            repository, _, version = tag.partition(":")
+            try:
+                self._client.api.import_image_from_file(
+                    str(archive),
+                    repository=repository,
+                    tag=version,
+                    changes=[
+                        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                        "ENV LANG=C.UTF-8",
+                        'CMD ["/bin/bash"]',
+                    ],
+                )
+            except docker.errors.APIError as e:
+                raise ImageBuildError(f"docker import failed: {e.explanation}") from None
+        return BuildResult(tag, True, time.monotonic() - started)
+
+    # -- pause and busybox ---------------------------------------------------------------
+
+    def ensure_pause(self) -> BuildResult:
+        source = self._root / "node_image" / "pause" / "pause.c"
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
+        if self._image_label(PAUSE_IMAGE, SOURCE_HASH_LABEL) == digest:
+            return BuildResult(PAUSE_IMAGE, False, 0.0)
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="ku7s-pause-") as tmp:
+            context = Path(tmp)
+            _run(
+                ["gcc", "-static", "-Os", "-s", "-o", str(context / "pause"), str(source)],
+                "compiling pause (needs gcc and libc6-dev)",
+            )
+            (context / "Dockerfile").write_text(
+                'FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n'
+            )
+            self._docker_build(context, PAUSE_IMAGE, labels={SOURCE_HASH_LABEL: digest})
+        return BuildResult(PAUSE_IMAGE, True, time.monotonic() - started)
+
+    def ensure_busybox(self, base: str) -> BuildResult:
+        if self._image_label(BUSYBOX_IMAGE, SOURCE_HASH_LABEL) == base:
+            return BuildResult(BUSYBOX_IMAGE, False, 0.0)
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="ku7s-busybox-") as tmp:
+            (Path(tmp) / "Dockerfile").write_text(
+                "ARG BASE_IMAGE\n"
+                "FROM ${BASE_IMAGE} AS debian\n"
+                "FROM scratch\n"
+                "COPY --from=debian /bin/busybox /bin/busybox\n"
+                'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+                'CMD ["sh"]\n'
+            )
+            self._docker_build(
+                Path(tmp),
+                BUSYBOX_IMAGE,
+                buildargs={"BASE_IMAGE": base},
+                labels={SOURCE_HASH_LABEL: base},
+            )
+        return BuildResult(BUSYBOX_IMAGE, True, time.monotonic() - started)
+
+    # -- node ----------------------------------------------------------------------------
+
+    def _wheels(self) -> Path:
+        requirements = self._root / "node_image" / "requirements.txt"
+        key = hashlib.sha256(requirements.read_bytes() + sys.version.encode()).hexdigest()[:12]
+        wheels = self._cache / f"wheels-{key}"
+        if (wheels / ".complete").exists():
+            return wheels
+        self._say("building Python wheels for the node image")
+        wheels.mkdir(parents=True, exist_ok=True)
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--wheel-dir",
+                str(wheels),
+                "-r",
+                str(requirements),
+            ],
+            "pip wheel",
+        )
+        (wheels / ".complete").write_text("")
+        return wheels
+
+    def node_source_hash(self, base: str, pause: str, busybox: str) -> str:
+        digest = hashlib.sha256()
+        digest.update(f"{base}\0".encode())
+        for image in (pause, busybox):
+            digest.update(self._client.images.get(image).id.encode() + b"\0")
+        _hash_tree(
+            digest,
+            self._root,
+            [self._root / "Dockerfile.node", *(self._root / d for d in _PACKAGES_DIRS)],
+        )
+        return digest.hexdigest()[:16]
+
+    def _check_stubs(self) -> None:
+        if not (self._root / "ku7s" / "rpc" / "node_pb2.py").exists():
+            raise ImageBuildError(
+                "the gRPC stubs are missing from ku7s/rpc/; run `pip install -e .` to generate them"
+            )
+
+    def ensure_node(self, tag: str = DEFAULT_NODE_IMAGE, *, force: bool = False) -> BuildResult:
+        """Build everything the node image needs, skipping what is up to date."""
+        started = time.monotonic()
+        self._check_stubs()
+        base = self.ensure_base()
+        pause = self.ensure_pause()
+        busybox = self.ensure_busybox(base.image)
+        source_hash = self.node_source_hash(base.image, pause.image, busybox.image)
+        if not force and self._image_label(tag, SOURCE_HASH_LABEL) == source_hash:
+            return BuildResult(tag, False, time.monotonic() - started)
+        wheels = self._wheels()
+        with tempfile.TemporaryDirectory(prefix="ku7s-node-") as tmp:
+            context = Path(tmp)
+            shutil.copy(self._root / "Dockerfile.node", context / "Dockerfile.node")
+            for directory in _PACKAGES_DIRS:
+                shutil.copytree(self._root / directory, context / directory, ignore=_SKIP)
+            shutil.copytree(wheels, context / "wheels", ignore=shutil.ignore_patterns(".complete"))
+            images = context / "images"
+            images.mkdir()
+            index = {}
+            for name, image in (("pause.tar", PAUSE_IMAGE), ("busybox.tar", BUSYBOX_IMAGE)):
+                with open(images / name, "wb") as out:
+                    for chunk in self._client.images.get(image).save(named=True):
+                        out.write(chunk)
+                index[name] = [image]
+            (images / "index.json").write_text(json.dumps(index, indent=2) + "\n")
+            self._say(f"docker build {tag}")
+            self._docker_build(
+                context,
+                tag,
+                dockerfile="Dockerfile.node",
+                buildargs={"BASE_IMAGE": base.image},
+                labels={SOURCE_HASH_LABEL: source_hash},
+            )
+        return BuildResult(tag, True, time.monotonic() - started)

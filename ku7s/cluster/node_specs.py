@@ -1,0 +1,117 @@
+"""The container specs of a cluster's nodes, and the secrets that go into them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ku7s import kubeconfig, pki
+from ku7s.cluster.config import ClusterConfig, NodeConfig
+from ku7s.cluster.providers.docker import API_SERVER_PORT, NodeSpec
+from ku7s.names import (
+    CONTROL_PLANE,
+    WORKER,
+    containerd_volume_name,
+    control_plane_name,
+    etcd_volume_name,
+    network_name,
+)
+
+PKI_DIR = "/etc/ku7s/pki"
+TOKENS_PATH = "/etc/ku7s/bootstrap-tokens"
+ADMIN_KUBECONFIG_PATH = "/etc/ku7s/admin.conf"
+
+
+@dataclass(frozen=True)
+class ClusterSecrets:
+    """Made on the host at create time; the control plane keeps them from then on."""
+
+    ca: pki.CertificateAuthority
+    apiserver: pki.KeyPair
+    admin: pki.KeyPair
+    token: str
+
+    @classmethod
+    def create(cls, cluster: str) -> ClusterSecrets:
+        ca = pki.CertificateAuthority.create(cluster)
+        apiserver = ca.issue_server(
+            "kube-apiserver",
+            [
+                "localhost",
+                control_plane_name(cluster),
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+            ],
+            ["127.0.0.1"],
+        )
+        admin = ca.issue_client("kubernetes-admin", ("system:masters",))
+        return cls(ca, apiserver, admin, pki.new_bootstrap_token())
+
+
+def control_plane_spec(
+    config: ClusterConfig, secrets: ClusterSecrets, image: str, host_port: int
+) -> NodeSpec:
+    name = control_plane_name(config.name)
+    admin = kubeconfig.render(
+        config.name,
+        f"https://{name}:{API_SERVER_PORT}",
+        secrets.ca.cert_pem,
+        secrets.admin.cert_pem,
+        secrets.admin.key_pem,
+    )
+    node = next(n for n in config.nodes if n.role == CONTROL_PLANE)
+    return NodeSpec(
+        name=name,
+        cluster=config.name,
+        role=CONTROL_PLANE,
+        image=image,
+        network=network_name(config.name),
+        env={
+            "KU7S_ROLE": CONTROL_PLANE,
+            "KU7S_CLUSTER": config.name,
+            "KU7S_POD_SUBNET": config.pod_subnet,
+            "KU7S_SERVICE_SUBNET": config.service_subnet,
+            "KU7S_API_SERVER_HOST_PORT": str(host_port),
+        },
+        files={
+            f"{PKI_DIR}/ca.crt": secrets.ca.cert_pem,
+            f"{PKI_DIR}/ca.key": secrets.ca.key_pem,
+            f"{PKI_DIR}/apiserver.crt": secrets.apiserver.cert_pem,
+            f"{PKI_DIR}/apiserver.key": secrets.apiserver.key_pem,
+            TOKENS_PATH: secrets.token.encode() + b"\n",
+            ADMIN_KUBECONFIG_PATH: kubeconfig.dump(admin).encode(),
+        },
+        volume=etcd_volume_name(config.name),
+        volume_path="/var/lib/etcd",
+        nano_cpus=node.nano_cpus,
+        memory_bytes=node.memory_bytes,
+        api_server_host_port=host_port,
+    )
+
+
+def worker_spec(
+    cluster: str, name: str, node: NodeConfig, image: str, ca_pem: bytes, token: str
+) -> NodeSpec:
+    return NodeSpec(
+        name=name,
+        cluster=cluster,
+        role=WORKER,
+        image=image,
+        network=network_name(cluster),
+        env={
+            "KU7S_ROLE": WORKER,
+            "KU7S_CLUSTER": cluster,
+            "KU7S_NODE_NAME": name,
+            "KU7S_CONTROL_PLANE": control_plane_name(cluster),
+            "KU7S_BOOTSTRAP_TOKEN": token,
+            "KU7S_NODE_LABELS": ",".join(f"{k}={v}" for k, v in node.labels.items()),
+            "KU7S_NODE_TAINTS": ",".join(str(t) for t in node.taints),
+            "KU7S_NODE_CPU": node.cpu or "",
+            "KU7S_NODE_MEMORY": node.memory or "",
+        },
+        files={f"{PKI_DIR}/ca.crt": ca_pem},
+        volume=containerd_volume_name(name),
+        nano_cpus=node.nano_cpus,
+        memory_bytes=node.memory_bytes,
+    )

@@ -1,0 +1,297 @@
+"""Node containers, networks and volumes on a Docker engine, through the Docker SDK.
+
+Everything ku7s creates carries the labels io.ku7s.cluster and io.ku7s.role, which are the
+only record of what exists: listing, deleting and cleaning up all go by label.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tarfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from ku7s.errors import DockerUnavailableError, NotFoundError
+from ku7s.names import CLUSTER_LABEL, CONTROL_PLANE, ROLE_LABEL
+
+API_SERVER_PORT = 6443
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node container to create."""
+
+    name: str
+    cluster: str
+    role: str
+    image: str
+    network: str
+    env: dict[str, str]
+    files: dict[str, bytes] = field(default_factory=dict)  # absolute path -> content
+    volume: str | None = None  # named volume for the node's state
+    volume_path: str = "/var/lib/containerd"
+    nano_cpus: int | None = None
+    memory_bytes: int | None = None
+    api_server_host_port: int | None = None  # control plane only
+
+
+@dataclass(frozen=True)
+class NodeContainer:
+    name: str
+    cluster: str
+    role: str
+    status: str  # Docker's: created, running, exited, paused, ...
+
+
+def host_allows_privileged(status_path: Path = Path("/proc/self/status")) -> bool:
+    """Whether --privileged can work: it needs every capability in the bounding set.
+
+    On hosts whose bounding set lacks one (seen: CAP_SYS_RESOURCE), Docker fails with
+    "unable to apply caps"; nodes then get every capability but the missing ones.
+    """
+    try:
+        last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+        for line in status_path.read_text().splitlines():
+            if line.startswith("CapBnd:"):
+                bounding = int(line.split()[1], 16)
+                return bounding == (1 << (last + 1)) - 1
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def _missing_capabilities() -> list[str]:
+    names = {24: "SYS_RESOURCE", 21: "SYS_ADMIN", 12: "NET_ADMIN"}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapBnd:"):
+                bounding = int(line.split()[1], 16)
+                return [name for bit, name in names.items() if not bounding & (1 << bit)]
+    except (OSError, ValueError):
+        pass
+    return ["SYS_RESOURCE"]
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        directories: set[str] = set()
+        for path, content in sorted(files.items()):
+            parts = path.strip("/").split("/")
+            for depth in range(1, len(parts)):
+                directory = "/".join(parts[:depth])
+                if directory not in directories:
+                    directories.add(directory)
+                    info = tarfile.TarInfo(directory)
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+            info = tarfile.TarInfo(path.strip("/"))
+            info.size = len(content)
+            info.mode = 0o600 if path.endswith(".key") or "token" in path else 0o644
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+class DockerProvider:
+    def __init__(self, client: docker.DockerClient, privileged: bool | None = None) -> None:
+        self._client = client
+        self._privileged = host_allows_privileged() if privileged is None else privileged
+
+    @classmethod
+    def connect(cls) -> DockerProvider:
+        try:
+            client = docker.from_env(timeout=120)
+            client.ping()
+        except docker.errors.DockerException as e:
+            host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+            raise DockerUnavailableError(
+                f"cannot reach the Docker engine at {host}; is dockerd running? ({_short(e)})"
+            ) from None
+        return cls(client)
+
+    @property
+    def client(self) -> docker.DockerClient:
+        return self._client
+
+    # -- queries -------------------------------------------------------------------------
+
+    def _containers(self, filters: dict[str, object]) -> list[Container]:
+        return list(self._client.containers.list(all=True, filters=filters))
+
+    def list_clusters(self) -> list[str]:
+        names = {
+            c.labels.get(CLUSTER_LABEL, "") for c in self._containers({"label": CLUSTER_LABEL})
+        }
+        return sorted(n for n in names if n)
+
+    def list_nodes(self, cluster: str) -> list[NodeContainer]:
+        nodes = [
+            NodeContainer(c.name, cluster, c.labels.get(ROLE_LABEL, ""), c.status)
+            for c in self._containers({"label": f"{CLUSTER_LABEL}={cluster}"})
+        ]
+        return sorted(nodes, key=lambda n: (n.role != CONTROL_PLANE, n.name))
+
+    def find_node(self, name: str) -> NodeContainer:
+        try:
+            c = self._client.containers.get(name)
+        except docker.errors.NotFound:
+            raise NotFoundError(f'no node named "{name}"') from None
+        cluster = c.labels.get(CLUSTER_LABEL)
+        if not cluster:
+            raise NotFoundError(f'"{name}" is a container but not a ku7s node')
+        return NodeContainer(c.name, cluster, c.labels.get(ROLE_LABEL, ""), c.status)
+
+    def container_exists(self, name: str) -> bool:
+        try:
+            self._client.containers.get(name)
+            return True
+        except docker.errors.NotFound:
+            return False
+
+    def api_server_host_port(self, control_plane: str) -> int:
+        container = self._client.containers.get(control_plane)
+        bindings = (container.attrs["HostConfig"].get("PortBindings") or {}).get(
+            f"{API_SERVER_PORT}/tcp"
+        ) or []
+        if not bindings:
+            raise NotFoundError(f"{control_plane} publishes no API server port")
+        return int(bindings[0]["HostPort"])
+
+    def read_file(self, container: str, path: str) -> bytes:
+        try:
+            stream, _ = self._client.containers.get(container).get_archive(path)
+        except docker.errors.NotFound:
+            raise NotFoundError(f"{path} not found in {container}") from None
+        data = b"".join(stream)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            member = tar.next()
+            extracted = tar.extractfile(member) if member else None
+            if extracted is None:
+                raise NotFoundError(f"{path} in {container} is not a file")
+            return extracted.read()
+
+    def logs(self, container: str, tail: int = 50) -> str:
+        try:
+            raw: bytes = self._client.containers.get(container).logs(tail=tail)
+            return raw.decode(errors="replace")
+        except docker.errors.DockerException:
+            return ""
+
+    # -- changes -------------------------------------------------------------------------
+
+    def create_network(self, name: str, cluster: str) -> None:
+        self._client.networks.create(
+            name,
+            driver="bridge",
+            labels={CLUSTER_LABEL: cluster},
+            options={"com.docker.network.bridge.enable_ip_masquerade": "true"},
+        )
+
+    def network_exists(self, name: str) -> bool:
+        return bool(self._client.networks.list(names=[name]))
+
+    def create_node(self, spec: NodeSpec) -> None:
+        """Create the container, copy its files in, and start it.
+
+        The low-level API is used because the SDK cannot express ``systempaths=unconfined``
+        (empty MaskedPaths and ReadonlyPaths), which nested containerd needs to mount /proc.
+        """
+        labels = {CLUSTER_LABEL: spec.cluster, ROLE_LABEL: spec.role}
+        binds: dict[str, dict[str, str]] = {}
+        if spec.volume:
+            self._client.volumes.create(spec.volume, labels=labels)
+            binds[spec.volume] = {"bind": spec.volume_path, "mode": "rw"}
+        host: dict[str, object] = {
+            "tmpfs": {"/tmp": "", "/run": ""},
+            "restart_policy": {"Name": "unless-stopped"},
+            "network_mode": spec.network,
+        }
+        privileged_paths = False
+        if spec.role != CONTROL_PLANE:
+            host.update(self._node_privileges())
+            privileged_paths = not self._privileged
+            binds["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
+            if Path("/lib/modules").is_dir():
+                binds["/lib/modules"] = {"bind": "/lib/modules", "mode": "ro"}
+        ports: dict[str, object] = {}
+        if spec.api_server_host_port is not None:
+            host["port_bindings"] = {API_SERVER_PORT: ("127.0.0.1", spec.api_server_host_port)}
+            ports = {"ports": [API_SERVER_PORT]}
+        if spec.nano_cpus:
+            host["nano_cpus"] = spec.nano_cpus
+        if spec.memory_bytes:
+            host["mem_limit"] = spec.memory_bytes
+            host["memswap_limit"] = spec.memory_bytes
+        host_config = self._client.api.create_host_config(binds=binds, **host)
+        if privileged_paths:
+            host_config["MaskedPaths"] = []
+            host_config["ReadonlyPaths"] = []
+        created = self._client.api.create_container(
+            spec.image,
+            name=spec.name,
+            hostname=spec.name,
+            labels=labels,
+            environment=spec.env,
+            host_config=host_config,
+            networking_config=self._client.api.create_networking_config(
+                {spec.network: self._client.api.create_endpoint_config(aliases=[spec.name])}
+            ),
+            detach=True,
+            **ports,  # type: ignore[arg-type]
+        )
+        if spec.files:
+            self._client.api.put_archive(created["Id"], "/", _tar(spec.files))
+        self._client.api.start(created["Id"])
+
+    def _node_privileges(self) -> dict[str, object]:
+        """What a worker needs to run containerd, runc and CNI inside its container."""
+        if self._privileged:
+            return {
+                "privileged": True,
+                "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
+            }
+        return {
+            "cap_add": ["ALL"],
+            "cap_drop": _missing_capabilities(),
+            "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
+            "device_cgroup_rules": ["a *:* rwm"],
+        }
+
+    def remove_containers(self, names: Iterable[str]) -> None:
+        for name in names:
+            with contextlib.suppress(docker.errors.NotFound):
+                self._client.containers.get(name).remove(force=True, v=True)
+
+    def remove_cluster_leftovers(self, cluster: str, network: str) -> None:
+        """Remove the cluster's volumes and its network (after its containers)."""
+        for volume in self._client.volumes.list(filters={"label": f"{CLUSTER_LABEL}={cluster}"}):
+            with contextlib.suppress(docker.errors.NotFound):
+                volume.remove(force=True)
+        for net in self._client.networks.list(names=[network]):
+            with contextlib.suppress(docker.errors.NotFound):
+                net.remove()
+
+    def remove_volume(self, name: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self._client.volumes.get(name).remove(force=True)
+
+    def stop(self, name: str, timeout: int = 10) -> None:
+        self._client.containers.get(name).stop(timeout=timeout)
+
+    def start(self, name: str) -> None:
+        self._client.containers.get(name).start()
+
+    def restart(self, name: str, timeout: int = 10) -> None:
+        self._client.containers.get(name).restart(timeout=timeout)
+
+
+def _short(error: Exception) -> str:
+    text = str(error)
+    return text if len(text) < 160 else text[:157] + "..."

@@ -1,0 +1,82 @@
+"""Names of clusters, nodes and the Docker objects that carry them.
+
+Node container names double as hostnames and Node object names, so they must be DNS-1123
+labels: lowercase alphanumerics and '-', at most 63 characters. The longest suffix ku7s adds
+is '-control-plane', which bounds a cluster name at 49 characters.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ku7s.errors import UserInputError
+
+CLUSTER_LABEL = "io.ku7s.cluster"
+ROLE_LABEL = "io.ku7s.role"
+CONTROL_PLANE = "control-plane"
+WORKER = "worker"
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_MAX_CLUSTER_NAME = 63 - len("-control-plane")
+
+
+def validate_cluster_name(name: str) -> str:
+    """Return the name if it can name a cluster, else raise UserInputError saying why."""
+    if not name:
+        raise UserInputError("cluster name must not be empty")
+    if len(name) > _MAX_CLUSTER_NAME:
+        raise UserInputError(
+            f"invalid cluster name {name!r}: at most {_MAX_CLUSTER_NAME} characters"
+        )
+    if not _DNS_LABEL.match(name):
+        raise UserInputError(
+            f"invalid cluster name {name!r}: use lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return name
+
+
+def validate_node_name(name: str) -> str:
+    """Return the name if it is a valid node (container) name, else raise UserInputError."""
+    if not name or len(name) > 63 or not _DNS_LABEL.match(name):
+        raise UserInputError(
+            f"invalid node name {name!r}: use at most 63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return name
+
+
+def control_plane_name(cluster: str) -> str:
+    return f"{cluster}-{CONTROL_PLANE}"
+
+
+def worker_name(cluster: str, index: int) -> str:
+    """kind's scheme: the first worker is '<cluster>-worker', then '-worker2', '-worker3'..."""
+    return f"{cluster}-{WORKER}" if index == 1 else f"{cluster}-{WORKER}{index}"
+
+
+def worker_index(cluster: str, node_name: str) -> int | None:
+    """The index worker_name() gave node_name, or None if it is not a generated worker name."""
+    prefix = f"{cluster}-{WORKER}"
+    if not node_name.startswith(prefix):
+        return None
+    rest = node_name[len(prefix) :]
+    if rest == "":
+        return 1
+    return int(rest) if rest.isdigit() and not rest.startswith("0") else None
+
+
+def network_name(cluster: str) -> str:
+    return f"ku7s-{cluster}"
+
+
+def context_name(cluster: str) -> str:
+    return f"ku7s-{cluster}"
+
+
+def etcd_volume_name(cluster: str) -> str:
+    return f"{control_plane_name(cluster)}-etcd"
+
+
+def containerd_volume_name(node: str) -> str:
+    return f"{node}-containerd"

@@ -1,0 +1,116 @@
+"""Runs the programs of one node, restarting each one that exits, until asked to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from ku7s.supervisor.backoff import Backoff
+from ku7s.supervisor.program import Program
+
+
+class Supervisor:
+    """Keeps every program running; each one logs to ``<log_dir>/<name>.log``.
+
+    ``backoff_factory`` and ``clock`` are seams for tests; ``out`` receives one line per
+    start and exit so ``docker logs`` tells the node's story.
+    """
+
+    def __init__(
+        self,
+        programs: list[Program],
+        log_dir: Path,
+        *,
+        backoff_factory: Callable[[], Backoff] = Backoff,
+        clock: Callable[[], float] = time.monotonic,
+        out: TextIO = sys.stdout,
+    ) -> None:
+        self._programs = programs
+        self._log_dir = log_dir
+        self._backoff_factory = backoff_factory
+        self._clock = clock
+        self._out = out
+        self._processes: dict[str, asyncio.subprocess.Process] = {}
+        self.starts: dict[str, int] = {p.name: 0 for p in programs}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        async with asyncio.TaskGroup() as group:
+            for program in self._programs:
+                group.create_task(self._keep_running(program, stop))
+
+    def _say(self, message: str) -> None:
+        print(f"ku7s-supervisor: {message}", file=self._out, flush=True)
+
+    async def _keep_running(self, program: Program, stop: asyncio.Event) -> None:
+        backoff = self._backoff_factory()
+        while not stop.is_set():
+            started = self._clock()
+            code = await self._run_once(program, stop)
+            if stop.is_set():
+                return
+            delay = backoff.next_delay(self._clock() - started)
+            self._say(f"{program.name} exited with {code}; restarting in {delay:.1f}s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+
+    async def _run_once(self, program: Program, stop: asyncio.Event) -> int | None:
+        log_path = self._log_dir / f"{program.name}.log"
+        with open(log_path, "ab", buffering=0) as log:
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *program.argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=asyncio.subprocess.STDOUT,
+                    env={**os.environ, **program.env},
+                    start_new_session=True,
+                )
+            except OSError as e:
+                self._say(f"cannot start {program.name}: {e}")
+                return None
+            self._processes[program.name] = process
+            self.starts[program.name] += 1
+            self._say(f"started {program.name} (pid {process.pid})")
+            waiter = asyncio.ensure_future(process.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopper.cancel()
+            if not waiter.done():
+                await self._terminate(program, process, waiter)
+            self._processes.pop(program.name, None)
+            return process.returncode
+
+    async def _terminate(
+        self, program: Program, process: asyncio.subprocess.Process, waiter: asyncio.Future[int]
+    ) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout=program.stop_timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await waiter
+
+
+def run_until_signalled(programs: list[Program], log_dir: Path) -> None:
+    """Entry point for a node's main process: supervise until SIGTERM or SIGINT."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await Supervisor(programs, log_dir).run(stop)
+
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""kube-proxy (arrives with issue 5; this process slot idles until then)."""

@@ -1,0 +1,80 @@
+"""kubelet entry point; node settings come from the container's environment (set by
+`ku7s create cluster` / `ku7s create node`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+
+from node_image.kubelet.credentials import CredentialStore
+from node_image.kubelet.cri import CRIClient
+from node_image.kubelet.images import ImagePreloader
+from node_image.kubelet.kubelet import ControlPlaneEndpoint, Kubelet
+from node_image.kubelet.node_info import NodeSettings
+
+CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    labels = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, _, value = item.partition("=")
+        labels[key] = value
+    return labels
+
+
+def parse_taints(text: str) -> list[tuple[str, str, str]]:
+    """``key=value:Effect,key2:Effect`` as kubelet's --register-with-taints takes them."""
+    taints = []
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key_value, _, effect = item.rpartition(":")
+        key, _, value = key_value.partition("=")
+        taints.append((key, value, effect))
+    return taints
+
+
+def settings_from_env(env: dict[str, str]) -> NodeSettings:
+    return NodeSettings(
+        name=env["KU7S_NODE_NAME"],
+        cluster=env.get("KU7S_CLUSTER", ""),
+        labels=parse_labels(env.get("KU7S_NODE_LABELS", "")),
+        taints=parse_taints(env.get("KU7S_NODE_TAINTS", "")),
+        cpu=env.get("KU7S_NODE_CPU") or None,
+        memory=env.get("KU7S_NODE_MEMORY") or None,
+    )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    env = dict(os.environ)
+    settings = settings_from_env(env)
+    state = Path(env.get("KU7S_KUBELET_DIR", "/var/lib/ku7s/kubelet"))
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        cri = CRIClient(CONTAINERD_SOCKET)
+        kubelet = Kubelet(
+            settings,
+            ControlPlaneEndpoint(env["KU7S_CONTROL_PLANE"]),
+            env.get("KU7S_BOOTSTRAP_TOKEN", ""),
+            cri,
+            CredentialStore(state, Path(env.get("KU7S_CA_FILE", "/etc/ku7s/pki/ca.crt"))),
+            ImagePreloader(Path("/var/lib/ku7s/images"), CONTAINERD_SOCKET),
+            Path("/etc/cni/net.d"),
+        )
+        try:
+            await kubelet.run(stop)
+        finally:
+            await cri.close()
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
