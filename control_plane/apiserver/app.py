@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from control_plane.apiserver import discovery, errors
-from control_plane.apiserver.auth import PUBLIC_PATHS, authenticate
+from control_plane.apiserver.auth import PUBLIC_PATHS, User, authenticate
 from control_plane.apiserver.handlers import ResourceHandlers, json_response
 from control_plane.apiserver.registry import Registry
 from ku7s import KUBERNETES_VERSION, __version__
@@ -17,7 +17,8 @@ from ku7s import KUBERNETES_VERSION, __version__
 log = logging.getLogger("kube-apiserver")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_USER = web.AppKey("user", object)
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+Authenticator = Callable[[web.Request], User | None]
 
 
 def version_info() -> dict[str, str]:
@@ -56,15 +57,18 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return json_response(errors.internal(repr(e)).status(), status=500)
 
 
-@web.middleware
-async def authentication(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if (
-        request.path.rstrip("/") not in PUBLIC_PATHS
-        and not request.path.startswith(("/healthz/", "/livez/", "/readyz/"))
-        and authenticate(request) is None
-    ):
-        raise errors.unauthorized()
-    return await handler(request)
+def authentication(authenticator: Authenticator) -> Middleware:
+    """401 for any request but the public health and version paths without a user."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path.rstrip("/")
+        public = path in PUBLIC_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/"))
+        if not public and authenticator(request) is None:
+            raise errors.unauthorized()
+        return await handler(request)
+
+    return middleware
 
 
 class HealthChecks:
@@ -98,9 +102,14 @@ class HealthChecks:
         return web.Response(text=text, status=200 if healthy else 500)
 
 
-def build_app(registry: Registry, advertise_address: str) -> web.Application:
+def build_app(
+    registry: Registry,
+    advertise_address: str,
+    authenticator: Authenticator = authenticate,
+) -> web.Application:
     app = web.Application(
-        middlewares=[status_errors, authentication], client_max_size=3 * 1024 * 1024
+        middlewares=[status_errors, authentication(authenticator)],
+        client_max_size=3 * 1024 * 1024,
     )
     resources = ResourceHandlers(registry)
     health = HealthChecks(registry)

@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from ku7s.api.quantity import QuantityError, parse_quantity
-from ku7s.errors import ConfigError
+from ku7s.errors import ConfigError, UserInputError
 from ku7s.names import CONTROL_PLANE, WORKER, validate_cluster_name
 
 API_VERSION = "ku7s.dev/v1alpha1"
@@ -233,7 +233,10 @@ def parse_config(data: Any, source: str = "config") -> ClusterConfig:
         raise ConfigError(f'apiVersion: must be "{API_VERSION}", not {data.get("apiVersion")!r}')
     config = ClusterConfig()
     if "name" in data:
-        config = config.with_name(str(_expect(data["name"], str, "name", "a cluster name")))
+        try:
+            config = config.with_name(str(_expect(data["name"], str, "name", "a cluster name")))
+        except UserInputError as e:
+            raise ConfigError(f"name: {e}") from None
     net = _expect(data.get("networking") or {}, dict, "networking", "a mapping")
     _check_fields(net, {"podSubnet", "serviceSubnet", "apiServerPort"}, "networking")
     pod = _parse_cidr(

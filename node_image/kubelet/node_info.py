@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ku7s import KUBERNETES_VERSION, __version__
+from ku7s.api.quantity import parse_quantity
 from ku7s.rpc import node_pb2
 
 KUBELET_VERSION = f"{KUBERNETES_VERSION}+ku7s.{__version__}"
@@ -83,7 +84,9 @@ def architecture() -> str:
 
 def registration(settings: NodeSettings, runtime_version: str) -> node_pb2.Registration:
     cpu = settings.cpu or str(os.cpu_count() or 1)
-    memory = settings.memory or f"{host_memory_kib()}Ki"
+    # Memory is reported in Ki, as the kubelet does, whatever unit the config used.
+    memory_kib = int(parse_quantity(settings.memory)) // 1024 if settings.memory else None
+    memory = f"{memory_kib or host_memory_kib()}Ki"
     capacity = {
         "cpu": cpu,
         "memory": memory,

@@ -1,0 +1,1 @@
+"""Shared by unit and e2e tests."""

@@ -1,0 +1,157 @@
+"""End-to-end fixtures: real Docker, the real node image, real kubectl binaries.
+
+One cluster is shared by the tests that do not disturb it; tests that must break or
+reconfigure a cluster make their own (a cluster takes a few seconds). Every cluster name
+carries a random suffix, and every cluster is deleted at the end, also when a test fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ku7s.cluster.images import ImageBuilder
+from ku7s.cluster.providers.docker import DockerProvider
+
+KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")
+KUBECTL_VERSIONS = ("1.33", "1.27")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+def kubectl_path(version: str) -> str:
+    path = KUBECTL_DIR / f"kubectl.{version}"
+    if not path.exists():
+        raise RuntimeError(f"kubectl {version} is expected at {path}")
+    return str(path)
+
+
+def run_ku7s(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ku7s", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
+
+
+@dataclass
+class Cluster:
+    name: str
+    kubeconfig: Path
+    cache_dir: Path
+    provider: DockerProvider
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"KUBECONFIG": str(self.kubeconfig)}
+
+    def kubectl(
+        self, *args: str, version: str = "1.33", check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [
+                kubectl_path(version),
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "--cache-dir",
+                str(self.cache_dir / version),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def get_json(self, *args: str) -> dict:
+        return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+
+    def node_ready(self) -> dict[str, str]:
+        """Node name -> the Ready condition's status."""
+        nodes = self.get_json("nodes")["items"]
+        result = {}
+        for node in nodes:
+            ready = [c for c in node["status"].get("conditions", []) if c["type"] == "Ready"]
+            result[node["metadata"]["name"]] = ready[0]["status"] if ready else "?"
+        return result
+
+    def wait_for(self, condition, timeout: float, interval: float = 0.1, what: str = "") -> float:
+        """Poll until condition() is true; return the seconds it took."""
+        started = time.monotonic()
+        last = None
+        while time.monotonic() - started < timeout:
+            try:
+                last = condition()
+                if last:
+                    return time.monotonic() - started
+            except (AssertionError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
+                last = e
+            time.sleep(interval)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}: last {last!r}")
+
+    @property
+    def workers(self) -> list[str]:
+        return [n.name for n in self.provider.list_nodes(self.name) if n.role == "worker"]
+
+
+@pytest.fixture(scope="session")
+def provider() -> DockerProvider:
+    return DockerProvider.connect()
+
+
+@pytest.fixture(scope="session")
+def node_image(provider: DockerProvider) -> str:
+    """Built once per run (a no-op when the sources have not changed)."""
+    return ImageBuilder(provider.client).ensure_node().image
+
+
+@contextlib.contextmanager
+def new_cluster(
+    provider: DockerProvider, directory: Path, prefix: str, *args: str
+) -> Iterator[Cluster]:
+    """Create a cluster with the real CLI; always delete it afterwards."""
+    name = unique(prefix)
+    cluster = Cluster(name, directory / f"{name}.kubeconfig", directory / f"{name}-cache", provider)
+    try:
+        result = run_ku7s("create", "cluster", "--name", name, *args, env=cluster.env)
+        assert result.returncode == 0, f"create failed: {result.stderr}"
+        yield cluster
+    finally:
+        run_ku7s("delete", "cluster", "--name", name, env=cluster.env)
+
+
+@pytest.fixture(scope="session")
+def cluster(
+    provider: DockerProvider, node_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    with new_cluster(provider, tmp_path_factory.mktemp("shared"), "e2e", "--workers", "2") as c:
+        yield c
+
+
+@pytest.fixture
+def scratch_dir(tmp_path: Path) -> Path:
+    return tmp_path

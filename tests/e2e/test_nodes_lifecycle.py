@@ -1,0 +1,128 @@
+"""Nodes come and go on a live cluster; a stopped node turns NotReady and comes back."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import docker.errors
+import pytest
+
+from ku7s.cluster.config import NodeConfig
+from ku7s.cluster.nodes import add_node
+from ku7s.names import containerd_volume_name
+from tests.e2e.conftest import Cluster, run_ku7s
+
+
+def test_add_and_delete_a_node(cluster: Cluster):
+    added = run_ku7s(
+        "create", "node", "--name", cluster.name, "--labels", "tier=extra", env=cluster.env
+    )
+    assert added.returncode == 0, added.stderr
+    name = added.stdout.strip()
+    assert name == f"{cluster.name}-worker3"
+    try:
+        node = cluster.get_json("node", name)
+        assert node["metadata"]["labels"]["tier"] == "extra"
+        assert cluster.node_ready()[name] == "True"
+    finally:
+        deleted = run_ku7s("delete", "node", name, env=cluster.env)
+    assert deleted.returncode == 0, deleted.stderr
+    assert name not in cluster.node_ready()
+    assert not cluster.provider.container_exists(name)
+    leases = cluster.kubectl("get", "leases", "-n", "kube-node-lease", "-o", "name").stdout
+    assert name not in leases
+    with pytest.raises(docker.errors.NotFound):
+        cluster.provider.client.volumes.get(containerd_volume_name(name))
+
+
+def test_a_stopped_worker_turns_not_ready_and_comes_back(cluster: Cluster):
+    worker = f"{cluster.name}-worker2"
+    started = time.monotonic()
+    subprocess.run(["docker", "stop", worker], check=True, capture_output=True)
+    stopped_at = time.monotonic()
+    cluster.wait_for(
+        lambda: cluster.node_ready()[worker] != "True", timeout=5, what=f"{worker} NotReady"
+    )
+    assert time.monotonic() - started < 5 + (stopped_at - started)
+    assert cluster.node_ready()[f"{cluster.name}-worker"] == "True"
+    subprocess.run(["docker", "start", worker], check=True, capture_output=True)
+    cluster.wait_for(
+        lambda: cluster.node_ready()[worker] == "True", timeout=30, what=f"{worker} Ready again"
+    )
+
+
+def test_a_killed_worker_turns_not_ready_within_five_seconds(cluster: Cluster):
+    worker = f"{cluster.name}-worker"
+    subprocess.run(["docker", "kill", worker], check=True, capture_output=True)
+    took = cluster.wait_for(
+        lambda: cluster.node_ready()[worker] != "True", timeout=5, what=f"{worker} NotReady"
+    )
+    assert took < 5
+    subprocess.run(["docker", "start", worker], check=True, capture_output=True)
+    cluster.wait_for(
+        lambda: cluster.node_ready()[worker] == "True", timeout=30, what=f"{worker} Ready again"
+    )
+
+
+def test_a_silent_worker_is_caught_by_its_lease(cluster: Cluster):
+    """A paused container keeps its TCP stream open; the expired Lease gives it away."""
+    worker = f"{cluster.name}-worker"
+    subprocess.run(["docker", "pause", worker], check=True, capture_output=True)
+    try:
+        took = cluster.wait_for(
+            lambda: cluster.node_ready()[worker] != "True",
+            timeout=8,
+            what=f"{worker} NotReady while paused",
+        )
+        assert took < 6
+    finally:
+        subprocess.run(["docker", "unpause", worker], check=True, capture_output=True)
+    cluster.wait_for(
+        lambda: cluster.node_ready()[worker] == "True",
+        timeout=15,
+        what=f"{worker} Ready after unpause",
+    )
+
+
+def test_a_wrong_bootstrap_token_is_refused(cluster: Cluster, node_image: str):
+    wrong = "abcdef.0123456789abcdef"
+    name = add_node(
+        cluster.provider, cluster.name, NodeConfig("worker"), image=node_image, wait=0, token=wrong
+    )
+    try:
+
+        def refused() -> bool:
+            log = subprocess.run(
+                ["docker", "exec", name, "cat", "/var/log/ku7s/kubelet.log"],
+                capture_output=True,
+                text=True,
+            ).stdout
+            return "invalid bootstrap token" in log
+
+        cluster.wait_for(refused, timeout=30, what="the join to be refused")
+        assert name not in cluster.node_ready()
+        assert (
+            "refused join"
+            in subprocess.run(
+                [
+                    "docker",
+                    "exec",
+                    f"{cluster.name}-control-plane",
+                    "cat",
+                    "/var/log/ku7s/kube-apiserver.log",
+                ],
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+    finally:
+        cluster.provider.remove_containers([name])
+        cluster.provider.remove_volume(containerd_volume_name(name))
+
+
+def test_the_control_plane_cannot_be_deleted_as_a_node(cluster: Cluster):
+    result = run_ku7s("delete", "node", f"{cluster.name}-control-plane", env=cluster.env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("ERROR:") and "delete cluster" in result.stderr
+    assert cluster.provider.container_exists(f"{cluster.name}-control-plane")

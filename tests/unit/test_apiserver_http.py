@@ -1,0 +1,140 @@
+"""The apiserver's HTTP surface as kubectl sees it, over an in-memory store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from control_plane.apiserver.app import build_app
+from control_plane.apiserver.auth import User, user_from_peercert
+from control_plane.apiserver.bootstrap import ensure_default_namespaces
+from control_plane.apiserver.registry import Registry
+from control_plane.apiserver.resources import ResourceTypes
+from tests.unit.fakes import MemoryStorage
+
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+ADMIN = User("kubernetes-admin", ("system:masters", "system:authenticated"))
+
+
+@pytest.fixture
+async def client():
+    registry = Registry(MemoryStorage(), ResourceTypes())
+    await ensure_default_namespaces(registry)
+    app = build_app(registry, "127.0.0.1:6443", authenticator=lambda request: ADMIN)
+    async with TestClient(TestServer(app)) as c:
+        yield c
+
+
+@pytest.fixture
+async def anonymous():
+    registry = Registry(MemoryStorage(), ResourceTypes())
+    app = build_app(registry, "127.0.0.1:6443", authenticator=lambda request: None)
+    async with TestClient(TestServer(app)) as c:
+        yield c
+
+
+async def test_discovery_documents(client):
+    api = await (await client.get("/api?timeout=32s")).json()
+    assert api["versions"] == ["v1"] and api["serverAddressByClientCIDRs"]
+    apis = await (await client.get("/apis")).json()
+    group = apis["groups"][0]
+    assert group["name"] == "coordination.k8s.io"
+    assert group["preferredVersion"] == group["versions"][0]
+    core = await (await client.get("/api/v1")).json()
+    by_name = {r["name"]: r for r in core["resources"]}
+    assert by_name["nodes"]["shortNames"] == ["no"] and not by_name["nodes"]["namespaced"]
+    assert by_name["namespaces"]["shortNames"] == ["ns"]
+    assert "nodes/status" in by_name and by_name["nodes"]["singularName"] == "node"
+    leases = await (await client.get("/apis/coordination.k8s.io/v1")).json()
+    assert leases["groupVersion"] == "coordination.k8s.io/v1"
+    assert leases["resources"][0]["namespaced"] is True
+
+
+async def test_version_and_openapi(client):
+    version = await (await client.get("/version")).json()
+    assert (version["major"], version["minor"]) == ("1", "33")
+    openapi = await client.get("/openapi/v2")
+    assert openapi.status == 200 and openapi.content_type == "application/octet-stream"
+
+
+async def test_unknown_paths_get_a_status(client):
+    for path in ("/api/v1/pods", "/apis/nope/v1", "/apis/nope/v1/things", "/nothing"):
+        response = await client.get(path)
+        body = await response.json()
+        assert response.status == 404, path
+        assert body["kind"] == "Status" and body["reason"] == "NotFound"
+
+
+async def test_namespace_table_for_kubectl(client):
+    response = await client.get("/api/v1/namespaces?limit=500", headers={"Accept": TABLE})
+    table = await response.json()
+    assert table["kind"] == "Table" and table["metadata"]["resourceVersion"]
+    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Status", "Age"]
+    assert table["columnDefinitions"][0]["format"] == "name"
+    assert table["rows"][0]["cells"][:2] == ["default", "Active"]
+    assert table["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
+
+
+async def test_crud_round_trip_with_statuses(client):
+    created = await client.post("/api/v1/nodes", json={"metadata": {"name": "n1"}})
+    assert created.status == 201
+    again = await client.post("/api/v1/nodes", json={"metadata": {"name": "n1"}})
+    assert again.status == 409 and (await again.json())["reason"] == "AlreadyExists"
+    patch = await client.patch(
+        "/api/v1/nodes/n1",
+        data=json.dumps({"metadata": {"labels": {"a": "b"}}}),
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert patch.status == 200 and (await patch.json())["metadata"]["labels"] == {"a": "b"}
+    strategic = await client.patch(
+        "/api/v1/nodes/n1",
+        data="{}",
+        headers={"Content-Type": "application/strategic-merge-patch+json"},
+    )
+    assert strategic.status == 415
+    bad = await client.post(
+        "/api/v1/nodes", data="{not json", headers={"Content-Type": "application/json"}
+    )
+    assert bad.status == 400 and (await bad.json())["kind"] == "Status"
+    deleted = await client.delete("/api/v1/nodes/n1")
+    assert deleted.status == 200
+    gone = await client.get("/api/v1/nodes/n1")
+    assert gone.status == 404
+    assert (await gone.json())["message"] == 'nodes "n1" not found'
+
+
+async def test_watch_streams_json_lines(client):
+    await client.post("/api/v1/nodes", json={"metadata": {"name": "n1"}})
+    response = await client.get("/api/v1/nodes?watch=true&timeoutSeconds=1")
+    assert response.status == 200
+    line = await response.content.readline()
+    event = json.loads(line)
+    assert event["type"] == "ADDED" and event["object"]["metadata"]["name"] == "n1"
+
+
+async def test_health_endpoints(client):
+    for path in ("/healthz", "/livez", "/readyz"):
+        response = await client.get(path)
+        assert (response.status, await response.text()) == (200, "ok")
+    verbose = await client.get("/readyz?verbose")
+    assert "[+]etcd ok" in await verbose.text()
+
+
+async def test_no_credentials_means_401_except_health(anonymous):
+    response = await anonymous.get("/api/v1/nodes")
+    body = await response.json()
+    assert response.status == 401 and body["reason"] == "Unauthorized"
+    assert (await anonymous.get("/readyz")).status == 200
+    assert (await anonymous.get("/version")).status == 200
+
+
+def test_user_is_read_from_the_certificate_subject():
+    peer = {
+        "subject": ((("organizationName", "system:nodes"),), (("commonName", "system:node:w1"),))
+    }
+    user = user_from_peercert(peer)
+    assert user == User("system:node:w1", ("system:nodes", "system:authenticated"))
+    assert user_from_peercert(None) is None
+    assert user_from_peercert({"subject": ()}) is None

@@ -1,0 +1,151 @@
+"""The node service's registration and heartbeat rules, and the lease monitor."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from control_plane.apiserver.bootstrap import ensure_default_namespaces
+from control_plane.apiserver.node_service import node_objects
+from control_plane.apiserver.node_service.ipam import PodCIDRAllocator
+from control_plane.apiserver.node_service.lease_monitor import NodeLeaseMonitor
+from control_plane.apiserver.node_service.service import NodeService
+from control_plane.apiserver.node_service.tokens import BootstrapTokens
+from control_plane.apiserver.registry import Registry
+from control_plane.apiserver.resources import ResourceTypes
+from ku7s import pki
+from ku7s.api import meta
+from ku7s.rpc import node_pb2
+from tests.unit.fakes import MemoryStorage
+
+
+def registration(name="w1", labels=None, taints=()):
+    return node_pb2.Registration(
+        node_name=name,
+        labels={"kubernetes.io/hostname": name, **(labels or {})},
+        taints=[node_pb2.Taint(key=k, value=v, effect=e) for k, v, e in taints],
+        capacity={"cpu": "1", "memory": "524288Ki", "pods": "110"},
+        allocatable={"cpu": "1", "memory": "524288Ki", "pods": "110"},
+        addresses=[node_pb2.NodeAddress(type="InternalIP", address="172.18.0.3")],
+        node_info=node_pb2.NodeSystemInfo(
+            kubelet_version="v1.33.0", container_runtime_version="containerd://1.6"
+        ),
+    )
+
+
+@pytest.fixture
+async def service(tmp_path):
+    registry = Registry(MemoryStorage(), ResourceTypes())
+    await ensure_default_namespaces(registry)
+    token = pki.new_bootstrap_token()
+    (tmp_path / "tokens").write_text(token + "\n")
+    svc = NodeService(
+        registry,
+        pki.CertificateAuthority.create("t"),
+        BootstrapTokens(tmp_path / "tokens"),
+        PodCIDRAllocator("10.244.0.0/16"),
+    )
+    svc.test_registry = registry
+    svc.test_token = token
+    return svc
+
+
+async def node(service, name="w1"):
+    return await service.test_registry.get(
+        service.test_registry.types.lookup("", "v1", "nodes"), "", name
+    )
+
+
+async def test_registration_assigns_distinct_pod_cidrs(service):
+    assert await service._register(registration("w1")) == "10.244.0.0/24"
+    assert await service._register(registration("w2")) == "10.244.1.0/24"
+    # A kubelet that registers again keeps its CIDR.
+    assert await service._register(registration("w1")) == "10.244.0.0/24"
+    w1 = await node(service)
+    assert w1["spec"]["podCIDRs"] == ["10.244.0.0/24"]
+    assert w1["status"]["capacity"]["memory"] == "524288Ki"
+    assert meta.condition(w1, "Ready")["status"] == "False"
+
+
+async def test_heartbeats_drive_ready_and_the_lease(service):
+    await service._register(registration())
+    await service._heartbeat("w1", node_pb2.Heartbeat(ready=True))
+    assert meta.is_node_ready(await node(service))
+    await service._heartbeat(
+        "w1",
+        node_pb2.Heartbeat(
+            ready=False, reason="KubeletNotReady", message="network plugin not ready"
+        ),
+    )
+    ready = meta.condition(await node(service), "Ready")
+    assert (ready["status"], ready["message"]) == ("False", "network plugin not ready")
+    await service.mark_unknown("w1", "test")
+    assert meta.condition(await node(service), "Ready")["status"] == "Unknown"
+    # The next heartbeat heals a node the monitor marked while it was silent.
+    await service._heartbeat("w1", node_pb2.Heartbeat(ready=True))
+    assert meta.is_node_ready(await node(service))
+    leases = service.test_registry.types.lookup("coordination.k8s.io", "v1", "leases")
+    lease = await service.test_registry.get(leases, "kube-node-lease", "w1")
+    assert lease["spec"]["holderIdentity"] == "w1"
+    assert lease["metadata"]["ownerReferences"][0]["kind"] == "Node"
+
+
+async def test_reregistration_keeps_user_labels_and_removed_taints(service):
+    await service._register(registration(taints=[("dedicated", "gpu", "NoSchedule")]))
+    nodes = service.test_registry.types.lookup("", "v1", "nodes")
+
+    def edit(n):
+        n["metadata"]["labels"]["team"] = "blue"
+        n["spec"]["taints"] = []
+        return n
+
+    await service.test_registry.mutate(nodes, "", "w1", edit)
+    await service._register(registration(taints=[("dedicated", "gpu", "NoSchedule")]))
+    w1 = await node(service)
+    assert w1["metadata"]["labels"]["team"] == "blue"
+    assert w1["spec"]["taints"] == []
+
+
+async def test_marking_a_deleted_node_is_harmless(service):
+    await service.mark_unknown("never-existed", "test")
+
+
+def test_tokens_are_checked_exactly(tmp_path):
+    token = pki.new_bootstrap_token()
+    (tmp_path / "tokens").write_text(f"# comment\n{token}\n")
+    tokens = BootstrapTokens(tmp_path / "tokens")
+    assert tokens.accepts(token)
+    assert not tokens.accepts(token[:-1] + "x")
+    assert not tokens.accepts("")
+    assert not BootstrapTokens(tmp_path / "missing").accepts(token)
+
+
+async def test_lease_monitor_marks_expired_nodes(service):
+    await service._register(registration("w1"))
+    await service._register(registration("w2"))
+    for name in ("w1", "w2"):
+        await service._heartbeat(name, node_pb2.Heartbeat(ready=True))
+    marked = []
+
+    async def mark(name, why):
+        marked.append(name)
+        await service.mark_unknown(name, why)
+
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=30)
+    soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=1)
+    fresh = NodeLeaseMonitor(service.test_registry, mark, clock=lambda: soon)
+    assert await fresh.check_once() == []
+    expired = NodeLeaseMonitor(service.test_registry, mark, clock=lambda: later)
+    assert await expired.check_once() == ["w1", "w2"]
+    assert marked == ["w1", "w2"]
+    # Already NotReady nodes are not marked again.
+    assert await expired.check_once() == []
+
+
+def test_with_ready_moves_transition_time_only_on_change():
+    node = node_objects.new_node(registration(), "10.244.0.0/24")
+    ready = node_objects.with_ready(node, "True", "KubeletReady", "ok")
+    first = meta.condition(ready, "Ready")["lastTransitionTime"]
+    again = node_objects.with_ready(ready, "True", "KubeletReady", "ok")
+    assert meta.condition(again, "Ready")["lastTransitionTime"] == first
