@@ -44,23 +44,28 @@ def _provider():  # noqa: ANN202 (imported lazily: docker is slow to import)
 
 
 def _ensure_image(provider: object, image: str | None) -> str:
+    """The node image to use: a named one must exist; the default one is (re)built from
+    this source tree when missing or out of date (a no-op check when it is current)."""
     from ku7s.cluster.images import DEFAULT_NODE_IMAGE, ImageBuilder
     from ku7s.cluster.providers.docker import DockerProvider
 
     assert isinstance(provider, DockerProvider)
-    tag = image or DEFAULT_NODE_IMAGE
-    try:
-        provider.client.images.get(tag)
-        return tag
-    except Exception:
-        if image is not None:
+    if image is not None:
+        try:
+            provider.client.images.get(image)
+        except Exception:
             raise UserInputError(
-                f"node image {tag} not found; build it with `ku7s build node-image --image TAG`"
+                f"node image {image} not found; build it with `ku7s build node-image --image "
+                f"{image}`"
             ) from None
+        return image
     progress = RichProgress(err)
-    with progress.step(f"Building node image {tag} (first time: about a minute)"):
-        ImageBuilder(provider.client, say=progress.note).ensure_node(tag)
-    return tag
+    builder = ImageBuilder(provider.client, say=progress.note)
+    if builder.is_current(DEFAULT_NODE_IMAGE):
+        return DEFAULT_NODE_IMAGE
+    with progress.step(f"Building node image {DEFAULT_NODE_IMAGE}"):
+        builder.ensure_node(DEFAULT_NODE_IMAGE)
+    return DEFAULT_NODE_IMAGE
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

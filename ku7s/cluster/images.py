@@ -302,6 +302,13 @@ class ImageBuilder:
                 "the gRPC stubs are missing from ku7s/rpc/; run `pip install -e .` to generate them"
             )
 
+    def is_current(self, tag: str = DEFAULT_NODE_IMAGE) -> bool:
+        """Whether tag was built from exactly this tree and these base images."""
+        base, tree = self.base_tag(), self._image_label(tag, SOURCE_HASH_LABEL)
+        if not tree or not all(self._exists(t) for t in (base, PAUSE_IMAGE, BUSYBOX_IMAGE)):
+            return False
+        return tree == self.node_source_hash(base, PAUSE_IMAGE, BUSYBOX_IMAGE)
+
     def ensure_node(self, tag: str = DEFAULT_NODE_IMAGE, *, force: bool = False) -> BuildResult:
         """Build everything the node image needs, skipping what is up to date."""
         started = time.monotonic()
@@ -321,12 +328,13 @@ class ImageBuilder:
             shutil.copytree(wheels, context / "wheels", ignore=shutil.ignore_patterns(".complete"))
             images = context / "images"
             images.mkdir()
-            index = {}
-            for name, image in (("pause.tar", PAUSE_IMAGE), ("busybox.tar", BUSYBOX_IMAGE)):
-                with open(images / name, "wb") as out:
-                    for chunk in self._client.images.get(image).save(named=True):
-                        out.write(chunk)
-                index[name] = [image]
+            # One archive for all images: one `ctr import` per node at first boot.
+            # (The SDK saves one image per archive; the docker CLI saves several.)
+            _run(
+                ["docker", "save", "-o", str(images / "images.tar"), PAUSE_IMAGE, BUSYBOX_IMAGE],
+                "docker save",
+            )
+            index = {"images.tar": [PAUSE_IMAGE, BUSYBOX_IMAGE]}
             (images / "index.json").write_text(json.dumps(index, indent=2) + "\n")
             self._say(f"docker build {tag}")
             self._docker_build(

@@ -35,6 +35,10 @@ class ControlPlaneEndpoint:
         return f"{self.host}:{self.node_port}"
 
 
+#: How often the runtime is asked again while the node is not ready yet.
+_NOT_READY_POLL = 0.1
+
+
 class SessionEnded(Exception):
     """The control plane closed the session or stopped answering."""
 
@@ -64,14 +68,23 @@ class Kubelet:
         self._refused_retry_interval = refused_retry_interval
         self._images_ready = asyncio.Event()
 
+    @property
+    def images_ready(self) -> asyncio.Event:
+        """Set once the shipped images are in containerd; pods wait for it, Ready does not
+        (as upstream, where a node is Ready before its images are pulled)."""
+        return self._images_ready
+
     async def run(self, stop: asyncio.Event) -> None:
-        version = await self._cri.wait_for_version()
-        log.info("container runtime %s (CRI %s)", version.node_info_string, version.api_version)
-        preload = asyncio.create_task(self._preload_images())
+        # Joining needs no runtime, so it overlaps with containerd's start-up.
+        runtime = asyncio.create_task(self._cri.wait_for_version())
+        preload: asyncio.Task[None] | None = None
         try:
             creds = self._credentials.load() or await self._join(stop)
+            version = await runtime
+            log.info("container runtime %s (CRI %s)", version.node_info_string, version.api_version)
             if creds is None:
                 return
+            preload = asyncio.create_task(self._preload_images())
             reg = registration(self._settings, version.node_info_string)
             while not stop.is_set():
                 try:
@@ -80,9 +93,11 @@ class Kubelet:
                     log.warning("session with the control plane ended: %s", _describe(e))
                     await _sleep_unless(stop, self._retry_interval)
         finally:
-            preload.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await preload
+            for task in (runtime, preload):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
 
     async def _preload_images(self) -> None:
         try:
@@ -114,10 +129,6 @@ class Kubelet:
             return node_pb2.Heartbeat(
                 ready=False, reason="KubeletNotReady", message=readiness.message
             )
-        if not self._images_ready.is_set():
-            return node_pb2.Heartbeat(
-                ready=False, reason="KubeletNotReady", message="preloading images"
-            )
         return node_pb2.Heartbeat(ready=True)
 
     async def _session(
@@ -146,16 +157,33 @@ class Kubelet:
                 log.info("wrote CNI config for pod CIDR %s", registered.pod_cidr)
             log.info("registered node %s (pod CIDR %s)", reg.node_name, registered.pod_cidr)
             interval = max(registered.heartbeat_interval_ms, 100) / 1000
-            while not stop.is_set():
-                await call.write(node_pb2.NodeMessage(heartbeat=await self._heartbeat()))
-                ack = await asyncio.wait_for(call.read(), timeout=max(3 * interval, 3))
-                if ack is grpc.aio.EOF:
-                    raise SessionEnded("the control plane closed the stream")
-                await _sleep_unless(stop, interval)
+            await self._heartbeats(call, interval, stop)
             await call.done_writing()
         finally:
             call.cancel()
             await channel.close()
+
+    async def _heartbeats(
+        self, call: grpc.aio.StreamStreamCall, interval: float, stop: asyncio.Event
+    ) -> None:
+        """Beat every interval, and at once when readiness changes.
+
+        While the node is not ready the runtime is polled quickly, so the moment the CNI
+        config loads and the images are in, the control plane hears of it.
+        """
+        loop = asyncio.get_running_loop()
+        last_sent, last_ready = -interval, None
+        while not stop.is_set():
+            beat = await self._heartbeat()
+            now = loop.time()
+            if beat.ready != last_ready or now - last_sent >= interval:
+                await call.write(node_pb2.NodeMessage(heartbeat=beat))
+                ack = await asyncio.wait_for(call.read(), timeout=max(3 * interval, 3))
+                if ack is grpc.aio.EOF:
+                    raise SessionEnded("the control plane closed the stream")
+                last_sent, last_ready = now, beat.ready
+            wait = interval - (loop.time() - last_sent) if beat.ready else _NOT_READY_POLL
+            await _sleep_unless(stop, max(wait, 0.01))
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

@@ -61,14 +61,19 @@ def test_every_node_holds_a_fresh_lease(cluster: Cluster):
 
 def test_images_are_preloaded_into_every_workers_containerd(cluster: Cluster):
     for worker in cluster.workers:
-        listing = subprocess.run(
-            ["docker", "exec", worker, "ctr", "-n", "k8s.io", "images", "ls", "-q"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-        assert "docker.io/library/busybox:latest" in listing
-        assert "ku7s.dev/pause:1" in listing
+
+        def listing(worker: str = worker) -> list[str]:
+            return subprocess.run(
+                ["docker", "exec", worker, "ctr", "-n", "k8s.io", "images", "ls", "-q"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+
+        cluster.wait_for(
+            lambda: "ku7s.dev/pause:1" in listing(), timeout=30, what=f"images in {worker}"
+        )
+        assert "docker.io/library/busybox:latest" in listing()
         run = subprocess.run(
             [
                 "docker",

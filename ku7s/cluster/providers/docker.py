@@ -40,6 +40,8 @@ class NodeSpec:
     nano_cpus: int | None = None
     memory_bytes: int | None = None
     api_server_host_port: int | None = None  # control plane only
+    #: Replaces the image's entrypoint (benchmarks run bare containerd this way).
+    entrypoint: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,7 @@ class DockerProvider:
                 {spec.network: self._client.api.create_endpoint_config(aliases=[spec.name])}
             ),
             detach=True,
+            entrypoint=spec.entrypoint,
             **ports,  # type: ignore[arg-type]
         )
         if spec.files:
