@@ -157,3 +157,27 @@ def test_deleting_a_missing_cluster_is_not_an_error(tmp_path):
 def test_adding_a_node_to_a_missing_cluster(tmp_path):
     result = run_ku7s("create", "node", "--name", unique("ghost"))
     assert_one_error_line(result, "no cluster named")
+
+
+def test_a_failed_create_removes_what_it_made(provider, node_image, tmp_path):
+    name = unique("fail")
+    env = {"KUBECONFIG": str(tmp_path / "kc")}
+    result = run_ku7s("create", "cluster", "--name", name, "--wait", "0.001", env=env)
+    assert_one_error_line(result, "not Ready within")
+    assert_nothing_left(provider, name)
+    assert not (tmp_path / "kc").exists() or name not in (tmp_path / "kc").read_text()
+
+
+def test_retain_keeps_the_nodes_of_a_failed_create(provider, node_image, tmp_path):
+    name = unique("retain")
+    env = {"KUBECONFIG": str(tmp_path / "kc")}
+    try:
+        result = run_ku7s(
+            "create", "cluster", "--name", name, "--wait", "0.001", "--retain", env=env
+        )
+        assert_one_error_line(result, "not Ready within")
+        kept = {n.name for n in provider.list_nodes(name)}
+        assert kept == {f"{name}-control-plane", f"{name}-worker"}
+    finally:
+        run_ku7s("delete", "cluster", "--name", name, env=env)
+    assert_nothing_left(provider, name)
