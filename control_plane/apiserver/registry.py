@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import copy
 import json
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,21 @@ class _Filter:
         return self.labels.matches(meta.labels_of(obj)) and self.fields.matches(obj, field_value)
 
 
+@contextlib.contextmanager
+def _api_errors(rt: ResourceType, name: str) -> Iterator[None]:
+    """Storage failures as the Status a client of this resource should see."""
+    try:
+        yield
+    except KeyNotFound:
+        raise errors.not_found(rt.plural, name, rt.group) from None
+    except KeyExists:
+        raise errors.already_exists(rt.plural, name, rt.group) from None
+    except RevisionMismatch:
+        raise errors.conflict(rt.plural, name, rt.group) from None
+    except StorageUnavailable as e:
+        raise errors.unavailable(str(e)) from e
+
+
 def _encode_continue(revision: int, last_key: str) -> str:
     raw = json.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": last_key}).encode()
     return base64.urlsafe_b64encode(raw).decode()
@@ -89,12 +105,8 @@ class Registry:
     # -- reads ---------------------------------------------------------------------------
 
     async def get(self, rt: ResourceType, namespace: str, name: str) -> Object:
-        try:
+        with _api_errors(rt, name):
             return await self._storage.get(rt.key(namespace, name))
-        except KeyNotFound:
-            raise errors.not_found(rt.plural, name, rt.group) from None
-        except StorageUnavailable as e:
-            raise errors.unavailable(str(e)) from e
 
     def _filter(self, rt: ResourceType, options: ListOptions) -> _Filter:
         try:
@@ -238,12 +250,8 @@ class Registry:
         for transient in ("deletionTimestamp", "deletionGracePeriodSeconds"):
             metadata.pop(transient, None)
         strategy.prepare_for_create(rt, obj)
-        try:
+        with _api_errors(rt, name):
             return await self._storage.create(rt.key(namespace, name), obj)
-        except KeyExists:
-            raise errors.already_exists(rt.plural, name, rt.group) from None
-        except StorageUnavailable as e:
-            raise errors.unavailable(str(e)) from e
 
     async def _require_namespace(self, namespace: str) -> None:
         try:
@@ -298,16 +306,10 @@ class Registry:
         result_meta["resourceVersion"] = old_meta["resourceVersion"]
         if result == old:
             return old
-        try:
+        with _api_errors(rt, name):
             return await self._storage.update(
                 rt.key(namespace, name), result, expected_revision=revision
             )
-        except RevisionMismatch:
-            raise errors.conflict(rt.plural, name, rt.group) from None
-        except KeyNotFound:
-            raise errors.not_found(rt.plural, name, rt.group) from None
-        except StorageUnavailable as e:
-            raise errors.unavailable(str(e)) from e
 
     async def mutate(
         self,
@@ -319,19 +321,16 @@ class Registry:
         attempts: int = 8,
     ) -> Object:
         """Read, change and write back, retrying when someone else wrote in between."""
-        for _ in range(attempts - 1):
+        for attempt in range(1, attempts + 1):
             old = await self.get(rt, namespace, name)
             try:
                 return await self._replace(
                     rt, namespace, name, old, change(copy.deepcopy(old)), subresource
                 )
             except errors.APIError as e:
-                if e.reason != "Conflict":
+                if e.reason != "Conflict" or attempt == attempts:
                     raise
-        old = await self.get(rt, namespace, name)
-        return await self._replace(
-            rt, namespace, name, old, change(copy.deepcopy(old)), subresource
-        )
+        raise AssertionError("unreachable")
 
     async def delete(
         self,
@@ -347,17 +346,11 @@ class Registry:
             raise errors.conflict(rt.plural, name, rt.group)
         if precondition_rv and current["metadata"]["resourceVersion"] != precondition_rv:
             raise errors.conflict(rt.plural, name, rt.group)
-        try:
+        with _api_errors(rt, name):
             deleted = await self._storage.delete(
                 rt.key(namespace, name),
                 expected_revision=int(current["metadata"]["resourceVersion"]),
             )
-        except RevisionMismatch:
-            raise errors.conflict(rt.plural, name, rt.group) from None
-        except KeyNotFound:
-            raise errors.not_found(rt.plural, name, rt.group) from None
-        except StorageUnavailable as e:
-            raise errors.unavailable(str(e)) from e
         return self._fill_type(rt, deleted)
 
     @staticmethod

@@ -180,35 +180,17 @@ class EtcdStorage:
     async def update(self, key: str, value: Object, *, expected_revision: int) -> Object:
         raw = key.encode()
         request = rpc.TxnRequest(
-            compare=[
-                rpc.Compare(
-                    key=raw,
-                    result=rpc.Compare.CompareResult.EQUAL,
-                    target=rpc.Compare.CompareTarget.MOD,
-                    mod_revision=expected_revision,
-                )
-            ],
+            compare=[_modified_at(raw, expected_revision)],
             success=[rpc.RequestOp(request_put=rpc.PutRequest(key=raw, value=encode(value)))],
             failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=raw))],
         )
         response = await self._call(self._client.kvstub.Txn, request)
-        if not response.succeeded:
-            current = response.responses[0].response_range.kvs
-            raise RevisionMismatch(key) if current else KeyNotFound(key)
+        _raise_unless_succeeded(response, key)
         return _with_revision(value, int(response.header.revision))
 
     async def delete(self, key: str, *, expected_revision: int | None = None) -> Object:
         raw = key.encode()
-        compare = []
-        if expected_revision is not None:
-            compare.append(
-                rpc.Compare(
-                    key=raw,
-                    result=rpc.Compare.CompareResult.EQUAL,
-                    target=rpc.Compare.CompareTarget.MOD,
-                    mod_revision=expected_revision,
-                )
-            )
+        compare = [] if expected_revision is None else [_modified_at(raw, expected_revision)]
         request = rpc.TxnRequest(
             compare=compare,
             success=[
@@ -217,14 +199,11 @@ class EtcdStorage:
             failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=raw))],
         )
         response = await self._call(self._client.kvstub.Txn, request)
-        if not response.succeeded:
-            current = response.responses[0].response_range.kvs
-            raise RevisionMismatch(key) if current else KeyNotFound(key)
+        _raise_unless_succeeded(response, key)
         deleted = response.responses[0].response_delete_range.prev_kvs
         if not deleted:
             raise KeyNotFound(key)
-        revision = int(response.header.revision)
-        return decode(deleted[0].value, revision)
+        return decode(deleted[0].value, int(response.header.revision))
 
     async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[StorageEvent]:
         """Events under prefix from start_revision on, until the caller stops iterating."""
@@ -246,6 +225,23 @@ class EtcdStorage:
             # The channel may already be gone; then there is nothing left to free.
             with contextlib.suppress(Exception):
                 await watch.cancel()
+
+
+def _modified_at(key: bytes, revision: int) -> Any:
+    """The transaction guard: the key was last written at exactly this revision."""
+    return rpc.Compare(
+        key=key,
+        result=rpc.Compare.CompareResult.EQUAL,
+        target=rpc.Compare.CompareTarget.MOD,
+        mod_revision=revision,
+    )
+
+
+def _raise_unless_succeeded(response: Any, key: str) -> None:
+    """A failed guarded transaction read the key back: gone, or written by someone else."""
+    if not response.succeeded:
+        current = response.responses[0].response_range.kvs
+        raise RevisionMismatch(key) if current else KeyNotFound(key)
 
 
 def _with_revision(value: Object, revision: int) -> Object:
