@@ -7,6 +7,7 @@ import platform
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from control_plane.apiserver import discovery, errors
 from control_plane.apiserver.auth import PUBLIC_PATHS, User, authenticate
@@ -17,7 +18,6 @@ from ku7s import KUBERNETES_VERSION, __version__
 log = logging.getLogger("kube-apiserver")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 Authenticator = Callable[[web.Request], User | None]
 
 

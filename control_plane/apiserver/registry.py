@@ -162,7 +162,7 @@ class Registry:
         start: int | None = None
         if rv not in (None, "", "0"):
             try:
-                start = int(rv) + 1  # type: ignore[arg-type]
+                start = int(rv) + 1
             except ValueError as e:
                 raise errors.bad_request(f"invalid resource version: {rv!r}") from e
         return self._events(rt, namespace, options, selector, start)

@@ -102,9 +102,6 @@ class ResourceTypes:
         self._types = tuple(types)
         self._by_path = {(t.group, t.version, t.plural): t for t in self._types}
 
-    def __iter__(self) -> Iterable[ResourceType]:  # type: ignore[override]
-        return iter(self._types)
-
     def all(self) -> tuple[ResourceType, ...]:
         return self._types
 

@@ -288,7 +288,7 @@ class ImageBuilder:
         digest = hashlib.sha256()
         digest.update(f"{base}\0".encode())
         for image in (pause, busybox):
-            digest.update(self._client.images.get(image).id.encode() + b"\0")
+            digest.update(str(self._client.images.get(image).id).encode() + b"\0")
         _hash_tree(
             digest,
             self._root,

@@ -87,12 +87,14 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         request_iterator: AsyncIterator[node_pb2.NodeMessage],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[node_pb2.ControlMessage]:
-        node_name = _node_name_from_peer(context.auth_context())
-        if node_name is None:
+        peer_node = _node_name_from_peer(context.auth_context())
+        if peer_node is None:
             await context.abort(
                 grpc.StatusCode.UNAUTHENTICATED,
                 "Connect needs the client certificate issued by Join",
             )
+            return
+        node_name: str = peer_node
         session = next(self._session_ids)
         registered = False
         try:

@@ -13,6 +13,7 @@ import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -124,7 +125,7 @@ class DockerProvider:
 
     # -- queries -------------------------------------------------------------------------
 
-    def _containers(self, filters: dict[str, object]) -> list[Container]:
+    def _containers(self, filters: dict[str, Any]) -> list[Container]:
         return list(self._client.containers.list(all=True, filters=filters))
 
     def list_clusters(self) -> list[str]:
@@ -135,7 +136,7 @@ class DockerProvider:
 
     def list_nodes(self, cluster: str) -> list[NodeContainer]:
         nodes = [
-            NodeContainer(c.name, cluster, c.labels.get(ROLE_LABEL, ""), c.status)
+            NodeContainer(c.name or "", cluster, c.labels.get(ROLE_LABEL, ""), c.status)
             for c in self._containers({"label": f"{CLUSTER_LABEL}={cluster}"})
         ]
         return sorted(nodes, key=lambda n: (n.role != CONTROL_PLANE, n.name))
@@ -148,7 +149,7 @@ class DockerProvider:
         cluster = c.labels.get(CLUSTER_LABEL)
         if not cluster:
             raise NotFoundError(f'"{name}" is a container but not a ku7s node')
-        return NodeContainer(c.name, cluster, c.labels.get(ROLE_LABEL, ""), c.status)
+        return NodeContainer(c.name or "", cluster, c.labels.get(ROLE_LABEL, ""), c.status)
 
     def container_exists(self, name: str) -> bool:
         try:
@@ -206,11 +207,11 @@ class DockerProvider:
         (empty MaskedPaths and ReadonlyPaths), which nested containerd needs to mount /proc.
         """
         labels = {CLUSTER_LABEL: spec.cluster, ROLE_LABEL: spec.role}
-        binds: dict[str, dict[str, str]] = {}
+        binds: dict[str, Any] = {}
         if spec.volume:
             self._client.volumes.create(spec.volume, labels=labels)
             binds[spec.volume] = {"bind": spec.volume_path, "mode": "rw"}
-        host: dict[str, object] = {
+        host: dict[str, Any] = {
             "tmpfs": {"/tmp": "", "/run": ""},
             "restart_policy": {"Name": "unless-stopped"},
             "network_mode": spec.network,
@@ -243,7 +244,8 @@ class DockerProvider:
             environment=spec.env,
             host_config=host_config,
             networking_config=self._client.api.create_networking_config(
-                {spec.network: self._client.api.create_endpoint_config(aliases=[spec.name])}
+                # (the type stubs want one EndpointConfig; the API takes a map by network)
+                {spec.network: self._client.api.create_endpoint_config(aliases=[spec.name])}  # type: ignore[arg-type]
             ),
             detach=True,
             entrypoint=spec.entrypoint,
