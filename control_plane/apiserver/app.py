@@ -155,6 +155,7 @@ def build_app(
     r.add_get("/api/v1", core_v1)
     r.add_get("/api/v1/", core_v1)
     r.add_get("/version", version)
+    r.add_get("/version/", version)  # the Python client asks with the slash
     r.add_get("/openapi/v2", openapi_v2)
     for path in ("/healthz", "/livez"):
         r.add_get(path, health.live)

@@ -149,3 +149,15 @@ def test_get_and_export_kubeconfig(cluster: Cluster, tmp_path):
     assert data["current-context"] == f"ku7s-{cluster.name}"
     internal = run_ku7s("get", "kubeconfig", "--name", cluster.name, "--internal", env=cluster.env)
     assert f"https://{cluster.name}-control-plane:6443" in internal.stdout
+
+
+def test_the_python_client_lists_nodes_and_reads_the_version(cluster: Cluster):
+    from kubernetes import client, config
+
+    api_client = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    nodes = client.CoreV1Api(api_client).list_node().items
+    assert {n.metadata.name for n in nodes} == set(cluster.workers)
+    for node in nodes:
+        ready = [c for c in node.status.conditions if c.type == "Ready"]
+        assert ready[0].status == "True"
+    assert client.VersionApi(api_client).get_code().git_version.startswith("v1.33.0")

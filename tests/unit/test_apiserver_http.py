@@ -55,6 +55,7 @@ async def test_discovery_documents(client):
 async def test_version_and_openapi(client):
     version = await (await client.get("/version")).json()
     assert (version["major"], version["minor"]) == ("1", "33")
+    assert (await client.get("/version/")).status == 200
     openapi = await client.get("/openapi/v2")
     assert openapi.status == 200 and openapi.content_type == "application/octet-stream"
 
