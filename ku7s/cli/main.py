@@ -12,17 +12,22 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
+import yaml
 
 from ku7s import __version__, kubeconfig
-from ku7s.cli.progress import RichProgress
-from ku7s.cluster.config import ClusterConfig, NodeConfig, load_config, parse_labels_flag
-from ku7s.errors import ConfigError, Ku7sError, NotFoundError, UserInputError
-from ku7s.names import WORKER, context_name, validate_cluster_name
+from ku7s.cli.context import CLIContext
+from ku7s.cluster.config import (
+    API_VERSION,
+    KIND,
+    ClusterConfig,
+    load_config,
+    parse_config,
+    parse_labels_flag,
+)
+from ku7s.errors import ConfigError, Ku7sError, UserInputError
+from ku7s.names import CONTROL_PLANE, WORKER, context_name, validate_cluster_name
 
 DEFAULT_CLUSTER = os.environ.get("KU7S_CLUSTER_NAME", "ku7s")
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
 
 name_option = click.option(
     "--name", "cluster", default=DEFAULT_CLUSTER, show_default=True, help="cluster name"
@@ -35,37 +40,35 @@ wait_option = click.option(
     show_default=True,
     help="seconds to wait for nodes to be Ready (0: do not wait)",
 )
+pass_context = click.make_pass_decorator(CLIContext)
 
 
-def _provider():  # noqa: ANN202 (imported lazily: docker is slow to import)
-    from ku7s.cluster.providers.docker import DockerProvider
-
-    return DockerProvider.connect()
-
-
-def _ensure_image(provider: object, image: str | None) -> str:
+def _ensure_image(ctx: CLIContext, image: str | None) -> str:
     """The node image to use: a named one must exist; the default one is (re)built from
     this source tree when missing or out of date (a no-op check when it is current)."""
     from ku7s.cluster.images import DEFAULT_NODE_IMAGE, ImageBuilder
-    from ku7s.cluster.providers.docker import DockerProvider
 
-    assert isinstance(provider, DockerProvider)
+    client = ctx.provider.client
     if image is not None:
         try:
-            provider.client.images.get(image)
+            client.images.get(image)
         except Exception:
             raise UserInputError(
                 f"node image {image} not found; build it with `ku7s build node-image --image "
                 f"{image}`"
             ) from None
         return image
-    progress = RichProgress(err)
-    builder = ImageBuilder(provider.client, say=progress.note)
-    if builder.is_current(DEFAULT_NODE_IMAGE):
-        return DEFAULT_NODE_IMAGE
-    with progress.step(f"Building node image {DEFAULT_NODE_IMAGE}"):
-        builder.ensure_node(DEFAULT_NODE_IMAGE)
+    progress = ctx.progress()
+    builder = ImageBuilder(client, say=progress.note)
+    if not builder.is_current(DEFAULT_NODE_IMAGE):
+        with progress.step(f"Building node image {DEFAULT_NODE_IMAGE}"):
+            builder.ensure_node(DEFAULT_NODE_IMAGE)
     return DEFAULT_NODE_IMAGE
+
+
+def _config_keys(path: Path) -> set[str]:
+    data = yaml.safe_load(path.read_text()) if path.exists() else None
+    return set(data) if isinstance(data, dict) else set()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,7 +98,9 @@ def create() -> None:
 @click.option("--retain", is_flag=True, help="keep the nodes if creation fails, to debug")
 @wait_option
 @image_option
+@pass_context
 def create_cluster(
+    ctx: CLIContext,
     cluster: str | None,
     workers: int | None,
     config_path: Path | None,
@@ -107,21 +112,21 @@ def create_cluster(
     from ku7s.cluster.create import ClusterCreator
 
     config = load_config(config_path) if config_path else ClusterConfig().with_workers(1)
+    keys = _config_keys(config_path) if config_path else set()
     if workers is not None:
-        if config_path and len(config.workers) != workers and _config_has_nodes(config_path):
+        if "nodes" in keys:
             raise ConfigError("use either --workers or nodes in the config file, not both")
         config = config.with_workers(workers)
-    if cluster is not None or not (config_path and _config_names_cluster(config_path)):
+    if cluster is not None or "name" not in keys:
         config = config.with_name(cluster or DEFAULT_CLUSTER)
-    provider = _provider()
-    tag = _ensure_image(provider, image)
-    err.print(f'Creating cluster "{config.name}" ...')
-    result = ClusterCreator(provider, RichProgress(err), kubeconfig.default_path()).create(
+    tag = _ensure_image(ctx, image)
+    ctx.err.print(f'Creating cluster "{config.name}" ...')
+    result = ClusterCreator(ctx.provider, ctx.progress(), kubeconfig.default_path()).create(
         config, image=tag, retain=retain, wait=wait
     )
     workers_count = len(result.nodes) - 1
     context = context_name(result.name)
-    out.print(
+    ctx.out.print(
         f'Cluster "{result.name}" is up in {result.seconds:.1f}s: 1 control plane, '
         f"{workers_count} worker{'s' if workers_count != 1 else ''}.\n"
         f'Set kubectl context to "{context}" in {result.kubeconfig_path}. You can now use '
@@ -131,20 +136,6 @@ def create_cluster(
     )
 
 
-def _config_names_cluster(path: Path) -> bool:
-    import yaml
-
-    data = yaml.safe_load(path.read_text()) or {}
-    return isinstance(data, dict) and "name" in data
-
-
-def _config_has_nodes(path: Path) -> bool:
-    import yaml
-
-    data = yaml.safe_load(path.read_text()) or {}
-    return isinstance(data, dict) and "nodes" in data
-
-
 @create.command("node")
 @name_option
 @click.option("--labels", default="", help="node labels, k=v,k2=v2")
@@ -152,32 +143,29 @@ def _config_has_nodes(path: Path) -> bool:
 @click.option("--memory", default=None, help="memory limit and capacity (e.g. 512Mi)")
 @wait_option
 @image_option
+@pass_context
 def create_node(
-    cluster: str, labels: str, cpu: str | None, memory: str | None, wait: float, image: str | None
+    ctx: CLIContext,
+    cluster: str,
+    labels: str,
+    cpu: str | None,
+    memory: str | None,
+    wait: float,
+    image: str | None,
 ) -> None:
     """Add a worker node to a running cluster."""
-    from ku7s.cluster.config import parse_config
     from ku7s.cluster.nodes import add_node
 
     validate_cluster_name(cluster)
     resources = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}
+    worker = {"role": WORKER, "labels": parse_labels_flag(labels), "resources": resources}
     parsed = parse_config(
-        {
-            "kind": "Cluster",
-            "apiVersion": "ku7s.dev/v1alpha1",
-            "nodes": [
-                {"role": "control-plane"},
-                {"role": WORKER, "labels": parse_labels_flag(labels), "resources": resources},
-            ],
-        }
+        {"kind": KIND, "apiVersion": API_VERSION, "nodes": [{"role": CONTROL_PLANE}, worker]}
     )
-    node: NodeConfig = parsed.workers[0]
-    provider = _provider()
-    tag = _ensure_image(provider, image)
-    progress = RichProgress(err)
-    with progress.step(f'Adding a worker to cluster "{cluster}"'):
-        name = add_node(provider, cluster, node, image=tag, wait=wait)
-    out.print(name)
+    tag = _ensure_image(ctx, image)
+    with ctx.progress().step(f'Adding a worker to cluster "{cluster}"'):
+        name = add_node(ctx.provider, cluster, parsed.workers[0], image=tag, wait=wait)
+    ctx.out.print(name)
 
 
 # -- delete ------------------------------------------------------------------------------
@@ -191,28 +179,30 @@ def delete() -> None:
 @delete.command("cluster")
 @name_option
 @click.option("--all", "all_clusters", is_flag=True, help="delete every ku7s cluster")
-def delete_cluster_cmd(cluster: str, all_clusters: bool) -> None:
+@pass_context
+def delete_cluster_cmd(ctx: CLIContext, cluster: str, all_clusters: bool) -> None:
     """Delete a cluster: its containers, volumes, network and kubeconfig context."""
     from ku7s.cluster.delete import delete_cluster
 
-    provider = _provider()
+    provider = ctx.provider
     names = provider.list_clusters() if all_clusters else [validate_cluster_name(cluster)]
     for name in names:
-        err.print(f'Deleting cluster "{name}" ...')
+        ctx.err.print(f'Deleting cluster "{name}" ...')
         if not delete_cluster(provider, name, kubeconfig.default_path()):
-            err.print(f'   no cluster named "{name}" was found; nothing to delete')
+            ctx.err.print(f'   no cluster named "{name}" was found; nothing to delete')
 
 
 @delete.command("node")
 @click.argument("node")
-def delete_node_cmd(node: str) -> None:
+@pass_context
+def delete_node_cmd(ctx: CLIContext, node: str) -> None:
     """Delete a worker node: its container and its Node object."""
     from ku7s.cluster.nodes import delete_node
     from ku7s.names import validate_node_name
 
     validate_node_name(node)
-    cluster = delete_node(_provider(), node)
-    err.print(f'Deleted node "{node}" from cluster "{cluster}"')
+    cluster = delete_node(ctx.provider, node)
+    ctx.err.print(f'Deleted node "{node}" from cluster "{cluster}"')
 
 
 # -- get / export ------------------------------------------------------------------------
@@ -224,35 +214,38 @@ def get() -> None:
 
 
 @get.command("clusters")
-def get_clusters() -> None:
+@pass_context
+def get_clusters(ctx: CLIContext) -> None:
     """List clusters."""
-    clusters = _provider().list_clusters()
+    clusters = ctx.provider.list_clusters()
     if not clusters:
-        err.print("No ku7s clusters found.")
+        ctx.err.print("No ku7s clusters found.")
     for name in clusters:
-        out.print(name)
+        ctx.out.print(name)
 
 
 @get.command("nodes")
 @name_option
-def get_nodes(cluster: str) -> None:
+@pass_context
+def get_nodes(ctx: CLIContext, cluster: str) -> None:
     """List a cluster's node containers."""
-    nodes = _provider().list_nodes(validate_cluster_name(cluster))
+    nodes = ctx.provider.list_nodes(validate_cluster_name(cluster))
     if not nodes:
-        err.print(f'No nodes found for cluster "{cluster}".')
+        ctx.err.print(f'No nodes found for cluster "{cluster}".')
     for node in nodes:
-        out.print(node.name)
+        ctx.out.print(node.name)
 
 
 @get.command("kubeconfig")
 @name_option
 @click.option("--internal", is_flag=True, help="address the API server by its container name")
-def get_kubeconfig(cluster: str, internal: bool) -> None:
+@pass_context
+def get_kubeconfig(ctx: CLIContext, cluster: str, internal: bool) -> None:
     """Print a cluster's admin kubeconfig."""
     from ku7s.cluster.access import admin_kubeconfig
 
-    config = admin_kubeconfig(_provider(), validate_cluster_name(cluster), internal)
-    click.echo(kubeconfig.dump(config), nl=False)
+    config = admin_kubeconfig(ctx.provider, validate_cluster_name(cluster), internal)
+    ctx.out.out(kubeconfig.dump(config), end="", highlight=False)
 
 
 @cli.group()
@@ -262,14 +255,15 @@ def export() -> None:
 
 @export.command("kubeconfig")
 @name_option
-def export_kubeconfig(cluster: str) -> None:
+@pass_context
+def export_kubeconfig(ctx: CLIContext, cluster: str) -> None:
     """Merge a cluster's context into $KUBECONFIG or ~/.kube/config."""
     from ku7s.cluster.access import admin_kubeconfig
 
-    config = admin_kubeconfig(_provider(), validate_cluster_name(cluster))
+    config = admin_kubeconfig(ctx.provider, validate_cluster_name(cluster))
     path = kubeconfig.default_path()
     kubeconfig.merge(path, config)
-    err.print(f'Set kubectl context to "{context_name(cluster)}" in {path}')
+    ctx.err.print(f'Set kubectl context to "{context_name(cluster)}" in {path}')
 
 
 # -- build -------------------------------------------------------------------------------
@@ -283,40 +277,42 @@ def build() -> None:
 @build.command("node-image")
 @click.option("--image", default=None, help="tag (default ku7s/node:latest)")
 @click.option("--force", is_flag=True, help="rebuild even if the sources did not change")
-def build_node_image(image: str | None, force: bool) -> None:
+@pass_context
+def build_node_image(ctx: CLIContext, image: str | None, force: bool) -> None:
     """Build the base, pause, busybox and node images (offline, from Debian packages)."""
     from ku7s.cluster.images import DEFAULT_NODE_IMAGE, ImageBuilder
 
-    provider = _provider()
-    progress = RichProgress(err)
     tag = image or DEFAULT_NODE_IMAGE
+    progress = ctx.progress()
     with progress.step(f"Building node image {tag}"):
-        result = ImageBuilder(provider.client, say=progress.note).ensure_node(tag, force=force)
+        builder = ImageBuilder(ctx.provider.client, say=progress.note)
+        result = builder.ensure_node(tag, force=force)
     state = "built" if result.built else "up to date"
-    out.print(f"{tag} {state} ({result.seconds:.1f}s)")
+    ctx.out.print(f"{tag} {state} ({result.seconds:.1f}s)")
 
 
 # -- entry point -------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, context: CLIContext | None = None) -> int:
+    ctx = context or CLIContext()
+
+    def fail(message: str, code: int) -> int:
+        ctx.err.print(f"ERROR: {message}", markup=False)
+        return code
+
     try:
-        cli.main(args=argv, prog_name="ku7s", standalone_mode=False)
+        cli.main(args=argv, prog_name="ku7s", standalone_mode=False, obj=ctx)
     except click.exceptions.Abort:
-        err.print("ERROR: aborted")
-        return 130
+        return fail("aborted", 130)
     except click.UsageError as e:
-        err.print(f"ERROR: {e.format_message()}", markup=False)
-        return 2
+        return fail(e.format_message(), 2)
     except click.ClickException as e:
-        err.print(f"ERROR: {e.format_message()}", markup=False)
-        return e.exit_code
-    except (Ku7sError, NotFoundError) as e:
-        err.print(f"ERROR: {e}", markup=False)
-        return 1
+        return fail(e.format_message(), e.exit_code)
+    except Ku7sError as e:
+        return fail(str(e), 1)
     except KeyboardInterrupt:
-        err.print("ERROR: interrupted")
-        return 130
+        return fail("interrupted", 130)
     return 0
 
 

@@ -1,0 +1,65 @@
+"""The CLI's contract without Docker: one ERROR line and the right exit status."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from ku7s.cli.context import CLIContext
+from ku7s.cli.main import main
+from ku7s.errors import DockerUnavailableError
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+
+    def no_docker():
+        raise DockerUnavailableError("cannot reach the Docker engine at unix:///nowhere")
+
+    context = CLIContext(
+        out=Console(file=out, soft_wrap=True),
+        err=Console(file=err, soft_wrap=True),
+        connect=no_docker,
+    )
+    code = main(list(argv), context)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_usage_errors_exit_2_with_one_line():
+    code, _, err = run("create", "cluster", "--workers", "many")
+    assert code == 2
+    assert err.startswith("ERROR:") and err.count("\n") == 1
+    assert "many" in err
+
+
+def test_bad_names_are_refused_before_docker_is_needed():
+    code, _, err = run("create", "cluster", "--name", "Bad_Name")
+    assert code == 1
+    assert err.startswith("ERROR: invalid cluster name 'Bad_Name'")
+
+
+def test_bad_config_is_refused_before_docker_is_needed(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("kind: Cluster\napiVersion: ku7s.dev/v1alpha1\nnodes: [{role: boss}]\n")
+    code, _, err = run("create", "cluster", "--config", str(path))
+    assert code == 1 and "nodes[0].role" in err
+
+
+def test_workers_and_config_nodes_do_not_mix(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "kind: Cluster\napiVersion: ku7s.dev/v1alpha1\nnodes: [{role: control-plane}]\n"
+    )
+    code, _, err = run("create", "cluster", "--config", str(path), "--workers", "2")
+    assert code == 1 and "either --workers or nodes" in err
+
+
+def test_docker_errors_are_one_line():
+    code, _, err = run("get", "clusters")
+    assert (code, err) == (1, "ERROR: cannot reach the Docker engine at unix:///nowhere\n")
+
+
+def test_help_needs_no_docker(capsys):
+    code, _, _ = run("--help")
+    assert code == 0 and "create" in capsys.readouterr().out
