@@ -9,9 +9,11 @@ import signal
 from pathlib import Path
 
 from control_plane.apiserver.server import APIServer, APIServerConfig
+from control_plane.apiserver.storage import EtcdStorage
 
 
-def parse_args(argv: list[str] | None = None) -> APIServerConfig:
+def parse_args(argv: list[str] | None = None) -> tuple[APIServerConfig, str, int]:
+    """The server's config, and etcd's host and port."""
     parser = argparse.ArgumentParser(prog="kube-apiserver")
     parser.add_argument("--etcd", default="127.0.0.1:2379", help="etcd client host:port")
     parser.add_argument("--pki-dir", type=Path, default=Path("/etc/ku7s/pki"))
@@ -26,9 +28,7 @@ def parse_args(argv: list[str] | None = None) -> APIServerConfig:
     parser.add_argument("--advertise-address", default="127.0.0.1:6443")
     args = parser.parse_args(argv)
     host, _, port = args.etcd.rpartition(":")
-    return APIServerConfig(
-        etcd_host=host or "127.0.0.1",
-        etcd_port=int(port),
+    config = APIServerConfig(
         pki_dir=args.pki_dir,
         bootstrap_token_file=args.bootstrap_token_file,
         cluster_cidr=args.cluster_cidr,
@@ -38,18 +38,19 @@ def parse_args(argv: list[str] | None = None) -> APIServerConfig:
         node_port=args.node_port,
         advertise_address=args.advertise_address,
     )
+    return config, host or "127.0.0.1", int(port)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    config = parse_args()
+    config, etcd_host, etcd_port = parse_args()
 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await APIServer(config).run(stop)
+        await APIServer(config, EtcdStorage(etcd_host, etcd_port)).run(stop)
 
     asyncio.run(run())
 

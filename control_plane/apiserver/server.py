@@ -29,8 +29,6 @@ log = logging.getLogger("kube-apiserver")
 
 @dataclass(frozen=True)
 class APIServerConfig:
-    etcd_host: str
-    etcd_port: int
     pki_dir: Path  # ca.crt, ca.key, apiserver.crt, apiserver.key
     bootstrap_token_file: Path
     cluster_cidr: str
@@ -45,13 +43,16 @@ class APIServerConfig:
 
 
 class APIServer:
-    def __init__(self, config: APIServerConfig, timing: Timing | None = None) -> None:
+    def __init__(
+        self, config: APIServerConfig, storage: EtcdStorage, timing: Timing | None = None
+    ) -> None:
         self._config = config
+        self._storage = storage
         self._timing = timing or Timing()
 
     async def run(self, stop: asyncio.Event) -> None:
         cfg = self._config
-        storage = EtcdStorage(cfg.etcd_host, cfg.etcd_port)
+        storage = self._storage
         await storage.connect()
         registry = Registry(storage, ResourceTypes())
         await ensure_default_namespaces(registry)
