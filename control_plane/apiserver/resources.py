@@ -108,12 +108,6 @@ class ResourceTypes:
     def lookup(self, group: str, version: str, plural: str) -> ResourceType | None:
         return self._by_path.get((group, version, plural))
 
-    def by_kind(self, group: str, kind: str) -> ResourceType:
-        for t in self._types:
-            if t.group == group and t.kind == kind:
-                return t
-        raise KeyError(f"{group}/{kind}")
-
     def group_versions(self) -> dict[str, list[str]]:
         """Non-core groups and their versions, in the order types were declared."""
         groups: dict[str, list[str]] = {}

@@ -25,7 +25,7 @@ def assert_nothing_left(provider, name: str):
     client = provider.client
     assert not client.containers.list(all=True, filters={"label": f"{CLUSTER_LABEL}={name}"})
     assert not client.volumes.list(filters={"label": f"{CLUSTER_LABEL}={name}"})
-    assert not client.networks.list(names=[f"ku7s-{name}"])
+    assert not [n for n in client.networks.list(names=[f"ku7s-{name}"]) if n.name == f"ku7s-{name}"]
 
 
 @pytest.mark.parametrize(

@@ -63,3 +63,44 @@ def test_docker_errors_are_one_line():
 def test_help_needs_no_docker(capsys):
     code, _, _ = run("--help")
     assert code == 0 and "create" in capsys.readouterr().out
+
+
+class FakeProvider:
+    """Just enough of DockerProvider for delete: clusters by label, and what was removed."""
+
+    def __init__(self, clusters: dict[str, list[str]]) -> None:
+        from ku7s.cluster.providers.docker import NodeContainer
+
+        self._nodes = {
+            cluster: [NodeContainer(n, cluster, "worker", "running") for n in nodes]
+            for cluster, nodes in clusters.items()
+        }
+        self.removed: list[str] = []
+        self.cleaned: list[str] = []
+
+    def list_clusters(self) -> list[str]:
+        return sorted(c for c, nodes in self._nodes.items() if nodes)
+
+    def list_nodes(self, cluster: str):
+        return self._nodes.get(cluster, [])
+
+    def remove_containers(self, names) -> None:
+        self.removed += list(names)
+        for cluster in self._nodes:
+            self._nodes[cluster] = [n for n in self._nodes[cluster] if n.name not in names]
+
+    def remove_cluster_leftovers(self, cluster: str, network: str) -> None:
+        self.cleaned.append(network)
+
+
+def test_delete_all_removes_every_cluster(tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kc"))
+    fake = FakeProvider({"a": ["a-control-plane", "a-worker"], "b": ["b-control-plane"]})
+    err = io.StringIO()
+    context = CLIContext(
+        out=Console(file=io.StringIO()), err=Console(file=err), connect=lambda: fake
+    )
+    assert main(["delete", "cluster", "--all"], context) == 0
+    assert fake.removed == ["a-control-plane", "a-worker", "b-control-plane"]
+    assert fake.cleaned == ["ku7s-a", "ku7s-b"]
+    assert 'Deleting cluster "a"' in err.getvalue() and 'Deleting cluster "b"' in err.getvalue()

@@ -18,6 +18,7 @@ from typing import Any
 import docker
 import docker.errors
 from docker.models.containers import Container
+from docker.models.networks import Network
 
 from ku7s.errors import DockerUnavailableError, NotFoundError
 from ku7s.names import CLUSTER_LABEL, CONTROL_PLANE, ROLE_LABEL
@@ -180,13 +181,6 @@ class DockerProvider:
                 raise NotFoundError(f"{path} in {container} is not a file")
             return extracted.read()
 
-    def logs(self, container: str, tail: int = 50) -> str:
-        try:
-            raw: bytes = self._client.containers.get(container).logs(tail=tail)
-            return raw.decode(errors="replace")
-        except docker.errors.DockerException:
-            return ""
-
     # -- changes -------------------------------------------------------------------------
 
     def create_network(self, name: str, cluster: str) -> None:
@@ -197,8 +191,12 @@ class DockerProvider:
             options={"com.docker.network.bridge.enable_ip_masquerade": "true"},
         )
 
+    def _networks_named(self, name: str) -> list[Network]:
+        # Docker's name filter matches substrings: "ku7s-dev" also finds "ku7s-dev2".
+        return [n for n in self._client.networks.list(names=[name]) if n.name == name]
+
     def network_exists(self, name: str) -> bool:
-        return bool(self._client.networks.list(names=[name]))
+        return bool(self._networks_named(name))
 
     def create_node(self, spec: NodeSpec) -> None:
         """Create the container, copy its files in, and start it.
@@ -279,22 +277,13 @@ class DockerProvider:
         for volume in self._client.volumes.list(filters={"label": f"{CLUSTER_LABEL}={cluster}"}):
             with contextlib.suppress(docker.errors.NotFound):
                 volume.remove(force=True)
-        for net in self._client.networks.list(names=[network]):
+        for net in self._networks_named(network):
             with contextlib.suppress(docker.errors.NotFound):
                 net.remove()
 
     def remove_volume(self, name: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):
             self._client.volumes.get(name).remove(force=True)
-
-    def stop(self, name: str, timeout: int = 10) -> None:
-        self._client.containers.get(name).stop(timeout=timeout)
-
-    def start(self, name: str) -> None:
-        self._client.containers.get(name).start()
-
-    def restart(self, name: str, timeout: int = 10) -> None:
-        self._client.containers.get(name).restart(timeout=timeout)
 
 
 def _short(error: Exception) -> str:
