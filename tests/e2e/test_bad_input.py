@@ -57,6 +57,20 @@ def test_duplicate_cluster_name(cluster: Cluster, provider):
     assert cluster.node_ready()  # the existing cluster is untouched
 
 
+def create_with_config(tmp_path, name: str, config: dict):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return run_ku7s(
+        "create",
+        "cluster",
+        "--name",
+        name,
+        "--config",
+        str(path),
+        env={"KUBECONFIG": str(tmp_path / "kc")},
+    )
+
+
 @pytest.mark.parametrize(
     ("config", "fragment"),
     [
@@ -89,17 +103,7 @@ def test_duplicate_cluster_name(cluster: Cluster, provider):
 )
 def test_invalid_config_files(provider, node_image, tmp_path, config, fragment):
     name = unique("badcfg")
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(config))
-    result = run_ku7s(
-        "create",
-        "cluster",
-        "--name",
-        name,
-        "--config",
-        str(path),
-        env={"KUBECONFIG": str(tmp_path / "kc")},
-    )
+    result = create_with_config(tmp_path, name, config)
     assert_one_error_line(result, fragment)
     assert_nothing_left(provider, name)
 
@@ -110,25 +114,12 @@ def test_busy_host_port(provider, node_image, tmp_path):
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        path = tmp_path / "c.yaml"
-        path.write_text(
-            yaml.safe_dump(
-                {
-                    "kind": "Cluster",
-                    "apiVersion": "ku7s.dev/v1alpha1",
-                    "networking": {"apiServerPort": port},
-                }
-            )
-        )
-        result = run_ku7s(
-            "create",
-            "cluster",
-            "--name",
-            name,
-            "--config",
-            str(path),
-            env={"KUBECONFIG": str(tmp_path / "kc")},
-        )
+        config = {
+            "kind": "Cluster",
+            "apiVersion": "ku7s.dev/v1alpha1",
+            "networking": {"apiServerPort": port},
+        }
+        result = create_with_config(tmp_path, name, config)
     assert_one_error_line(result, f"host port {port} is already in use")
     assert_nothing_left(provider, name)
 
