@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime
 
 import pytest
@@ -89,6 +91,23 @@ async def test_heartbeats_drive_ready_and_the_lease(service):
     lease = await service.test_registry.get(leases, "kube-node-lease", "w1")
     assert lease["spec"]["holderIdentity"] == "w1"
     assert lease["metadata"]["ownerReferences"][0]["kind"] == "Node"
+
+
+async def test_an_unchanged_ready_condition_is_refreshed_now_and_then(service):
+    await service._register(registration())
+    await service._heartbeat("w1", node_pb2.Heartbeat(ready=True))
+    first = meta.condition(await node(service), "Ready")
+    await service._heartbeat("w1", node_pb2.Heartbeat(ready=True))
+    assert meta.condition(await node(service), "Ready") == first  # fresh: not rewritten
+    service._timing = dataclasses.replace(service._timing, status_report_seconds=0)
+    nodes = service.test_registry.types.lookup("", "v1", "nodes")
+    rv = (await node(service))["metadata"]["resourceVersion"]
+    await asyncio.sleep(1.05)  # timestamps have whole seconds
+    await service._heartbeat("w1", node_pb2.Heartbeat(ready=True))
+    refreshed = await service.test_registry.get(nodes, "", "w1")
+    assert refreshed["metadata"]["resourceVersion"] != rv
+    assert meta.condition(refreshed, "Ready")["lastHeartbeatTime"] > first["lastHeartbeatTime"]
+    assert meta.condition(refreshed, "Ready")["lastTransitionTime"] == first["lastTransitionTime"]
 
 
 async def test_reregistration_keeps_user_labels_and_removed_taints(service):

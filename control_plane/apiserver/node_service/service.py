@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import itertools
 import logging
 from collections.abc import AsyncIterator
@@ -33,6 +34,9 @@ class Timing:
 
     heartbeat_interval: float = 1.0
     lease_duration_seconds: int = 4
+    #: An unchanged Ready condition is still rewritten this often, so its lastHeartbeatTime
+    #: stays recent (the kubelet's nodeStatusReportFrequency; upstream's default is 5 min).
+    status_report_seconds: float = 60.0
 
 
 class NodeService(node_pb2_grpc.NodeServiceServicer):
@@ -221,11 +225,12 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             reason = beat.reason or "KubeletNotReady"
             message = beat.message or "container runtime is not ready"
         current = meta.condition(node, "Ready") or {}
-        if (current.get("status"), current.get("reason"), current.get("message")) != (
+        changed = (current.get("status"), current.get("reason"), current.get("message")) != (
             status,
             reason,
             message,
-        ):
+        )
+        if changed or self._stale(current):
             await self._registry.mutate(
                 self._nodes,
                 "",
@@ -235,6 +240,13 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             )
             log.info("node %s Ready=%s (%s)", node_name, status, reason)
         return rv
+
+    def _stale(self, condition: dict[str, Any]) -> bool:
+        beat = condition.get("lastHeartbeatTime")
+        if not beat:
+            return True
+        age = datetime.datetime.now(datetime.UTC) - meta.parse_time(beat)
+        return age.total_seconds() >= self._timing.status_report_seconds
 
     async def mark_unknown(self, node_name: str, why: str) -> None:
         """Ready=Unknown, as the node lifecycle controller sets when a kubelet goes quiet."""
