@@ -62,12 +62,23 @@ def programs(env: dict[str, str]) -> list[Program]:
                 "/etc/ku7s/bootstrap-tokens",
                 "--cluster-cidr",
                 env.get("KU7S_POD_SUBNET", "10.244.0.0/16"),
+                "--service-cluster-ip-range",
+                env.get("KU7S_SERVICE_SUBNET", "10.96.0.0/16"),
                 "--advertise-address",
                 f"127.0.0.1:{api_port}",
             ),
         ),
         Program("kube-scheduler", (python, "-m", "control_plane.scheduler")),
-        Program("kube-controller-manager", (python, "-m", "control_plane.controllers")),
+        Program(
+            "kube-controller-manager",
+            (
+                python,
+                "-m",
+                "control_plane.controllers",
+                "--kubeconfig",
+                "/etc/ku7s/controller-manager.conf",
+            ),
+        ),
         Program("cloud-controller-manager", (python, "-m", "control_plane.cloud")),
     ]
 

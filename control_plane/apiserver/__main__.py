@@ -21,6 +21,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[APIServerConfig, str, int
         "--bootstrap-token-file", type=Path, default=Path("/etc/ku7s/bootstrap-tokens")
     )
     parser.add_argument("--cluster-cidr", default="10.244.0.0/16")
+    parser.add_argument("--service-cluster-ip-range", default="10.96.0.0/16")
     parser.add_argument("--node-cidr-mask-size", type=int, default=24)
     parser.add_argument("--secure-port", type=int, default=6443)
     parser.add_argument("--node-bootstrap-port", type=int, default=6444)
@@ -32,6 +33,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[APIServerConfig, str, int
         pki_dir=args.pki_dir,
         bootstrap_token_file=args.bootstrap_token_file,
         cluster_cidr=args.cluster_cidr,
+        service_cidr=args.service_cluster_ip_range,
         node_cidr_mask=args.node_cidr_mask_size,
         secure_port=args.secure_port,
         node_bootstrap_port=args.node_bootstrap_port,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 from collections.abc import Awaitable, Callable
@@ -113,28 +114,43 @@ def build_app(
     )
     resources = ResourceHandlers(registry)
     health = HealthChecks(registry)
-    types = registry.types
+    kinds = registry.kinds
+
+    def aggregated(request: web.Request, *, core: bool) -> web.Response | None:
+        version = discovery.wanted_aggregated_version(request.headers.get("Accept", ""))
+        if version is None:
+            return None
+        body = json.dumps(discovery.aggregated(kinds, version, core=core), separators=(",", ":"))
+        return web.Response(
+            body=body.encode(),
+            headers={
+                "Content-Type": discovery.aggregated_content_type(version),
+                "Vary": "Accept",
+            },
+        )
 
     async def api(request: web.Request) -> web.Response:
-        return json_response(discovery.core_versions(advertise_address))
+        return aggregated(request, core=True) or json_response(
+            discovery.core_versions(advertise_address)
+        )
 
     async def apis(request: web.Request) -> web.Response:
-        return json_response(discovery.group_list(types))
+        return aggregated(request, core=False) or json_response(discovery.group_list(kinds))
 
     async def core_v1(request: web.Request) -> web.Response:
-        body = discovery.resource_list(types, "", "v1")
+        body = discovery.resource_list(kinds, "", "v1")
         assert body is not None
         return json_response(body)
 
     async def api_group(request: web.Request) -> web.Response:
-        body = discovery.group(types, request.match_info["group"])
+        body = discovery.group(kinds, request.match_info["group"])
         if body is None:
             raise errors.route_not_found()
         return json_response(body)
 
     async def group_version(request: web.Request) -> web.Response:
         info = request.match_info
-        body = discovery.resource_list(types, info["group"], info["version"])
+        body = discovery.resource_list(kinds, info["group"], info["version"])
         if body is None:
             raise errors.route_not_found()
         return json_response(body)

@@ -1,8 +1,10 @@
-"""Objects every cluster has from its first second: the four default namespaces."""
+"""Objects every cluster has from its first second: the four default namespaces with their
+default service accounts, and the ``kubernetes`` Service pointing at this apiserver."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from control_plane.apiserver import errors
 from control_plane.apiserver.registry import Registry
@@ -12,13 +14,88 @@ log = logging.getLogger("kube-apiserver")
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
+async def _ensure(
+    registry: Registry, plural: str, namespace: str, obj: dict[str, Any], group: str = ""
+) -> None:
+    kind = registry.kinds.get(plural, group)
+    if await registry.find(kind, namespace, obj["metadata"]["name"]) is not None:
+        return
+    try:
+        await registry.create(kind, namespace, obj)
+        log.info("created %s %s/%s", plural, namespace, obj["metadata"]["name"])
+    except errors.APIError as e:
+        if e.reason != "AlreadyExists":
+            raise
+
+
 async def ensure_default_namespaces(registry: Registry) -> None:
-    namespaces = registry.types.lookup("", "v1", "namespaces")
-    assert namespaces is not None
     for name in DEFAULT_NAMESPACES:
-        try:
-            await registry.create(namespaces, "", {"metadata": {"name": name}})
-            log.info("created namespace %s", name)
-        except errors.APIError as e:
-            if e.reason != "AlreadyExists":
-                raise
+        await _ensure(registry, "namespaces", "", {"metadata": {"name": name}})
+        await _ensure(registry, "serviceaccounts", name, {"metadata": {"name": "default"}})
+
+
+async def ensure_kubernetes_service(
+    registry: Registry, cluster_ip: str, endpoint_ip: str, port: int = 6443
+) -> None:
+    """The in-cluster address of the API: Service default/kubernetes and its endpoints,
+    rewritten at every start because the control plane's address may change."""
+    await _ensure(
+        registry,
+        "services",
+        "default",
+        {
+            "metadata": {
+                "name": "kubernetes",
+                "labels": {"component": "apiserver", "provider": "kubernetes"},
+            },
+            "spec": {
+                "clusterIP": cluster_ip,
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+            },
+        },
+    )
+    subsets = [
+        {
+            "addresses": [{"ip": endpoint_ip}],
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+        }
+    ]
+    endpoints = registry.kinds.get("endpoints")
+    current = await registry.find(endpoints, "default", "kubernetes")
+    if current is None:
+        await _ensure(
+            registry,
+            "endpoints",
+            "default",
+            {
+                "metadata": {
+                    "name": "kubernetes",
+                    "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+                },
+                "subsets": subsets,
+            },
+        )
+    elif current.get("subsets") != subsets:
+        await registry.mutate(
+            endpoints, "default", "kubernetes", lambda e: {**e, "subsets": subsets}
+        )
+    slice_body = {
+        "metadata": {
+            "name": "kubernetes",
+            "labels": {
+                "kubernetes.io/service-name": "kubernetes",
+                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+            },
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [endpoint_ip], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+    }
+    slices = registry.kinds.get("endpointslices", "discovery.k8s.io")
+    current_slice = await registry.find(slices, "default", "kubernetes")
+    if current_slice is None:
+        await _ensure(registry, "endpointslices", "default", slice_body, "discovery.k8s.io")
+    elif current_slice.get("endpoints") != slice_body["endpoints"]:
+        await registry.mutate(
+            slices, "default", "kubernetes", lambda s: {**s, "endpoints": slice_body["endpoints"]}
+        )

@@ -1,18 +1,48 @@
-"""Discovery documents: /api, /apis and each group-version's APIResourceList.
+"""Discovery documents: /api, /apis and each group-version's APIResourceList, in the legacy
+form and in the aggregated form (apidiscovery.k8s.io v2 and v2beta1) kubectl ≥ 1.26 asks for.
 
-kubectl builds its REST mapping (kinds, short names such as ``no`` and ``ns``, the ``all``
-category, scope) entirely from these, so every served type appears here with its verbs.
+kubectl builds its REST mapping (kinds, short names such as ``po`` and ``deploy``, the
+``all`` category, scope) entirely from these, so every served kind appears with its verbs.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from control_plane.apiserver.resources import ResourceType, ResourceTypes
+from control_plane.apiserver.kinds import Kinds
+from control_plane.apiserver.resources import ResourceType
 
 Object = dict[str, Any]
 
-_SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"]}
+_SUBRESOURCE_VERBS = {
+    "status": ["get", "patch", "update"],
+    "scale": ["get", "patch", "update"],
+    "binding": ["create"],
+    "finalize": ["update"],
+    "log": ["get"],
+    "exec": ["create", "get"],
+    "attach": ["create", "get"],
+    "portforward": ["create", "get"],
+    "proxy": ["create", "delete", "get", "patch", "update"],
+}
+_SUBRESOURCE_KINDS = {
+    "scale": ("autoscaling", "v1", "Scale"),
+    "binding": ("", "v1", "Binding"),
+    "log": ("", "v1", "Pod"),
+    "exec": ("", "v1", "PodExecOptions"),
+    "attach": ("", "v1", "PodAttachOptions"),
+    "portforward": ("", "v1", "PodPortForwardOptions"),
+    "proxy": ("", "v1", "ServiceProxyOptions"),
+}
+
+#: The media type parameters of aggregated discovery, newest first.
+AGGREGATED_VERSIONS = ("v2", "v2beta1")
+
+
+def _subresource_kind(rt: ResourceType, sub: str) -> tuple[str, str, str]:
+    if sub == "proxy" and rt.plural == "nodes":
+        return ("", "v1", "NodeProxyOptions")
+    return _SUBRESOURCE_KINDS.get(sub, (rt.group, rt.version, rt.kind))
 
 
 def _resource_entry(rt: ResourceType) -> Object:
@@ -31,21 +61,26 @@ def _resource_entry(rt: ResourceType) -> Object:
 
 
 def _subresource_entry(rt: ResourceType, sub: str) -> Object:
-    return {
+    group, version, kind = _subresource_kind(rt, sub)
+    entry: Object = {
         "name": f"{rt.plural}/{sub}",
         "singularName": "",
         "namespaced": rt.namespaced,
-        "kind": rt.kind,
+        "kind": kind,
         "verbs": _SUBRESOURCE_VERBS.get(sub, ["get"]),
     }
+    if (group, version) != (rt.group, rt.version):
+        entry["group"], entry["version"] = group, version
+    return entry
 
 
-def resource_list(types: ResourceTypes, group: str, version: str) -> Object | None:
-    served = types.in_group_version(group, version)
+def resource_list(kinds: Kinds, group: str, version: str) -> Object | None:
+    served = kinds.in_group_version(group, version)
     if not served:
         return None
     resources = []
-    for rt in served:
+    for kind in served:
+        rt = kind.resource
         resources.append(_resource_entry(rt))
         resources += [_subresource_entry(rt, sub) for sub in rt.subresources]
     return {
@@ -71,16 +106,90 @@ def _group(name: str, versions: list[str]) -> Object:
     return {"name": name, "versions": entries, "preferredVersion": dict(entries[0])}
 
 
-def group_list(types: ResourceTypes) -> Object:
+def group_list(kinds: Kinds) -> Object:
     return {
         "kind": "APIGroupList",
         "apiVersion": "v1",
-        "groups": [_group(name, versions) for name, versions in types.group_versions().items()],
+        "groups": [_group(name, versions) for name, versions in kinds.group_versions().items()],
     }
 
 
-def group(types: ResourceTypes, name: str) -> Object | None:
-    versions = types.group_versions().get(name)
+def group(kinds: Kinds, name: str) -> Object | None:
+    versions = kinds.group_versions().get(name)
     if not versions:
         return None
     return {"kind": "APIGroup", "apiVersion": "v1", **_group(name, versions)}
+
+
+# -- aggregated discovery ------------------------------------------------------------------
+
+
+def wanted_aggregated_version(accept: str) -> str | None:
+    """The aggregated discovery version the Accept header asks for first, if any."""
+    for part in accept.split(","):
+        params = {p.strip() for p in part.split(";")[1:]}
+        if "g=apidiscovery.k8s.io" in params and "as=APIGroupDiscoveryList" in params:
+            for version in AGGREGATED_VERSIONS:
+                if f"v={version}" in params:
+                    return version
+    return None
+
+
+def aggregated_content_type(version: str) -> str:
+    return f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"
+
+
+def _aggregated_resource(rt: ResourceType) -> Object:
+    entry: Object = {
+        "resource": rt.plural,
+        "responseKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
+        "scope": "Namespaced" if rt.namespaced else "Cluster",
+        "singularResource": rt.singular,
+        "verbs": list(rt.verbs),
+    }
+    if rt.short_names:
+        entry["shortNames"] = list(rt.short_names)
+    if rt.categories:
+        entry["categories"] = list(rt.categories)
+    subresources = []
+    for sub in rt.subresources:
+        group, version, kind = _subresource_kind(rt, sub)
+        subresources.append(
+            {
+                "subresource": sub,
+                "responseKind": {"group": group, "version": version, "kind": kind},
+                "verbs": _SUBRESOURCE_VERBS.get(sub, ["get"]),
+            }
+        )
+    if subresources:
+        entry["subresources"] = subresources
+    return entry
+
+
+def aggregated(kinds: Kinds, version: str, *, core: bool) -> Object:
+    """The APIGroupDiscoveryList for /api (core) or /apis (every named group)."""
+    groups = {"": ["v1"]} if core else kinds.group_versions()
+    items = []
+    for name, versions in groups.items():
+        items.append(
+            {
+                "metadata": {"name": name, "creationTimestamp": None},
+                "versions": [
+                    {
+                        "version": v,
+                        "resources": [
+                            _aggregated_resource(k.resource)
+                            for k in kinds.in_group_version(name, v)
+                        ],
+                        "freshness": "Current",
+                    }
+                    for v in versions
+                ],
+            }
+        )
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": f"apidiscovery.k8s.io/{version}",
+        "metadata": {},
+        "items": items,
+    }

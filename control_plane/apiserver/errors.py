@@ -79,18 +79,31 @@ def conflict(resource: str, name: str, group: str = "") -> APIError:
     )
 
 
+def forbidden(resource: str, name: str, reason: str, group: str = "") -> APIError:
+    return APIError(
+        403,
+        "Forbidden",
+        f'{_qualified(resource, group)} "{name}" is forbidden: {reason}',
+        _details(resource, name, group),
+    )
+
+
 def bad_request(message: str) -> APIError:
     return APIError(400, "BadRequest", message)
 
 
-def invalid(kind: str, name: str, causes: list[tuple[str, str]], group: str = "") -> APIError:
-    """422 Invalid, listing each (field, message) cause as kube-apiserver does."""
-    text = "; ".join(f"{field}: {msg}" for field, msg in causes)
+def invalid(kind: str, name: str, causes: list[tuple[str, str, str]], group: str = "") -> APIError:
+    """422 Invalid listing each (field, reason, message) cause, worded as kube-apiserver:
+    ``Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1: must be ...``."""
+    texts = [f"{field}: {message}" for field, _, message in causes]
+    text = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
     details = _details(kind, name, group)
     details["causes"] = [
-        {"reason": "FieldValueInvalid", "message": msg, "field": field} for field, msg in causes
+        {"reason": reason, "message": message, "field": field} for field, reason, message in causes
     ]
-    return APIError(422, "Invalid", f'{kind} "{name}" is invalid: {text}', details)
+    return APIError(
+        422, "Invalid", f'{_qualified(kind, group)} "{name}" is invalid: {text}', details
+    )
 
 
 def unauthorized() -> APIError:

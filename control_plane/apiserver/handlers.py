@@ -1,6 +1,7 @@
-"""HTTP handlers for resources: list, watch, create, get, update, patch and delete.
+"""HTTP handlers for resources: list, watch, create, get, update, patch, delete and
+deletecollection, plus the status, scale, binding and finalize subresources.
 
-One handler serves every type; the path says which (requests.parse_resource_path) and the
+One handler serves every kind; the path says which (requests.parse_resource_path) and the
 Registry applies the semantics. Responses are JSON objects, or Tables when kubectl asks.
 """
 
@@ -9,25 +10,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from control_plane.apiserver import errors, tables
-from control_plane.apiserver.registry import ListOptions, Registry
+from control_plane.apiserver.kinds import Kind
+from control_plane.apiserver.kinds.pod import bind
+from control_plane.apiserver.kinds.workload import WorkloadKind
+from control_plane.apiserver.registry import DeleteOptions, ListOptions, Registry, WatchEvent
 from control_plane.apiserver.requests import (
     ResourcePath,
+    accepts_json,
     is_true,
     parse_int,
     parse_resource_path,
     wants_table,
 )
-from ku7s.api.patch import merge_patch
+from ku7s.api import meta
+from ku7s.api.patch import PatchConflict, PatchError, json_patch, merge_patch, strategic_merge_patch
 
 Object = dict[str, Any]
 
-_MERGE_PATCH = "application/merge-patch+json"
 _JSON = "application/json"
+_MERGE_PATCH = "application/merge-patch+json"
+_STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+_JSON_PATCH = "application/json-patch+json"
+_APPLY_PATCH = "application/apply-patch+yaml"
+_BODY_TYPES = (_JSON, _MERGE_PATCH, _STRATEGIC_PATCH, _JSON_PATCH, "application/yaml")
+#: How long a watch may stay quiet before a requested BOOKMARK carries the current revision.
+BOOKMARK_INTERVAL = 5.0
+_STREAMING = ("log", "exec", "attach", "portforward", "proxy")
 
 
 def json_response(body: Object, status: int = 200) -> web.Response:
@@ -38,24 +52,67 @@ def json_response(body: Object, status: int = 200) -> web.Response:
     )
 
 
-async def read_json(request: web.Request) -> Object:
-    content_type = request.content_type
-    if content_type not in (
-        _JSON,
-        _MERGE_PATCH,
-        "application/strategic-merge-patch+json",
-        "application/json-patch+json",
-        "application/octet-stream",
-    ):
+def success_status(kind: Kind, obj: Object) -> Object:
+    """The Status a delete answers with once the object is gone."""
+    rt = kind.resource
+    details: Object = {
+        "name": meta.name_of(obj),
+        "kind": rt.plural,
+        "uid": obj.get("metadata", {}).get("uid", ""),
+    }
+    if rt.group:
+        details["group"] = rt.group
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    }
+
+
+async def read_body(request: web.Request, allowed: tuple[str, ...] = _BODY_TYPES) -> Any:
+    """The request body as JSON. No Content-Type means JSON; protobuf is not spoken yet."""
+    content_type = request.content_type if request.headers.get("Content-Type") else _JSON
+    if content_type == "application/octet-stream" and not request.headers.get("Content-Type"):
+        content_type = _JSON
+    if content_type not in allowed:
         raise errors.unsupported_media_type(content_type)
     raw = await request.read()
+    if content_type == "application/yaml":
+        import yaml
+
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise errors.bad_request(f"the request body is not valid YAML: {e}") from e
     try:
-        body = json.loads(raw or b"null")
+        return json.loads(raw or b"null")
     except ValueError as e:
         raise errors.bad_request(f"the request body is not valid JSON: {e}") from e
+
+
+async def read_object(request: web.Request) -> Object:
+    body = await read_body(request, (_JSON, "application/yaml"))
     if not isinstance(body, dict):
         raise errors.bad_request("the request body must be a JSON object")
+    if not isinstance(body.get("metadata", {}), dict):
+        raise errors.bad_request("metadata must be an object")
     return body
+
+
+def _check_type(kind: Kind, body: Object) -> None:
+    """An object sent to a URL must be of that URL's kind and version."""
+    rt = kind.resource
+    if body.get("apiVersion") not in (None, "", rt.api_version):
+        raise errors.bad_request(
+            f"the API version in the data ({body['apiVersion']}) does not match the expected "
+            f"API version ({rt.api_version})"
+        )
+    if body.get("kind") not in (None, "", rt.kind):
+        raise errors.bad_request(
+            f"the kind in the data ({body['kind']}) does not match the expected kind ({rt.kind})"
+        )
 
 
 def _list_options(request: web.Request) -> ListOptions:
@@ -69,9 +126,56 @@ def _list_options(request: web.Request) -> ListOptions:
     )
 
 
+def _dry_run(request: web.Request) -> bool:
+    values = request.query.getall("dryRun", [])
+    for value in values:
+        if value != "All":
+            raise errors.bad_request(f"dryRun values must be All, not {value!r}")
+    return bool(values)
+
+
+def _delete_options(request: web.Request, body: Any) -> DeleteOptions:
+    q = request.query
+    options = body if isinstance(body, dict) else {}
+    grace = options.get("gracePeriodSeconds")
+    if grace is None and q.get("gracePeriodSeconds") not in (None, ""):
+        try:
+            grace = int(q["gracePeriodSeconds"])
+        except ValueError:
+            raise errors.bad_request("gracePeriodSeconds must be an integer") from None
+    if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int)):
+        raise errors.bad_request("gracePeriodSeconds must be an integer")
+    policy = options.get("propagationPolicy") or q.get("propagationPolicy")
+    orphan = options.get("orphanDependents")
+    if orphan is None and q.get("orphanDependents") is not None:
+        orphan = is_true(q.get("orphanDependents"))
+    if orphan is not None and policy is None:
+        policy = "Orphan" if orphan else "Background"
+    preconditions = options.get("preconditions") or {}
+    dry_run = _dry_run(request) or options.get("dryRun") == ["All"]
+    return DeleteOptions(
+        grace_period_seconds=grace,
+        propagation_policy=policy,
+        precondition_uid=preconditions.get("uid"),
+        precondition_resource_version=preconditions.get("resourceVersion"),
+        dry_run=dry_run,
+    )
+
+
+def _patcher(content_type: str, kind: Kind) -> Callable[[Object, Any], Any]:
+    if content_type == _MERGE_PATCH:
+        return merge_patch
+    if content_type == _JSON_PATCH:
+        return json_patch
+    if content_type == _STRATEGIC_PATCH:
+        return lambda current, patch: strategic_merge_patch(current, patch, kind.resource.kind)
+    raise errors.unsupported_media_type(content_type)
+
+
 class ResourceHandlers:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, bookmark_interval: float = BOOKMARK_INTERVAL) -> None:
         self._registry = registry
+        self._bookmark_interval = bookmark_interval
 
     async def core(self, request: web.Request) -> web.StreamResponse:
         return await self._dispatch(request, "", "v1", request.match_info["tail"])
@@ -83,44 +187,85 @@ class ResourceHandlers:
     async def _dispatch(
         self, request: web.Request, group: str, version: str, tail: str
     ) -> web.StreamResponse:
-        path = parse_resource_path(self._registry.types, group, version, tail)
+        path = parse_resource_path(self._registry.kinds, group, version, tail)
+        if not accepts_json(request.headers.get("Accept", "")):
+            raise errors.APIError(
+                406,
+                "NotAcceptable",
+                f"only the following media types are accepted: application/json, "
+                f"application/json;as=Table;v=v1;g=meta.k8s.io (asked for "
+                f"{request.headers.get('Accept')})",
+            )
         method = request.method
-        if path.name is None:
+        kind_name = path.kind.resource.kind
+        try:
+            if path.subresource in _STREAMING:
+                raise errors.bad_request(
+                    f"{path.subresource} is not served yet: the kubelet does not stream "
+                    "container logs, exec, attach or port-forward in this version of ku7s"
+                )
+            if path.name is None:
+                if method == "GET":
+                    if is_true(request.query.get("watch")):
+                        return await self._watch(request, path)
+                    return await self._list(request, path)
+                if method == "POST":
+                    return await self._create(request, path)
+                if method == "DELETE":
+                    return await self._delete_collection(request, path)
+                raise errors.method_not_supported(method.lower(), kind_name)
+            if path.subresource == "scale":
+                return await self._scale(request, path)
+            if path.subresource == "binding":
+                if method != "POST":
+                    raise errors.method_not_supported(method.lower(), "Binding")
+                return await self._bind(request, path)
+            if path.subresource == "finalize" and method not in ("PUT",):
+                raise errors.method_not_supported(method.lower(), kind_name)
             if method == "GET":
-                if is_true(request.query.get("watch")):
-                    return await self._watch(request, path)
-                return await self._list(request, path)
-            if method == "POST":
-                return await self._create(request, path)
-            raise errors.method_not_supported(method.lower(), path.type.kind)
-        if method == "GET":
-            return await self._get(request, path)
-        if method == "PUT":
-            return await self._update(request, path)
-        if method == "PATCH":
-            return await self._patch(request, path)
-        if method == "DELETE" and path.subresource is None:
-            return await self._delete(request, path)
-        raise errors.method_not_supported(method.lower(), path.type.kind)
+                return await self._get(request, path)
+            if method == "PUT":
+                return await self._update(request, path)
+            if method == "PATCH":
+                return await self._patch(request, path)
+            if method == "DELETE" and path.subresource is None:
+                return await self._delete(request, path)
+            raise errors.method_not_supported(method.lower(), kind_name)
+        except (TypeError, AttributeError, KeyError) as e:
+            # A field of the wrong type got past the checks: the client's fault, not ours.
+            raise errors.bad_request(
+                f'{kind_name} in version "{path.kind.resource.version}" cannot be handled as a '
+                f"{kind_name}: a field has the wrong type ({type(e).__name__}: {e})"
+            ) from e
 
     def _namespace(self, path: ResourcePath) -> str:
         return path.namespace or ""
 
+    def _table(self, request: web.Request, kind: Kind, items: list[Object], **kw: Any) -> Object:
+        return tables.to_table(
+            kind.columns,
+            kind.row,
+            items,
+            include_object=request.query.get("includeObject", "Metadata"),
+            **kw,
+        )
+
     async def _list(self, request: web.Request, path: ResourcePath) -> web.Response:
-        page = await self._registry.list(path.type, path.namespace, _list_options(request))
+        page = await self._registry.list(path.kind, path.namespace, _list_options(request))
         if wants_table(request.headers.get("Accept", "")):
             return json_response(
-                tables.to_table(
-                    path.type,
+                self._table(
+                    request,
+                    path.kind,
                     page.items,
                     resource_version=page.resource_version,
                     continue_token=page.continue_token,
-                    include_object=request.query.get("includeObject", "Metadata"),
                 )
             )
+        rt = path.kind.resource
         body: Object = {
-            "kind": path.type.list_kind,
-            "apiVersion": path.type.api_version,
+            "kind": rt.list_kind,
+            "apiVersion": rt.api_version,
             "metadata": {"resourceVersion": page.resource_version},
             "items": page.items,
         }
@@ -130,97 +275,247 @@ class ResourceHandlers:
 
     async def _watch(self, request: web.Request, path: ResourcePath) -> web.StreamResponse:
         as_table = wants_table(request.headers.get("Accept", ""))
-        include_object = request.query.get("includeObject", "Metadata")
+        bookmarks = is_true(request.query.get("allowWatchBookmarks"))
         timeout = parse_int("timeoutSeconds", request.query.get("timeoutSeconds"), 1800)
-        events = await self._registry.watch(path.type, path.namespace, _list_options(request))
+        events = await self._registry.watch(path.kind, path.namespace, _list_options(request))
         response = web.StreamResponse(status=200, headers={"Content-Type": _JSON})
         response.enable_chunked_encoding()
         await response.prepare(request)
+        kind = path.kind
         columns_sent = False
+
+        async def send(event: WatchEvent) -> None:
+            nonlocal columns_sent
+            obj = event.object
+            if as_table and event.type not in ("ERROR", "BOOKMARK"):
+                obj = self._table(
+                    request,
+                    kind,
+                    [obj],
+                    include_columns=not columns_sent,
+                    resource_version=obj.get("metadata", {}).get("resourceVersion", ""),
+                )
+                columns_sent = True
+            line = json.dumps({"type": event.type, "object": obj}, separators=(",", ":"))
+            await response.write(line.encode() + b"\n")
+
+        iterator = events.__aiter__()
         try:
             async with asyncio.timeout(timeout):
-                async for event in events:
-                    obj = event.object
-                    if as_table and event.type != "ERROR":
-                        obj = tables.to_table(
-                            path.type,
-                            [obj],
-                            resource_version=obj.get("metadata", {}).get("resourceVersion", ""),
-                            include_object=include_object,
-                            include_columns=not columns_sent,
-                        )
-                        columns_sent = True
-                    line = json.dumps({"type": event.type, "object": obj}, separators=(",", ":"))
-                    await response.write(line.encode() + b"\n")
+                pending: asyncio.Task[WatchEvent] | None = None
+                while True:
+                    if pending is None:
+                        pending = asyncio.ensure_future(iterator.__anext__())
+                    done, _ = await asyncio.wait(
+                        {pending}, timeout=self._bookmark_interval if bookmarks else None
+                    )
+                    if not done:
+                        await send(await self._bookmark(kind))
+                        continue
+                    try:
+                        event = pending.result()
+                    except StopAsyncIteration:
+                        break
+                    pending = None
+                    await send(event)
         except (TimeoutError, ConnectionResetError):
             pass
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+            with contextlib.suppress(Exception):
+                await events.aclose()  # type: ignore[attr-defined]
         with contextlib.suppress(ConnectionResetError):
             await response.write_eof()
         return response
 
+    async def _bookmark(self, kind: Kind) -> WatchEvent:
+        revision = await self._registry.current_revision()
+        rt = kind.resource
+        return WatchEvent(
+            "BOOKMARK",
+            {
+                "kind": rt.kind,
+                "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": str(revision)},
+            },
+            revision,
+        )
+
     async def _create(self, request: web.Request, path: ResourcePath) -> web.Response:
-        body = await read_json(request)
-        created = await self._registry.create(path.type, self._namespace(path), body)
+        body = await read_object(request)
+        _check_type(path.kind, body)
+        created = await self._registry.create(
+            path.kind, self._namespace(path), body, dry_run=_dry_run(request)
+        )
         return json_response(created, status=201)
 
     async def _get(self, request: web.Request, path: ResourcePath) -> web.Response:
         assert path.name is not None
-        obj = await self._registry.get(path.type, self._namespace(path), path.name)
+        obj = await self._registry.get(path.kind, self._namespace(path), path.name)
         if wants_table(request.headers.get("Accept", "")) and path.subresource is None:
             return json_response(
-                tables.to_table(
-                    path.type,
-                    [obj],
-                    resource_version=obj["metadata"]["resourceVersion"],
-                    include_object=request.query.get("includeObject", "Metadata"),
+                self._table(
+                    request, path.kind, [obj], resource_version=obj["metadata"]["resourceVersion"]
                 )
             )
         return json_response(obj)
 
     async def _update(self, request: web.Request, path: ResourcePath) -> web.Response:
         assert path.name is not None
-        body = await read_json(request)
+        body = await read_object(request)
+        _check_type(path.kind, body)
         updated = await self._registry.update(
-            path.type, self._namespace(path), path.name, body, path.subresource
+            path.kind,
+            self._namespace(path),
+            path.name,
+            body,
+            path.subresource,
+            dry_run=_dry_run(request),
         )
         return json_response(updated)
 
     async def _patch(self, request: web.Request, path: ResourcePath) -> web.Response:
         assert path.name is not None
-        if request.content_type != _MERGE_PATCH:
-            raise errors.unsupported_media_type(request.content_type)
-        patch = await read_json(request)
-        wanted_rv = (patch.get("metadata") or {}).get("resourceVersion")
+        if request.content_type == _APPLY_PATCH:
+            raise errors.unsupported_media_type(
+                f"{_APPLY_PATCH} (server-side apply is not supported; use client-side "
+                "`kubectl apply`)"
+            )
+        patcher = _patcher(request.content_type, path.kind)
+        patch = await read_body(request)
+        kind = path.kind
 
         def apply(current: Object) -> Object:
-            if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
-                raise errors.conflict(path.type.plural, path.name or "", path.type.group)
-            result: Object = merge_patch(current, patch)
-            return result
+            patched = _apply_patch(patcher, current, patch)
+            wanted = (patched.get("metadata") or {}).get("resourceVersion")
+            if wanted and wanted != current["metadata"]["resourceVersion"]:
+                raise errors.conflict(kind.resource.plural, path.name or "", kind.resource.group)
+            _check_type(kind, patched)
+            return patched
 
         patched = await self._registry.mutate(
-            path.type, self._namespace(path), path.name, apply, path.subresource
+            kind,
+            self._namespace(path),
+            path.name,
+            apply,
+            path.subresource,
+            dry_run=_dry_run(request),
         )
         return json_response(patched)
 
     async def _delete(self, request: web.Request, path: ResourcePath) -> web.Response:
         assert path.name is not None
-        preconditions: Object = {}
-        if request.can_read_body:
-            raw = await request.read()
-            if raw.strip():
-                try:
-                    options = json.loads(raw)
-                except ValueError as e:
-                    raise errors.bad_request(f"invalid DeleteOptions: {e}") from e
-                preconditions = (options or {}).get("preconditions") or {}
-        deleted = await self._registry.delete(
-            path.type,
-            self._namespace(path),
-            path.name,
-            precondition_rv=preconditions.get("resourceVersion"),
-            precondition_uid=preconditions.get("uid"),
+        body = await read_body(request) if request.can_read_body else None
+        obj, gone = await self._registry.delete(
+            path.kind, self._namespace(path), path.name, _delete_options(request, body)
         )
-        return json_response(deleted)
+        return json_response(success_status(path.kind, obj) if gone else obj)
+
+    async def _delete_collection(self, request: web.Request, path: ResourcePath) -> web.Response:
+        body = await read_body(request) if request.can_read_body else None
+        removed = await self._registry.delete_collection(
+            path.kind, path.namespace, _list_options(request), _delete_options(request, body)
+        )
+        rt = path.kind.resource
+        return json_response(
+            {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": {}, "items": removed}
+        )
+
+    async def _scale(self, request: web.Request, path: ResourcePath) -> web.Response:
+        assert path.name is not None
+        kind = path.kind
+        if not isinstance(kind, WorkloadKind):
+            raise errors.route_not_found()
+        namespace = self._namespace(path)
+        if request.method == "GET":
+            return json_response(kind.scale(await self._registry.get(kind, namespace, path.name)))
+        if request.method not in ("PUT", "PATCH"):
+            raise errors.method_not_supported(request.method.lower(), "Scale")
+        if request.method == "PUT":
+            body = await read_object(request)
+            patcher: Callable[[Object, Any], Any] = lambda current, new: new  # noqa: E731
+        else:
+            patcher = _patcher(request.content_type, kind)
+            body = await read_body(request)
+
+        def apply(current: Object) -> Object:
+            scale = _apply_patch(patcher, kind.scale(current), body)
+            wanted = (scale.get("metadata") or {}).get("resourceVersion")
+            if wanted and wanted != current["metadata"]["resourceVersion"]:
+                raise errors.conflict(kind.resource.plural, path.name or "", kind.resource.group)
+            replicas = (scale.get("spec") or {}).get("replicas")
+            if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+                raise errors.invalid(
+                    "Scale",
+                    path.name or "",
+                    [
+                        (
+                            "spec.replicas",
+                            "FieldValueInvalid",
+                            f"Invalid value: {json.dumps(replicas)}: "
+                            "must be greater than or equal to 0",
+                        )
+                    ],
+                    "autoscaling",
+                )
+            current.setdefault("spec", {})["replicas"] = replicas
+            return current
+
+        updated = await self._registry.mutate(
+            kind, namespace, path.name, apply, dry_run=_dry_run(request)
+        )
+        return json_response(kind.scale(updated))
+
+    async def _bind(self, request: web.Request, path: ResourcePath) -> web.Response:
+        assert path.name is not None
+        body = await read_object(request)
+        target = body.get("target") or {}
+        node = target.get("name")
+        if not node:
+            raise errors.invalid(
+                "Binding", path.name, [("target.name", "FieldValueRequired", "Required value")]
+            )
+        pods = self._registry.kinds.get("pods")
+
+        def assign(pod: Object) -> Object:
+            if pod["metadata"].get("deletionTimestamp"):
+                raise errors.APIError(
+                    409,
+                    "Conflict",
+                    f"pod {path.name} is being deleted, cannot be assigned to a host",
+                )
+            current = (pod.get("spec") or {}).get("nodeName")
+            if current:
+                raise errors.APIError(
+                    409, "Conflict", f'pod {path.name} is already assigned to node "{current}"'
+                )
+            return bind(pod, node)
+
+        await self._registry.mutate(
+            pods, self._namespace(path), path.name, assign, "binding", dry_run=_dry_run(request)
+        )
+        return json_response(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "code": 201,
+            },
+            status=201,
+        )
+
+
+def _apply_patch(patcher: Callable[[Object, Any], Any], current: Object, patch: Any) -> Object:
+    try:
+        patched = patcher(current, patch)
+    except PatchConflict as e:
+        raise errors.APIError(422, "Invalid", f"the patch could not be applied: {e}") from e
+    except PatchError as e:
+        raise errors.bad_request(str(e)) from e
+    if not isinstance(patched, dict):
+        raise errors.bad_request("the patched object is not a JSON object")
+    return patched

@@ -1,23 +1,32 @@
 """Kubernetes object semantics on top of Storage: the part of kube-apiserver that every
-resource shares. It assigns uid and timestamps, checks names and namespaces, enforces
-resourceVersion preconditions, keeps status and spec writes apart, filters by selectors,
-paginates lists at one revision and turns etcd events into watch events.
+resource shares. It assigns uid and timestamps, checks names and namespaces, runs each
+kind's defaults and validation, enforces resourceVersion preconditions, keeps status and
+spec writes apart, carries out deletion (finalizers, deletionTimestamp, grace periods),
+honours dry runs, filters by selectors, paginates lists at one revision and turns etcd
+events into watch events.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import contextlib
 import copy
+import datetime
 import json
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from control_plane.apiserver import errors, strategy
-from control_plane.apiserver.resources import ResourceType, ResourceTypes
+from control_plane.apiserver import errors
+from control_plane.apiserver.kinds import Kind, Kinds
+from control_plane.apiserver.kinds.base import (
+    FOREGROUND_FINALIZER,
+    ORPHAN_FINALIZER,
+    spec_changed,
+)
 from control_plane.apiserver.storage import (
     KeyExists,
     KeyNotFound,
@@ -27,12 +36,14 @@ from control_plane.apiserver.storage import (
     StorageUnavailable,
 )
 from ku7s.api import meta
-from ku7s.api.selectors import FieldSelector, LabelSelector, SelectorError, field_value
+from ku7s.api.field_errors import FieldErrors
+from ku7s.api.selectors import FieldSelector, LabelSelector, SelectorError
 
 Object = dict[str, Any]
 
-_NAMESPACES_KEY_PREFIX = "/registry/namespaces/"
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_MAX_ANNOTATIONS_BYTES = 256 * 1024
+_PROPAGATION = ("Orphan", "Background", "Foreground")
 
 
 @dataclass(frozen=True)
@@ -45,31 +56,44 @@ class ListOptions:
 
 
 @dataclass(frozen=True)
+class DeleteOptions:
+    grace_period_seconds: int | None = None
+    propagation_policy: str | None = None
+    precondition_uid: str | None = None
+    precondition_resource_version: str | None = None
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
 class ListPage:
     items: list[Object]
     resource_version: str
     continue_token: str | None
-    remaining: int | None = None
 
 
 @dataclass(frozen=True)
 class WatchEvent:
     type: str  # ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
     object: Object
+    revision: int = 0
 
 
 @dataclass(frozen=True)
 class _Filter:
+    kind: Kind
     labels: LabelSelector
     fields: FieldSelector
 
     def matches(self, obj: Object) -> bool:
-        return self.labels.matches(meta.labels_of(obj)) and self.fields.matches(obj, field_value)
+        return self.labels.matches(meta.labels_of(obj)) and self.fields.matches(
+            obj, self.kind.field
+        )
 
 
 @contextlib.contextmanager
-def _api_errors(rt: ResourceType, name: str) -> Iterator[None]:
+def _api_errors(kind: Kind, name: str) -> Iterator[None]:
     """Storage failures as the Status a client of this resource should see."""
+    rt = kind.resource
     try:
         yield
     except KeyNotFound:
@@ -95,33 +119,71 @@ def _decode_continue(token: str) -> tuple[int, str]:
         raise errors.bad_request(f"continue key is not valid: {e}") from e
 
 
-class Registry:
-    """Create, read, update, delete, list and watch objects of any served type."""
+def _later(seconds: int) -> str:
+    moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def __init__(self, storage: Storage, types: ResourceTypes) -> None:
+
+def validate_metadata(kind: Kind, obj: Object, errors_: FieldErrors) -> None:
+    metadata = obj.get("metadata") or {}
+    errors_.labels("metadata.labels", metadata.get("labels"))
+    annotations = metadata.get("annotations")
+    if annotations is not None:
+        if not isinstance(annotations, dict):
+            errors_.invalid("metadata.annotations", annotations, "must be a map of strings")
+        else:
+            for key in annotations:
+                errors_.qualified_name("metadata.annotations", key)
+            size = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
+            if size > _MAX_ANNOTATIONS_BYTES:
+                errors_.add(
+                    "metadata.annotations",
+                    "FieldValueTooLong",
+                    f"Too long: must have at most {_MAX_ANNOTATIONS_BYTES} bytes",
+                )
+    for i, finalizer in enumerate(metadata.get("finalizers") or []):
+        errors_.qualified_name(f"metadata.finalizers[{i}]", finalizer)
+    for i, owner in enumerate(metadata.get("ownerReferences") or []):
+        for field in ("apiVersion", "kind", "name", "uid"):
+            if not isinstance(owner, dict) or not owner.get(field):
+                errors_.required(f"metadata.ownerReferences[{i}].{field}")
+
+
+class Registry:
+    """Create, read, update, delete, list and watch objects of any served kind."""
+
+    def __init__(self, storage: Storage, kinds: Kinds) -> None:
         self._storage = storage
-        self.types = types
+        self.kinds = kinds
 
     # -- reads ---------------------------------------------------------------------------
 
-    async def get(self, rt: ResourceType, namespace: str, name: str) -> Object:
-        with _api_errors(rt, name):
-            return await self._storage.get(rt.key(namespace, name))
+    async def get(self, kind: Kind, namespace: str, name: str) -> Object:
+        with _api_errors(kind, name):
+            return kind.from_storage(await self._storage.get(kind.resource.key(namespace, name)))
 
-    def _filter(self, rt: ResourceType, options: ListOptions) -> _Filter:
+    async def find(self, kind: Kind, namespace: str, name: str) -> Object | None:
+        try:
+            return await self.get(kind, namespace, name)
+        except errors.APIError as e:
+            if e.code == 404:
+                return None
+            raise
+
+    def _filter(self, kind: Kind, options: ListOptions) -> _Filter:
         try:
             labels = LabelSelector.parse(options.label_selector)
             fields = FieldSelector.parse(options.field_selector)
         except SelectorError as e:
             raise errors.bad_request(str(e)) from e
         for path in fields.paths:
-            if not rt.allows_field(path):
+            if path not in ("metadata.name", "metadata.namespace", *kind.field_paths):
                 raise errors.bad_request(f"field label not supported: {path}")
-        return _Filter(labels, fields)
+        return _Filter(kind, labels, fields)
 
-    async def list(self, rt: ResourceType, namespace: str | None, options: ListOptions) -> ListPage:
-        selector = self._filter(rt, options)
-        prefix = rt.prefix(namespace)
+    async def list(self, kind: Kind, namespace: str | None, options: ListOptions) -> ListPage:
+        selector = self._filter(kind, options)
+        prefix = kind.resource.prefix(namespace)
         revision, start_after = 0, None
         if options.continue_token:
             revision, start_after = _decode_continue(options.continue_token)
@@ -133,7 +195,10 @@ class Registry:
                     prefix, revision=revision, limit=want, start_after=start_after
                 )
                 revision = result.revision
-                items += [o for o in result.items if selector.matches(o)]
+                for stored in result.items:
+                    obj = kind.from_storage(stored)
+                    if selector.matches(obj):
+                        items.append(obj)
                 start_after = result.last_key
                 if start_after is None or (options.limit and len(items) >= options.limit):
                     break
@@ -145,31 +210,29 @@ class Registry:
         except StorageUnavailable as e:
             raise errors.unavailable(str(e)) from e
         token = _encode_continue(revision, start_after) if start_after else None
-        for item in items:
-            self._fill_type(rt, item)
         return ListPage(items, str(revision), token)
 
     async def watch(
-        self, rt: ResourceType, namespace: str | None, options: ListOptions
+        self, kind: Kind, namespace: str | None, options: ListOptions
     ) -> AsyncIterator[WatchEvent]:
         """Check the options, then return the stream of watch events.
 
         With no resourceVersion (or "0") the current objects come first as ADDED events,
         as kube-apiserver does. Bad options raise here, before any event is produced.
         """
-        selector = self._filter(rt, options)
+        selector = self._filter(kind, options)
         rv = options.resource_version
         start: int | None = None
         if rv not in (None, "", "0"):
             try:
-                start = int(rv) + 1
+                start = int(str(rv)) + 1
             except ValueError as e:
                 raise errors.bad_request(f"invalid resource version: {rv!r}") from e
-        return self._events(rt, namespace, options, selector, start)
+        return self._events(kind, namespace, options, selector, start)
 
     async def _events(
         self,
-        rt: ResourceType,
+        kind: Kind,
         namespace: str | None,
         options: ListOptions,
         selector: _Filter,
@@ -177,28 +240,29 @@ class Registry:
     ) -> AsyncIterator[WatchEvent]:
         if start is None:
             page = await self.list(
-                rt,
+                kind,
                 namespace,
                 ListOptions(
                     label_selector=options.label_selector, field_selector=options.field_selector
                 ),
             )
             for item in page.items:
-                yield WatchEvent("ADDED", item)
+                yield WatchEvent("ADDED", item, int(page.resource_version))
             start = int(page.resource_version) + 1
         try:
-            async for event in self._storage.watch(rt.prefix(namespace), start):
-                obj = self._fill_type(rt, event.object)
+            async for event in self._storage.watch(kind.resource.prefix(namespace), start):
+                obj = kind.from_storage(event.object)
                 if event.type == "MODIFIED" and event.previous is not None:
-                    was, now = selector.matches(event.previous), selector.matches(obj)
+                    was = selector.matches(kind.from_storage(event.previous))
+                    now = selector.matches(obj)
                     if was and not now:
-                        yield WatchEvent("DELETED", obj)
+                        yield WatchEvent("DELETED", obj, event.revision)
                     elif now and not was:
-                        yield WatchEvent("ADDED", obj)
+                        yield WatchEvent("ADDED", obj, event.revision)
                     elif now:
-                        yield WatchEvent("MODIFIED", obj)
+                        yield WatchEvent("MODIFIED", obj, event.revision)
                 elif selector.matches(obj):
-                    yield WatchEvent(event.type, obj)
+                    yield WatchEvent(event.type, obj, event.revision)
         except RevisionCompacted:
             message = f"too old resource version: {options.resource_version}"
             yield WatchEvent("ERROR", errors.gone(message).status())
@@ -206,9 +270,12 @@ class Registry:
     async def current_revision(self) -> int:
         return await self._storage.current_revision()
 
-    # -- writes --------------------------------------------------------------------------
+    # -- create --------------------------------------------------------------------------
 
-    async def create(self, rt: ResourceType, namespace: str, obj: Object) -> Object:
+    async def create(
+        self, kind: Kind, namespace: str, obj: Object, *, dry_run: bool = False
+    ) -> Object:
+        rt = kind.resource
         obj = copy.deepcopy(obj)
         metadata = obj.setdefault("metadata", {})
         if not isinstance(metadata, dict):
@@ -217,20 +284,6 @@ class Registry:
         if not name and metadata.get("generateName"):
             suffix = "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
             name = metadata["name"] = f"{metadata['generateName']}{suffix}"
-        if not name:
-            raise errors.invalid(
-                rt.kind,
-                "",
-                [("metadata.name", "Required value: name or generateName is required")],
-                rt.group,
-            )
-        if problems := strategy.name_errors(rt, name):
-            raise errors.invalid(
-                rt.kind,
-                name,
-                [("metadata.name", f'Invalid value: "{name}": {problems[0]}')],
-                rt.group,
-            )
         if metadata.get("resourceVersion"):
             raise errors.internal("resourceVersion should not be set on objects to be created")
         if rt.namespaced:
@@ -241,119 +294,326 @@ class Registry:
                     "on the request"
                 )
             metadata["namespace"] = namespace
-            await self._require_namespace(namespace)
+            await self._require_open_namespace(kind, namespace, name)
         else:
             metadata.pop("namespace", None)
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         metadata["uid"] = meta.new_uid()
         metadata["creationTimestamp"] = meta.now_rfc3339()
-        for transient in ("deletionTimestamp", "deletionGracePeriodSeconds"):
-            metadata.pop(transient, None)
-        strategy.prepare_for_create(rt, obj)
-        with _api_errors(rt, name):
-            return await self._storage.create(rt.key(namespace, name), obj)
+        for managed in (
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "managedFields",
+            "generation",
+            "selfLink",
+        ):
+            metadata.pop(managed, None)
+        kind.default(obj)
+        kind.prepare_for_create(obj)
+        self._validate(kind, obj, name)
+        await self._admit(kind, obj, None)
+        if dry_run:
+            return obj
+        with _api_errors(kind, name):
+            created = kind.from_storage(
+                await self._storage.create(rt.key(namespace, name), kind.to_storage(obj))
+            )
+        for plural, extra in kind.after_create(created):
+            companion = self.kinds.get(plural)
+            with contextlib.suppress(errors.APIError):
+                await self.create(
+                    companion, name if rt.plural == "namespaces" else namespace, extra
+                )
+        return created
 
-    async def _require_namespace(self, namespace: str) -> None:
-        try:
-            await self._storage.get(_NAMESPACES_KEY_PREFIX + namespace)
-        except KeyNotFound:
-            raise errors.not_found("namespaces", namespace) from None
+    def _validate(
+        self,
+        kind: Kind,
+        obj: Object,
+        name: str,
+        old: Object | None = None,
+        subresource: str | None = None,
+    ) -> None:
+        problems = FieldErrors()
+        if kind.label_names:
+            problems.dns_label("metadata.name", name)
+        else:
+            problems.dns_subdomain("metadata.name", name)
+        if not name and obj["metadata"].get("generateName") is None:
+            problems.errors[-1:] = [
+                (
+                    "metadata.name",
+                    "FieldValueRequired",
+                    "Required value: name or generateName is required",
+                )
+            ]
+        validate_metadata(kind, obj, problems)
+        kind.validate(obj, problems)
+        if old is not None and subresource != "binding":  # binding is how a pod gets a node
+            kind.validate_update(old, obj, problems)
+            old_finalizers = set(old["metadata"].get("finalizers") or [])
+            new_finalizers = set(obj["metadata"].get("finalizers") or [])
+            if old["metadata"].get("deletionTimestamp") and new_finalizers - old_finalizers:
+                problems.forbidden(
+                    "metadata.finalizers",
+                    "no new finalizers can be added if the object is being deleted",
+                )
+        if problems:
+            raise errors.invalid(kind.resource.kind, name, problems.causes(), kind.resource.group)
+
+    async def _admit(self, kind: Kind, obj: Object, old: Object | None) -> None:
+        admit = getattr(kind, "admit", None)
+        if admit is not None:
+            await admit(obj, old)
+
+    async def _require_open_namespace(self, kind: Kind, namespace: str, name: str) -> None:
+        namespaces = self.kinds.get("namespaces")
+        found = await self.find(namespaces, "", namespace)
+        if found is None:
+            raise errors.not_found("namespaces", namespace)
+        if found["metadata"].get("deletionTimestamp"):
+            raise errors.forbidden(
+                kind.resource.plural,
+                name,
+                f"unable to create new content in namespace {namespace} because it is being "
+                "terminated",
+                kind.resource.group,
+            )
+
+    # -- update --------------------------------------------------------------------------
 
     async def update(
         self,
-        rt: ResourceType,
+        kind: Kind,
         namespace: str,
         name: str,
         obj: Object,
         subresource: str | None = None,
+        *,
+        dry_run: bool = False,
     ) -> Object:
         metadata = obj.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise errors.bad_request("metadata must be an object")
         if metadata.get("name") and metadata["name"] != name:
             raise errors.bad_request(
                 f"the name of the object ({metadata['name']}) does not match the name on "
                 f"the URL ({name})"
             )
-        old = await self.get(rt, namespace, name)
+        if kind.resource.namespaced and metadata.get("namespace") not in (None, "", namespace):
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on "
+                "the request"
+            )
+        old = await self.get(kind, namespace, name)
         wanted_rv = metadata.get("resourceVersion")
         if wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
-            raise errors.conflict(rt.plural, name, rt.group)
-        return await self._replace(rt, namespace, name, old, obj, subresource)
+            raise errors.conflict(kind.resource.plural, name, kind.resource.group)
+        return await self._replace(kind, namespace, name, old, obj, subresource, dry_run)
 
     async def _replace(
         self,
-        rt: ResourceType,
+        kind: Kind,
         namespace: str,
         name: str,
         old: Object,
         new: Object,
         subresource: str | None,
+        dry_run: bool = False,
     ) -> Object:
-        result = strategy.prepare_for_update(rt, old, copy.deepcopy(new), subresource)
+        rt = kind.resource
+        new = copy.deepcopy(new)
+        new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+        new_meta = new.setdefault("metadata", {})
+        if not isinstance(new_meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        kind.default(new)
+        result = kind.prepare_for_update(old, new, subresource)
         result["apiVersion"], result["kind"] = rt.api_version, rt.kind
         result_meta = result.setdefault("metadata", {})
         old_meta = old["metadata"]
         result_meta["name"] = name
         if rt.namespaced:
             result_meta["namespace"] = namespace
-        for immutable in ("uid", "creationTimestamp", "deletionTimestamp", "generation"):
-            if immutable in old_meta:
-                result_meta[immutable] = old_meta[immutable]
+        for managed in (
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ):
+            if managed in old_meta:
+                result_meta[managed] = old_meta[managed]
             else:
-                result_meta.pop(immutable, None)
-        if "generation" in old_meta and strategy.spec_changed(old, result):
+                result_meta.pop(managed, None)
+        result_meta.pop("managedFields", None)
+        if "generation" in old_meta and spec_changed(old, result):
             result_meta["generation"] = int(old_meta["generation"]) + 1
-        revision = int(old_meta["resourceVersion"])
         result_meta["resourceVersion"] = old_meta["resourceVersion"]
         if result == old:
             return old
-        with _api_errors(rt, name):
-            return await self._storage.update(
-                rt.key(namespace, name), result, expected_revision=revision
+        self._validate(kind, result, name, old, subresource)
+        await self._admit(kind, result, old)
+        if dry_run:
+            return result
+        revision = int(old_meta["resourceVersion"])
+        key = rt.key(namespace, name)
+        with _api_errors(kind, name):
+            if result_meta.get("deletionTimestamp") and self._finalized(kind, result):
+                # The last finalizer is gone: the delete that was waiting for it happens now.
+                return kind.from_storage(
+                    await self._storage.delete(key, expected_revision=revision)
+                )
+            return kind.from_storage(
+                await self._storage.update(key, kind.to_storage(result), expected_revision=revision)
             )
+
+    @staticmethod
+    def _finalized(kind: Kind, obj: Object) -> bool:
+        if obj["metadata"].get("finalizers"):
+            return False
+        if kind.resource.plural == "namespaces":
+            return not (obj.get("spec") or {}).get("finalizers")
+        return True
 
     async def mutate(
         self,
-        rt: ResourceType,
+        kind: Kind,
         namespace: str,
         name: str,
         change: Callable[[Object], Object],
         subresource: str | None = None,
         attempts: int = 8,
+        *,
+        dry_run: bool = False,
     ) -> Object:
         """Read, change and write back, retrying when someone else wrote in between."""
         for attempt in range(1, attempts + 1):
-            old = await self.get(rt, namespace, name)
+            old = await self.get(kind, namespace, name)
             try:
                 return await self._replace(
-                    rt, namespace, name, old, change(copy.deepcopy(old)), subresource
+                    kind, namespace, name, old, change(copy.deepcopy(old)), subresource, dry_run
                 )
             except errors.APIError as e:
                 if e.reason != "Conflict" or attempt == attempts:
                     raise
         raise AssertionError("unreachable")
 
+    # -- delete --------------------------------------------------------------------------
+
     async def delete(
-        self,
-        rt: ResourceType,
-        namespace: str,
-        name: str,
-        *,
-        precondition_rv: str | None = None,
-        precondition_uid: str | None = None,
-    ) -> Object:
-        current = await self.get(rt, namespace, name)
-        if precondition_uid and current["metadata"].get("uid") != precondition_uid:
+        self, kind: Kind, namespace: str, name: str, options: DeleteOptions | None = None
+    ) -> tuple[Object, bool]:
+        """Delete, or start deleting; return the object and whether it is gone already.
+
+        Objects with finalizers (also those foreground or orphan deletion adds), bound pods
+        with a grace period and namespaces get a deletionTimestamp and stay until their
+        finalizers are removed, the kubelet confirms, or the namespace is emptied.
+        """
+        options = options or DeleteOptions()
+        rt = kind.resource
+        current = await self.get(kind, namespace, name)
+        current_meta = current["metadata"]
+        if options.precondition_uid and current_meta.get("uid") != options.precondition_uid:
             raise errors.conflict(rt.plural, name, rt.group)
-        if precondition_rv and current["metadata"]["resourceVersion"] != precondition_rv:
+        if options.precondition_resource_version and (
+            current_meta["resourceVersion"] != options.precondition_resource_version
+        ):
             raise errors.conflict(rt.plural, name, rt.group)
-        with _api_errors(rt, name):
-            deleted = await self._storage.delete(
-                rt.key(namespace, name),
-                expected_revision=int(current["metadata"]["resourceVersion"]),
+        if options.propagation_policy not in (None, *_PROPAGATION):
+            raise errors.invalid(
+                "DeleteOptions",
+                "",
+                [
+                    (
+                        "propagationPolicy",
+                        "FieldValueNotSupported",
+                        f'Unsupported value: "{options.propagation_policy}": '
+                        'supported values: "Foreground", "Background", "Orphan"',
+                    )
+                ],
             )
-        return self._fill_type(rt, deleted)
+        pending = self._pending_delete(kind, current, options)
+        if pending is None:
+            if options.dry_run:
+                return current, True
+            with _api_errors(kind, name):
+                deleted = await self._storage.delete(
+                    rt.key(namespace, name),
+                    expected_revision=int(current_meta["resourceVersion"]),
+                )
+            return kind.from_storage(deleted), True
+        if pending == current or options.dry_run:
+            return pending, False
+        with _api_errors(kind, name):
+            stored = await self._storage.update(
+                rt.key(namespace, name),
+                kind.to_storage(pending),
+                expected_revision=int(current_meta["resourceVersion"]),
+            )
+        return kind.from_storage(stored), False
+
+    def _pending_delete(self, kind: Kind, current: Object, options: DeleteOptions) -> Object | None:
+        """The object as it should stay while its deletion is pending, or None to delete now."""
+        pending = copy.deepcopy(current)
+        metadata = pending["metadata"]
+        finalizers = list(metadata.get("finalizers") or [])
+        policy = options.propagation_policy or kind.default_propagation
+        if policy == "Foreground" and FOREGROUND_FINALIZER not in finalizers:
+            finalizers = [f for f in finalizers if f != ORPHAN_FINALIZER] + [FOREGROUND_FINALIZER]
+        elif policy == "Orphan" and ORPHAN_FINALIZER not in finalizers:
+            finalizers = [f for f in finalizers if f != FOREGROUND_FINALIZER] + [ORPHAN_FINALIZER]
+        if metadata.get("deletionTimestamp"):
+            return self._shorten_grace(kind, pending, options)
+        grace = self._grace_period(kind, current, options)
+        if kind.resource.plural == "namespaces":
+            metadata["deletionTimestamp"] = meta.now_rfc3339()
+            metadata["deletionGracePeriodSeconds"] = 0
+            pending.setdefault("status", {})["phase"] = "Terminating"
+            if finalizers:
+                metadata["finalizers"] = finalizers
+            return None if self._finalized(kind, pending) else pending
+        if finalizers or grace:
+            metadata["deletionTimestamp"] = _later(grace) if grace else meta.now_rfc3339()
+            metadata["deletionGracePeriodSeconds"] = grace
+            if finalizers:
+                metadata["finalizers"] = finalizers
+            return pending
+        return None
 
     @staticmethod
-    def _fill_type(rt: ResourceType, obj: Object) -> Object:
-        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
-        return obj
+    def _grace_period(kind: Kind, obj: Object, options: DeleteOptions) -> int:
+        """Seconds a bound, running pod gets to stop; 0 for anything else."""
+        if not getattr(kind, "graceful", False):
+            return 0
+        spec, status = obj.get("spec") or {}, obj.get("status") or {}
+        if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+            return 0
+        if options.grace_period_seconds is not None:
+            return max(0, options.grace_period_seconds)
+        return int(spec.get("terminationGracePeriodSeconds", 30))
+
+    def _shorten_grace(self, kind: Kind, pending: Object, options: DeleteOptions) -> Object | None:
+        """A second delete of a terminating object may only shorten its grace period."""
+        metadata = pending["metadata"]
+        requested = options.grace_period_seconds
+        if requested is None or requested >= int(metadata.get("deletionGracePeriodSeconds", 0)):
+            return pending
+        if requested == 0 and not metadata.get("finalizers"):
+            return None
+        metadata["deletionGracePeriodSeconds"] = requested
+        metadata["deletionTimestamp"] = _later(requested)
+        return pending
+
+    async def delete_collection(
+        self, kind: Kind, namespace: str | None, selection: ListOptions, options: DeleteOptions
+    ) -> builtins.list[Object]:
+        page = await self.list(kind, namespace, selection)
+        removed: builtins.list[Object] = []
+        for item in page.items:
+            with contextlib.suppress(errors.APIError):
+                obj, _ = await self.delete(
+                    kind, meta.namespace_of(item), meta.name_of(item), options
+                )
+                removed.append(obj)
+        return removed

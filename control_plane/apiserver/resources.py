@@ -1,16 +1,20 @@
-"""The resource types the apiserver serves, and how each maps to URLs and etcd keys.
-
-Adding a type is one ResourceType entry in BUILTIN_TYPES; discovery, routing, storage and
-tables follow from it.
-"""
+"""How a resource type maps to URLs and etcd keys (its behaviour lives in kinds/)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 #: Verbs every stored type supports.
-STANDARD_VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
+STANDARD_VERBS = (
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+)
 
 
 @dataclass(frozen=True)
@@ -24,11 +28,10 @@ class ResourceType:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     verbs: tuple[str, ...] = STANDARD_VERBS
-    #: Subresources served beside the main resource, e.g. ("status",).
+    #: Subresources served beside the main resource, e.g. ("status", "scale").
     subresources: tuple[str, ...] = ()
-    #: Extra field selector paths beyond metadata.name and metadata.namespace.
-    field_paths: tuple[str, ...] = ()
-    storage_name: str = field(default="")
+    #: The etcd prefix's name when it differs from the plural (events.k8s.io shares events).
+    storage_name: str = ""
 
     @property
     def group_version(self) -> str:
@@ -56,65 +59,3 @@ class ResourceType:
         if self.namespaced and namespace:
             return f"{self.storage_prefix}{namespace}/"
         return self.storage_prefix
-
-    def allows_field(self, path: str) -> bool:
-        return path in ("metadata.name", "metadata.namespace") or path in self.field_paths
-
-
-BUILTIN_TYPES: tuple[ResourceType, ...] = (
-    ResourceType(
-        "",
-        "v1",
-        "namespaces",
-        "namespace",
-        "Namespace",
-        False,
-        short_names=("ns",),
-        subresources=("status",),
-        field_paths=("status.phase",),
-    ),
-    ResourceType(
-        "",
-        "v1",
-        "nodes",
-        "node",
-        "Node",
-        False,
-        short_names=("no",),
-        subresources=("status",),
-        field_paths=("spec.unschedulable",),
-    ),
-    ResourceType(
-        "coordination.k8s.io",
-        "v1",
-        "leases",
-        "lease",
-        "Lease",
-        True,
-    ),
-)
-
-
-class ResourceTypes:
-    """Lookup of resource types by group/version/plural and by kind."""
-
-    def __init__(self, types: Iterable[ResourceType] = BUILTIN_TYPES) -> None:
-        self._types = tuple(types)
-        self._by_path = {(t.group, t.version, t.plural): t for t in self._types}
-
-    def all(self) -> tuple[ResourceType, ...]:
-        return self._types
-
-    def lookup(self, group: str, version: str, plural: str) -> ResourceType | None:
-        return self._by_path.get((group, version, plural))
-
-    def group_versions(self) -> dict[str, list[str]]:
-        """Non-core groups and their versions, in the order types were declared."""
-        groups: dict[str, list[str]] = {}
-        for t in self._types:
-            if t.group and t.version not in groups.setdefault(t.group, []):
-                groups[t.group].append(t.version)
-        return groups
-
-    def in_group_version(self, group: str, version: str) -> list[ResourceType]:
-        return [t for t in self._types if t.group == group and t.version == version]

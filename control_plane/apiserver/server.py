@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 from aiohttp import web
 
+from control_plane.apiserver.allocators import ServiceAllocator
 from control_plane.apiserver.app import build_app
 from control_plane.apiserver.auth import server_ssl_context
-from control_plane.apiserver.bootstrap import ensure_default_namespaces
+from control_plane.apiserver.bootstrap import ensure_default_namespaces, ensure_kubernetes_service
+from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.node_service.ipam import PodCIDRAllocator
 from control_plane.apiserver.node_service.lease_monitor import NodeLeaseMonitor
 from control_plane.apiserver.node_service.service import NodeService, Timing
 from control_plane.apiserver.node_service.tokens import BootstrapTokens
 from control_plane.apiserver.registry import Registry
-from control_plane.apiserver.resources import ResourceTypes
 from control_plane.apiserver.storage import EtcdStorage
 from ku7s.pki import CertificateAuthority
 from ku7s.rpc import node_pb2_grpc
@@ -27,11 +29,20 @@ from ku7s.rpc import node_pb2_grpc
 log = logging.getLogger("kube-apiserver")
 
 
+def own_address() -> str:
+    """This container's address on the cluster network, where pods reach the API."""
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+
+
 @dataclass(frozen=True)
 class APIServerConfig:
     pki_dir: Path  # ca.crt, ca.key, apiserver.crt, apiserver.key
     bootstrap_token_file: Path
     cluster_cidr: str
+    service_cidr: str = "10.96.0.0/16"
     node_cidr_mask: int = 24
     bind_address: str = "0.0.0.0"
     secure_port: int = 6443
@@ -54,8 +65,12 @@ class APIServer:
         cfg = self._config
         storage = self._storage
         await storage.connect()
-        registry = Registry(storage, ResourceTypes())
+        allocator = ServiceAllocator(storage, cfg.service_cidr)
+        registry = Registry(storage, builtin_kinds(allocator))
         await ensure_default_namespaces(registry)
+        await ensure_kubernetes_service(
+            registry, allocator.kubernetes_service_ip, own_address(), cfg.secure_port
+        )
 
         pki = cfg.pki_dir
         ca = CertificateAuthority.load((pki / "ca.crt").read_bytes(), (pki / "ca.key").read_bytes())

@@ -1,7 +1,7 @@
 """Server-side printing: the ``Table`` kubectl asks for with ``Accept: ...;as=Table``.
 
-Column sets follow kube-apiserver's printers so ``kubectl get`` looks as it does against a
-real cluster; a type without a printer gets the generic Name / Created At columns.
+Each kind gives its columns and a row function (kinds/*.py), following kube-apiserver's
+printers so ``kubectl get`` looks as it does against a real cluster.
 """
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
-from control_plane.apiserver.resources import ResourceType
 from ku7s.api import meta
 
 Object = dict[str, Any]
-Column = tuple[str, str, str, int]  # name, type, format, priority
-Printer = tuple[list[Column], Callable[[Object], list[Any]]]
+Column = tuple[str, str, str, int]  # name, type, format, priority (1: only with -o wide)
 
 
 def human_duration(seconds: float) -> str:
@@ -46,92 +44,16 @@ def human_duration(seconds: float) -> str:
     return f"{years}y"
 
 
-def age(obj: Object) -> str:
-    created = obj.get("metadata", {}).get("creationTimestamp")
-    if not created:
+def since(timestamp: str | None) -> str:
+    """'5m', or '<unknown>' without a timestamp."""
+    if not timestamp:
         return "<unknown>"
-    delta = datetime.datetime.now(datetime.UTC) - meta.parse_time(created)
+    delta = datetime.datetime.now(datetime.UTC) - meta.parse_time(timestamp)
     return human_duration(delta.total_seconds())
 
 
-def _node_status(node: Object) -> str:
-    ready = meta.condition(node, "Ready")
-    status = "Ready" if ready and ready.get("status") == "True" else "NotReady"
-    if not ready:
-        status = "Unknown"
-    if node.get("spec", {}).get("unschedulable"):
-        status += ",SchedulingDisabled"
-    return status
-
-
-def _node_roles(node: Object) -> str:
-    roles = sorted(
-        key.split("/", 1)[1]
-        for key in meta.labels_of(node)
-        if key.startswith("node-role.kubernetes.io/") and key.split("/", 1)[1]
-    )
-    return ",".join(roles) or "<none>"
-
-
-def _node_address(node: Object, kind: str) -> str:
-    for address in node.get("status", {}).get("addresses") or []:
-        if address.get("type") == kind:
-            return str(address.get("address"))
-    return "<none>"
-
-
-def _node_row(node: Object) -> list[Any]:
-    info = node.get("status", {}).get("nodeInfo") or {}
-    return [
-        meta.name_of(node),
-        _node_status(node),
-        _node_roles(node),
-        age(node),
-        info.get("kubeletVersion", ""),
-        _node_address(node, "InternalIP"),
-        _node_address(node, "ExternalIP"),
-        info.get("osImage", "<unknown>"),
-        info.get("kernelVersion", "<unknown>"),
-        info.get("containerRuntimeVersion", "<unknown>"),
-    ]
-
-
-def _namespace_row(ns: Object) -> list[Any]:
-    return [meta.name_of(ns), ns.get("status", {}).get("phase", ""), age(ns)]
-
-
-def _lease_row(lease: Object) -> list[Any]:
-    return [meta.name_of(lease), lease.get("spec", {}).get("holderIdentity", ""), age(lease)]
-
-
-def _generic_row(obj: Object) -> list[Any]:
-    return [meta.name_of(obj), obj.get("metadata", {}).get("creationTimestamp", "")]
-
-
-_NAME: Column = ("Name", "string", "name", 0)
-_AGE: Column = ("Age", "string", "", 0)
-
-PRINTERS: dict[str, Printer] = {
-    "nodes": (
-        [
-            _NAME,
-            ("Status", "string", "", 0),
-            ("Roles", "string", "", 0),
-            _AGE,
-            ("Version", "string", "", 0),
-            ("Internal-IP", "string", "", 1),
-            ("External-IP", "string", "", 1),
-            ("OS-Image", "string", "", 1),
-            ("Kernel-Version", "string", "", 1),
-            ("Container-Runtime", "string", "", 1),
-        ],
-        _node_row,
-    ),
-    "namespaces": ([_NAME, ("Status", "string", "", 0), _AGE], _namespace_row),
-    "leases": ([_NAME, ("Holder", "string", "", 0), _AGE], _lease_row),
-}
-
-_GENERIC: Printer = ([_NAME, ("Created At", "date", "", 0)], _generic_row)
+def age(obj: Object) -> str:
+    return since(obj.get("metadata", {}).get("creationTimestamp"))
 
 
 def _partial(obj: Object) -> Object:
@@ -143,7 +65,8 @@ def _partial(obj: Object) -> Object:
 
 
 def to_table(
-    rt: ResourceType,
+    columns: list[Column],
+    row: Callable[[Object], list[Any]],
     items: list[Object],
     *,
     resource_version: str = "",
@@ -151,7 +74,6 @@ def to_table(
     include_object: str = "Metadata",
     include_columns: bool = True,
 ) -> Object:
-    columns, row = PRINTERS.get(rt.plural, _GENERIC)
     rows = []
     for item in items:
         entry: Object = {"cells": row(item)}

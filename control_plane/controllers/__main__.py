@@ -1,6 +1,32 @@
-"""kube-controller-manager entry point."""
+"""kube-controller-manager entry point: ``python -m control_plane.controllers --kubeconfig F``."""
 
-from ku7s.placeholder import idle
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from control_plane.controllers.manager import ControllerManager
+from ku7s.client.rest import APIClient
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="kube-controller-manager")
+    parser.add_argument("--kubeconfig", default="/etc/ku7s/controller-manager.conf")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        client = APIClient.from_kubeconfig_file(args.kubeconfig, timeout=30)
+        await ControllerManager(client).run(stop)
+
+    asyncio.run(run())
+
 
 if __name__ == "__main__":
-    idle("kube-controller-manager", "issue 4")
+    main()

@@ -32,6 +32,10 @@ def name_of(obj: Object) -> str:
     return str(obj.get("metadata", {}).get("name", ""))
 
 
+def namespace_of(obj: Object) -> str:
+    return str(obj.get("metadata", {}).get("namespace", "") or "")
+
+
 def labels_of(obj: Object) -> dict[str, str]:
     return dict(obj.get("metadata", {}).get("labels") or {})
 

@@ -160,3 +160,35 @@ def field_value(obj: dict[str, Any], path: str) -> str:
     if isinstance(current, bool):
         return "true" if current else "false"
     return str(current)
+
+
+def from_label_selector(selector: dict[str, Any] | None) -> LabelSelector:
+    """A metav1.LabelSelector object (matchLabels, matchExpressions) as a LabelSelector."""
+    if not selector:
+        return LabelSelector()
+    requirements = [
+        Requirement(str(k), "=", (str(v),)) for k, v in (selector.get("matchLabels") or {}).items()
+    ]
+    operators = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
+    for expression in selector.get("matchExpressions") or []:
+        operator = operators.get(str(expression.get("operator")))
+        if operator is None:
+            raise SelectorError(f"{expression.get('operator')!r} is not a valid selector operator")
+        values = tuple(str(v) for v in expression.get("values") or ())
+        requirements.append(Requirement(str(expression.get("key")), operator, values))
+    return LabelSelector(tuple(requirements))
+
+
+def label_selector_string(selector: dict[str, Any] | None) -> str:
+    """The selector as kubectl prints it: 'app=web,tier in (a,b),!debug'."""
+    parts = []
+    for r in from_label_selector(selector).requirements:
+        if r.operator == "=":
+            parts.append(f"{r.key}={r.values[0]}")
+        elif r.operator in ("in", "notin"):
+            parts.append(f"{r.key} {r.operator} ({','.join(r.values)})")
+        elif r.operator == "exists":
+            parts.append(r.key)
+        else:
+            parts.append(f"!{r.key}")
+    return ",".join(parts)

@@ -7,6 +7,7 @@ import json
 import os
 import ssl
 import tempfile
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
@@ -46,6 +47,13 @@ class APIClient:
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
+    def from_kubeconfig_file(cls, path: str, timeout: float = 10) -> APIClient:
+        import yaml
+
+        with open(path) as f:
+            return cls.from_kubeconfig(yaml.safe_load(f), timeout)
+
+    @classmethod
     def from_kubeconfig(cls, config: Object, timeout: float = 10) -> APIClient:
         """Build from the first cluster and user of a kubeconfig with inline data."""
         cluster = config["clusters"][0]["cluster"]
@@ -72,14 +80,21 @@ class APIClient:
         if self._session:
             await self._session.close()
 
-    async def request(self, method: str, path: str, body: Object | None = None) -> Object:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Object | None = None,
+        params: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Object:
         assert self._session is not None, "use `async with APIClient(...)`"
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Accept": "application/json"}
         if data is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         async with self._session.request(
-            method, self._server + path, data=data, headers=headers
+            method, self._server + path, data=data, headers=headers, params=params
         ) as response:
             text = await response.text()
             try:
@@ -94,14 +109,54 @@ class APIClient:
                 )
             return payload
 
-    async def get(self, path: str) -> Object:
-        return await self.request("GET", path)
+    async def get(self, path: str, params: dict[str, str] | None = None) -> Object:
+        return await self.request("GET", path, params=params)
 
-    async def delete(self, path: str) -> Object:
-        return await self.request("DELETE", path)
+    async def delete(self, path: str, params: dict[str, str] | None = None) -> Object:
+        return await self.request("DELETE", path, params=params)
 
     async def create(self, path: str, body: Object) -> Object:
         return await self.request("POST", path, body)
+
+    async def replace(self, path: str, body: Object) -> Object:
+        return await self.request("PUT", path, body)
+
+    async def patch(
+        self, path: str, patch: Object, content_type: str = "application/merge-patch+json"
+    ) -> Object:
+        return await self.request("PATCH", path, patch, content_type=content_type)
+
+    async def watch(
+        self, path: str, params: dict[str, str] | None = None
+    ) -> AsyncIterator[tuple[str, Object]]:
+        """(type, object) for each event of a watch; ends when the server closes it.
+
+        An ERROR event (such as 410 Expired) raises APIStatusError, so callers relist.
+        """
+        assert self._session is not None, "use `async with APIClient(...)`"
+        query = {**(params or {}), "watch": "true"}
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+        async with self._session.get(
+            self._server + path,
+            params=query,
+            timeout=timeout,
+            headers={"Accept": "application/json"},
+        ) as response:
+            if response.status >= 400:
+                text = await response.text()
+                raise APIStatusError(response.status, "", text)
+            async for line in response.content:
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    raise APIStatusError(
+                        int(status.get("code", 500)),
+                        str(status.get("reason", "")),
+                        str(status.get("message", "")),
+                    )
+                yield event["type"], event["object"]
 
     async def text(self, path: str) -> tuple[int, str]:
         """GET a non-JSON endpoint such as /readyz; return the status and the body."""

@@ -19,6 +19,7 @@ from ku7s.names import (
 PKI_DIR = "/etc/ku7s/pki"
 TOKENS_PATH = "/etc/ku7s/bootstrap-tokens"
 ADMIN_KUBECONFIG_PATH = "/etc/ku7s/admin.conf"
+CONTROLLER_MANAGER_KUBECONFIG_PATH = "/etc/ku7s/controller-manager.conf"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class ClusterSecrets:
     ca: pki.CertificateAuthority
     apiserver: pki.KeyPair
     admin: pki.KeyPair
+    controller_manager: pki.KeyPair
     token: str
 
     @classmethod
@@ -46,7 +48,8 @@ class ClusterSecrets:
             ["127.0.0.1"],
         )
         admin = ca.issue_client("kubernetes-admin", ("system:masters",))
-        return cls(ca, apiserver, admin, pki.new_bootstrap_token())
+        controller_manager = ca.issue_client("system:kube-controller-manager")
+        return cls(ca, apiserver, admin, controller_manager, pki.new_bootstrap_token())
 
 
 def control_plane_spec(
@@ -59,6 +62,14 @@ def control_plane_spec(
         secrets.ca.cert_pem,
         secrets.admin.cert_pem,
         secrets.admin.key_pem,
+    )
+    # Components in the control-plane container reach the API over loopback.
+    controller_manager = kubeconfig.render(
+        config.name,
+        f"https://127.0.0.1:{API_SERVER_PORT}",
+        secrets.ca.cert_pem,
+        secrets.controller_manager.cert_pem,
+        secrets.controller_manager.key_pem,
     )
     node = next(n for n in config.nodes if n.role == CONTROL_PLANE)
     return NodeSpec(
@@ -81,6 +92,7 @@ def control_plane_spec(
             f"{PKI_DIR}/apiserver.key": secrets.apiserver.key_pem,
             TOKENS_PATH: secrets.token.encode() + b"\n",
             ADMIN_KUBECONFIG_PATH: kubeconfig.dump(admin).encode(),
+            CONTROLLER_MANAGER_KUBECONFIG_PATH: kubeconfig.dump(controller_manager).encode(),
         },
         volume=etcd_volume_name(config.name),
         volume_path="/var/lib/etcd",

@@ -10,8 +10,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from control_plane.apiserver.app import build_app
 from control_plane.apiserver.auth import User, user_from_peercert
 from control_plane.apiserver.bootstrap import ensure_default_namespaces
+from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.registry import Registry
-from control_plane.apiserver.resources import ResourceTypes
 from tests.unit.fakes import MemoryStorage
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
@@ -20,7 +20,7 @@ ADMIN = User("kubernetes-admin", ("system:masters", "system:authenticated"))
 
 @pytest.fixture
 async def client():
-    registry = Registry(MemoryStorage(), ResourceTypes())
+    registry = Registry(MemoryStorage(), builtin_kinds())
     await ensure_default_namespaces(registry)
     app = build_app(registry, "127.0.0.1:6443", authenticator=lambda request: ADMIN)
     async with TestClient(TestServer(app)) as c:
@@ -29,7 +29,7 @@ async def client():
 
 @pytest.fixture
 async def anonymous():
-    registry = Registry(MemoryStorage(), ResourceTypes())
+    registry = Registry(MemoryStorage(), builtin_kinds())
     app = build_app(registry, "127.0.0.1:6443", authenticator=lambda request: None)
     async with TestClient(TestServer(app)) as c:
         yield c
@@ -39,17 +39,47 @@ async def test_discovery_documents(client):
     api = await (await client.get("/api?timeout=32s")).json()
     assert api["versions"] == ["v1"] and api["serverAddressByClientCIDRs"]
     apis = await (await client.get("/apis")).json()
-    group = apis["groups"][0]
-    assert group["name"] == "coordination.k8s.io"
-    assert group["preferredVersion"] == group["versions"][0]
+    names = [g["name"] for g in apis["groups"]]
+    assert names == ["apps", "batch", "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io"]
+    for group in apis["groups"]:
+        assert group["preferredVersion"] == group["versions"][0]
     core = await (await client.get("/api/v1")).json()
     by_name = {r["name"]: r for r in core["resources"]}
     assert by_name["nodes"]["shortNames"] == ["no"] and not by_name["nodes"]["namespaced"]
     assert by_name["namespaces"]["shortNames"] == ["ns"]
     assert "nodes/status" in by_name and by_name["nodes"]["singularName"] == "node"
+    assert by_name["pods"]["categories"] == ["all"]
+    assert by_name["pods/binding"]["verbs"] == ["create"]
+    apps = await (await client.get("/apis/apps/v1")).json()
+    scale = {r["name"]: r for r in apps["resources"]}["deployments/scale"]
+    assert (scale["group"], scale["version"], scale["kind"]) == ("autoscaling", "v1", "Scale")
     leases = await (await client.get("/apis/coordination.k8s.io/v1")).json()
     assert leases["groupVersion"] == "coordination.k8s.io/v1"
     assert leases["resources"][0]["namespaced"] is True
+
+
+@pytest.mark.parametrize("version", ["v2", "v2beta1"])
+async def test_aggregated_discovery(client, version):
+    accept = (
+        f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList,"
+        "application/json"
+    )
+    response = await client.get("/apis", headers={"Accept": accept})
+    assert response.headers["Content-Type"].startswith(
+        f"application/json;g=apidiscovery.k8s.io;v={version}"
+    )
+    body = await response.json()
+    assert body["apiVersion"] == f"apidiscovery.k8s.io/{version}"
+    apps = next(i for i in body["items"] if i["metadata"]["name"] == "apps")
+    deployments = next(
+        r for r in apps["versions"][0]["resources"] if r["resource"] == "deployments"
+    )
+    assert deployments["scope"] == "Namespaced" and deployments["shortNames"] == ["deploy"]
+    assert {s["subresource"] for s in deployments["subresources"]} == {"status", "scale"}
+    core = await (await client.get("/api", headers={"Accept": accept})).json()
+    assert core["items"][0]["metadata"]["name"] == ""
+    pods = next(r for r in core["items"][0]["versions"][0]["resources"] if r["resource"] == "pods")
+    assert pods["categories"] == ["all"]
 
 
 async def test_version_and_openapi(client):
@@ -61,7 +91,7 @@ async def test_version_and_openapi(client):
 
 
 async def test_unknown_paths_get_a_status(client):
-    for path in ("/api/v1/pods", "/apis/nope/v1", "/apis/nope/v1/things", "/nothing"):
+    for path in ("/api/v1/widgets", "/apis/nope/v1", "/apis/nope/v1/things", "/nothing"):
         response = await client.get(path)
         body = await response.json()
         assert response.status == 404, path
@@ -89,18 +119,19 @@ async def test_crud_round_trip_with_statuses(client):
         headers={"Content-Type": "application/merge-patch+json"},
     )
     assert patch.status == 200 and (await patch.json())["metadata"]["labels"] == {"a": "b"}
-    strategic = await client.patch(
+    apply = await client.patch(
         "/api/v1/nodes/n1",
         data="{}",
-        headers={"Content-Type": "application/strategic-merge-patch+json"},
+        headers={"Content-Type": "application/apply-patch+yaml"},
     )
-    assert strategic.status == 415
+    assert apply.status == 415
     bad = await client.post(
         "/api/v1/nodes", data="{not json", headers={"Content-Type": "application/json"}
     )
     assert bad.status == 400 and (await bad.json())["kind"] == "Status"
     deleted = await client.delete("/api/v1/nodes/n1")
     assert deleted.status == 200
+    assert (await deleted.json())["status"] == "Success"
     gone = await client.get("/api/v1/nodes/n1")
     assert gone.status == 404
     assert (await gone.json())["message"] == 'nodes "n1" not found'

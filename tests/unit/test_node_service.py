@@ -9,13 +9,13 @@ import datetime
 import pytest
 
 from control_plane.apiserver.bootstrap import ensure_default_namespaces
+from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.node_service import node_objects
 from control_plane.apiserver.node_service.ipam import PodCIDRAllocator
 from control_plane.apiserver.node_service.lease_monitor import NodeLeaseMonitor
 from control_plane.apiserver.node_service.service import NodeService
 from control_plane.apiserver.node_service.tokens import BootstrapTokens
 from control_plane.apiserver.registry import Registry
-from control_plane.apiserver.resources import ResourceTypes
 from ku7s import pki
 from ku7s.api import meta
 from ku7s.rpc import node_pb2
@@ -38,7 +38,7 @@ def registration(name="w1", labels=None, taints=()):
 
 @pytest.fixture
 async def service(tmp_path):
-    registry = Registry(MemoryStorage(), ResourceTypes())
+    registry = Registry(MemoryStorage(), builtin_kinds())
     await ensure_default_namespaces(registry)
     token = pki.new_bootstrap_token()
     (tmp_path / "tokens").write_text(token + "\n")
@@ -54,9 +54,7 @@ async def service(tmp_path):
 
 
 async def node(service, name="w1"):
-    return await service.test_registry.get(
-        service.test_registry.types.lookup("", "v1", "nodes"), "", name
-    )
+    return await service.test_registry.get(service.test_registry.kinds.get("nodes"), "", name)
 
 
 async def test_registration_assigns_distinct_pod_cidrs(service):
@@ -87,7 +85,7 @@ async def test_heartbeats_drive_ready_and_the_lease(service):
     # The next heartbeat heals a node the monitor marked while it was silent.
     await service._heartbeat("w1", node_pb2.Heartbeat(ready=True))
     assert meta.is_node_ready(await node(service))
-    leases = service.test_registry.types.lookup("coordination.k8s.io", "v1", "leases")
+    leases = service.test_registry.kinds.get("leases", "coordination.k8s.io")
     lease = await service.test_registry.get(leases, "kube-node-lease", "w1")
     assert lease["spec"]["holderIdentity"] == "w1"
     assert lease["metadata"]["ownerReferences"][0]["kind"] == "Node"
@@ -100,7 +98,7 @@ async def test_an_unchanged_ready_condition_is_refreshed_now_and_then(service):
     await service._heartbeat("w1", node_pb2.Heartbeat(ready=True))
     assert meta.condition(await node(service), "Ready") == first  # fresh: not rewritten
     service._timing = dataclasses.replace(service._timing, status_report_seconds=0)
-    nodes = service.test_registry.types.lookup("", "v1", "nodes")
+    nodes = service.test_registry.kinds.get("nodes")
     rv = (await node(service))["metadata"]["resourceVersion"]
     await asyncio.sleep(1.05)  # timestamps have whole seconds
     await service._heartbeat("w1", node_pb2.Heartbeat(ready=True))
@@ -112,7 +110,7 @@ async def test_an_unchanged_ready_condition_is_refreshed_now_and_then(service):
 
 async def test_reregistration_keeps_user_labels_and_removed_taints(service):
     await service._register(registration(taints=[("dedicated", "gpu", "NoSchedule")]))
-    nodes = service.test_registry.types.lookup("", "v1", "nodes")
+    nodes = service.test_registry.kinds.get("nodes")
 
     def edit(n):
         n["metadata"]["labels"]["team"] = "blue"

@@ -8,21 +8,21 @@ import pytest
 
 from control_plane.apiserver import errors
 from control_plane.apiserver.bootstrap import ensure_default_namespaces
-from control_plane.apiserver.registry import ListOptions, Registry
-from control_plane.apiserver.resources import ResourceTypes
+from control_plane.apiserver.kinds import builtin_kinds
+from control_plane.apiserver.registry import DeleteOptions, ListOptions, Registry
 from tests.unit.fakes import MemoryStorage
 
 
 @pytest.fixture
 async def registry():
-    reg = Registry(MemoryStorage(), ResourceTypes())
+    reg = Registry(MemoryStorage(), builtin_kinds())
     await ensure_default_namespaces(reg)
     return reg
 
 
 def rt(registry, plural):
     group = "coordination.k8s.io" if plural == "leases" else ""
-    return registry.types.lookup(group, "v1", plural)
+    return registry.kinds.get(plural, group)
 
 
 async def test_create_fills_metadata(registry):
@@ -153,10 +153,12 @@ async def test_delete_with_preconditions(registry):
     nodes = rt(registry, "nodes")
     node = await registry.create(nodes, "", {"metadata": {"name": "n1"}})
     with pytest.raises(errors.APIError) as caught:
-        await registry.delete(nodes, "", "n1", precondition_uid="other")
+        await registry.delete(nodes, "", "n1", DeleteOptions(precondition_uid="other"))
     assert caught.value.code == 409
-    deleted = await registry.delete(nodes, "", "n1", precondition_uid=node["metadata"]["uid"])
-    assert deleted["metadata"]["name"] == "n1"
+    deleted, gone = await registry.delete(
+        nodes, "", "n1", DeleteOptions(precondition_uid=node["metadata"]["uid"])
+    )
+    assert gone and deleted["metadata"]["name"] == "n1"
     with pytest.raises(errors.APIError) as caught:
         await registry.get(nodes, "", "n1")
     assert caught.value.code == 404
@@ -204,3 +206,15 @@ async def test_watch_rejects_a_bad_resource_version(registry):
     with pytest.raises(errors.APIError) as caught:
         await registry.watch(rt(registry, "nodes"), None, ListOptions(resource_version="abc"))
     assert caught.value.code == 400
+
+
+async def test_bootstrap_runs_again_on_every_start(registry):
+    from control_plane.apiserver.bootstrap import ensure_kubernetes_service
+
+    await ensure_kubernetes_service(registry, "10.96.0.1", "172.18.0.2")
+    await ensure_kubernetes_service(registry, "10.96.0.1", "172.18.0.9")
+    endpoints = await registry.get(rt(registry, "endpoints"), "default", "kubernetes")
+    assert endpoints["subsets"][0]["addresses"] == [{"ip": "172.18.0.9"}]
+    await ensure_default_namespaces(registry)
+    sa = await registry.get(rt(registry, "serviceaccounts"), "kube-system", "default")
+    assert sa["metadata"]["name"] == "default"

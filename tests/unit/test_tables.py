@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from control_plane.apiserver import tables
-from control_plane.apiserver.resources import ResourceTypes
+from control_plane.apiserver.kinds import builtin_kinds
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ def test_human_duration_matches_kubectl(seconds, text):
 
 
 def test_node_row_status_and_roles():
-    types = ResourceTypes()
+    types = builtin_kinds()
     node = {
         "metadata": {
             "name": "n1",
@@ -42,7 +42,8 @@ def test_node_row_status_and_roles():
             "nodeInfo": {"kubeletVersion": "v1.33.0"},
         },
     }
-    table = tables.to_table(types.lookup("", "v1", "nodes"), [node], resource_version="7")
+    nodes = types.get("nodes")
+    table = tables.to_table(nodes.columns, nodes.row, [node], resource_version="7")
     cells = table["rows"][0]["cells"]
     assert cells[:3] == ["n1", "NotReady,SchedulingDisabled", "worker"]
     assert cells[4] == "v1.33.0"

@@ -41,10 +41,9 @@ class NodeLeaseMonitor:
 
     async def check_once(self) -> list[str]:
         """Mark every Ready node whose lease has expired; return their names."""
-        types = self._registry.types
-        nodes_type = types.lookup("", "v1", "nodes")
-        leases_type = types.lookup("coordination.k8s.io", "v1", "leases")
-        assert nodes_type and leases_type
+        kinds = self._registry.kinds
+        nodes_type = kinds.get("nodes")
+        leases_type = kinds.get("leases", "coordination.k8s.io")
         leases = await self._registry.list(leases_type, NODE_LEASE_NAMESPACE, ListOptions())
         renewed = {meta.name_of(lease): lease.get("spec", {}) for lease in leases.items}
         nodes = await self._registry.list(nodes_type, None, ListOptions())

@@ -58,9 +58,8 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         #: The live session of each node; a reconnect replaces it.
         self._sessions: dict[str, int] = {}
         self._background: set[asyncio.Task[None]] = set()
-        self._nodes = registry.types.lookup("", "v1", "nodes")
-        self._leases = registry.types.lookup("coordination.k8s.io", "v1", "leases")
-        assert self._nodes and self._leases
+        self._nodes = registry.kinds.get("nodes")
+        self._leases = registry.kinds.get("leases", "coordination.k8s.io")
 
     # -- Join ----------------------------------------------------------------------------
 
@@ -144,7 +143,6 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         return node_name in self._sessions
 
     async def _register(self, reg: node_pb2.Registration) -> str:
-        assert self._nodes and self._leases
         try:
             node = await self._registry.get(self._nodes, "", reg.node_name)
         except errors.APIError as e:
@@ -181,7 +179,6 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         return pod_cidr
 
     async def _allocate(self) -> str:
-        assert self._nodes
         page = await self._registry.list(self._nodes, None, ListOptions())
         in_use = [n.get("spec", {}).get("podCIDR", "") for n in page.items]
         try:
@@ -190,7 +187,6 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             raise errors.APIError(507, "InsufficientStorage", str(e)) from e
 
     async def _renew_lease(self, node: dict[str, Any]) -> int:
-        assert self._leases
         name = node["metadata"]["name"]
         duration = self._timing.lease_duration_seconds
         namespace = node_objects.NODE_LEASE_NAMESPACE
@@ -215,7 +211,6 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         Comparing with the stored Node, not with the last beat, also heals a Node that the
         lease monitor marked Unknown while this session was silent.
         """
-        assert self._nodes
         node = await self._registry.get(self._nodes, "", node_name)
         rv = await self._renew_lease(node)
         if beat.ready:
@@ -250,7 +245,6 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
 
     async def mark_unknown(self, node_name: str, why: str) -> None:
         """Ready=Unknown, as the node lifecycle controller sets when a kubelet goes quiet."""
-        assert self._nodes
         try:
             await self._registry.mutate(
                 self._nodes,

@@ -1,0 +1,101 @@
+"""The kinds the apiserver serves, each in its own module, and their lookup table.
+
+Discovery, routing, storage keys, defaults, validation and printing all follow from the
+entries here; adding a kind is one module and one line in ``builtin_kinds``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from control_plane.apiserver.kinds.apps import (
+    DaemonSetKind,
+    DeploymentKind,
+    ReplicaSetKind,
+    StatefulSetKind,
+)
+from control_plane.apiserver.kinds.base import Kind
+from control_plane.apiserver.kinds.configmap import ConfigMapKind
+from control_plane.apiserver.kinds.endpoints import EndpointsKind, EndpointSliceKind
+from control_plane.apiserver.kinds.event import EventKind, EventsV1Kind
+from control_plane.apiserver.kinds.job import JobKind
+from control_plane.apiserver.kinds.lease import LeaseKind
+from control_plane.apiserver.kinds.namespace import NamespaceKind
+from control_plane.apiserver.kinds.node import NodeKind
+from control_plane.apiserver.kinds.pod import PodKind
+from control_plane.apiserver.kinds.secret import SecretKind
+from control_plane.apiserver.kinds.service import ServiceAllocations, ServiceKind
+from control_plane.apiserver.kinds.serviceaccount import ServiceAccountKind
+
+
+class Kinds:
+    """Lookup by group, version and plural, in the order discovery lists them."""
+
+    def __init__(self, kinds: Iterable[Kind]) -> None:
+        self._kinds = tuple(kinds)
+        self._by_path = {
+            (k.resource.group, k.resource.version, k.resource.plural): k for k in self._kinds
+        }
+
+    def all(self) -> tuple[Kind, ...]:
+        return self._kinds
+
+    def lookup(self, group: str, version: str, plural: str) -> Kind | None:
+        return self._by_path.get((group, version, plural))
+
+    def get(self, plural: str, group: str = "", version: str = "v1") -> Kind:
+        kind = self.lookup(group, version, plural)
+        if kind is None:
+            raise KeyError(f"{group}/{version}/{plural}")
+        return kind
+
+    def group_versions(self) -> dict[str, list[str]]:
+        """Non-core groups and their versions, in the order kinds were declared."""
+        groups: dict[str, list[str]] = {}
+        for k in self._kinds:
+            group, version = k.resource.group, k.resource.version
+            if group and version not in groups.setdefault(group, []):
+                groups[group].append(version)
+        return groups
+
+    def in_group_version(self, group: str, version: str) -> list[Kind]:
+        return [
+            k for k in self._kinds if k.resource.group == group and k.resource.version == version
+        ]
+
+    def namespaced(self) -> list[Kind]:
+        """One kind per storage prefix: what a namespace holds."""
+        seen: set[str] = set()
+        result = []
+        for k in self._kinds:
+            if k.resource.namespaced and k.resource.storage_prefix not in seen:
+                seen.add(k.resource.storage_prefix)
+                result.append(k)
+        return result
+
+
+def builtin_kinds(allocations: ServiceAllocations | None = None) -> Kinds:
+    return Kinds(
+        [
+            NamespaceKind(),
+            NodeKind(),
+            PodKind(),
+            ServiceKind(allocations),
+            EndpointsKind(),
+            ConfigMapKind(),
+            SecretKind(),
+            ServiceAccountKind(),
+            EventKind(),
+            DeploymentKind(),
+            ReplicaSetKind(),
+            DaemonSetKind(),
+            StatefulSetKind(),
+            JobKind(),
+            LeaseKind(),
+            EndpointSliceKind(),
+            EventsV1Kind(),
+        ]
+    )
+
+
+__all__ = ["Kind", "Kinds", "builtin_kinds"]

@@ -1,0 +1,118 @@
+"""Kind: how one resource type behaves, as kube-apiserver's REST strategy for it does.
+
+The Registry calls these hooks around every write: ``default`` fills in what the client left
+out, ``prepare_for_create`` / ``prepare_for_update`` decide which parts of the object a write
+may touch (a main-resource write keeps the old status, a status write keeps the old spec),
+``validate`` / ``validate_update`` collect field errors for one 422 answer. Printing for
+``kubectl get`` (``columns`` and ``row``) and field selectors live here too.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar
+
+from control_plane.apiserver.resources import ResourceType
+from control_plane.apiserver.tables import Column, age
+from ku7s.api import meta
+from ku7s.api.field_errors import FieldErrors
+from ku7s.api.selectors import field_value
+
+Object = dict[str, Any]
+
+NAME: Column = ("Name", "string", "name", 0)
+AGE: Column = ("Age", "string", "", 0)
+
+#: Finalizers the apiserver itself adds for foreground and orphan deletion.
+FOREGROUND_FINALIZER = "foregroundDeletion"
+ORPHAN_FINALIZER = "orphan"
+
+
+class Kind:
+    """The generic behaviour; each kind's module overrides what differs."""
+
+    resource: ClassVar[ResourceType]
+    #: Names must be DNS labels (namespaces, services) rather than subdomains.
+    label_names: ClassVar[bool] = False
+    #: metadata.generation starts at 1 and grows with each spec change.
+    tracks_generation: ClassVar[bool] = False
+    #: A create starts with an empty status (upstream PrepareForCreate), instead of the
+    #: client's. Nodes, namespaces and leases keep what the client sent.
+    resets_status_on_create: ClassVar[bool] = False
+    #: Extra field selector paths beyond metadata.name and metadata.namespace.
+    field_paths: ClassVar[tuple[str, ...]] = ()
+    #: Propagation for a delete that names none (upstream's default for apps/v1 is Background).
+    default_propagation: ClassVar[str] = "Background"
+    columns: ClassVar[list[Column]] = [NAME, ("Created At", "date", "", 0)]
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def default(self, obj: Object) -> None:
+        """Fill in defaults in place; runs on create and update alike."""
+
+    def prepare_for_create(self, obj: Object) -> None:
+        if self.resets_status_on_create and "status" in self.resource.subresources:
+            obj["status"] = self.initial_status(obj)
+        if self.tracks_generation:
+            obj["metadata"]["generation"] = 1
+
+    def initial_status(self, obj: Object) -> Object:
+        return {}
+
+    def prepare_for_update(self, old: Object, new: Object, subresource: str | None) -> Object:
+        """The object to store when `new` replaces `old` through the main resource or status."""
+        if subresource == "status":
+            result = copy.deepcopy(old)
+            result["status"] = new.get("status", {})
+            for part in ("labels", "annotations"):  # upstream lets status writes move these
+                if part in new.get("metadata", {}):
+                    result["metadata"][part] = new["metadata"][part]
+            return result
+        result = copy.deepcopy(new)
+        if "status" in self.resource.subresources:
+            if "status" in old:
+                result["status"] = copy.deepcopy(old["status"])
+            else:
+                result.pop("status", None)
+        return result
+
+    def validate(self, obj: Object, errors: FieldErrors) -> None:
+        """Field errors of an object about to be stored (create and update)."""
+
+    def validate_update(self, old: Object, new: Object, errors: FieldErrors) -> None:
+        """Field errors only an update can have: immutable fields."""
+
+    def after_create(self, obj: Object) -> list[tuple[str, Object]]:
+        """Objects to create together with this one, as (plural, object): a namespace's
+        default service account, for instance."""
+        return []
+
+    # -- storage form ----------------------------------------------------------------------
+
+    def to_storage(self, obj: Object) -> Object:
+        """The form kept in etcd (events.k8s.io Events are stored as core Events)."""
+        return obj
+
+    def from_storage(self, obj: Object) -> Object:
+        obj["apiVersion"], obj["kind"] = self.resource.api_version, self.resource.kind
+        return obj
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def field(self, obj: Object, path: str) -> str:
+        """The value a field selector compares for path."""
+        return field_value(obj, path)
+
+    def row(self, obj: Object) -> list[Any]:
+        return [meta.name_of(obj), obj.get("metadata", {}).get("creationTimestamp", "")]
+
+
+def spec_changed(old: Object, new: Object) -> bool:
+    """Whether a write changes anything but metadata and status (bumps metadata.generation)."""
+    ignored = {"metadata", "status", "apiVersion", "kind"}
+    return {k: v for k, v in old.items() if k not in ignored} != {
+        k: v for k, v in new.items() if k not in ignored
+    }
+
+
+__all__ = ["AGE", "NAME", "Kind", "Object", "age", "spec_changed"]

@@ -1,0 +1,21 @@
+"""kube-controller-manager as a component: one API client, every controller."""
+
+from __future__ import annotations
+
+import asyncio
+
+from control_plane.controllers.base import Controller, run_all
+from control_plane.controllers.namespace import NamespaceController
+from ku7s.client.rest import APIClient
+
+
+class ControllerManager:
+    def __init__(self, client: APIClient) -> None:
+        self._client = client
+
+    def controllers(self) -> list[Controller]:
+        return [NamespaceController(self._client)]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with self._client:
+            await run_all(self.controllers(), stop)
