@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from control_plane.apiserver import errors, tables
+from control_plane.apiserver import decoding, errors, tables
 from control_plane.apiserver.kinds import Kind
 from control_plane.apiserver.kinds.pod import bind
 from control_plane.apiserver.kinds.workload import WorkloadKind
@@ -38,7 +38,7 @@ _MERGE_PATCH = "application/merge-patch+json"
 _STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 _JSON_PATCH = "application/json-patch+json"
 _APPLY_PATCH = "application/apply-patch+yaml"
-_BODY_TYPES = (_JSON, _MERGE_PATCH, _STRATEGIC_PATCH, _JSON_PATCH, "application/yaml")
+_BODY_TYPES = (_JSON, _MERGE_PATCH, _STRATEGIC_PATCH, _JSON_PATCH, decoding.YAML, decoding.PROTOBUF)
 #: How long a watch may stay quiet before a requested BOOKMARK carries the current revision.
 BOOKMARK_INTERVAL = 5.0
 _STREAMING = ("log", "exec", "attach", "portforward", "proxy")
@@ -72,28 +72,15 @@ def success_status(kind: Kind, obj: Object) -> Object:
 
 
 async def read_body(request: web.Request, allowed: tuple[str, ...] = _BODY_TYPES) -> Any:
-    """The request body as JSON. No Content-Type means JSON; protobuf is not spoken yet."""
-    content_type = request.content_type if request.headers.get("Content-Type") else _JSON
-    if content_type == "application/octet-stream" and not request.headers.get("Content-Type"):
-        content_type = _JSON
+    """The request body as JSON (it may come as JSON, YAML or protobuf)."""
+    content_type = decoding.content_type(request)
     if content_type not in allowed:
         raise errors.unsupported_media_type(content_type)
-    raw = await request.read()
-    if content_type == "application/yaml":
-        import yaml
-
-        try:
-            return yaml.safe_load(raw)
-        except yaml.YAMLError as e:
-            raise errors.bad_request(f"the request body is not valid YAML: {e}") from e
-    try:
-        return json.loads(raw or b"null")
-    except ValueError as e:
-        raise errors.bad_request(f"the request body is not valid JSON: {e}") from e
+    return decoding.parse(content_type, await request.read())
 
 
 async def read_object(request: web.Request) -> Object:
-    body = await read_body(request, (_JSON, "application/yaml"))
+    body = await read_body(request, (_JSON, decoding.YAML, decoding.PROTOBUF))
     if not isinstance(body, dict):
         raise errors.bad_request("the request body must be a JSON object")
     if not isinstance(body.get("metadata", {}), dict):
@@ -347,10 +334,11 @@ class ResourceHandlers:
     async def _create(self, request: web.Request, path: ResourcePath) -> web.Response:
         body = await read_object(request)
         _check_type(path.kind, body)
+        warnings = _validate_fields(request, path.kind, body)
         created = await self._registry.create(
             path.kind, self._namespace(path), body, dry_run=_dry_run(request)
         )
-        return json_response(created, status=201)
+        return _warn(json_response(created, status=201), warnings)
 
     async def _get(self, request: web.Request, path: ResourcePath) -> web.Response:
         assert path.name is not None
@@ -367,6 +355,7 @@ class ResourceHandlers:
         assert path.name is not None
         body = await read_object(request)
         _check_type(path.kind, body)
+        warnings = _validate_fields(request, path.kind, body)
         updated = await self._registry.update(
             path.kind,
             self._namespace(path),
@@ -375,7 +364,7 @@ class ResourceHandlers:
             path.subresource,
             dry_run=_dry_run(request),
         )
-        return json_response(updated)
+        return _warn(json_response(updated), warnings)
 
     async def _patch(self, request: web.Request, path: ResourcePath) -> web.Response:
         assert path.name is not None
@@ -387,6 +376,7 @@ class ResourceHandlers:
         patcher = _patcher(request.content_type, path.kind)
         patch = await read_body(request)
         kind = path.kind
+        warnings: list[str] = []
 
         def apply(current: Object) -> Object:
             patched = _apply_patch(patcher, current, patch)
@@ -394,6 +384,7 @@ class ResourceHandlers:
             if wanted and wanted != current["metadata"]["resourceVersion"]:
                 raise errors.conflict(kind.resource.plural, path.name or "", kind.resource.group)
             _check_type(kind, patched)
+            warnings[:] = _validate_fields(request, kind, patched)
             return patched
 
         patched = await self._registry.mutate(
@@ -404,7 +395,7 @@ class ResourceHandlers:
             path.subresource,
             dry_run=_dry_run(request),
         )
-        return json_response(patched)
+        return _warn(json_response(patched), warnings)
 
     async def _delete(self, request: web.Request, path: ResourcePath) -> web.Response:
         assert path.name is not None
@@ -507,6 +498,17 @@ class ResourceHandlers:
             },
             status=201,
         )
+
+
+def _validate_fields(request: web.Request, kind: Kind, obj: Object) -> list[str]:
+    return decoding.validate_fields(kind, obj, request.query.get("fieldValidation"))
+
+
+def _warn(response: web.Response, warnings: list[str]) -> web.Response:
+    """Warnings travel as HTTP Warning headers (code 299), which kubectl prints."""
+    for warning in warnings:
+        response.headers.add("Warning", f"299 - {json.dumps(warning)}")
+    return response
 
 
 def _apply_patch(patcher: Callable[[Object, Any], Any], current: Object, patch: Any) -> Object:

@@ -3,7 +3,7 @@ for keys the object does not have).
 
 On maps: ``$patch: replace`` replaces the map, ``$patch: delete`` empties it, ``$retainKeys``
 drops the keys it does not list, a null value deletes its key, and everything else merges
-key by key. On lists that merge (schema.py): elements with the same merge key merge,
+key by key. On lists that merge (ku7s.api.schema): elements with the same merge key merge,
 ``{"$patch": "delete", key: v}`` removes one, ``[{"$patch": "replace"}, ...]`` replaces the
 list, primitive lists take the union and ``$deleteFromPrimitiveList/<field>`` removes values;
 ``$setElementOrder/<field>`` puts the merged list in the patch's order. Lists that do not
@@ -16,7 +16,7 @@ import copy
 from typing import Any
 
 from ku7s.api.patch.errors import PatchConflict, PatchError
-from ku7s.api.patch.schema import FieldMeta, field_meta
+from ku7s.api.schema import SCHEMA, Field
 
 _DIRECTIVE = "$patch"
 _RETAIN = "$retainKeys"
@@ -24,11 +24,18 @@ _ORDER = "$setElementOrder/"
 _DELETE_PRIMITIVE = "$deleteFromPrimitiveList/"
 
 
-def strategic_merge_patch(original: Any, patch: Any, kind: str | None) -> Any:
-    """Apply patch to original; kind names the top-level struct (Pod, Deployment, ...)."""
+def strategic_merge_patch(original: Any, patch: Any, struct: str | None) -> Any:
+    """Apply patch to original; struct names the object's schema type ("apps.Deployment"),
+    or None for an object without one (its lists are then replaced whole)."""
     if not isinstance(patch, dict):
         raise PatchError("a strategic merge patch must be a JSON object")
-    return _merge_map(original if isinstance(original, dict) else {}, patch, kind)
+    return _merge_map(original if isinstance(original, dict) else {}, patch, struct)
+
+
+def field_meta(struct: str | None, name: str) -> Field | None:
+    if struct is None:
+        return None
+    return SCHEMA.struct(struct).by_name().get(name)
 
 
 def _merge_map(
@@ -68,7 +75,9 @@ def _merge_map(
             result.pop(key, None)
         elif isinstance(value, dict):
             current = result.get(key)
-            child = None if meta is None or meta.is_list else meta.type
+            child = meta.type if meta and meta.is_struct and not meta.repeated else None
+            if meta is not None and meta.map:
+                child = None
             result[key] = _merge_map(current if isinstance(current, dict) else {}, value, child)
         elif isinstance(value, list):
             current = result.get(key)
@@ -85,8 +94,8 @@ def _merge_map(
     return result
 
 
-def _merge_list(original: list[Any], patch: list[Any], meta: FieldMeta | None) -> list[Any]:
-    element = meta.type if meta else None
+def _merge_list(original: list[Any], patch: list[Any], meta: Field | None) -> list[Any]:
+    element = meta.type if meta and meta.is_struct else None
     if meta is None or not meta.merges:
         return [_strip(v, element) if isinstance(v, dict) else copy.deepcopy(v) for v in patch]
     if any(isinstance(v, dict) and v.get(_DIRECTIVE) == "replace" for v in patch):
@@ -128,7 +137,7 @@ def _merge_list(original: list[Any], patch: list[Any], meta: FieldMeta | None) -
     return result
 
 
-def _ordered(items: list[Any], order: list[Any], meta: FieldMeta | None) -> list[Any]:
+def _ordered(items: list[Any], order: list[Any], meta: Field | None) -> list[Any]:
     """The patch's order first; elements only the server has keep theirs, after them."""
     key = meta.merge_key if meta else ""
 

@@ -1,0 +1,87 @@
+"""Request bodies to JSON objects: JSON, YAML, or Kubernetes protobuf; and the field
+validation kubectl asks for with ``fieldValidation`` (Strict, Warn, Ignore).
+
+Unknown fields are dropped as upstream's decoder drops them, and named: in a 400 under
+Strict, in ``Warning`` headers otherwise. A value of the wrong JSON type is always a 400,
+worded as Go's JSON decoder words it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from control_plane.apiserver import errors
+from control_plane.apiserver.kinds import Kind
+from ku7s.api.schema import kind_struct, strict
+from ku7s.api.schema.protobuf import ProtobufError, decode, envelope
+
+JSON = "application/json"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+YAML = "application/yaml"
+
+Object = dict[str, Any]
+
+
+def content_type(request: web.Request) -> str:
+    """The body's media type; a body without Content-Type is JSON."""
+    return request.content_type if request.headers.get("Content-Type") else JSON
+
+
+def parse(content: str, raw: bytes) -> Any:
+    if content == PROTOBUF:
+        return from_protobuf(raw)
+    if content == YAML:
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise errors.bad_request(f"the request body is not valid YAML: {e}") from e
+    try:
+        return json.loads(raw or b"null")
+    except ValueError as e:
+        raise errors.bad_request(f"the request body is not valid JSON: {e}") from e
+
+
+def from_protobuf(raw: bytes) -> Object:
+    try:
+        api_version, kind, body = envelope(raw)
+        group = api_version.rpartition("/")[0]
+        struct = "meta.DeleteOptions" if kind == "DeleteOptions" else kind_struct(group, kind)
+        if struct is None:
+            raise errors.unsupported_media_type(
+                f"{PROTOBUF} (ku7s cannot read {kind} in protobuf; send JSON)"
+            )
+        obj = decode(struct, body)
+    except ProtobufError as e:
+        raise errors.bad_request(f"cannot decode the protobuf body: {e}") from e
+    obj["apiVersion"], obj["kind"] = api_version, kind
+    return obj
+
+
+def validate_fields(kind: Kind, obj: Object, mode: str | None) -> list[str]:
+    """Drop unknown fields; return the warnings to send. Raise 400 where upstream does."""
+    mode = mode or "Warn"
+    if mode not in ("Strict", "Warn", "Ignore"):
+        raise errors.bad_request(
+            f'fieldValidation must be one of "Ignore", "Warn" or "Strict", not "{mode}"'
+        )
+    rt = kind.resource
+    struct = kind_struct(rt.group, rt.kind)
+    if struct is None:
+        return []
+    report = strict.check(struct, obj)
+    if report.wrong_types:
+        owner, path, expected, found = report.wrong_types[0]
+        raise errors.bad_request(
+            f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: json: cannot '
+            f"unmarshal {found} into Go struct field {owner}.{path} of type {expected}"
+        )
+    if not report.unknown or mode == "Ignore":
+        return []
+    messages = [f'unknown field "{path}"' for path in report.unknown]
+    if mode == "Strict":
+        raise errors.bad_request("strict decoding error: " + ", ".join(messages))
+    return messages

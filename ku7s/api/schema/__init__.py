@@ -1,0 +1,188 @@
+"""The built-in API types: every field's name, JSON type, protobuf field number and
+strategic-merge-patch metadata, for the kinds ku7s serves.
+
+One schema serves three readers: strategic merge patch (which lists merge, by what key),
+strict decoding (unknown fields and wrong types), and the protobuf decoder that kubectl's
+typed commands need. The types are written in a compact notation, one struct per
+paragraph and one field per line::
+
+    Container
+      name string 1
+      ports []ContainerPort 6 merge:containerPort
+      - LocalObjectReference 1          (an embedded struct: its fields are inline in JSON)
+
+Field types: string, int32, int64, bool, double, bytes (base64 in JSON), quantity, intstr,
+time, microtime, raw (any JSON), a struct name, ``[]T`` (list) or ``map[T]`` (string keys).
+The optional last column is the patch strategy: ``merge``, ``retainKeys``, ``merge:key``
+or ``merge,retainKeys:key``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ku7s.api.schema import apps_v1, batch_v1, core_v1_objects, core_v1_workloads, meta_v1, misc_v1
+
+SCALARS = frozenset(
+    {
+        "string",
+        "int32",
+        "int64",
+        "bool",
+        "double",
+        "bytes",
+        "quantity",
+        "intstr",
+        "time",
+        "microtime",
+        "raw",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # JSON name; "" for an embedded struct
+    type: str  # scalar name or full struct name ("core.Container")
+    number: int
+    repeated: bool = False
+    map: bool = False
+    inline: bool = False
+    strategy: str = ""
+    merge_key: str = ""
+
+    @property
+    def is_struct(self) -> bool:
+        return self.type not in SCALARS
+
+    @property
+    def merges(self) -> bool:
+        return "merge" in self.strategy.split(",")
+
+    @property
+    def retains_keys(self) -> bool:
+        return "retainKeys" in self.strategy.split(",")
+
+
+@dataclass
+class Struct:
+    name: str
+    fields: list[Field] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._by_name: dict[str, Field] | None = None
+        self._by_number: dict[int, Field] | None = None
+
+    def by_name(self) -> dict[str, Field]:
+        """JSON name -> field, with embedded structs' fields flattened in."""
+        if self._by_name is None:
+            result: dict[str, Field] = {}
+            for f in self.fields:
+                if f.inline:
+                    result.update(SCHEMA.struct(f.type).by_name())
+                else:
+                    result[f.name] = f
+            self._by_name = result
+        return self._by_name
+
+    def by_number(self) -> dict[int, Field]:
+        if self._by_number is None:
+            self._by_number = {f.number: f for f in self.fields}
+        return self._by_number
+
+
+class Schema:
+    def __init__(self) -> None:
+        self._structs: dict[str, Struct] = {}
+        self._pending: list[tuple[str, Struct, list[tuple[str, str, int, str]]]] = []
+
+    def add(self, namespace: str, source: str) -> None:
+        """Parse one source text; references resolve once every namespace is added."""
+        current: Struct | None = None
+        raw: list[tuple[str, str, int, str]] = []
+        for line in source.splitlines():
+            if not line.strip():
+                continue
+            if not line.startswith(" "):
+                if current is not None:
+                    self._pending.append((namespace, current, raw))
+                current, raw = Struct(f"{namespace}.{line.strip()}"), []
+                continue
+            parts = line.split()
+            if parts[0] == "-":
+                raw.append(("", parts[1], int(parts[2]), "inline"))
+            else:
+                raw.append((parts[0], parts[1], int(parts[2]), parts[3] if len(parts) > 3 else ""))
+        if current is not None:
+            self._pending.append((namespace, current, raw))
+        for _, struct, _ in self._pending:
+            self._structs[struct.name] = struct
+
+    def resolve(self) -> None:
+        for namespace, struct, raw in self._pending:
+            for name, type_text, number, extra in raw:
+                repeated, is_map = type_text.startswith("[]"), type_text.startswith("map[")
+                element = type_text.removeprefix("[]")
+                if is_map:
+                    element = element[len("map[") : -1]
+                if element not in SCALARS:
+                    element = self._qualify(namespace, element)
+                strategy, _, key = extra.partition(":")
+                struct.fields.append(
+                    Field(
+                        name,
+                        element,
+                        number,
+                        repeated,
+                        is_map,
+                        extra == "inline",
+                        "" if extra == "inline" else strategy,
+                        key,
+                    )
+                )
+        self._pending.clear()
+
+    def _qualify(self, namespace: str, name: str) -> str:
+        for candidate in (namespace, "core", "meta"):
+            if f"{candidate}.{name}" in self._structs:
+                return f"{candidate}.{name}"
+        raise KeyError(f"unknown type {name!r} referenced from {namespace}")
+
+    def struct(self, name: str) -> Struct:
+        return self._structs[name]
+
+    def has(self, name: str) -> bool:
+        return name in self._structs
+
+
+SCHEMA = Schema()
+SCHEMA.add("meta", meta_v1.SOURCE)
+SCHEMA.add("core", core_v1_workloads.SOURCE)
+SCHEMA.add("core", core_v1_objects.SOURCE)
+SCHEMA.add("apps", apps_v1.SOURCE)
+SCHEMA.add("batch", batch_v1.SOURCE)
+SCHEMA.add("coordination", misc_v1.COORDINATION)
+SCHEMA.add("discovery", misc_v1.DISCOVERY)
+SCHEMA.add("events", misc_v1.EVENTS)
+SCHEMA.resolve()
+
+#: API group -> schema namespace of its kinds.
+_GROUP_NAMESPACES = {
+    "": "core",
+    "apps": "apps",
+    "batch": "batch",
+    "coordination.k8s.io": "coordination",
+    "discovery.k8s.io": "discovery",
+    "events.k8s.io": "events",
+    "autoscaling": "meta",
+}
+
+
+def kind_struct(group: str, kind: str) -> str | None:
+    """The struct describing a top-level kind, such as ("apps", "Deployment")."""
+    namespace = _GROUP_NAMESPACES.get(group)
+    name = f"{namespace}.{kind}"
+    return name if namespace and SCHEMA.has(name) else None
+
+
+__all__ = ["SCALARS", "SCHEMA", "Field", "Schema", "Struct", "kind_struct"]
