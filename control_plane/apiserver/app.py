@@ -12,7 +12,7 @@ from aiohttp.typedefs import Middleware
 
 from control_plane.apiserver import discovery, errors
 from control_plane.apiserver.auth import PUBLIC_PATHS, User, authenticate
-from control_plane.apiserver.handlers import ResourceHandlers, json_response
+from control_plane.apiserver.handlers import BOOKMARK_INTERVAL, ResourceHandlers, json_response
 from control_plane.apiserver.registry import Registry
 from ku7s import KUBERNETES_VERSION, __version__
 
@@ -107,12 +107,13 @@ def build_app(
     registry: Registry,
     advertise_address: str,
     authenticator: Authenticator = authenticate,
+    bookmark_interval: float = BOOKMARK_INTERVAL,
 ) -> web.Application:
     app = web.Application(
         middlewares=[status_errors, authentication(authenticator)],
         client_max_size=3 * 1024 * 1024,
     )
-    resources = ResourceHandlers(registry)
+    resources = ResourceHandlers(registry, bookmark_interval)
     health = HealthChecks(registry)
     kinds = registry.kinds
 

@@ -22,7 +22,9 @@ ADMIN = User("kubernetes-admin", ("system:masters", "system:authenticated"))
 async def client():
     registry = Registry(MemoryStorage(), builtin_kinds())
     await ensure_default_namespaces(registry)
-    app = build_app(registry, "127.0.0.1:6443", authenticator=lambda request: ADMIN)
+    app = build_app(
+        registry, "127.0.0.1:6443", authenticator=lambda request: ADMIN, bookmark_interval=0.2
+    )
     async with TestClient(TestServer(app)) as c:
         yield c
 
@@ -170,3 +172,125 @@ def test_user_is_read_from_the_certificate_subject():
     assert user == User("system:node:w1", ("system:nodes", "system:authenticated"))
     assert user_from_peercert(None) is None
     assert user_from_peercert({"subject": ()}) is None
+
+
+DEPLOY = {
+    "metadata": {"name": "web"},
+    "spec": {
+        "replicas": 2,
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+        },
+    },
+}
+
+
+async def test_scale_subresource(client):
+    await client.post("/apis/apps/v1/namespaces/default/deployments", json=DEPLOY)
+    scale = await (
+        await client.get("/apis/apps/v1/namespaces/default/deployments/web/scale")
+    ).json()
+    assert scale["kind"] == "Scale" and scale["spec"]["replicas"] == 2
+    assert scale["status"]["selector"] == "app=web"
+    response = await client.patch(
+        "/apis/apps/v1/namespaces/default/deployments/web/scale",
+        data=json.dumps({"spec": {"replicas": 5}}),
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert (await response.json())["spec"]["replicas"] == 5
+    deployment = await (await client.get("/apis/apps/v1/namespaces/default/deployments/web")).json()
+    assert deployment["spec"]["replicas"] == 5
+    bad = await client.put(
+        "/apis/apps/v1/namespaces/default/deployments/web/scale", json={"spec": {"replicas": -1}}
+    )
+    assert bad.status == 422
+
+
+async def test_binding_assigns_a_node_once(client):
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "b"}]}}
+    await client.post("/api/v1/namespaces/default/pods", json=pod)
+    binding = {"metadata": {"name": "p"}, "target": {"kind": "Node", "name": "n1"}}
+    first = await client.post("/api/v1/namespaces/default/pods/p/binding", json=binding)
+    assert first.status == 201
+    bound = await (await client.get("/api/v1/namespaces/default/pods/p")).json()
+    assert bound["spec"]["nodeName"] == "n1"
+    assert bound["status"]["conditions"][0]["type"] == "PodScheduled"
+    again = await client.post("/api/v1/namespaces/default/pods/p/binding", json=binding)
+    assert again.status == 409 and "already assigned" in (await again.json())["message"]
+    logs = await client.get("/api/v1/namespaces/default/pods/p/log")
+    assert logs.status == 400 and (await logs.json())["kind"] == "Status"
+
+
+async def test_dry_run_and_field_validation(client):
+    dry = await client.post(
+        "/api/v1/namespaces/default/configmaps?dryRun=All",
+        json={"metadata": {"name": "dry"}, "data": {"a": "1"}},
+    )
+    assert dry.status == 201
+    assert (await client.get("/api/v1/namespaces/default/configmaps/dry")).status == 404
+    bad_dry = await client.post(
+        "/api/v1/namespaces/default/configmaps?dryRun=Some", json={"metadata": {"name": "x"}}
+    )
+    assert bad_dry.status == 400
+    body = {"metadata": {"name": "w"}, "data": {"a": "1"}, "bogus": 1}
+    strict = await client.post(
+        "/api/v1/namespaces/default/configmaps?fieldValidation=Strict", json=body
+    )
+    assert strict.status == 400
+    assert (await strict.json())["message"] == 'strict decoding error: unknown field "bogus"'
+    warned = await client.post("/api/v1/namespaces/default/configmaps", json=body)
+    assert warned.status == 201 and 'unknown field \\"bogus\\"' in warned.headers["Warning"]
+    assert "bogus" not in await warned.json()
+    wrong = await client.post(
+        "/api/v1/namespaces/default/configmaps",
+        json={"metadata": {"name": "t"}, "data": ["not", "a", "map"]},
+    )
+    assert wrong.status == 400 and "cannot unmarshal array" in (await wrong.json())["message"]
+
+
+async def test_kind_and_version_must_match_the_url(client):
+    wrong = await client.post(
+        "/api/v1/namespaces/default/configmaps",
+        json={"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}},
+    )
+    assert (
+        wrong.status == 400
+        and "does not match the expected kind" in (await wrong.json())["message"]
+    )
+
+
+async def test_bodies_over_three_mebibytes_are_refused(client):
+    huge = {"metadata": {"name": "big"}, "data": {"a": "x" * (3 * 1024 * 1024 + 10)}}
+    response = await client.post("/api/v1/namespaces/default/configmaps", json=huge)
+    assert response.status == 413 and (await response.json())["kind"] == "Status"
+
+
+async def test_protobuf_only_accept_is_not_acceptable(client):
+    response = await client.get(
+        "/api/v1/namespaces", headers={"Accept": "application/vnd.kubernetes.protobuf"}
+    )
+    assert response.status == 406
+
+
+async def test_delete_collection_by_label(client):
+    for name, team in (("a", "x"), ("b", "x"), ("c", "y")):
+        await client.post(
+            "/api/v1/namespaces/default/configmaps",
+            json={"metadata": {"name": name, "labels": {"team": team}}},
+        )
+    response = await client.delete("/api/v1/namespaces/default/configmaps?labelSelector=team%3Dx")
+    assert response.status == 200
+    left = await (await client.get("/api/v1/namespaces/default/configmaps")).json()
+    assert [i["metadata"]["name"] for i in left["items"]] == ["c"]
+
+
+async def test_watch_sends_bookmarks_when_asked(client):
+    response = await client.get(
+        "/api/v1/namespaces?watch=1&allowWatchBookmarks=true&resourceVersion=1&timeoutSeconds=1"
+    )
+    lines = [json.loads(line) for line in (await response.read()).splitlines() if line]
+    assert any(e["type"] == "BOOKMARK" for e in lines)
+    bookmark = next(e for e in lines if e["type"] == "BOOKMARK")
+    assert int(bookmark["object"]["metadata"]["resourceVersion"]) > 0
