@@ -30,6 +30,7 @@ from control_plane.apiserver.requests import (
 )
 from ku7s.api import meta
 from ku7s.api.patch import PatchConflict, PatchError, json_patch, merge_patch, strategic_merge_patch
+from ku7s.api.schema import kind_struct
 
 Object = dict[str, Any]
 
@@ -155,7 +156,8 @@ def _patcher(content_type: str, kind: Kind) -> Callable[[Object, Any], Any]:
     if content_type == _JSON_PATCH:
         return json_patch
     if content_type == _STRATEGIC_PATCH:
-        return lambda current, patch: strategic_merge_patch(current, patch, kind.resource.kind)
+        struct = kind_struct(kind.resource.group, kind.resource.kind)
+        return lambda current, patch: strategic_merge_patch(current, patch, struct)
     raise errors.unsupported_media_type(content_type)
 
 

@@ -113,6 +113,9 @@ class ReplicaSetKind(WorkloadKind):
         if isinstance(obj.get("spec"), dict):
             obj["spec"].setdefault("replicas", 1)
 
+    def initial_status(self, obj: Object) -> Object:
+        return {"replicas": 0}  # a required field of ReplicaSetStatus
+
     def row(self, obj: Object) -> list[Any]:
         desired, current, ready, _, _ = replicas_cells(obj)
         return [meta.name_of(obj), desired, current, ready, age(obj), *_wide_cells(obj)]
@@ -156,6 +159,11 @@ class DaemonSetKind(WorkloadKind):
                 if isinstance(rolling, dict):
                     rolling.setdefault("maxUnavailable", 1)
                     rolling.setdefault("maxSurge", 0)
+
+    def initial_status(self, obj: Object) -> Object:
+        # The counts DaemonSetStatus requires.
+        return {"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                "desiredNumberScheduled": 0, "numberReady": 0}
 
     def row(self, obj: Object) -> list[Any]:
         status = obj.get("status") or {}
@@ -243,6 +251,9 @@ class StatefulSetKind(WorkloadKind):
                 "'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' "
                 "and 'minReadySeconds' are forbidden",
             )
+
+    def initial_status(self, obj: Object) -> Object:
+        return {"replicas": 0, "availableReplicas": 0}  # required by StatefulSetStatus
 
     def row(self, obj: Object) -> list[Any]:
         desired, _, ready, _, _ = replicas_cells(obj)
