@@ -8,6 +8,8 @@ import logging
 import signal
 from pathlib import Path
 
+import uvloop
+
 from control_plane.apiserver.server import APIServer, APIServerConfig
 from control_plane.apiserver.storage import EtcdStorage
 
@@ -54,7 +56,7 @@ def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await APIServer(config, EtcdStorage(etcd_host, etcd_port)).run(stop)
 
-    asyncio.run(run())
+    uvloop.run(run())
 
 
 if __name__ == "__main__":

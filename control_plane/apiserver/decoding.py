@@ -8,9 +8,9 @@ worded as Go's JSON decoder words it.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 import yaml
 from aiohttp import web
 
@@ -40,8 +40,8 @@ def parse(content: str, raw: bytes) -> Any:
         except yaml.YAMLError as e:
             raise errors.bad_request(f"the request body is not valid YAML: {e}") from e
     try:
-        return json.loads(raw or b"null")
-    except ValueError as e:
+        return orjson.loads(raw or b"null")
+    except orjson.JSONDecodeError as e:
         raise errors.bad_request(f"the request body is not valid JSON: {e}") from e
 
 

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from control_plane.apiserver import decoding, errors, tables
@@ -47,9 +48,7 @@ _STREAMING = ("log", "exec", "attach", "portforward", "proxy")
 
 def json_response(body: Object, status: int = 200) -> web.Response:
     return web.Response(
-        body=json.dumps(body, separators=(",", ":")).encode(),
-        status=status,
-        content_type=_JSON,
+        body=orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS), status=status, content_type=_JSON
     )
 
 
@@ -285,8 +284,8 @@ class ResourceHandlers:
                     resource_version=obj.get("metadata", {}).get("resourceVersion", ""),
                 )
                 columns_sent = True
-            line = json.dumps({"type": event.type, "object": obj}, separators=(",", ":"))
-            await response.write(line.encode() + b"\n")
+            event_line = {"type": event.type, "object": obj}
+            await response.write(orjson.dumps(event_line, option=orjson.OPT_NON_STR_KEYS) + b"\n")
 
         iterator = events.__aiter__()
         try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -25,6 +24,7 @@ from typing import Any, Protocol
 import aetcd
 import aetcd.exceptions
 import grpc
+import orjson
 from aetcd import rpc
 
 Object = dict[str, Any]
@@ -96,11 +96,11 @@ def encode(value: Object) -> bytes:
     meta = value.get("metadata")
     if meta and "resourceVersion" in meta:
         value = {**value, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
-    return json.dumps(value, separators=(",", ":")).encode()
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 def decode(data: bytes, revision: int) -> Object:
-    obj: Object = json.loads(data)
+    obj: Object = orjson.loads(data)
     obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
     return obj
 

@@ -218,3 +218,13 @@ async def test_bootstrap_runs_again_on_every_start(registry):
     await ensure_default_namespaces(registry)
     sa = await registry.get(rt(registry, "serviceaccounts"), "kube-system", "default")
     assert sa["metadata"]["name"] == "default"
+
+
+async def test_watch_from_a_compacted_revision_is_gone(registry):
+    nodes = rt(registry, "nodes")
+    await registry.create(nodes, "", {"metadata": {"name": "n1"}})
+    registry._storage.compacted = 100
+    events = await registry.watch(nodes, None, ListOptions(resource_version="5"))
+    event = await asyncio.wait_for(events.__anext__(), 2)
+    assert event.type == "ERROR"
+    assert (event.object["code"], event.object["reason"]) == (410, "Expired")

@@ -162,8 +162,12 @@ class DaemonSetKind(WorkloadKind):
 
     def initial_status(self, obj: Object) -> Object:
         # The counts DaemonSetStatus requires.
-        return {"currentNumberScheduled": 0, "numberMisscheduled": 0,
-                "desiredNumberScheduled": 0, "numberReady": 0}
+        return {
+            "currentNumberScheduled": 0,
+            "numberMisscheduled": 0,
+            "desiredNumberScheduled": 0,
+            "numberReady": 0,
+        }
 
     def row(self, obj: Object) -> list[Any]:
         status = obj.get("status") or {}

@@ -1,0 +1,225 @@
+"""Benchmark: the API server against the etcd floor, on a fresh cluster.
+
+Prints figures; asserts nothing. Run from the repository root with the venv active:
+
+    python tests/bench/bench_apiserver.py
+
+1. The floor: raw etcd puts/s and gets/s through aetcd, run inside the control-plane
+   container against its own etcd, with 1 and 20 concurrent callers.
+2. The API server over HTTPS from the host: creates/s and gets/s of pods with 1 and 20
+   concurrent clients, each with p50 and p99 latency, and a list of 1,000 pods.
+3. Watch fan-out: 50 watchers on the pods of one namespace; how long after a create's
+   answer each watcher has the event (p50 and p99).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from ku7s.client.rest import APIClient
+
+ETCD_FLOOR = r"""
+import asyncio, json, sys, time
+import aetcd
+from aetcd import rpc
+
+async def main(n, concurrency):
+    client = aetcd.Client(host="127.0.0.1", port=2379)
+    await client.connect()
+    value = b"x" * 700
+    result = {}
+    for name, op in (("puts", "put"), ("gets", "get")):
+        queue = list(range(n))
+        async def worker():
+            while queue:
+                i = queue.pop()
+                key = b"/bench/%d" % i
+                if op == "put":
+                    await client.kvstub.Put(rpc.PutRequest(key=key, value=value))
+                else:
+                    await client.kvstub.Range(rpc.RangeRequest(key=key))
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        result[name] = n / (time.perf_counter() - started)
+    await client.delete_prefix(b"/bench/")
+    print(json.dumps(result))
+
+asyncio.run(main(int(sys.argv[1]), int(sys.argv[2])))
+"""
+
+POD = {
+    "metadata": {"labels": {"bench": "yes"}},
+    "spec": {
+        "containers": [
+            {
+                "name": "c",
+                "image": "busybox",
+                "command": ["sleep", "3600"],
+                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+            }
+        ]
+    },
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def ku7s(*args: str, env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ku7s", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
+    if result.returncode != 0:
+        raise SystemExit(result.stderr)
+
+
+def etcd_floor(control_plane: str, n: int, concurrency: int) -> dict[str, float]:
+    result = subprocess.run(
+        ["docker", "exec", control_plane, "python3", "-c", ETCD_FLOOR, str(n), str(concurrency)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+async def timed(api: APIClient, calls: list, concurrency: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    queue = list(calls)
+
+    async def worker() -> None:
+        while queue:
+            call = queue.pop()
+            started = time.perf_counter()
+            await call()
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(calls) / (time.perf_counter() - started), latencies
+
+
+async def api_figures(config: dict, n: int) -> dict[str, object]:
+    figures: dict[str, object] = {}
+    async with APIClient.from_kubeconfig(config, timeout=60) as api:
+        for concurrency in (1, 20):
+            namespace = f"bench{concurrency}"
+            await api.create("/api/v1/namespaces", {"metadata": {"name": namespace}})
+            base = f"/api/v1/namespaces/{namespace}/pods"
+
+            def create(i: int, base: str = base):
+                return lambda: api.create(
+                    base, {**POD, "metadata": {**POD["metadata"], "name": f"p{i}"}}
+                )
+
+            rate, latencies = await timed(api, [create(i) for i in range(n)], concurrency)
+            figures[f"creates_per_s_c{concurrency}"] = round(rate)
+            figures[f"create_ms_p50_p99_c{concurrency}"] = [
+                round(percentile(latencies, 0.5) * 1000, 1),
+                round(percentile(latencies, 0.99) * 1000, 1),
+            ]
+
+            def get(i: int, base: str = base):
+                return lambda: api.get(f"{base}/p{i}")
+
+            rate, latencies = await timed(api, [get(i) for i in range(n)], concurrency)
+            figures[f"gets_per_s_c{concurrency}"] = round(rate)
+            figures[f"get_ms_p50_p99_c{concurrency}"] = [
+                round(percentile(latencies, 0.5) * 1000, 1),
+                round(percentile(latencies, 0.99) * 1000, 1),
+            ]
+        listing = []
+        for _ in range(5):
+            started = time.perf_counter()
+            result = await api.get("/api/v1/namespaces/bench20/pods")
+            listing.append(time.perf_counter() - started)
+        figures["list_pods"] = len(result["items"])
+        figures["list_ms_median"] = round(statistics.median(listing) * 1000, 1)
+        figures.update(await watch_fanout(api))
+    return figures
+
+
+async def watch_fanout(api: APIClient, watchers: int = 50, events: int = 100) -> dict:
+    await api.create("/api/v1/namespaces", {"metadata": {"name": "fanout"}})
+    base = "/api/v1/namespaces/fanout/configmaps"
+    start = (await api.get(base))["metadata"]["resourceVersion"]
+    written: dict[str, float] = {}
+    delays: list[float] = []
+    ready = asyncio.Event()
+    connected = 0
+
+    async def watcher() -> None:
+        nonlocal connected
+        stream = api.watch(base, {"resourceVersion": start, "timeoutSeconds": "60"})
+        connected += 1
+        if connected == watchers:
+            ready.set()
+        count = 0
+        async for _, obj in stream:
+            name = obj["metadata"]["name"]
+            while name not in written:
+                await asyncio.sleep(0)
+            delays.append(time.perf_counter() - written[name])
+            count += 1
+            if count == events:
+                return
+
+    tasks = [asyncio.create_task(watcher()) for _ in range(watchers)]
+    await asyncio.sleep(2)
+    for i in range(events):
+        sent = time.perf_counter()
+        await api.create(base, {"metadata": {"name": f"c{i}"}})
+        written[f"c{i}"] = sent
+        await asyncio.sleep(0.02)
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=120)
+    return {
+        "watch_fanout_watchers": watchers,
+        "watch_events": events * watchers,
+        "watch_delivery_ms_p50_p99": [
+            round(percentile(delays, 0.5) * 1000, 1),
+            round(percentile(delays, 0.99) * 1000, 1),
+        ],
+    }
+
+
+def main() -> None:
+    n = int(os.environ.get("BENCH_N", "1000"))
+    name = f"apibench-{secrets.token_hex(3)}"
+    kubeconfig = Path(tempfile.mkdtemp()) / "kubeconfig"
+    env = {"KUBECONFIG": str(kubeconfig)}
+    ku7s("create", "cluster", "--name", name, "--workers", "1", env=env)
+    try:
+        figures: dict[str, object] = {}
+        for concurrency in (1, 20):
+            floor = etcd_floor(f"{name}-control-plane", n, concurrency)
+            figures[f"etcd_puts_per_s_c{concurrency}"] = round(floor["puts"])
+            figures[f"etcd_gets_per_s_c{concurrency}"] = round(floor["gets"])
+        config = yaml.safe_load(kubeconfig.read_text())
+        figures.update(asyncio.run(api_figures(config, n)))
+        for c in (1, 20):
+            figures[f"creates_vs_etcd_puts_c{c}"] = round(
+                figures[f"creates_per_s_c{c}"] / figures[f"etcd_puts_per_s_c{c}"], 2
+            )
+        print(json.dumps(figures, indent=2))
+    finally:
+        ku7s("delete", "cluster", "--name", name, env=env)
+
+
+if __name__ == "__main__":
+    main()
