@@ -168,3 +168,162 @@ def test_create_from_yaml_with_several_kinds(api, tmp_path):
         assert client.AppsV1Api(api).read_namespaced_deployment("web", name).spec.replicas == 2
     finally:
         client.CoreV1Api(api).delete_namespace(name)
+
+
+def _kinds(api, namespace):
+    """(list function, create function, body) for every namespaced kind, typed."""
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    batch, coordination = client.BatchV1Api(api), client.CoordinationV1Api(api)
+    discovery, events = client.DiscoveryV1Api(api), client.EventsV1Api(api)
+    meta = {"name": "k", "labels": {"app": "k"}}
+    template = {
+        "metadata": {"labels": {"app": "k"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
+    workload = {
+        "metadata": meta,
+        "spec": {"selector": {"matchLabels": {"app": "k"}}, "template": template},
+    }
+    regarding = {"kind": "Pod", "name": "k", "namespace": namespace}
+    return {
+        "pods": (
+            core.list_namespaced_pod,
+            core.create_namespaced_pod,
+            {"metadata": meta, "spec": template["spec"]},
+        ),
+        "services": (
+            core.list_namespaced_service,
+            core.create_namespaced_service,
+            {"metadata": meta, "spec": {"ports": [{"port": 80}]}},
+        ),
+        "endpoints": (
+            core.list_namespaced_endpoints,
+            core.create_namespaced_endpoints,
+            {
+                "metadata": meta,
+                "subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}],
+            },
+        ),
+        "configmaps": (
+            core.list_namespaced_config_map,
+            core.create_namespaced_config_map,
+            {"metadata": meta, "data": {"a": "b"}},
+        ),
+        "secrets": (
+            core.list_namespaced_secret,
+            core.create_namespaced_secret,
+            {"metadata": meta, "stringData": {"a": "b"}},
+        ),
+        "serviceaccounts": (
+            core.list_namespaced_service_account,
+            core.create_namespaced_service_account,
+            {"metadata": meta},
+        ),
+        "events": (
+            core.list_namespaced_event,
+            core.create_namespaced_event,
+            {
+                "metadata": meta,
+                "involvedObject": regarding,
+                "reason": "R",
+                "message": "m",
+                "type": "Normal",
+            },
+        ),
+        "deployments": (
+            apps.list_namespaced_deployment,
+            apps.create_namespaced_deployment,
+            workload,
+        ),
+        "replicasets": (
+            apps.list_namespaced_replica_set,
+            apps.create_namespaced_replica_set,
+            workload,
+        ),
+        "daemonsets": (
+            apps.list_namespaced_daemon_set,
+            apps.create_namespaced_daemon_set,
+            workload,
+        ),
+        "statefulsets": (
+            apps.list_namespaced_stateful_set,
+            apps.create_namespaced_stateful_set,
+            {**workload, "spec": {**workload["spec"], "serviceName": "k"}},
+        ),
+        "jobs": (
+            batch.list_namespaced_job,
+            batch.create_namespaced_job,
+            {
+                "metadata": meta,
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "containers": template["spec"]["containers"],
+                        }
+                    }
+                },
+            },
+        ),
+        "leases": (
+            coordination.list_namespaced_lease,
+            coordination.create_namespaced_lease,
+            {"metadata": meta, "spec": {"holderIdentity": "me", "leaseDurationSeconds": 10}},
+        ),
+        "endpointslices": (
+            discovery.list_namespaced_endpoint_slice,
+            discovery.create_namespaced_endpoint_slice,
+            {"metadata": meta, "addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.1"]}]},
+        ),
+        "events.k8s.io": (
+            events.list_namespaced_event,
+            events.create_namespaced_event,
+            {
+                "metadata": {"name": "k2"},
+                "regarding": regarding,
+                "reason": "R",
+                "note": "n",
+                "type": "Normal",
+                "action": "A",
+                "reporting_controller": "e2e",
+                "reporting_instance": "e2e-1",
+                "eventTime": "2026-01-01T00:00:00.000000Z",
+            },
+        ),
+    }
+
+
+KINDS = [
+    "pods",
+    "services",
+    "endpoints",
+    "configmaps",
+    "secrets",
+    "serviceaccounts",
+    "events",
+    "deployments",
+    "replicasets",
+    "daemonsets",
+    "statefulsets",
+    "jobs",
+    "leases",
+    "endpointslices",
+    "events.k8s.io",
+]
+
+
+@pytest.mark.parametrize("plural", KINDS)
+def test_typed_list_and_watch_of_each_kind(api, namespace, plural):
+    list_fn, create_fn, body = _kinds(api, namespace)[plural]
+    listing = list_fn(namespace)
+    created = create_fn(namespace, body)
+    name = created.metadata.name
+    stream = watch.Watch()
+    events = []
+    for event in stream.stream(
+        list_fn, namespace, resource_version=listing.metadata.resource_version, timeout_seconds=5
+    ):
+        events.append((event["type"], event["object"].metadata.name))
+        stream.stop()
+    assert events == [("ADDED", name)]
+    assert name in [item.metadata.name for item in list_fn(namespace).items]

@@ -20,6 +20,19 @@ _WIDE: list[Column] = [
 ]
 
 
+def default_rolling_update(spec: Object, field: str, rolling: dict[str, Any]) -> None:
+    """A RollingUpdate strategy unless told otherwise, with these defaults for its knobs."""
+    strategy = spec.setdefault(field, {})
+    if not isinstance(strategy, dict):
+        return
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        knobs = strategy.setdefault("rollingUpdate", {})
+        if isinstance(knobs, dict):
+            for key, value in rolling.items():
+                knobs.setdefault(key, value)
+
+
 def _wide_cells(obj: Object) -> list[Any]:
     spec = obj.get("spec") or {}
     containers, images = containers_and_images((spec.get("template") or {}).get("spec") or {})
@@ -55,14 +68,7 @@ class DeploymentKind(WorkloadKind):
         spec.setdefault("replicas", 1)
         spec.setdefault("revisionHistoryLimit", 10)
         spec.setdefault("progressDeadlineSeconds", 600)
-        strategy = spec.setdefault("strategy", {})
-        if isinstance(strategy, dict):
-            strategy.setdefault("type", "RollingUpdate")
-            if strategy["type"] == "RollingUpdate":
-                rolling = strategy.setdefault("rollingUpdate", {})
-                if isinstance(rolling, dict):
-                    rolling.setdefault("maxUnavailable", "25%")
-                    rolling.setdefault("maxSurge", "25%")
+        default_rolling_update(spec, "strategy", {"maxUnavailable": "25%", "maxSurge": "25%"})
 
     def validate(self, obj: Object, errors: FieldErrors) -> None:
         super().validate(obj, errors)
@@ -151,14 +157,7 @@ class DaemonSetKind(WorkloadKind):
         if not isinstance(spec, dict):
             return
         spec.setdefault("revisionHistoryLimit", 10)
-        strategy = spec.setdefault("updateStrategy", {})
-        if isinstance(strategy, dict):
-            strategy.setdefault("type", "RollingUpdate")
-            if strategy["type"] == "RollingUpdate":
-                rolling = strategy.setdefault("rollingUpdate", {})
-                if isinstance(rolling, dict):
-                    rolling.setdefault("maxUnavailable", 1)
-                    rolling.setdefault("maxSurge", 0)
+        default_rolling_update(spec, "updateStrategy", {"maxUnavailable": 1, "maxSurge": 0})
 
     def initial_status(self, obj: Object) -> Object:
         # The counts DaemonSetStatus requires.
@@ -230,11 +229,7 @@ class StatefulSetKind(WorkloadKind):
             "persistentVolumeClaimRetentionPolicy",
             {"whenDeleted": "Retain", "whenScaled": "Retain"},
         )
-        strategy = spec.setdefault("updateStrategy", {})
-        if isinstance(strategy, dict):
-            strategy.setdefault("type", "RollingUpdate")
-            if strategy["type"] == "RollingUpdate":
-                strategy.setdefault("rollingUpdate", {"partition": 0})
+        default_rolling_update(spec, "updateStrategy", {"partition": 0})
 
     def validate(self, obj: Object, errors: FieldErrors) -> None:
         super().validate(obj, errors)
