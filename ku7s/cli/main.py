@@ -131,8 +131,8 @@ def create_cluster(
         f"{workers_count} worker{'s' if workers_count != 1 else ''}.\n"
         f'Set kubectl context to "{context}" in {result.kubeconfig_path}. You can now use '
         f"your cluster with:\n\n"
+        f"kubectl cluster-info --context {context}\n"
         f"kubectl get nodes --context {context}\n"
-        f"kubectl get --raw /readyz --context {context}\n"
     )
 
 
