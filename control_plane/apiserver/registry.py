@@ -12,7 +12,6 @@ import base64
 import binascii
 import builtins
 import contextlib
-import copy
 import datetime
 import json
 import secrets
@@ -280,7 +279,7 @@ class Registry:
         self, kind: Kind, namespace: str, obj: Object, *, dry_run: bool = False
     ) -> Object:
         rt = kind.resource
-        obj = copy.deepcopy(obj)
+        obj = meta.clone(obj)
         metadata = obj.setdefault("metadata", {})
         if not isinstance(metadata, dict):
             raise errors.bad_request("metadata must be an object")
@@ -442,7 +441,7 @@ class Registry:
         dry_run: bool = False,
     ) -> Object:
         rt = kind.resource
-        new = copy.deepcopy(new)
+        new = meta.clone(new)
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
         new_meta = new.setdefault("metadata", {})
         if not isinstance(new_meta, dict):
@@ -512,7 +511,7 @@ class Registry:
             old = await self.get(kind, namespace, name)
             try:
                 return await self._replace(
-                    kind, namespace, name, old, change(copy.deepcopy(old)), subresource, dry_run
+                    kind, namespace, name, old, change(meta.clone(old)), subresource, dry_run
                 )
             except errors.APIError as e:
                 if e.reason != "Conflict" or attempt == attempts:
@@ -575,7 +574,7 @@ class Registry:
 
     def _pending_delete(self, kind: Kind, current: Object, options: DeleteOptions) -> Object | None:
         """The object as it should stay while its deletion is pending, or None to delete now."""
-        pending = copy.deepcopy(current)
+        pending = meta.clone(current)
         metadata = pending["metadata"]
         finalizers = list(metadata.get("finalizers") or [])
         policy = options.propagation_policy or kind.default_propagation

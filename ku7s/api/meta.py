@@ -6,7 +6,15 @@ import datetime
 import uuid
 from typing import Any
 
+import orjson
+
 Object = dict[str, Any]
+
+
+def clone(obj: Any) -> Any:
+    """A deep copy of JSON-shaped data, through orjson: several times faster than
+    copy.deepcopy, which matters on the apiserver's write path."""
+    return orjson.loads(orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS))
 
 
 def now_rfc3339() -> str:

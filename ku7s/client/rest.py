@@ -40,9 +40,18 @@ def client_ssl_context(ca_pem: bytes, cert_pem: bytes, key_pem: bytes) -> ssl.SS
 
 
 class APIClient:
-    def __init__(self, server: str, ssl_context: ssl.SSLContext, timeout: float = 10) -> None:
+    def __init__(
+        self,
+        server: str,
+        ssl_context: ssl.SSLContext,
+        timeout: float = 10,
+        server_hostname: str | None = None,
+    ) -> None:
+        """server_hostname: the name to verify the certificate against, when the server
+        is reached by an address its certificate does not name (a container's IP)."""
         self._server = server.rstrip("/")
         self._ssl = ssl_context
+        self._tls_name = server_hostname
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -54,8 +63,16 @@ class APIClient:
             return cls.from_kubeconfig(yaml.safe_load(f), timeout)
 
     @classmethod
-    def from_kubeconfig(cls, config: Object, timeout: float = 10) -> APIClient:
-        """Build from the first cluster and user of a kubeconfig with inline data."""
+    def from_kubeconfig(
+        cls,
+        config: Object,
+        timeout: float = 10,
+        *,
+        server: str | None = None,
+        server_hostname: str | None = None,
+    ) -> APIClient:
+        """Build from the first cluster and user of a kubeconfig with inline data; server
+        and server_hostname reach the same API by another address."""
         cluster = config["clusters"][0]["cluster"]
         user = config["users"][0]["user"]
         context = client_ssl_context(
@@ -63,7 +80,7 @@ class APIClient:
             base64.b64decode(user["client-certificate-data"]),
             base64.b64decode(user["client-key-data"]),
         )
-        return cls(cluster["server"], context, timeout)
+        return cls(server or cluster["server"], context, timeout, server_hostname)
 
     async def __aenter__(self) -> APIClient:
         self._session = aiohttp.ClientSession(
@@ -94,7 +111,12 @@ class APIClient:
         if data is not None:
             headers["Content-Type"] = content_type
         async with self._session.request(
-            method, self._server + path, data=data, headers=headers, params=params
+            method,
+            self._server + path,
+            data=data,
+            headers=headers,
+            params=params,
+            server_hostname=self._tls_name,
         ) as response:
             text = await response.text()
             try:
@@ -141,6 +163,7 @@ class APIClient:
             params=query,
             timeout=timeout,
             headers={"Accept": "application/json"},
+            server_hostname=self._tls_name,
         ) as response:
             if response.status >= 400:
                 text = await response.text()

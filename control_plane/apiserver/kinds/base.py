@@ -9,7 +9,6 @@ may touch (a main-resource write keeps the old status, a status write keeps the 
 
 from __future__ import annotations
 
-import copy
 from typing import Any, ClassVar
 
 from control_plane.apiserver.resources import ResourceType
@@ -62,16 +61,16 @@ class Kind:
     def prepare_for_update(self, old: Object, new: Object, subresource: str | None) -> Object:
         """The object to store when `new` replaces `old` through the main resource or status."""
         if subresource == "status":
-            result = copy.deepcopy(old)
+            result = meta.clone(old)
             result["status"] = new.get("status", {})
             for part in ("labels", "annotations"):  # upstream lets status writes move these
                 if part in new.get("metadata", {}):
                     result["metadata"][part] = new["metadata"][part]
             return result
-        result = copy.deepcopy(new)
+        result = meta.clone(new)
         if "status" in self.resource.subresources:
             if "status" in old:
-                result["status"] = copy.deepcopy(old["status"])
+                result["status"] = meta.clone(old["status"])
             else:
                 result.pop("status", None)
         return result
