@@ -60,11 +60,7 @@ class DeploymentKind(WorkloadKind):
         *_WIDE,
     ]
 
-    def default(self, obj: Object) -> None:
-        super().default(obj)
-        spec = obj.get("spec")
-        if not isinstance(spec, dict):
-            return
+    def default_spec(self, spec: Object) -> None:
         spec.setdefault("replicas", 1)
         spec.setdefault("revisionHistoryLimit", 10)
         spec.setdefault("progressDeadlineSeconds", 600)
@@ -114,10 +110,8 @@ class ReplicaSetKind(WorkloadKind):
         *_WIDE,
     ]
 
-    def default(self, obj: Object) -> None:
-        super().default(obj)
-        if isinstance(obj.get("spec"), dict):
-            obj["spec"].setdefault("replicas", 1)
+    def default_spec(self, spec: Object) -> None:
+        spec.setdefault("replicas", 1)
 
     def initial_status(self, obj: Object) -> Object:
         return {"replicas": 0}  # a required field of ReplicaSetStatus
@@ -151,11 +145,7 @@ class DaemonSetKind(WorkloadKind):
         *_WIDE,
     ]
 
-    def default(self, obj: Object) -> None:
-        super().default(obj)
-        spec = obj.get("spec")
-        if not isinstance(spec, dict):
-            return
+    def default_spec(self, spec: Object) -> None:
         spec.setdefault("revisionHistoryLimit", 10)
         default_rolling_update(spec, "updateStrategy", {"maxUnavailable": 1, "maxSurge": 0})
 
@@ -217,11 +207,7 @@ class StatefulSetKind(WorkloadKind):
         ("Images", "string", "", 1),
     ]
 
-    def default(self, obj: Object) -> None:
-        super().default(obj)
-        spec = obj.get("spec")
-        if not isinstance(spec, dict):
-            return
+    def default_spec(self, spec: Object) -> None:
         spec.setdefault("replicas", 1)
         spec.setdefault("podManagementPolicy", "OrderedReady")
         spec.setdefault("revisionHistoryLimit", 10)

@@ -66,11 +66,7 @@ class JobKind(WorkloadKind):
         ("Selector", "string", "", 1),
     ]
 
-    def default(self, obj: Object) -> None:
-        super().default(obj)
-        spec = obj.get("spec")
-        if not isinstance(spec, dict):
-            return
+    def default_spec(self, spec: Object) -> None:
         if spec.get("completions") is None and spec.get("parallelism") is None:
             spec["completions"] = 1
         spec.setdefault("parallelism", 1)

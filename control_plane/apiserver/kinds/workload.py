@@ -60,8 +60,14 @@ class WorkloadKind(Kind):
 
     def default(self, obj: Object) -> None:
         spec = obj.get("spec")
-        if isinstance(spec, dict) and isinstance(spec.get("template"), dict):
+        if not isinstance(spec, dict):
+            return
+        if isinstance(spec.get("template"), dict):
             default_pod_template(spec["template"])
+        self.default_spec(spec)
+
+    def default_spec(self, spec: Object) -> None:
+        """The kind's own spec defaults (the pod template's are done already)."""
 
     def validate(self, obj: Object, errors: FieldErrors) -> None:
         spec = obj.get("spec")
