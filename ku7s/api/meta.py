@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import functools
+import time
 import uuid
 from typing import Any
 
@@ -19,7 +21,14 @@ def clone(obj: Any) -> Any:
 
 def now_rfc3339() -> str:
     """The current time as Kubernetes writes timestamps: RFC 3339, UTC, whole seconds."""
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _rfc3339_of_second(int(time.time()))
+
+
+@functools.lru_cache(maxsize=4)
+def _rfc3339_of_second(second: int) -> str:
+    # Every write stamps a time; formatting once per second keeps strftime off the
+    # apiserver's hot path.
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
 
 
 def now_rfc3339_micro() -> str:

@@ -55,6 +55,11 @@ class APIClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS settings (CA and client certificate) this client connects with."""
+        return self._ssl
+
     @classmethod
     def from_kubeconfig_file(cls, path: str, timeout: float = 10) -> APIClient:
         import yaml

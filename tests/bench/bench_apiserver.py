@@ -5,11 +5,14 @@ Prints figures; asserts nothing. Run from the repository root with the venv acti
     python tests/bench/bench_apiserver.py
 
 1. The floor: raw etcd puts/s and gets/s through aetcd, run inside the control-plane
-   container against its own etcd, with 1 and 20 concurrent callers.
+   container against its own etcd, with 1 and 20 concurrent callers; and, for reference,
+   create-if-absent transactions (a Txn comparing the key's create revision), which is
+   what every create costs etcd, in Kubernetes as here.
 2. The API server over HTTPS from the host, once at the control-plane container's own
    address and once through the published port (Docker's userland proxy): creates/s and
-   gets/s of pods with 1 and 20 concurrent clients, each with p50 and p99 latency, and a
-   list of 1,000 pods.
+   gets/s of pods with 1 and 20 concurrent clients, each with p50 and p99 latency, sent by
+   a lean load generator (load_client.py) so that the client's CPU stays off the server's
+   two cores; and a list of 1,000 pods.
 3. Watch fan-out: 50 watchers on the pods of one namespace; how long after a create's
    answer each watcher has the event (p50 and p99).
 """
@@ -26,8 +29,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
+
+# Run as a script, this directory is on the path.
+from load_client import LoadClient, LoadResult
 
 from ku7s.client.rest import APIClient
 
@@ -39,9 +46,9 @@ from aetcd import rpc
 async def main(n, concurrency):
     client = aetcd.Client(host="127.0.0.1", port=2379)
     await client.connect()
-    value = b"x" * 700
+    value = b"x" * 1300  # about the size of the benchmark's pods as stored
     result = {}
-    for name, op in (("puts", "put"), ("gets", "get")):
+    for name, op in (("puts", "put"), ("gets", "get"), ("txns", "txn")):
         queue = list(range(n))
         latencies = []
         async def worker():
@@ -51,6 +58,13 @@ async def main(n, concurrency):
                 started = time.perf_counter()
                 if op == "put":
                     await client.kvstub.Put(rpc.PutRequest(key=key, value=value))
+                elif op == "txn":
+                    key = b"/bench/txn/%d" % i
+                    absent = rpc.Compare(
+                        key=key, result=rpc.Compare.CompareResult.EQUAL,
+                        target=rpc.Compare.CompareTarget.CREATE, create_revision=0)
+                    put = rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value))
+                    await client.kvstub.Txn(rpc.TxnRequest(compare=[absent], success=[put]))
                 else:
                     await client.kvstub.Range(rpc.RangeRequest(key=key))
                 latencies.append(time.perf_counter() - started)
@@ -106,62 +120,45 @@ def etcd_floor(control_plane: str, n: int, concurrency: int) -> dict[str, float]
     return json.loads(result.stdout)
 
 
-async def timed(api: APIClient, calls: list, concurrency: int) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    queue = list(calls)
-
-    async def worker() -> None:
-        while queue:
-            call = queue.pop()
-            started = time.perf_counter()
-            await call()
-            latencies.append(time.perf_counter() - started)
-
-    # Open (TLS-handshake) every connection first: the figures are of the steady state.
-    await asyncio.gather(*(api.get("/version") for _ in range(concurrency)))
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return len(calls) / (time.perf_counter() - started), latencies
+def latency_ms(result: LoadResult) -> list[float]:
+    return [round(result.percentile_ms(0.5), 1), round(result.percentile_ms(0.99), 1)]
 
 
-async def api_figures(api_client: APIClient, n: int, tag: str) -> dict[str, object]:
+async def api_figures(
+    api_client: APIClient, load: LoadClient, n: int, tag: str
+) -> dict[str, object]:
     figures: dict[str, object] = {}
     async with api_client as api:
         for concurrency in (1, 20):
             namespace = f"bench{concurrency}{tag}"
             await api.create("/api/v1/namespaces", {"metadata": {"name": namespace}})
             base = f"/api/v1/namespaces/{namespace}/pods"
-
-            def create(i: int, base: str = base):
-                return lambda: api.create(
-                    base, {**POD, "metadata": {**POD["metadata"], "name": f"p{i}"}}
-                )
-
-            rate, latencies = await timed(api, [create(i) for i in range(n)], concurrency)
-            figures[f"creates_per_s_c{concurrency}"] = round(rate)
-            figures[f"create_ms_p50_p99_c{concurrency}"] = [
-                round(percentile(latencies, 0.5) * 1000, 1),
-                round(percentile(latencies, 0.99) * 1000, 1),
-            ]
-
-            def get(i: int, base: str = base):
-                return lambda: api.get(f"{base}/p{i}")
-
-            rate, latencies = await timed(api, [get(i) for i in range(n)], concurrency)
-            figures[f"gets_per_s_c{concurrency}"] = round(rate)
-            figures[f"get_ms_p50_p99_c{concurrency}"] = [
-                round(percentile(latencies, 0.5) * 1000, 1),
-                round(percentile(latencies, 0.99) * 1000, 1),
-            ]
+            creates = [load.request("POST", base, pod_body(f"p{i}")) for i in range(n)]
+            result = await load.run(creates, concurrency)
+            if result.statuses != {201: n}:
+                raise SystemExit(f"creates answered {result.statuses}")
+            figures[f"creates_per_s_c{concurrency}"] = round(result.per_second)
+            figures[f"create_ms_p50_p99_c{concurrency}"] = latency_ms(result)
+            result = await load.run(
+                [load.request("GET", f"{base}/p{i}") for i in range(n)], concurrency
+            )
+            if result.statuses != {200: n}:
+                raise SystemExit(f"gets answered {result.statuses}")
+            figures[f"gets_per_s_c{concurrency}"] = round(result.per_second)
+            figures[f"get_ms_p50_p99_c{concurrency}"] = latency_ms(result)
         listing = []
         for _ in range(5):
             started = time.perf_counter()
-            result = await api.get(f"/api/v1/namespaces/bench20{tag}/pods")
+            listed = await api.get(f"/api/v1/namespaces/bench20{tag}/pods")
             listing.append(time.perf_counter() - started)
-        figures["list_pods"] = len(result["items"])
+        figures["list_pods"] = len(listed["items"])
         figures["list_ms_median"] = round(statistics.median(listing) * 1000, 1)
         figures.update(await watch_fanout(api, tag))
     return figures
+
+
+def pod_body(name: str) -> bytes:
+    return json.dumps({**POD, "metadata": {**POD["metadata"], "name": name}}).encode()
 
 
 async def watch_fanout(api: APIClient, tag: str, watchers: int = 50, events: int = 100) -> dict:
@@ -207,6 +204,11 @@ async def watch_fanout(api: APIClient, tag: str, watchers: int = 50, events: int
     }
 
 
+def urlsplit_host_port(server: str) -> tuple[str, int]:
+    parts = urlsplit(server)
+    return parts.hostname or "127.0.0.1", parts.port or 443
+
+
 def main() -> None:
     n = int(os.environ.get("BENCH_N", "1000"))
     name = f"apibench-{secrets.token_hex(3)}"
@@ -220,6 +222,7 @@ def main() -> None:
             figures[f"etcd_puts_per_s_c{concurrency}"] = round(floor["puts"])
             figures[f"etcd_gets_per_s_c{concurrency}"] = round(floor["gets"])
             figures[f"etcd_put_ms_p99_c{concurrency}"] = round(floor["puts_p99_ms"], 1)
+            figures[f"etcd_create_txns_per_s_c{concurrency}"] = round(floor["txns"])
         config = yaml.safe_load(kubeconfig.read_text())
         control_plane = f"{name}-control-plane"
         address = subprocess.run(
@@ -234,20 +237,41 @@ def main() -> None:
             text=True,
             check=True,
         ).stdout.strip()
-        direct = APIClient.from_kubeconfig(
-            config, timeout=60, server=f"https://{address}:6443", server_hostname=control_plane
-        )
-        published = APIClient.from_kubeconfig(config, timeout=60)
+        host, port = urlsplit_host_port(config["clusters"][0]["cluster"]["server"])
+        ssl_context = APIClient.from_kubeconfig(config).ssl_context
         # The container's own address (the API server itself), then the published port of
         # users' kubeconfigs, which Docker's userland proxy relays on the host.
         results = {
-            "direct": asyncio.run(api_figures(direct, n, "d")),
-            "published_port": asyncio.run(api_figures(published, n, "p")),
+            "direct": asyncio.run(
+                api_figures(
+                    APIClient.from_kubeconfig(
+                        config,
+                        timeout=60,
+                        server=f"https://{address}:6443",
+                        server_hostname=control_plane,
+                    ),
+                    LoadClient(address, 6443, ssl_context, control_plane),
+                    n,
+                    "d",
+                )
+            ),
+            "published_port": asyncio.run(
+                api_figures(
+                    APIClient.from_kubeconfig(config, timeout=60),
+                    LoadClient(host, port, ssl_context, host),
+                    n,
+                    "p",
+                )
+            ),
         }
         for figures_of in results.values():
             for c in (1, 20):
+                creates = figures_of[f"creates_per_s_c{c}"]
                 figures_of[f"creates_vs_etcd_puts_c{c}"] = round(
-                    figures_of[f"creates_per_s_c{c}"] / figures[f"etcd_puts_per_s_c{c}"], 2
+                    creates / figures[f"etcd_puts_per_s_c{c}"], 2
+                )
+                figures_of[f"creates_vs_etcd_create_txns_c{c}"] = round(
+                    creates / figures[f"etcd_create_txns_per_s_c{c}"], 2
                 )
         print(json.dumps({"etcd": figures, **results}, indent=2))
     finally:
