@@ -53,6 +53,14 @@ def namespace_of(obj: Object) -> str:
     return str(obj.get("metadata", {}).get("namespace", "") or "")
 
 
+def uid_of(obj: Object) -> str:
+    return str(obj.get("metadata", {}).get("uid", ""))
+
+
+def resource_version(obj: Object) -> str:
+    return str(obj.get("metadata", {}).get("resourceVersion", ""))
+
+
 def labels_of(obj: Object) -> dict[str, str]:
     return dict(obj.get("metadata", {}).get("labels") or {})
 

@@ -9,11 +9,13 @@ import os
 import signal
 from pathlib import Path
 
+from node_image.kubelet.cgroups import PodCgroups
 from node_image.kubelet.credentials import CredentialStore
 from node_image.kubelet.cri import CRIClient
 from node_image.kubelet.images import ImagePreloader
-from node_image.kubelet.kubelet import ControlPlaneEndpoint, Kubelet
+from node_image.kubelet.kubelet import ControlPlaneEndpoint, Kubelet, PodSettings
 from node_image.kubelet.node_info import NodeSettings
+from node_image.kubelet.sandbox_config import ClusterDNS
 
 CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
 
@@ -34,6 +36,23 @@ def parse_taints(text: str) -> list[tuple[str, str, str]]:
         key, _, value = key_value.partition("=")
         taints.append((key, value, effect))
     return taints
+
+
+def node_resolver(path: Path) -> ClusterDNS:
+    """The node's nameservers and search domains, for pods with dnsPolicy Default."""
+    servers: list[str] = []
+    searches: list[str] = []
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] == "nameserver":
+            servers.append(fields[1])
+        elif fields and fields[0] == "search":
+            searches = fields[1:]
+    return ClusterDNS(node_servers=tuple(servers), node_searches=tuple(searches))
 
 
 def settings_from_env(env: dict[str, str]) -> NodeSettings:
@@ -67,6 +86,8 @@ def main() -> None:
             CredentialStore(state, Path(env.get("KU7S_CA_FILE", "/etc/ku7s/pki/ca.crt"))),
             ImagePreloader(Path("/var/lib/ku7s/images"), CONTAINERD_SOCKET),
             Path("/etc/cni/net.d"),
+            PodCgroups.of_this_process(),
+            PodSettings(dns=node_resolver(Path("/etc/resolv.conf"))),
         )
         try:
             await kubelet.run(stop)

@@ -1,21 +1,32 @@
-"""The kubelet component: join, register, and keep the Node's status and Lease fresh."""
+"""The kubelet component: join, register, keep the Node's status and Lease fresh, and run
+the pods the control plane assigns, over one gRPC session."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+import orjson
 
 from ku7s.rpc import node_pb2, node_pb2_grpc
 from node_image.kubelet import cni
+from node_image.kubelet.cgroups import PodCgroups
 from node_image.kubelet.credentials import Credentials, CredentialStore, JoinRefused
 from node_image.kubelet.cri import CRIClient
 from node_image.kubelet.images import ImagePreloader
 from node_image.kubelet.node_info import NodeSettings, registration
+from node_image.kubelet.object_source import FetchedObjects
+from node_image.kubelet.pod_manager import PodManager
+from node_image.kubelet.pod_worker import WorkerContext
+from node_image.kubelet.reporter import Reporter
+from node_image.kubelet.runtime_view import RuntimeView
+from node_image.kubelet.sandbox_config import ClusterDNS
+from node_image.kubelet.volumes import PodVolumes
 
 log = logging.getLogger("kubelet")
 
@@ -33,6 +44,15 @@ class ControlPlaneEndpoint:
     @property
     def node_target(self) -> str:
         return f"{self.host}:{self.node_port}"
+
+
+@dataclass(frozen=True)
+class PodSettings:
+    """Where pods' files live on the node and how their DNS is set up."""
+
+    pods_dir: Path = Path("/var/lib/ku7s/kubelet/pods")
+    dns: ClusterDNS = field(default_factory=ClusterDNS)
+    relist_interval: float = 1.0
 
 
 #: How often the runtime is asked again while the node is not ready yet.
@@ -53,6 +73,8 @@ class Kubelet:
         credentials: CredentialStore,
         preloader: ImagePreloader,
         cni_conf_dir: Path,
+        cgroups: PodCgroups,
+        pod_settings: PodSettings | None = None,
         *,
         retry_interval: float = 0.5,
         refused_retry_interval: float = 5.0,
@@ -64,6 +86,8 @@ class Kubelet:
         self._credentials = credentials
         self._preloader = preloader
         self._cni_conf_dir = cni_conf_dir
+        self._cgroups = cgroups
+        self._pod_settings = pod_settings or PodSettings()
         self._retry_interval = retry_interval
         self._refused_retry_interval = refused_retry_interval
         self._images_ready = asyncio.Event()
@@ -77,27 +101,80 @@ class Kubelet:
     async def run(self, stop: asyncio.Event) -> None:
         # Joining needs no runtime, so it overlaps with containerd's start-up.
         runtime = asyncio.create_task(self._cri.wait_for_version())
-        preload: asyncio.Task[None] | None = None
+        background: list[asyncio.Task[None]] = []
+        channel: grpc.aio.Channel | None = None
+        manager: PodManager | None = None
         try:
             creds = self._credentials.load() or await self._join(stop)
             version = await runtime
             log.info("container runtime %s (CRI %s)", version.node_info_string, version.api_version)
             if creds is None:
                 return
-            preload = asyncio.create_task(self._preload_images())
+            background.append(asyncio.create_task(self._preload_images()))
             reg = registration(self._settings, version.node_info_string)
+            channel = self._channel(creds)
+            reporter = Reporter()
+            manager, view = self._pods(reg, channel, reporter)
+            background.append(asyncio.create_task(view.run(stop)))
             while not stop.is_set():
                 try:
-                    await self._session(creds, reg, stop)
+                    await self._session(channel, reg, stop, manager, reporter)
                 except (grpc.aio.AioRpcError, SessionEnded, TimeoutError) as e:
                     log.warning("session with the control plane ended: %s", _describe(e))
                     await _sleep_unless(stop, self._retry_interval)
         finally:
-            for task in (runtime, preload):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
+            if manager is not None:
+                await manager.stop()
+            for task in (runtime, *background):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            if channel is not None:
+                await channel.close()
+
+    def _pods(
+        self, reg: node_pb2.Registration, channel: grpc.aio.Channel, reporter: Reporter
+    ) -> tuple[PodManager, RuntimeView]:
+        settings = self._pod_settings
+        objects = FetchedObjects(channel)
+        allocatable = dict(reg.allocatable)
+        node_ip = next((a.address for a in reg.addresses if a.type == "InternalIP"), "")
+        manager: PodManager
+        view = RuntimeView(
+            self._cri.pods,
+            lambda uid: manager.pod_changed(uid),
+            relist_interval=settings.relist_interval,
+        )
+        manager = PodManager(
+            WorkerContext(
+                runtime=self._cri.pods,
+                view=view,
+                reporter=reporter,
+                volumes=PodVolumes(settings.pods_dir, objects, allocatable),
+                objects=objects,
+                cgroups=self._cgroups,
+                dns=settings.dns,
+                node_ip=node_ip,
+                node_allocatable=allocatable,
+                pods_dir=settings.pods_dir,
+            )
+        )
+        return manager, view
+
+    def _channel(self, creds: Credentials) -> grpc.aio.Channel:
+        return grpc.aio.secure_channel(
+            self._endpoint.node_target,
+            creds.channel_credentials(),
+            options=[
+                ("grpc.keepalive_time_ms", 2000),
+                ("grpc.keepalive_timeout_ms", 2000),
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.max_pings_without_data", 0),
+                ("grpc.initial_reconnect_backoff_ms", 200),
+                ("grpc.max_reconnect_backoff_ms", 2000),
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ],
+        )
 
     async def _preload_images(self) -> None:
         try:
@@ -132,23 +209,22 @@ class Kubelet:
         return node_pb2.Heartbeat(ready=True)
 
     async def _session(
-        self, creds: Credentials, reg: node_pb2.Registration, stop: asyncio.Event
+        self,
+        channel: grpc.aio.Channel,
+        reg: node_pb2.Registration,
+        stop: asyncio.Event,
+        manager: PodManager,
+        reporter: Reporter,
     ) -> None:
-        channel = grpc.aio.secure_channel(
-            self._endpoint.node_target,
-            creds.channel_credentials(),
-            options=[
-                ("grpc.keepalive_time_ms", 2000),
-                ("grpc.keepalive_timeout_ms", 2000),
-                ("grpc.keepalive_permit_without_calls", 1),
-                ("grpc.http2.max_pings_without_data", 0),
-                ("grpc.initial_reconnect_backoff_ms", 200),
-                ("grpc.max_reconnect_backoff_ms", 2000),
-            ],
-        )
         call = node_pb2_grpc.NodeServiceStub(channel).Connect(wait_for_ready=True)
+        writing = asyncio.Lock()
+
+        async def write(message: node_pb2.NodeMessage) -> None:
+            async with writing:
+                await call.write(message)
+
         try:
-            await call.write(node_pb2.NodeMessage(register=reg))
+            await write(node_pb2.NodeMessage(register=reg))
             reply = await asyncio.wait_for(call.read(), timeout=30)
             if reply is grpc.aio.EOF or reply.WhichOneof("kind") != "registered":
                 raise SessionEnded("no registration reply")
@@ -157,14 +233,53 @@ class Kubelet:
                 log.info("wrote CNI config for pod CIDR %s", registered.pod_cidr)
             log.info("registered node %s (pod CIDR %s)", reg.node_name, registered.pod_cidr)
             interval = max(registered.heartbeat_interval_ms, 100) / 1000
-            await self._heartbeats(call, interval, stop)
+            acks: asyncio.Queue[node_pb2.HeartbeatAck] = asyncio.Queue()
+            parts = [
+                asyncio.create_task(self._read(call, manager, acks)),
+                asyncio.create_task(_send_reports(reporter, write)),
+                asyncio.create_task(self._heartbeats(write, acks, interval, stop)),
+            ]
+            try:
+                done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for part in parts:
+                    part.cancel()
+                await asyncio.gather(*parts, return_exceptions=True)
+            for part in done:
+                part.result()  # raises what ended the session
             await call.done_writing()
         finally:
             call.cancel()
-            await channel.close()
+
+    async def _read(
+        self,
+        call: grpc.aio.StreamStreamCall,
+        manager: PodManager,
+        acks: asyncio.Queue[node_pb2.HeartbeatAck],
+    ) -> None:
+        """Dispatch what the control plane sends: heartbeat answers and pods."""
+        synced: asyncio.Task[None] | None = None
+        while True:
+            message = await call.read()
+            if message is grpc.aio.EOF:
+                raise SessionEnded("the control plane closed the stream")
+            kind = message.WhichOneof("kind")
+            if kind == "ack":
+                acks.put_nowait(message.ack)
+            elif kind == "pod":
+                manager.assign(orjson.loads(message.pod.pod_json))
+            elif kind == "pod_removed":
+                manager.removed(message.pod_removed.uid)
+            elif kind == "pods_synced":
+                synced = asyncio.create_task(manager.synced())
+                synced.add_done_callback(_log_failure)
 
     async def _heartbeats(
-        self, call: grpc.aio.StreamStreamCall, interval: float, stop: asyncio.Event
+        self,
+        write: _Writer,
+        acks: asyncio.Queue[node_pb2.HeartbeatAck],
+        interval: float,
+        stop: asyncio.Event,
     ) -> None:
         """Beat every interval, and at once when readiness changes.
 
@@ -177,13 +292,32 @@ class Kubelet:
             beat = await self._heartbeat()
             now = loop.time()
             if beat.ready != last_ready or now - last_sent >= interval:
-                await call.write(node_pb2.NodeMessage(heartbeat=beat))
-                ack = await asyncio.wait_for(call.read(), timeout=max(3 * interval, 3))
-                if ack is grpc.aio.EOF:
-                    raise SessionEnded("the control plane closed the stream")
+                await write(node_pb2.NodeMessage(heartbeat=beat))
+                await asyncio.wait_for(acks.get(), timeout=max(3 * interval, 3))
                 last_sent, last_ready = now, beat.ready
             wait = interval - (loop.time() - last_sent) if beat.ready else _NOT_READY_POLL
             await _sleep_unless(stop, max(wait, 0.01))
+
+
+_Writer = Callable[[node_pb2.NodeMessage], Awaitable[None]]
+
+
+async def _send_reports(reporter: Reporter, write: _Writer) -> None:
+    """Send what the pod workers report, in order; what a broken session did not send
+    waits for the next."""
+    while True:
+        batch = await reporter.next_batch()
+        for i, message in enumerate(batch):
+            try:
+                await write(message)
+            except BaseException:
+                reporter.put_back(batch[i:])
+                raise
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("cleaning up left-over pods failed: %r", task.exception())
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+import orjson
 
 from control_plane.apiserver import errors
 from control_plane.apiserver.node_service import node_objects
 from control_plane.apiserver.node_service.ipam import PodCIDRAllocator, PodCIDRExhausted
+from control_plane.apiserver.node_service.pod_feed import PodFeed
+from control_plane.apiserver.node_service.pod_reports import PodReports
 from control_plane.apiserver.node_service.tokens import BootstrapTokens
 from control_plane.apiserver.registry import ListOptions, Registry
 from ku7s.api import meta
@@ -26,6 +29,8 @@ log = logging.getLogger("node-service")
 
 NODE_USER_PREFIX = "system:node:"
 NODES_GROUP = "system:nodes"
+#: What a kubelet may read through Fetch.
+FETCHABLE = ("configmaps", "secrets", "services")
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,8 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         request_iterator: AsyncIterator[node_pb2.NodeMessage],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[node_pb2.ControlMessage]:
+        """One kubelet session: messages from the node are read by a task of their own, so
+        that the pods sent to the node and the answers to its heartbeats share the stream."""
         peer_node = _node_name_from_peer(context.auth_context())
         if peer_node is None:
             await context.abort(
@@ -97,9 +104,33 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                 "Connect needs the client certificate issued by Join",
             )
             return
-        node_name: str = peer_node
-        session = next(self._session_ids)
-        registered = False
+        session = _Session(peer_node, next(self._session_ids))
+        reader = asyncio.get_running_loop().create_task(
+            self._read(session, request_iterator, context)
+        )
+        try:
+            while True:
+                message = await session.outbox.get()
+                if message is None:
+                    break
+                yield message
+            await reader  # raises what ended the session (an abort, say)
+        finally:
+            for task in (reader, *session.tasks):
+                task.cancel()
+            await asyncio.gather(reader, *session.tasks, return_exceptions=True)
+            if session.registered and self._sessions.get(session.node) == session.id:
+                del self._sessions[session.node]
+                self._in_background(self.mark_unknown(session.node, "stream closed"))
+
+    async def _read(
+        self,
+        session: _Session,
+        request_iterator: AsyncIterator[node_pb2.NodeMessage],
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        node_name = session.node
+        reports = PodReports(self._registry, node_name)
         try:
             async for message in request_iterator:
                 kind = message.WhichOneof("kind")
@@ -110,29 +141,68 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                             f"certificate is for node {node_name!r}, not "
                             f"{message.register.node_name!r}",
                         )
-                    self._sessions[node_name] = session
+                    self._sessions[node_name] = session.id
                     pod_cidr = await self._register(message.register)
-                    registered = True
-                    yield node_pb2.ControlMessage(
-                        registered=node_pb2.Registered(
-                            pod_cidr=pod_cidr,
-                            heartbeat_interval_ms=int(self._timing.heartbeat_interval * 1000),
-                            lease_duration_seconds=self._timing.lease_duration_seconds,
+                    session.send(
+                        node_pb2.ControlMessage(
+                            registered=node_pb2.Registered(
+                                pod_cidr=pod_cidr,
+                                heartbeat_interval_ms=int(self._timing.heartbeat_interval * 1000),
+                                lease_duration_seconds=self._timing.lease_duration_seconds,
+                            )
                         )
                     )
-                elif kind == "heartbeat":
-                    if not registered:
-                        await context.abort(
-                            grpc.StatusCode.FAILED_PRECONDITION, "register before heartbeats"
-                        )
+                    if not session.registered:
+                        session.registered = True
+                        session.start(PodFeed(self._registry, node_name).run(session.send))
+                        session.start(session.work_through_reports(reports))
+                    continue
+                if not session.registered:
+                    await context.abort(
+                        grpc.StatusCode.FAILED_PRECONDITION, "register before anything else"
+                    )
+                if kind == "heartbeat":
                     lease_rv = await self._heartbeat(node_name, message.heartbeat)
-                    yield node_pb2.ControlMessage(
-                        ack=node_pb2.HeartbeatAck(lease_resource_version=lease_rv)
+                    session.send(
+                        node_pb2.ControlMessage(
+                            ack=node_pb2.HeartbeatAck(lease_resource_version=lease_rv)
+                        )
                     )
+                elif kind is not None:
+                    session.reports.put_nowait(message)
         finally:
-            if registered and self._sessions.get(node_name) == session:
-                del self._sessions[node_name]
-                self._in_background(self.mark_unknown(node_name, "stream closed"))
+            session.outbox.put_nowait(None)
+
+    # -- Fetch ---------------------------------------------------------------------------
+
+    async def Fetch(
+        self, request: node_pb2.FetchRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.FetchResponse:
+        """Objects a pod's spec names: config maps and secrets (volumes, env) and the
+        services of its namespace (service environment variables)."""
+        if _node_name_from_peer(context.auth_context()) is None:
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, "Fetch needs the client certificate issued by Join"
+            )
+        if request.resource not in FETCHABLE:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"nodes may not read {request.resource!r}; only {', '.join(FETCHABLE)}",
+            )
+        kind = self._registry.kinds.get(request.resource)
+        try:
+            if request.name:
+                found: Any = await self._registry.get(kind, request.namespace, request.name)
+            else:
+                page = await self._registry.list(kind, request.namespace, ListOptions())
+                found = {
+                    "items": page.items,
+                    "metadata": {"resourceVersion": page.resource_version},
+                }
+        except errors.APIError as e:
+            code = grpc.StatusCode.NOT_FOUND if e.code == 404 else grpc.StatusCode.UNAVAILABLE
+            await context.abort(code, e.message)
+        return node_pb2.FetchResponse(object_json=orjson.dumps(found))
 
     def _in_background(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -264,6 +334,46 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         """Wait for background status writes (used at shutdown)."""
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+
+
+class _Session:
+    """The state of one Connect call."""
+
+    def __init__(self, node: str, session_id: int) -> None:
+        self.node = node
+        self.id = session_id
+        self.registered = False
+        self.outbox: asyncio.Queue[node_pb2.ControlMessage | None] = asyncio.Queue()
+        self.reports: asyncio.Queue[node_pb2.NodeMessage] = asyncio.Queue()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def send(self, message: node_pb2.ControlMessage) -> None:
+        self.outbox.put_nowait(message)
+
+    def start(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        task.add_done_callback(self._fail_session_on_error)
+        self.tasks.append(task)
+
+    def _fail_session_on_error(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("session of node %s failed: %r", self.node, task.exception())
+            self.outbox.put_nowait(None)
+
+    async def work_through_reports(self, reports: PodReports) -> None:
+        """Apply the node's reports in the order it sent them, beside the heartbeats."""
+        while True:
+            message = await self.reports.get()
+            kind = message.WhichOneof("kind")
+            try:
+                if kind == "pod_status":
+                    await reports.status(message.pod_status)
+                elif kind == "pod_terminated":
+                    await reports.terminated(message.pod_terminated)
+                elif kind == "event":
+                    await reports.event(message.event)
+            except errors.APIError as e:
+                log.warning("node %s: could not apply %s: %s", self.node, kind, e.message)
 
 
 def _node_name_from_peer(auth_context: dict[str, list[bytes]]) -> str | None:
