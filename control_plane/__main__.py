@@ -68,7 +68,10 @@ def programs(env: dict[str, str]) -> list[Program]:
                 f"127.0.0.1:{api_port}",
             ),
         ),
-        Program("kube-scheduler", (python, "-m", "control_plane.scheduler")),
+        Program(
+            "kube-scheduler",
+            (python, "-m", "control_plane.scheduler", "--kubeconfig", "/etc/ku7s/scheduler.conf"),
+        ),
         Program(
             "kube-controller-manager",
             (

@@ -1,1 +1,1 @@
-"""kube-scheduler (arrives with issue 4; this process slot idles until then)."""
+"""kube-scheduler: binds each pod without a node to a node where it fits."""

@@ -1,6 +1,33 @@
-"""kube-scheduler entry point."""
+"""kube-scheduler entry point: ``python -m control_plane.scheduler --kubeconfig F``."""
 
-from ku7s.placeholder import idle
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from control_plane.scheduler.scheduler import DEFAULT_SCHEDULER_NAME, Scheduler
+from ku7s.client.rest import APIClient
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="kube-scheduler")
+    parser.add_argument("--kubeconfig", default="/etc/ku7s/scheduler.conf")
+    parser.add_argument("--scheduler-name", default=DEFAULT_SCHEDULER_NAME)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with APIClient.from_kubeconfig_file(args.kubeconfig, timeout=30) as client:
+            await Scheduler(client, name=args.scheduler_name).run(stop)
+
+    asyncio.run(run())
+
 
 if __name__ == "__main__":
-    idle("kube-scheduler", "issue 4")
+    main()

@@ -20,6 +20,7 @@ PKI_DIR = "/etc/ku7s/pki"
 TOKENS_PATH = "/etc/ku7s/bootstrap-tokens"
 ADMIN_KUBECONFIG_PATH = "/etc/ku7s/admin.conf"
 CONTROLLER_MANAGER_KUBECONFIG_PATH = "/etc/ku7s/controller-manager.conf"
+SCHEDULER_KUBECONFIG_PATH = "/etc/ku7s/scheduler.conf"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class ClusterSecrets:
     apiserver: pki.KeyPair
     admin: pki.KeyPair
     controller_manager: pki.KeyPair
+    scheduler: pki.KeyPair
     token: str
 
     @classmethod
@@ -49,7 +51,8 @@ class ClusterSecrets:
         )
         admin = ca.issue_client("kubernetes-admin", ("system:masters",))
         controller_manager = ca.issue_client("system:kube-controller-manager")
-        return cls(ca, apiserver, admin, controller_manager, pki.new_bootstrap_token())
+        scheduler = ca.issue_client("system:kube-scheduler")
+        return cls(ca, apiserver, admin, controller_manager, scheduler, pki.new_bootstrap_token())
 
 
 def control_plane_spec(
@@ -64,13 +67,21 @@ def control_plane_spec(
         secrets.admin.key_pem,
     )
     # Components in the control-plane container reach the API over loopback.
-    controller_manager = kubeconfig.render(
-        config.name,
-        f"https://127.0.0.1:{API_SERVER_PORT}",
-        secrets.ca.cert_pem,
-        secrets.controller_manager.cert_pem,
-        secrets.controller_manager.key_pem,
-    )
+    components = {
+        path: kubeconfig.dump(
+            kubeconfig.render(
+                config.name,
+                f"https://127.0.0.1:{API_SERVER_PORT}",
+                secrets.ca.cert_pem,
+                identity.cert_pem,
+                identity.key_pem,
+            )
+        ).encode()
+        for path, identity in (
+            (CONTROLLER_MANAGER_KUBECONFIG_PATH, secrets.controller_manager),
+            (SCHEDULER_KUBECONFIG_PATH, secrets.scheduler),
+        )
+    }
     node = next(n for n in config.nodes if n.role == CONTROL_PLANE)
     return NodeSpec(
         name=name,
@@ -92,7 +103,7 @@ def control_plane_spec(
             f"{PKI_DIR}/apiserver.key": secrets.apiserver.key_pem,
             TOKENS_PATH: secrets.token.encode() + b"\n",
             ADMIN_KUBECONFIG_PATH: kubeconfig.dump(admin).encode(),
-            CONTROLLER_MANAGER_KUBECONFIG_PATH: kubeconfig.dump(controller_manager).encode(),
+            **components,
         },
         volume=etcd_volume_name(config.name),
         volume_path="/var/lib/etcd",

@@ -1,0 +1,186 @@
+"""kube-scheduler as a component: watch pods without a node, pick one for each through the
+framework's plugins, and bind; say why when no node fits.
+
+Pods are scheduled one at a time against the cache (so each sees the ones before it), and
+bound concurrently in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import aiohttp
+
+from control_plane.scheduler.cache import SchedulerCache
+from control_plane.scheduler.framework import Framework, PodInfo, Verdict
+from control_plane.scheduler.plugins import default_filters, default_scores
+from control_plane.scheduler.queue import SchedulingQueue
+from ku7s.api import meta
+from ku7s.client.events import EventRecorder
+from ku7s.client.informer import Informer
+from ku7s.client.rest import APIClient, APIStatusError
+
+Object = dict[str, Any]
+
+log = logging.getLogger("kube-scheduler")
+
+DEFAULT_SCHEDULER_NAME = "default-scheduler"
+
+
+def _is_terminal(pod: Object) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+class Scheduler:
+    def __init__(
+        self,
+        client: APIClient,
+        *,
+        name: str = DEFAULT_SCHEDULER_NAME,
+        framework: Framework | None = None,
+        bind_concurrency: int = 32,
+    ) -> None:
+        self._client = client
+        self.name = name
+        self._framework = framework or Framework(default_filters(), default_scores())
+        self.cache = SchedulerCache()
+        self.queue = SchedulingQueue()
+        self._events = EventRecorder(client, name)
+        self._binding = asyncio.Semaphore(bind_concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reported: dict[str, str] = {}  # pod uid -> last FailedScheduling message
+        self._pods = Informer(client, "/api/v1/pods")
+        self._nodes = Informer(client, "/api/v1/nodes")
+        self._pods.on_change(self._on_pod)
+        self._nodes.on_change(self._on_node)
+        self.bound = 0
+
+    # -- informer handlers --
+
+    def _on_node(self, event: str, node: Object) -> None:
+        if event == "DELETED":
+            self.cache.remove_node(meta.name_of(node))
+        else:
+            self.cache.set_node(node)
+        self.queue.move_all_unschedulable()
+
+    def _on_pod(self, event: str, pod: Object) -> None:
+        uid = meta.uid_of(pod)
+        if event == "DELETED":
+            self.queue.remove(uid)
+            self.cache.remove_pod(uid)
+            self._reported.pop(uid, None)
+            self.queue.move_all_unschedulable()
+            return
+        spec = pod.get("spec") or {}
+        if spec.get("nodeName"):
+            self.queue.forget(uid)
+            self._reported.pop(uid, None)
+            self.cache.set_pod(pod)
+            if _is_terminal(pod):
+                self.queue.move_all_unschedulable()
+            return
+        mine = spec.get("schedulerName", DEFAULT_SCHEDULER_NAME) == self.name
+        if not mine or pod["metadata"].get("deletionTimestamp") or _is_terminal(pod):
+            self.queue.remove(uid)
+            return
+        self.queue.update(pod)
+
+    # -- the loop --
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._nodes.run(stop))
+            group.create_task(self._pods.run(stop))
+            await self._nodes.synced.wait()
+            await self._pods.synced.wait()
+            log.info("%s: caches synced; scheduling", self.name)
+            loop = group.create_task(self._schedule_loop())
+            flusher = group.create_task(self._flush_loop())
+            await stop.wait()
+            loop.cancel()
+            flusher.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._events.flush()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(10)
+            self.queue.flush_stale(time.monotonic())
+
+    async def _schedule_loop(self) -> None:
+        while True:
+            pod = await self.queue.pop()
+            self.schedule_one(pod)
+            await asyncio.sleep(0)  # let informer events and bindings in
+
+    def schedule_one(self, pod: Object) -> Verdict:
+        info = PodInfo.of(pod)
+        verdict = self._framework.schedule(info, self.cache.nodes())
+        if verdict.node is None:
+            self.queue.unschedulable(pod, time.monotonic())
+            self._spawn(self._report_unschedulable(pod, verdict))
+        else:
+            self.cache.assume(info, verdict.node)
+            self._spawn(self._bind(pod, verdict.node))
+        return verdict
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _bind(self, pod: Object, node: str) -> None:
+        namespace, name, uid = meta.namespace_of(pod), meta.name_of(pod), meta.uid_of(pod)
+        binding = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": name, "namespace": namespace, "uid": uid},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        }
+        async with self._binding:
+            try:
+                await self._client.create(
+                    f"/api/v1/namespaces/{namespace}/pods/{name}/binding", binding
+                )
+            except (APIStatusError, aiohttp.ClientError, OSError, TimeoutError) as e:
+                self.cache.forget(uid)
+                if isinstance(e, APIStatusError) and e.code in (404, 409):
+                    log.info("binding %s/%s to %s failed: %s", namespace, name, node, e)
+                    self.queue.remove(uid)  # gone, or bound by someone else
+                else:
+                    log.warning("binding %s/%s to %s failed: %s", namespace, name, node, e)
+                    self.queue.retry_later(pod)
+                return
+        self.bound += 1
+        self.queue.forget(uid)
+        self._events.record(
+            pod, "Normal", "Scheduled", f"Successfully assigned {namespace}/{name} to {node}"
+        )
+
+    async def _report_unschedulable(self, pod: Object, verdict: Verdict) -> None:
+        message = verdict.message()
+        uid = meta.uid_of(pod)
+        self._events.record(pod, "Warning", "FailedScheduling", message)
+        if self._reported.get(uid) == message:
+            return
+        self._reported[uid] = message
+        namespace, name = meta.namespace_of(pod), meta.name_of(pod)
+        condition = {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": message,
+            "lastProbeTime": None,
+            "lastTransitionTime": meta.now_rfc3339(),
+        }
+        with contextlib.suppress(APIStatusError, aiohttp.ClientError, OSError, TimeoutError):
+            await self._client.patch(
+                f"/api/v1/namespaces/{namespace}/pods/{name}/status",
+                {"status": {"conditions": [condition]}},
+                content_type="application/strategic-merge-patch+json",
+            )
