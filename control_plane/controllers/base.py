@@ -7,7 +7,7 @@ import contextlib
 import logging
 from typing import ClassVar
 
-from ku7s.client.informer import Informer
+from ku7s.client.informer import Informer, InformerFactory
 from ku7s.client.rest import APIClient
 from ku7s.client.workqueue import WorkQueue
 
@@ -17,8 +17,15 @@ log = logging.getLogger("controller")
 class Controller:
     name: ClassVar[str] = "controller"
 
-    def __init__(self, client: APIClient, *, workers: int = 2) -> None:
+    def __init__(
+        self,
+        client: APIClient,
+        informers: InformerFactory | None = None,
+        *,
+        workers: int = 2,
+    ) -> None:
         self.client = client
+        self.factory = informers or InformerFactory(client)
         self.queue: WorkQueue[str] = WorkQueue()
         self.informers: list[Informer] = []
         self._workers = workers

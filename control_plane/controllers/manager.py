@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from control_plane.controllers.base import Controller, run_all
+from control_plane.controllers.deployment import DeploymentController
 from control_plane.controllers.namespace import NamespaceController
+from control_plane.controllers.replicaset import ReplicaSetController
+from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
 
 
@@ -14,7 +17,13 @@ class ControllerManager:
         self._client = client
 
     def controllers(self) -> list[Controller]:
-        return [NamespaceController(self._client)]
+        """Every controller, sharing one informer per collection."""
+        informers = InformerFactory(self._client)
+        return [
+            NamespaceController(self._client, informers),
+            ReplicaSetController(self._client, informers),
+            DeploymentController(self._client, informers),
+        ]
 
     async def run(self, stop: asyncio.Event) -> None:
         async with self._client:

@@ -7,7 +7,7 @@ import logging
 from typing import Any, ClassVar
 
 from control_plane.controllers.base import Controller
-from ku7s.client.informer import Informer
+from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient, APIStatusError
 
 log = logging.getLogger("namespace-controller")
@@ -23,9 +23,11 @@ class ContentRemaining(Exception):
 class NamespaceController(Controller):
     name: ClassVar[str] = "namespace"
 
-    def __init__(self, client: APIClient, *, workers: int = 2) -> None:
-        super().__init__(client, workers=workers)
-        self.namespaces = Informer(client, "/api/v1/namespaces")
+    def __init__(
+        self, client: APIClient, informers: InformerFactory | None = None, *, workers: int = 2
+    ) -> None:
+        super().__init__(client, informers, workers=workers)
+        self.namespaces = self.factory.informer("/api/v1/namespaces")
         self.namespaces.on_change(self._changed)
         self.informers = [self.namespaces]
 

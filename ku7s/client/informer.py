@@ -17,6 +17,7 @@ from ku7s.client.rest import APIClient, APIStatusError
 
 Object = dict[str, Any]
 Handler = Callable[[str, Object], None]  # event type (ADDED, MODIFIED, DELETED), object
+IndexFunc = Callable[[Object], list[str]]
 
 log = logging.getLogger("informer")
 
@@ -41,10 +42,45 @@ class Informer:
         self._retry = retry_interval
         self._cache: dict[str, Object] = {}
         self._handlers: list[Handler] = []
+        self._index_funcs: dict[str, IndexFunc] = {}
+        self._indexes: dict[str, dict[str, set[str]]] = {}
+        self._running = False
         self.synced = asyncio.Event()
 
     def on_change(self, handler: Handler) -> None:
         self._handlers.append(handler)
+
+    def add_index(self, name: str, values: IndexFunc) -> None:
+        """Keep the cache indexed by values(obj), so by_index() needs no scan."""
+        self._index_funcs[name] = values
+        index: dict[str, set[str]] = {}
+        for key, obj in self._cache.items():
+            for value in values(obj):
+                index.setdefault(value, set()).add(key)
+        self._indexes[name] = index
+
+    def by_index(self, name: str, value: str) -> list[Object]:
+        keys = self._indexes[name].get(value, set())
+        return [self._cache[k] for k in keys if k in self._cache]
+
+    def _store(self, key: str, obj: Object | None) -> None:
+        old = self._cache.get(key)
+        for name, values in self._index_funcs.items():
+            index = self._indexes[name]
+            if old is not None:
+                for value in values(old):
+                    keys = index.get(value)
+                    if keys is not None:
+                        keys.discard(key)
+                        if not keys:
+                            del index[value]
+            if obj is not None:
+                for value in values(obj):
+                    index.setdefault(value, set()).add(key)
+        if obj is None:
+            self._cache.pop(key, None)
+        else:
+            self._cache[key] = obj
 
     def get(self, key: str) -> Object | None:
         return self._cache.get(key)
@@ -57,6 +93,11 @@ class Informer:
             handler(kind, obj)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """List and watch until stop; a second caller (informers are shared) just waits."""
+        if self._running:
+            await stop.wait()
+            return
+        self._running = True
         while not stop.is_set():
             try:
                 version = await self._relist()
@@ -79,11 +120,11 @@ class Informer:
         fresh = {object_key(o): o for o in listing.get("items", [])}
         for key, gone in list(self._cache.items()):
             if key not in fresh:
-                del self._cache[key]
+                self._store(key, None)
                 self._emit("DELETED", gone)
         for key, obj in fresh.items():
             old = self._cache.get(key)
-            self._cache[key] = obj
+            self._store(key, obj)
             if old is None:
                 self._emit("ADDED", obj)
             elif old.get("metadata", {}).get("resourceVersion") != obj["metadata"].get(
@@ -96,8 +137,18 @@ class Informer:
         if event_type == "BOOKMARK":
             return
         key = object_key(obj)
-        if event_type == "DELETED":
-            self._cache.pop(key, None)
-        else:
-            self._cache[key] = obj
+        self._store(key, None if event_type == "DELETED" else obj)
         self._emit(event_type, obj)
+
+
+class InformerFactory:
+    """One informer per collection, shared by every controller that asks for it."""
+
+    def __init__(self, client: APIClient) -> None:
+        self._client = client
+        self._informers: dict[str, Informer] = {}
+
+    def informer(self, path: str) -> Informer:
+        if path not in self._informers:
+            self._informers[path] = Informer(self._client, path)
+        return self._informers[path]
