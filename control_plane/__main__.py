@@ -66,6 +66,12 @@ def programs(env: dict[str, str]) -> list[Program]:
                 env.get("KU7S_SERVICE_SUBNET", "10.96.0.0/16"),
                 "--advertise-address",
                 f"127.0.0.1:{api_port}",
+                "--node-monitor-grace-period",
+                env.get("KU7S_NODE_GRACE_SECONDS", "5"),
+                "--default-not-ready-toleration-seconds",
+                env.get("KU7S_POD_EVICTION_SECONDS", "10"),
+                "--default-unreachable-toleration-seconds",
+                env.get("KU7S_POD_EVICTION_SECONDS", "10"),
             ),
         ),
         Program(

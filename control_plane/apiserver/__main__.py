@@ -30,6 +30,14 @@ def parse_args(argv: list[str] | None = None) -> tuple[APIServerConfig, str, int
     parser.add_argument("--node-bootstrap-port", type=int, default=6444)
     parser.add_argument("--node-port", type=int, default=6445)
     parser.add_argument("--advertise-address", default="127.0.0.1:6443")
+    parser.add_argument(
+        "--node-monitor-grace-period",
+        type=int,
+        default=5,
+        help="seconds without a heartbeat before a node is NotReady (its Lease's duration)",
+    )
+    parser.add_argument("--default-not-ready-toleration-seconds", type=int, default=300)
+    parser.add_argument("--default-unreachable-toleration-seconds", type=int, default=300)
     args = parser.parse_args(argv)
     host, _, port = args.etcd.rpartition(":")
     config = APIServerConfig(
@@ -42,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[APIServerConfig, str, int
         node_bootstrap_port=args.node_bootstrap_port,
         node_port=args.node_port,
         advertise_address=args.advertise_address,
+        node_grace_seconds=args.node_monitor_grace_period,
+        not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
+        unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
     )
     return config, host or "127.0.0.1", int(port)
 

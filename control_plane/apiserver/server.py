@@ -51,6 +51,11 @@ class APIServerConfig:
     #: Connect with the node's client certificate (mutual TLS).
     node_port: int = 6445
     advertise_address: str = "127.0.0.1:6443"
+    node_grace_seconds: int = 5
+    #: Tolerations every pod gets for the not-ready and unreachable taints (upstream's
+    #: DefaultTolerationSeconds admission).
+    not_ready_toleration_seconds: int = 300
+    unreachable_toleration_seconds: int = 300
 
 
 class APIServer:
@@ -59,14 +64,21 @@ class APIServer:
     ) -> None:
         self._config = config
         self._storage = storage
-        self._timing = timing or Timing()
+        self._timing = timing or Timing(lease_duration_seconds=config.node_grace_seconds)
 
     async def run(self, stop: asyncio.Event) -> None:
         cfg = self._config
         storage = self._storage
         await storage.connect()
         allocator = ServiceAllocator(storage, cfg.service_cidr)
-        registry = Registry(storage, builtin_kinds(allocator))
+        registry = Registry(
+            storage,
+            builtin_kinds(
+                allocator,
+                not_ready_toleration_seconds=cfg.not_ready_toleration_seconds,
+                unreachable_toleration_seconds=cfg.unreachable_toleration_seconds,
+            ),
+        )
         await ensure_default_namespaces(registry)
         await ensure_kubernetes_service(
             registry, allocator.kubernetes_service_ip, own_address(), cfg.secure_port

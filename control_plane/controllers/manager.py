@@ -6,7 +6,9 @@ import asyncio
 
 from control_plane.controllers.base import Controller, run_all
 from control_plane.controllers.deployment import DeploymentController
+from control_plane.controllers.garbage_collector import GarbageCollector
 from control_plane.controllers.namespace import NamespaceController
+from control_plane.controllers.node_lifecycle import NodeLifecycleController
 from control_plane.controllers.replicaset import ReplicaSetController
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
@@ -23,6 +25,8 @@ class ControllerManager:
             NamespaceController(self._client, informers),
             ReplicaSetController(self._client, informers),
             DeploymentController(self._client, informers),
+            GarbageCollector(self._client, informers),
+            NodeLifecycleController(self._client, informers),
         ]
 
     async def run(self, stop: asyncio.Event) -> None:

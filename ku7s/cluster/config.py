@@ -13,6 +13,9 @@
       labels: {tier: frontend}
       taints: [{key: dedicated, value: gpu, effect: NoSchedule}]
       resources: {cpu: "1", memory: 512Mi}   # Docker limits, reported as node capacity
+    nodeLifecycle:
+      gracePeriodSeconds: 5       # a node silent this long is NotReady (upstream: 50)
+      podEvictionSeconds: 10      # then its pods are evicted after this (upstream: 300)
 
 Every field is checked; an unknown field, a wrong type or an impossible value raises
 ConfigError naming the field.
@@ -83,6 +86,8 @@ class ClusterConfig:
     service_subnet: str = DEFAULT_SERVICE_SUBNET
     api_server_port: int = 0
     nodes: tuple[NodeConfig, ...] = (NodeConfig(CONTROL_PLANE), NodeConfig(WORKER))
+    node_grace_seconds: int = 5
+    pod_eviction_seconds: int = 10
 
     @property
     def workers(self) -> tuple[NodeConfig, ...]:
@@ -226,7 +231,7 @@ def parse_config(data: Any, source: str = "config") -> ClusterConfig:
     if data is None:
         data = {}
     _expect(data, dict, source, "a mapping with kind: Cluster")
-    _check_fields(data, {"kind", "apiVersion", "name", "networking", "nodes"}, "")
+    _check_fields(data, {"kind", "apiVersion", "name", "networking", "nodes", "nodeLifecycle"}, "")
     if data.get("kind") != KIND:
         raise ConfigError(f'kind: must be "{KIND}", not {data.get("kind")!r}')
     if data.get("apiVersion") != API_VERSION:
@@ -260,7 +265,27 @@ def parse_config(data: Any, source: str = "config") -> ClusterConfig:
                 f"nodes: exactly one control-plane node is supported, found {control_planes}"
             )
         nodes = tuple(sorted(nodes, key=lambda n: n.role != CONTROL_PLANE))
-    return replace(config, pod_subnet=pod, service_subnet=svc, api_server_port=port, nodes=nodes)
+    lifecycle = _expect(data.get("nodeLifecycle") or {}, dict, "nodeLifecycle", "a mapping")
+    _check_fields(lifecycle, {"gracePeriodSeconds", "podEvictionSeconds"}, "nodeLifecycle")
+    grace = _seconds(lifecycle, "gracePeriodSeconds", config.node_grace_seconds, minimum=2)
+    eviction = _seconds(lifecycle, "podEvictionSeconds", config.pod_eviction_seconds, minimum=0)
+    return replace(
+        config,
+        pod_subnet=pod,
+        service_subnet=svc,
+        api_server_port=port,
+        nodes=nodes,
+        node_grace_seconds=grace,
+        pod_eviction_seconds=eviction,
+    )
+
+
+def _seconds(section: dict[str, Any], key: str, default: int, *, minimum: int) -> int:
+    where = f"nodeLifecycle.{key}"
+    value = _expect(section.get(key, default), int, where, "a whole number of seconds")
+    if isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"{where}: must be {minimum} or more, not {value}")
+    return int(value)
 
 
 def load_config(path: Path) -> ClusterConfig:

@@ -95,6 +95,8 @@ def control_plane_spec(
             "KU7S_POD_SUBNET": config.pod_subnet,
             "KU7S_SERVICE_SUBNET": config.service_subnet,
             "KU7S_API_SERVER_HOST_PORT": str(host_port),
+            "KU7S_NODE_GRACE_SECONDS": str(config.node_grace_seconds),
+            "KU7S_POD_EVICTION_SECONDS": str(config.pod_eviction_seconds),
         },
         files={
             f"{PKI_DIR}/ca.crt": secrets.ca.cert_pem,

@@ -22,7 +22,12 @@ from control_plane.apiserver.kinds.job import JobKind
 from control_plane.apiserver.kinds.lease import LeaseKind
 from control_plane.apiserver.kinds.namespace import NamespaceKind
 from control_plane.apiserver.kinds.node import NodeKind
-from control_plane.apiserver.kinds.pod import PodKind
+from control_plane.apiserver.kinds.pod import (
+    DEFAULT_TOLERATION_SECONDS,
+    NOT_READY_TAINT,
+    UNREACHABLE_TAINT,
+    PodKind,
+)
 from control_plane.apiserver.kinds.secret import SecretKind
 from control_plane.apiserver.kinds.service import ServiceAllocations, ServiceKind
 from control_plane.apiserver.kinds.serviceaccount import ServiceAccountKind
@@ -74,12 +79,22 @@ class Kinds:
         return result
 
 
-def builtin_kinds(allocations: ServiceAllocations | None = None) -> Kinds:
+def builtin_kinds(
+    allocations: ServiceAllocations | None = None,
+    *,
+    not_ready_toleration_seconds: int = DEFAULT_TOLERATION_SECONDS,
+    unreachable_toleration_seconds: int = DEFAULT_TOLERATION_SECONDS,
+) -> Kinds:
     return Kinds(
         [
             NamespaceKind(),
             NodeKind(),
-            PodKind(),
+            PodKind(
+                {
+                    NOT_READY_TAINT: not_ready_toleration_seconds,
+                    UNREACHABLE_TAINT: unreachable_toleration_seconds,
+                }
+            ),
             ServiceKind(allocations),
             EndpointsKind(),
             ConfigMapKind(),

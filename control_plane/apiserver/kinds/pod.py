@@ -15,7 +15,8 @@ from ku7s.api.field_errors import FieldErrors
 
 #: Tolerations the DefaultTolerationSeconds admission plugin adds to every pod.
 DEFAULT_TOLERATION_SECONDS = 300
-_NOT_READY_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 _UPDATABLE = (
     "spec.containers[*].image",
     "spec.initContainers[*].image",
@@ -152,6 +153,12 @@ class PodKind(Kind):
         ("Readiness Gates", "string", "", 1),
     ]
 
+    def __init__(self, toleration_seconds: dict[str, int] | None = None) -> None:
+        self._toleration_seconds = toleration_seconds or {
+            NOT_READY_TAINT: DEFAULT_TOLERATION_SECONDS,
+            UNREACHABLE_TAINT: DEFAULT_TOLERATION_SECONDS,
+        }
+
     def default(self, obj: Object) -> None:
         spec = obj.get("spec")
         if not isinstance(spec, dict):
@@ -163,7 +170,7 @@ class PodKind(Kind):
         spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
         tolerations = spec.setdefault("tolerations", [])
         if isinstance(tolerations, list):
-            for key in _NOT_READY_TAINTS:
+            for key, seconds in self._toleration_seconds.items():
                 if not any(
                     isinstance(t, dict)
                     and t.get("key") == key
@@ -175,7 +182,7 @@ class PodKind(Kind):
                             "key": key,
                             "operator": "Exists",
                             "effect": "NoExecute",
-                            "tolerationSeconds": DEFAULT_TOLERATION_SECONDS,
+                            "tolerationSeconds": seconds,
                         }
                     )
 

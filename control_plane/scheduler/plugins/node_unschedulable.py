@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from control_plane.scheduler.framework import NodeInfo, PodInfo
-from control_plane.scheduler.plugins.taint_toleration import tolerates
+from ku7s.api.taints import tolerates
 
 UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
 

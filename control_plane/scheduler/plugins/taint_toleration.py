@@ -6,16 +6,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from control_plane.scheduler.framework import MAX_SCORE, NodeInfo, Object, PodInfo
-
-
-def tolerates(toleration: Object, taint: Object) -> bool:
-    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
-        return False
-    if toleration.get("operator", "Equal") == "Exists":
-        return not toleration.get("key") or toleration["key"] == taint.get("key")
-    return toleration.get("key") == taint.get("key") and (toleration.get("value") or "") == (
-        taint.get("value") or ""
-    )
+from ku7s.api.taints import tolerates
 
 
 def _taints(node: NodeInfo) -> list[Object]:
