@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from control_plane.controllers.base import Controller, run_all
+from control_plane.controllers.daemonset import DaemonSetController
 from control_plane.controllers.deployment import DeploymentController
 from control_plane.controllers.garbage_collector import GarbageCollector
+from control_plane.controllers.job import JobController
 from control_plane.controllers.namespace import NamespaceController
 from control_plane.controllers.node_lifecycle import NodeLifecycleController
 from control_plane.controllers.replicaset import ReplicaSetController
+from control_plane.controllers.statefulset import StatefulSetController
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
 
@@ -27,6 +30,9 @@ class ControllerManager:
             DeploymentController(self._client, informers),
             GarbageCollector(self._client, informers),
             NodeLifecycleController(self._client, informers),
+            DaemonSetController(self._client, informers),
+            JobController(self._client, informers),
+            StatefulSetController(self._client, informers),
         ]
 
     async def run(self, stop: asyncio.Event) -> None:
