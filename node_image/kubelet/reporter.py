@@ -89,12 +89,13 @@ class Reporter:
         return batch
 
     def put_back(self, batch: list[node_pb2.NodeMessage]) -> None:
-        """A session ended before the batch went out: keep what is still current."""
-        for message in reversed(batch):
-            if message.WhichOneof("kind") == "pod_status":
-                uid = message.pod_status.uid
-                self._statuses.setdefault(uid, message)
-            else:
-                self._ordered.appendleft(message)
-        if batch:
+        """A session ended before the batch went out: keep it, in its order, ahead of what
+        came since (a status with a newer one queued is dropped)."""
+        kept = [
+            m
+            for m in batch
+            if not (m.WhichOneof("kind") == "pod_status" and m.pod_status.uid in self._statuses)
+        ]
+        self._ordered.extendleft(reversed(kept))
+        if kept:
             self._pending.set()

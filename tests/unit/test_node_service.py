@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import json
 
 import pytest
 
@@ -13,9 +14,11 @@ from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.node_service import node_objects
 from control_plane.apiserver.node_service.ipam import PodCIDRAllocator
 from control_plane.apiserver.node_service.lease_monitor import NodeLeaseMonitor
+from control_plane.apiserver.node_service.pod_feed import PodFeed
+from control_plane.apiserver.node_service.pod_reports import PodReports, merged_status
 from control_plane.apiserver.node_service.service import NodeService
 from control_plane.apiserver.node_service.tokens import BootstrapTokens
-from control_plane.apiserver.registry import Registry
+from control_plane.apiserver.registry import DeleteOptions, ListOptions, Registry
 from ku7s import pki
 from ku7s.api import meta
 from ku7s.rpc import node_pb2
@@ -166,3 +169,94 @@ def test_with_ready_moves_transition_time_only_on_change():
     first = meta.condition(ready, "Ready")["lastTransitionTime"]
     again = node_objects.with_ready(ready, "True", "KubeletReady", "ok")
     assert meta.condition(again, "Ready")["lastTransitionTime"] == first
+
+
+def _pod(name, node_name=None, **status):
+    spec = {"containers": [{"name": "c", "image": "busybox"}]}
+    if node_name:
+        spec["nodeName"] = node_name
+    return {"metadata": {"name": name}, "spec": spec, **({"status": status} if status else {})}
+
+
+async def test_pod_feed_sends_the_nodes_pods_then_changes(service):
+    registry = service.test_registry
+    pods = registry.kinds.get("pods")
+    await registry.create(pods, "default", _pod("mine", "w1"))
+    await registry.create(pods, "default", _pod("theirs", "w2"))
+    sent: list = []
+    feed = PodFeed(registry, "w1", retry_interval=0.01)
+    task = asyncio.create_task(feed.run(sent.append))
+    try:
+        for _ in range(100):
+            if any(m.WhichOneof("kind") == "pods_synced" for m in sent):
+                break
+            await asyncio.sleep(0.01)
+        kinds = [m.WhichOneof("kind") for m in sent]
+        assert kinds == ["pod", "pods_synced"]
+        assert json.loads(sent[0].pod.pod_json)["metadata"]["name"] == "mine"
+        await registry.create(pods, "default", _pod("later", "w1"))
+        await registry.delete(pods, "default", "mine", DeleteOptions(grace_period_seconds=0))
+        for _ in range(100):
+            if any(m.WhichOneof("kind") == "pod_removed" for m in sent):
+                break
+            await asyncio.sleep(0.01)
+        assert [m.WhichOneof("kind") for m in sent[2:]] == ["pod", "pod_removed"]
+        assert sent[3].pod_removed.name == "mine"
+    finally:
+        task.cancel()
+
+
+async def test_reports_write_status_events_and_confirm_deletion(service):
+    registry = service.test_registry
+    pods = registry.kinds.get("pods")
+    created = await registry.create(pods, "default", _pod("p", "w1"))
+    uid = created["metadata"]["uid"]
+    reports = PodReports(registry, "w1")
+    status = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    await reports.status(
+        node_pb2.PodStatusReport(
+            namespace="default", name="p", uid=uid, status_json=json.dumps(status).encode()
+        )
+    )
+    stored = await registry.get(pods, "default", "p")
+    assert stored["status"]["phase"] == "Running"
+    # Another node cannot report on it.
+    other = PodReports(registry, "w2")
+    await other.status(
+        node_pb2.PodStatusReport(
+            namespace="default", name="p", uid=uid, status_json=b'{"phase": "Failed"}'
+        )
+    )
+    assert (await registry.get(pods, "default", "p"))["status"]["phase"] == "Running"
+    for _ in range(2):
+        await reports.event(
+            node_pb2.EventReport(
+                namespace="default",
+                pod_name="p",
+                pod_uid=uid,
+                type="Warning",
+                reason="BackOff",
+                message="again",
+            )
+        )
+    events = await registry.list(registry.kinds.get("events"), "default", ListOptions())
+    assert [e["count"] for e in events.items] == [2]
+    await registry.delete(pods, "default", "p")  # bound: graceful, waits for the kubelet
+    await reports.terminated(node_pb2.PodTerminated(namespace="default", name="p", uid=uid))
+    assert await registry.find(pods, "default", "p") is None
+
+
+def test_merged_status_keeps_other_conditions_and_finished_phases():
+    current = {
+        "status": {
+            "phase": "Pending",
+            "qosClass": "BestEffort",
+            "conditions": [{"type": "PodScheduled", "status": "True"}],
+        }
+    }
+    reported = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    merged = merged_status(current, reported)
+    assert [c["type"] for c in merged["conditions"]] == ["PodScheduled", "Ready"]
+    assert merged["qosClass"] == "BestEffort" and merged["phase"] == "Running"
+    done = {"status": {"phase": "Succeeded"}}
+    assert merged_status(done, {"phase": "Running"})["phase"] == "Succeeded"
