@@ -151,7 +151,7 @@ class CertificateAuthority:
         sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
         sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
         cert = self._sign(
-            _name(common_name), key.public_key(), ExtendedKeyUsageOID.SERVER_AUTH, sans
+            _name(common_name), key.public_key(), [ExtendedKeyUsageOID.SERVER_AUTH], sans
         )
         return KeyPair(cert.public_bytes(serialization.Encoding.PEM), private_key_pem(key))
 
@@ -159,17 +159,23 @@ class CertificateAuthority:
         """A client certificate naming a user (CN) and its groups (O)."""
         key = new_private_key()
         cert = self._sign(
-            _name(common_name, organizations), key.public_key(), ExtendedKeyUsageOID.CLIENT_AUTH
+            _name(common_name, organizations), key.public_key(), [ExtendedKeyUsageOID.CLIENT_AUTH]
         )
         return KeyPair(cert.public_bytes(serialization.Encoding.PEM), private_key_pem(key))
 
     def sign_request(
-        self, csr_pem: bytes, expected_common_name: str, organizations: tuple[str, ...] = ()
+        self,
+        csr_pem: bytes,
+        expected_common_name: str,
+        organizations: tuple[str, ...] = (),
+        *,
+        serving_names: tuple[str, ...] = (),
     ) -> bytes:
         """Sign a client CSR whose subject is exactly expected_common_name; return PEM.
 
         The CA sets the groups itself: whatever O fields the requester put in are ignored,
-        so a kubelet cannot ask to become system:masters.
+        so a kubelet cannot ask to become system:masters. With serving_names the
+        certificate also serves TLS for those DNS names (a kubelet's own API).
         """
         try:
             csr = x509.load_pem_x509_csr(csr_pem)
@@ -182,10 +188,14 @@ class CertificateAuthority:
             raise CertificateRequestError(
                 f"the certificate request must be for CN={expected_common_name}"
             )
+        usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
+        if serving_names:
+            usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
         cert = self._sign(
             _name(expected_common_name, organizations),
             csr.public_key(),
-            ExtendedKeyUsageOID.CLIENT_AUTH,
+            usages,
+            [x509.DNSName(n) for n in serving_names],
         )
         return cert.public_bytes(serialization.Encoding.PEM)
 
@@ -193,7 +203,7 @@ class CertificateAuthority:
         self,
         subject: x509.Name,
         public_key: object,
-        usage: x509.ObjectIdentifier,
+        usages: list[x509.ObjectIdentifier],
         sans: list[x509.GeneralName] | None = None,
     ) -> x509.Certificate:
         now = datetime.datetime.now(datetime.UTC)
@@ -210,7 +220,7 @@ class CertificateAuthority:
                 _key_usage(certificate_authority=False),
                 critical=True,
             )
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         )
         if sans:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)

@@ -13,6 +13,7 @@ from aiohttp.typedefs import Middleware
 from control_plane.apiserver import discovery, errors
 from control_plane.apiserver.auth import PUBLIC_PATHS, User, authenticate
 from control_plane.apiserver.handlers import BOOKMARK_INTERVAL, ResourceHandlers, json_response
+from control_plane.apiserver.kubelet_proxy import KubeletProxy
 from control_plane.apiserver.registry import Registry
 from ku7s import KUBERNETES_VERSION, __version__
 
@@ -108,12 +109,13 @@ def build_app(
     advertise_address: str,
     authenticator: Authenticator = authenticate,
     bookmark_interval: float = BOOKMARK_INTERVAL,
+    kubelets: KubeletProxy | None = None,
 ) -> web.Application:
     app = web.Application(
         middlewares=[status_errors, authentication(authenticator)],
         client_max_size=3 * 1024 * 1024,
     )
-    resources = ResourceHandlers(registry, bookmark_interval)
+    resources = ResourceHandlers(registry, bookmark_interval, kubelets)
     health = HealthChecks(registry)
     kinds = registry.kinds
 

@@ -20,6 +20,7 @@ from control_plane.apiserver import decoding, errors, tables
 from control_plane.apiserver.kinds import Kind
 from control_plane.apiserver.kinds.pod import bind
 from control_plane.apiserver.kinds.workload import WorkloadKind
+from control_plane.apiserver.kubelet_proxy import KubeletProxy
 from control_plane.apiserver.registry import DeleteOptions, ListOptions, Registry, WatchEvent
 from control_plane.apiserver.requests import (
     ResourcePath,
@@ -161,9 +162,15 @@ def _patcher(content_type: str, kind: Kind) -> Callable[[Object, Any], Any]:
 
 
 class ResourceHandlers:
-    def __init__(self, registry: Registry, bookmark_interval: float = BOOKMARK_INTERVAL) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        bookmark_interval: float = BOOKMARK_INTERVAL,
+        kubelets: KubeletProxy | None = None,
+    ) -> None:
         self._registry = registry
         self._bookmark_interval = bookmark_interval
+        self._kubelets = kubelets or KubeletProxy(None)
 
     async def core(self, request: web.Request) -> web.StreamResponse:
         return await self._dispatch(request, "", "v1", request.match_info["tail"])
@@ -188,10 +195,7 @@ class ResourceHandlers:
         kind_name = path.kind.resource.kind
         try:
             if path.subresource in _STREAMING:
-                raise errors.bad_request(
-                    f"{path.subresource} is not served yet: the kubelet does not stream "
-                    "container logs, exec, attach or port-forward in this version of ku7s"
-                )
+                return await self._streaming(request, path)
             if path.name is None:
                 if method == "GET":
                     if is_true(request.query.get("watch")):
@@ -228,6 +232,21 @@ class ResourceHandlers:
 
     def _namespace(self, path: ResourcePath) -> str:
         return path.namespace or ""
+
+    async def _streaming(self, request: web.Request, path: ResourcePath) -> web.StreamResponse:
+        """log and exec, served by the pod's kubelet."""
+        assert path.name is not None
+        if path.subresource == "log" and request.method == "GET":
+            pod = await self._registry.get(path.kind, self._namespace(path), path.name)
+            return await self._kubelets.logs(request, pod)
+        if path.subresource == "exec" and request.method in ("GET", "POST"):
+            pod = await self._registry.get(path.kind, self._namespace(path), path.name)
+            return await self._kubelets.exec(request, pod)
+        if path.subresource in ("log", "exec"):
+            raise errors.method_not_supported(request.method.lower(), f"pods/{path.subresource}")
+        raise errors.bad_request(
+            f"{path.subresource} is not served yet by ku7s (logs and exec are)"
+        )
 
     def _table(self, request: web.Request, kind: Kind, items: list[Object], **kw: Any) -> Object:
         return tables.to_table(

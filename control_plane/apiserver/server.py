@@ -17,6 +17,7 @@ from control_plane.apiserver.app import build_app
 from control_plane.apiserver.auth import server_ssl_context
 from control_plane.apiserver.bootstrap import ensure_default_namespaces, ensure_kubernetes_service
 from control_plane.apiserver.kinds import builtin_kinds
+from control_plane.apiserver.kubelet_proxy import KubeletProxy, kubelet_ssl_context
 from control_plane.apiserver.node_service.ipam import PodCIDRAllocator
 from control_plane.apiserver.node_service.lease_monitor import NodeLeaseMonitor
 from control_plane.apiserver.node_service.service import NodeService, Timing
@@ -96,7 +97,8 @@ class APIServer:
         grpc_server = self._grpc_server(node_service)
         await grpc_server.start()
 
-        app = build_app(registry, cfg.advertise_address)
+        kubelets = KubeletProxy(kubelet_ssl_context(pki))
+        app = build_app(registry, cfg.advertise_address, kubelets=kubelets)
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await runner.setup()
         ssl_context = server_ssl_context(
@@ -113,6 +115,7 @@ class APIServer:
             await grpc_server.stop(grace=1)
             await node_service.drain()
             await runner.cleanup()
+            await kubelets.close()
             await storage.close()
 
     def _grpc_server(self, node_service: NodeService) -> grpc.aio.Server:

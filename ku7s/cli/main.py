@@ -291,6 +291,30 @@ def build_node_image(ctx: CLIContext, image: str | None, force: bool) -> None:
     ctx.out.print(f"{tag} {state} ({result.seconds:.1f}s)")
 
 
+@cli.group()
+def load() -> None:
+    """Load images into a cluster's nodes."""
+
+
+@load.command("image")
+@click.argument("images", nargs=-1, required=True)
+@name_option
+@click.option("--nodes", default="", help="only these workers, comma-separated")
+@pass_context
+def load_image(ctx: CLIContext, images: tuple[str, ...], cluster: str, nodes: str) -> None:
+    """Copy IMAGES from the host's Docker into every worker's containerd (as `kind load
+    docker-image`). nginx, python and busybox are built from Debian packages if missing."""
+    from ku7s.cluster.image_loader import ImageLoader
+
+    progress = ctx.progress()
+    wanted = [n.strip() for n in nodes.split(",") if n.strip()] or None
+    with progress.step(f"Loading {', '.join(images)} into cluster {cluster}"):
+        results = ImageLoader(ctx.provider, say=progress.note).load(cluster, list(images), wanted)
+    for result in results:
+        state = "loaded" if result.loaded else "already present"
+        ctx.out.print(f"{result.image} {state} on {result.node}")
+
+
 # -- entry point -------------------------------------------------------------------------
 
 

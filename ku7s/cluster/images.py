@@ -30,11 +30,14 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from ku7s.cluster.stand_ins import BUSYBOX, STAND_INS, StandIn
 from ku7s.errors import ImageBuildError
 
 DEFAULT_NODE_IMAGE = "ku7s/node:latest"
 PAUSE_IMAGE = "ku7s.dev/pause:1"
-BUSYBOX_IMAGE = "docker.io/library/busybox:latest"
+BUSYBOX_IMAGE = BUSYBOX.tags[0]
+#: Shipped in the node image and imported into every node's containerd at first boot.
+PRELOADED = [PAUSE_IMAGE, *(tag for s in STAND_INS if s.preloaded for tag in s.tags)]
 SOURCE_HASH_LABEL = "io.ku7s.source-hash"
 DEBIAN_SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -235,26 +238,31 @@ class ImageBuilder:
             self._docker_build(context, PAUSE_IMAGE, labels={SOURCE_HASH_LABEL: digest})
         return BuildResult(PAUSE_IMAGE, True, time.monotonic() - started)
 
-    def ensure_busybox(self, base: str) -> BuildResult:
-        if self._image_label(BUSYBOX_IMAGE, SOURCE_HASH_LABEL) == base:
-            return BuildResult(BUSYBOX_IMAGE, False, 0.0)
+    def ensure_stand_in(self, stand_in: StandIn, base: str | None = None) -> BuildResult:
+        """Build one of the stand-in images (busybox first: the others start from it),
+        unless an image from the same recipe and base is there."""
+        base = base or self.ensure_base().image
+        args = {"BASE_IMAGE": base}
+        if stand_in is not BUSYBOX:
+            args["BUSYBOX_IMAGE"] = self.ensure_stand_in(BUSYBOX, base).image
+        digest = hashlib.sha256(
+            json.dumps({"recipe": stand_in.recipe, "args": args}).encode()
+        ).hexdigest()[:16]
+        canonical = stand_in.tags[0]
+        if all(self._image_label(t, SOURCE_HASH_LABEL) == digest for t in stand_in.tags):
+            return BuildResult(canonical, False, 0.0)
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="ku7s-busybox-") as tmp:
-            (Path(tmp) / "Dockerfile").write_text(
-                "ARG BASE_IMAGE\n"
-                "FROM ${BASE_IMAGE} AS debian\n"
-                "FROM scratch\n"
-                "COPY --from=debian /bin/busybox /bin/busybox\n"
-                'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
-                'CMD ["sh"]\n'
-            )
+        self._say(f"building the {stand_in.name} image from Debian packages")
+        with tempfile.TemporaryDirectory(prefix=f"ku7s-{stand_in.name}-") as tmp:
+            (Path(tmp) / "Dockerfile").write_text(stand_in.recipe)
             self._docker_build(
-                Path(tmp),
-                BUSYBOX_IMAGE,
-                buildargs={"BASE_IMAGE": base},
-                labels={SOURCE_HASH_LABEL: base},
+                Path(tmp), canonical, buildargs=args, labels={SOURCE_HASH_LABEL: digest}
             )
-        return BuildResult(BUSYBOX_IMAGE, True, time.monotonic() - started)
+        image = self._client.images.get(canonical)
+        for tag in stand_in.tags[1:]:
+            repository, _, version = tag.rpartition(":")
+            image.tag(repository, version)
+        return BuildResult(canonical, True, time.monotonic() - started)
 
     # -- node ----------------------------------------------------------------------------
 
@@ -284,10 +292,10 @@ class ImageBuilder:
         (wheels / ".complete").write_text("")
         return wheels
 
-    def node_source_hash(self, base: str, pause: str, busybox: str) -> str:
+    def node_source_hash(self, base: str) -> str:
         digest = hashlib.sha256()
         digest.update(f"{base}\0".encode())
-        for image in (pause, busybox):
+        for image in PRELOADED:
             digest.update(str(self._client.images.get(image).id).encode() + b"\0")
         _hash_tree(
             digest,
@@ -305,18 +313,20 @@ class ImageBuilder:
     def is_current(self, tag: str = DEFAULT_NODE_IMAGE) -> bool:
         """Whether tag was built from exactly this tree and these base images."""
         base, tree = self.base_tag(), self._image_label(tag, SOURCE_HASH_LABEL)
-        if not tree or not all(self._exists(t) for t in (base, PAUSE_IMAGE, BUSYBOX_IMAGE)):
+        if not tree or not all(self._exists(t) for t in (base, *PRELOADED)):
             return False
-        return tree == self.node_source_hash(base, PAUSE_IMAGE, BUSYBOX_IMAGE)
+        return tree == self.node_source_hash(base)
 
     def ensure_node(self, tag: str = DEFAULT_NODE_IMAGE, *, force: bool = False) -> BuildResult:
         """Build everything the node image needs, skipping what is up to date."""
         started = time.monotonic()
         self._check_stubs()
         base = self.ensure_base()
-        pause = self.ensure_pause()
-        busybox = self.ensure_busybox(base.image)
-        source_hash = self.node_source_hash(base.image, pause.image, busybox.image)
+        self.ensure_pause()
+        for stand_in in STAND_INS:
+            if stand_in.preloaded:
+                self.ensure_stand_in(stand_in, base.image)
+        source_hash = self.node_source_hash(base.image)
         if not force and self._image_label(tag, SOURCE_HASH_LABEL) == source_hash:
             return BuildResult(tag, False, time.monotonic() - started)
         wheels = self._wheels()
@@ -331,10 +341,10 @@ class ImageBuilder:
             # One archive for all images: one `ctr import` per node at first boot.
             # (The SDK saves one image per archive; the docker CLI saves several.)
             _run(
-                ["docker", "save", "-o", str(images / "images.tar"), PAUSE_IMAGE, BUSYBOX_IMAGE],
+                ["docker", "save", "-o", str(images / "images.tar"), *PRELOADED],
                 "docker save",
             )
-            index = {"images.tar": [PAUSE_IMAGE, BUSYBOX_IMAGE]}
+            index = {"images.tar": PRELOADED}
             (images / "index.json").write_text(json.dumps(index, indent=2) + "\n")
             self._say(f"docker build {tag}")
             self._docker_build(

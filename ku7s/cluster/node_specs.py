@@ -21,6 +21,8 @@ TOKENS_PATH = "/etc/ku7s/bootstrap-tokens"
 ADMIN_KUBECONFIG_PATH = "/etc/ku7s/admin.conf"
 CONTROLLER_MANAGER_KUBECONFIG_PATH = "/etc/ku7s/controller-manager.conf"
 SCHEDULER_KUBECONFIG_PATH = "/etc/ku7s/scheduler.conf"
+#: The common name kubelets accept on their API: the API server's client certificate.
+KUBELET_CLIENT_NAME = "kube-apiserver-kubelet-client"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class ClusterSecrets:
     admin: pki.KeyPair
     controller_manager: pki.KeyPair
     scheduler: pki.KeyPair
+    #: The API server's identity toward kubelets (logs, exec).
+    kubelet_client: pki.KeyPair
     token: str
 
     @classmethod
@@ -52,7 +56,16 @@ class ClusterSecrets:
         admin = ca.issue_client("kubernetes-admin", ("system:masters",))
         controller_manager = ca.issue_client("system:kube-controller-manager")
         scheduler = ca.issue_client("system:kube-scheduler")
-        return cls(ca, apiserver, admin, controller_manager, scheduler, pki.new_bootstrap_token())
+        kubelet_client = ca.issue_client(KUBELET_CLIENT_NAME, ("system:masters",))
+        return cls(
+            ca,
+            apiserver,
+            admin,
+            controller_manager,
+            scheduler,
+            kubelet_client,
+            pki.new_bootstrap_token(),
+        )
 
 
 def control_plane_spec(
@@ -103,6 +116,8 @@ def control_plane_spec(
             f"{PKI_DIR}/ca.key": secrets.ca.key_pem,
             f"{PKI_DIR}/apiserver.crt": secrets.apiserver.cert_pem,
             f"{PKI_DIR}/apiserver.key": secrets.apiserver.key_pem,
+            f"{PKI_DIR}/apiserver-kubelet-client.crt": secrets.kubelet_client.cert_pem,
+            f"{PKI_DIR}/apiserver-kubelet-client.key": secrets.kubelet_client.key_pem,
             TOKENS_PATH: secrets.token.encode() + b"\n",
             ADMIN_KUBECONFIG_PATH: kubeconfig.dump(admin).encode(),
             **components,

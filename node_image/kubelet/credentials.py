@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,15 @@ class CredentialStore:
     @property
     def _key(self) -> Path:
         return self._dir / "kubelet-client.key"
+
+    def serving_context(self) -> ssl.SSLContext:
+        """TLS for the kubelet's own API: the node's certificate (it also serves the node's
+        name), and clients must show a certificate of the cluster's CA."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self._cert, self._key)
+        context.load_verify_locations(cafile=str(self._ca_path))
+        context.verify_mode = ssl.CERT_REQUIRED
+        return context
 
     def load(self) -> Credentials | None:
         if not (self._cert.exists() and self._key.exists()):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grpc
 import orjson
+from aiohttp import web
 
 from ku7s.rpc import node_pb2, node_pb2_grpc
 from node_image.kubelet import cni
@@ -26,6 +27,7 @@ from node_image.kubelet.pod_worker import WorkerContext
 from node_image.kubelet.reporter import Reporter
 from node_image.kubelet.runtime_view import RuntimeView
 from node_image.kubelet.sandbox_config import ClusterDNS
+from node_image.kubelet.server import KUBELET_PORT, KubeletServer
 from node_image.kubelet.volumes import PodVolumes
 
 log = logging.getLogger("kubelet")
@@ -53,6 +55,7 @@ class PodSettings:
     pods_dir: Path = Path("/var/lib/ku7s/kubelet/pods")
     dns: ClusterDNS = field(default_factory=ClusterDNS)
     relist_interval: float = 1.0
+    api_port: int = KUBELET_PORT
 
 
 #: How often the runtime is asked again while the node is not ready yet.
@@ -104,6 +107,7 @@ class Kubelet:
         background: list[asyncio.Task[None]] = []
         channel: grpc.aio.Channel | None = None
         manager: PodManager | None = None
+        api: web.AppRunner | None = None
         try:
             creds = self._credentials.load() or await self._join(stop)
             version = await runtime
@@ -116,6 +120,7 @@ class Kubelet:
             reporter = Reporter()
             manager, view = self._pods(reg, channel, reporter)
             background.append(asyncio.create_task(view.run(stop)))
+            api = await self._serve(manager)
             while not stop.is_set():
                 try:
                     await self._session(channel, reg, stop, manager, reporter)
@@ -123,6 +128,8 @@ class Kubelet:
                     log.warning("session with the control plane ended: %s", _describe(e))
                     await _sleep_unless(stop, self._retry_interval)
         finally:
+            if api is not None:
+                await api.cleanup()
             if manager is not None:
                 await manager.stop()
             for task in (runtime, *background):
@@ -160,6 +167,19 @@ class Kubelet:
             )
         )
         return manager, view
+
+    async def _serve(self, manager: PodManager) -> web.AppRunner:
+        """The kubelet API (logs, exec) on port 10250."""
+        runner = web.AppRunner(KubeletServer(manager).app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(
+            runner,
+            "0.0.0.0",
+            self._pod_settings.api_port,
+            ssl_context=self._credentials.serving_context(),
+        )
+        await site.start()
+        return runner
 
     def _channel(self, creds: Credentials) -> grpc.aio.Channel:
         return grpc.aio.secure_channel(

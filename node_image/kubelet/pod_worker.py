@@ -120,6 +120,11 @@ class PodWorker:
         self._wake.set()
 
     @property
+    def observed(self) -> Observed:
+        """What the worker last saw of the pod's containers (the kubelet API reads it)."""
+        return self._observed
+
+    @property
     def terminating(self) -> bool:
         return self._removed or bool(self.pod["metadata"].get("deletionTimestamp"))
 

@@ -211,6 +211,8 @@ async def test_scale_subresource(client):
 async def test_binding_assigns_a_node_once(client):
     pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "b"}]}}
     await client.post("/api/v1/namespaces/default/pods", json=pod)
+    waiting = await client.get("/api/v1/namespaces/default/pods/p/log")
+    assert waiting.status == 400 and "waiting to start" in (await waiting.json())["message"]
     binding = {"metadata": {"name": "p"}, "target": {"kind": "Node", "name": "n1"}}
     first = await client.post("/api/v1/namespaces/default/pods/p/binding", json=binding)
     assert first.status == 201
@@ -219,8 +221,8 @@ async def test_binding_assigns_a_node_once(client):
     assert bound["status"]["conditions"][0]["type"] == "PodScheduled"
     again = await client.post("/api/v1/namespaces/default/pods/p/binding", json=binding)
     assert again.status == 409 and "already assigned" in (await again.json())["message"]
-    logs = await client.get("/api/v1/namespaces/default/pods/p/log")
-    assert logs.status == 400 and (await logs.json())["kind"] == "Status"
+    logs = await client.get("/api/v1/namespaces/default/pods/p/log")  # no kubelet certificate
+    assert logs.status == 503 and (await logs.json())["reason"] == "ServiceUnavailable"
 
 
 async def test_dry_run_and_field_validation(client):

@@ -81,7 +81,10 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             )
         try:
             cert = self._ca.sign_request(
-                request.csr_pem, NODE_USER_PREFIX + request.node_name, (NODES_GROUP,)
+                request.csr_pem,
+                NODE_USER_PREFIX + request.node_name,
+                (NODES_GROUP,),
+                serving_names=(request.node_name,),
             )
         except CertificateRequestError as e:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))

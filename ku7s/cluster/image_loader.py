@@ -1,0 +1,160 @@
+"""`ku7s load image`: images from the host's Docker into the containerd of every worker
+node, as `kind load docker-image` does, in parallel, skipping nodes that already have them.
+
+An image that is not in the host's Docker but is one of ku7s's stand-ins (nginx, python,
+busybox) is built first. Each imported image is labelled in containerd with the Docker
+image ID it came from, which is how a node that has it already is recognised.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker.errors
+
+from ku7s.cluster.images import ImageBuilder
+from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.cluster.stand_ins import normalize, stand_in_for
+from ku7s.errors import Ku7sError, NotFoundError, UserInputError
+from ku7s.names import WORKER
+
+IMAGE_ID_LABEL = "ku7s-image-id"
+
+Say = Callable[[str], None]
+
+
+class ImageLoadError(Ku7sError):
+    """containerd on a node refused an image."""
+
+
+@dataclass(frozen=True)
+class HostImage:
+    reference: str
+    image_id: str
+    #: The Docker tag the archive carries, and every name it gets in containerd.
+    docker_tag: str
+    tags: tuple[str, ...]
+
+    @property
+    def primary(self) -> str:
+        return normalize(self.docker_tag)
+
+
+@dataclass(frozen=True)
+class NodeLoad:
+    node: str
+    image: str
+    loaded: bool  # False: the node had it already
+
+
+def _ctr(node: str, *args: str, stdin: Path | None = None) -> str:
+    argv = ["docker", "exec", *(["-i"] if stdin else []), node, "ctr", "-n", "k8s.io", *args]
+    with open(stdin, "rb") if stdin else open("/dev/null", "rb") as source:
+        result = subprocess.run(argv, stdin=source, capture_output=True, text=True)
+    if result.returncode != 0:
+        message = (result.stderr or result.stdout).strip().splitlines()
+        raise ImageLoadError(
+            f"{node}: ctr {' '.join(args[:2])} failed: {message[-1] if message else ''}"
+        )
+    return result.stdout
+
+
+class ImageLoader:
+    def __init__(
+        self,
+        provider: DockerProvider,
+        builder: ImageBuilder | None = None,
+        say: Say = lambda _: None,
+    ) -> None:
+        self._provider = provider
+        self._builder = builder
+        self._say = say
+
+    def resolve(self, reference: str) -> HostImage:
+        client = self._provider.client
+        try:
+            image = client.images.get(reference)
+        except docker.errors.ImageNotFound:
+            stand_in = stand_in_for(reference)
+            if stand_in is None:
+                raise UserInputError(
+                    f'image "{reference}" is not in the host\'s Docker: build or pull it first'
+                ) from None
+            builder = self._builder or ImageBuilder(client, say=self._say)
+            image = client.images.get(builder.ensure_stand_in(stand_in).image)
+        wanted = normalize(reference)
+        docker_tag = next((t for t in image.tags if normalize(t) == wanted), None)
+        if docker_tag is None:
+            if not image.tags:
+                raise UserInputError(f'image "{reference}" has no tag to load it by')
+            docker_tag = image.tags[0]
+        tags = tuple(sorted({normalize(t) for t in image.tags} | {wanted}))
+        return HostImage(reference, str(image.id), docker_tag, tags)
+
+    def _present(self, node: str, image: HostImage) -> bool:
+        listing = _ctr(node, "images", "ls")
+        for line in listing.splitlines()[1:]:
+            fields = line.split()
+            labelled = f"{IMAGE_ID_LABEL}={image.image_id}" in line
+            if fields and fields[0] == image.primary and labelled:
+                return True
+        return False
+
+    def load(
+        self, cluster: str, references: list[str], nodes: list[str] | None = None
+    ) -> list[NodeLoad]:
+        workers = [
+            n.name
+            for n in self._provider.list_nodes(cluster)
+            if n.role == WORKER and n.status == "running"
+        ]
+        if not self._provider.list_nodes(cluster):
+            raise NotFoundError(f'no cluster named "{cluster}"')
+        if nodes:
+            unknown = sorted(set(nodes) - set(workers))
+            if unknown:
+                raise UserInputError(
+                    f"not a running worker of cluster {cluster}: {', '.join(unknown)}"
+                )
+            workers = [n for n in workers if n in nodes]
+        images = [self.resolve(r) for r in references]
+        pairs = [(n, i) for n in workers for i in images]
+        with ThreadPoolExecutor(max_workers=max(1, len(pairs))) as pool:
+            present = list(pool.map(lambda pair: self._present(*pair), pairs))
+        missing = [pair for pair, there in zip(pairs, present, strict=True) if not there]
+        results = [
+            NodeLoad(n, i.reference, False)
+            for (n, i), there in zip(pairs, present, strict=True)
+            if there
+        ]
+        if not missing:
+            return results
+        with tempfile.TemporaryDirectory(prefix="ku7s-load-") as tmp:
+            archives = {}
+            for image in {i.image_id: i for _, i in missing}.values():
+                archive = Path(tmp) / f"{image.image_id.replace(':', '_')}.tar"
+                self._say(f"saving {image.reference}")
+                saved = self._provider.client.images.get(image.image_id).save(
+                    named=image.docker_tag
+                )
+                with archive.open("wb") as out:
+                    for chunk in saved:
+                        out.write(chunk)
+                archives[image.image_id] = archive
+
+            def one(node: str, image: HostImage) -> NodeLoad:
+                _ctr(node, "images", "import", "-", stdin=archives[image.image_id])
+                for tag in image.tags:
+                    if tag != image.primary:
+                        _ctr(node, "images", "tag", "--force", image.primary, tag)
+                    _ctr(node, "images", "label", tag, f"{IMAGE_ID_LABEL}={image.image_id}")
+                return NodeLoad(node, image.reference, True)
+
+            with ThreadPoolExecutor(max_workers=len(missing)) as pool:
+                results += list(pool.map(lambda pair: one(*pair), missing))
+        return results

@@ -1,0 +1,135 @@
+"""The kubelet's own HTTPS API, which the API server calls for `kubectl logs` and `exec`.
+
+Port 10250, as upstream. Its certificate is the node's, signed by the cluster CA at join
+with the node's name as a serving name; only the API server's kubelet client certificate
+gets in.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ku7s.api import meta
+from node_image.kubelet.container_logs import LogOptions, read_log
+from node_image.kubelet.pod_manager import PodManager
+from node_image.kubelet.pod_status import RUNNING
+from node_image.kubelet.remote_command import PROTOCOLS, ExecRequest, ExecSession
+from node_image.kubelet.sandbox_config import log_directory
+
+log = logging.getLogger("kubelet")
+
+KUBELET_PORT = 10250
+API_SERVER_CLIENT = "kube-apiserver-kubelet-client"
+
+
+def _peer_name(request: web.Request) -> str:
+    transport = request.transport
+    peer = transport.get_extra_info("peercert") if transport is not None else None
+    for rdn in (peer or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return ""
+
+
+@web.middleware
+async def only_the_api_server(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.path != "/healthz" and _peer_name(request) != API_SERVER_CLIENT:
+        raise web.HTTPForbidden(text="only the API server may use the kubelet API\n")
+    return await handler(request)
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "").lower() in ("1", "true")
+
+
+class KubeletServer:
+    def __init__(self, pods: PodManager) -> None:
+        self._pods = pods
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[only_the_api_server])
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
+        app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", self._exec)
+        return app
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    def _container(self, request: web.Request) -> tuple[Any, Any]:
+        """The pod's worker and the newest instance of the named container."""
+        info = request.match_info
+        for worker in self._pods.workers().values():
+            pod = worker.pod
+            if meta.namespace_of(pod) == info["namespace"] and meta.name_of(pod) == info["pod"]:
+                return worker, worker.observed.latest.get(info["container"])
+        raise web.HTTPNotFound(text=f"pod {info['namespace']}/{info['pod']} is not on this node\n")
+
+    async def _logs(self, request: web.Request) -> web.StreamResponse:
+        worker, latest = self._container(request)
+        container = request.match_info["container"]
+        if latest is None:
+            raise web.HTTPBadRequest(
+                text=f'container "{container}" in pod "{meta.name_of(worker.pod)}" is waiting '
+                "to start: ContainerCreating\n"
+            )
+        restart = latest.restart_count
+        if _flag(request, "previous"):
+            previous = worker.observed.previous.get(container)
+            if previous is None:
+                raise web.HTTPBadRequest(
+                    text=f'previous terminated container "{container}" in pod '
+                    f'"{meta.name_of(worker.pod)}" not found\n'
+                )
+            restart = previous.restart_count
+        path = Path(log_directory(worker.pod)) / container / f"{restart}.log"
+        if not path.exists():
+            raise web.HTTPNotFound(text=f"log of container {container} not found\n")
+        options = LogOptions(
+            follow=_flag(request, "follow"),
+            tail_lines=int(request.query["tailLines"]) if "tailLines" in request.query else None,
+            timestamps=_flag(request, "timestamps"),
+            since=_since(request),
+            limit_bytes=int(request.query["limitBytes"]) if "limitBytes" in request.query else None,
+        )
+        instance = latest.id
+
+        def still_running() -> bool:
+            now = worker.observed.latest.get(container)
+            return now is not None and now.id == instance and now.state == RUNNING
+
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await response.prepare(request)
+        async for chunk in read_log(path, options, still_running):
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+
+    async def _exec(self, request: web.Request) -> web.StreamResponse:
+        _, latest = self._container(request)
+        container = request.match_info["container"]
+        if latest is None or latest.state != RUNNING:
+            raise web.HTTPBadRequest(
+                text=f"unable to upgrade connection: container {container} is not running\n"
+            )
+        ws = web.WebSocketResponse(protocols=PROTOCOLS, max_msg_size=0)
+        if not ws.can_prepare(request).ok:
+            raise web.HTTPBadRequest(text="Upgrade request required\n")
+        await ws.prepare(request)
+        await ExecSession(ExecRequest.from_query(latest.id, request.query), ws).run()
+        return ws
+
+
+def _since(request: web.Request) -> datetime.datetime | None:
+    if "sinceSeconds" in request.query:
+        seconds = int(request.query["sinceSeconds"])
+        return datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=seconds)
+    if "sinceTime" in request.query:
+        return meta.parse_time(request.query["sinceTime"])
+    return None
