@@ -22,6 +22,7 @@ class ContentRemaining(Exception):
 
 class NamespaceController(Controller):
     name: ClassVar[str] = "namespace"
+    recheck_interval: ClassVar[float] = 1.0
 
     def __init__(
         self, client: APIClient, informers: InformerFactory | None = None, *, workers: int = 2
@@ -46,6 +47,8 @@ class NamespaceController(Controller):
         for path in await self._namespaced_collections(key):
             remaining += await self._empty(path)
         if remaining:
+            # Pods stop within their grace periods: look again soon, not after a back-off.
+            self.queue.add_after(key, self.recheck_interval)
             raise ContentRemaining(f"{remaining} objects left in namespace {key}")
         finalized = {
             **namespace,

@@ -67,18 +67,20 @@ class Cluster:
     def env(self) -> dict[str, str]:
         return {"KUBECONFIG": str(self.kubeconfig)}
 
+    def kubectl_argv(self, version: str = "1.33") -> list[str]:
+        return [
+            kubectl_path(version),
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--cache-dir",
+            str(self.cache_dir / version),
+        ]
+
     def kubectl(
         self, *args: str, version: str = "1.33", check: bool = True, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [
-                kubectl_path(version),
-                "--kubeconfig",
-                str(self.kubeconfig),
-                "--cache-dir",
-                str(self.cache_dir / version),
-                *args,
-            ],
+            [*self.kubectl_argv(version), *args],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -148,7 +150,7 @@ def new_cluster(
 def cluster(
     provider: DockerProvider, node_image: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    with new_cluster(provider, tmp_path_factory.mktemp("shared"), "e2e", "--workers", "2") as c:
+    with new_cluster(provider, tmp_path_factory.mktemp("shared"), "e2e", "--workers", "3") as c:
         yield c
 
 

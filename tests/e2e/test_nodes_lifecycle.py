@@ -19,7 +19,7 @@ def test_add_and_delete_a_node(cluster: Cluster):
     )
     assert added.returncode == 0, added.stderr
     name = added.stdout.strip()
-    assert name == f"{cluster.name}-worker3"
+    assert name == f"{cluster.name}-worker{len(cluster.workers)}"
     try:
         node = cluster.get_json("node", name)
         assert node["metadata"]["labels"]["tier"] == "extra"

@@ -91,8 +91,15 @@ def test_typed_crud_on_every_kind(api, namespace):
     assert core.read_namespaced_pod("x", namespace).status.phase == "Pending"
     deployment = apps.read_namespaced_deployment("x", namespace)
     assert deployment.spec.replicas == 1 and deployment.metadata.generation == 1
-    deployment.spec.replicas = 3
-    assert apps.replace_namespaced_deployment("x", namespace, deployment).spec.replicas == 3
+    for _ in range(10):  # the deployment controller writes too: read again on a conflict
+        deployment = apps.read_namespaced_deployment("x", namespace)
+        deployment.spec.replicas = 3
+        try:
+            replaced = apps.replace_namespaced_deployment("x", namespace, deployment)
+            break
+        except ApiException as e:
+            assert e.status == 409, e
+    assert replaced.spec.replicas == 3
     apps.patch_namespaced_deployment_scale("x", namespace, {"spec": {"replicas": 5}})
     assert apps.read_namespaced_deployment_scale("x", namespace).spec.replicas == 5
     apps.patch_namespaced_stateful_set("x", namespace, {"metadata": {"labels": {"p": "q"}}})
