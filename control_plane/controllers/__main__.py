@@ -7,6 +7,8 @@ import asyncio
 import logging
 import signal
 
+import uvloop
+
 from control_plane.controllers.manager import ControllerManager
 from ku7s.client.rest import APIClient
 
@@ -25,7 +27,7 @@ def main() -> None:
         client = APIClient.from_kubeconfig_file(args.kubeconfig, timeout=30)
         await ControllerManager(client).run(stop)
 
-    asyncio.run(run())
+    uvloop.run(run())
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import asyncio
 import logging
 import signal
 
+import uvloop
+
 from control_plane.scheduler.scheduler import DEFAULT_SCHEDULER_NAME, Scheduler
 from ku7s.client.rest import APIClient
 
@@ -26,7 +28,7 @@ def main() -> None:
         async with APIClient.from_kubeconfig_file(args.kubeconfig, timeout=30) as client:
             await Scheduler(client, name=args.scheduler_name).run(stop)
 
-    asyncio.run(run())
+    uvloop.run(run())
 
 
 if __name__ == "__main__":

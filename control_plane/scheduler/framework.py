@@ -56,17 +56,15 @@ class PodInfo:
     """A pod with what the plugins ask of it worked out once per scheduling attempt."""
 
     pod: Object
+    spec: Object
     requests: dict[str, Decimal]
     scoring_requests: dict[str, Decimal]
     owner: str
 
     @classmethod
     def of(cls, pod: Object) -> PodInfo:
-        return cls(pod, pod_requests(pod), scoring_requests(pod), owner_uid(pod))
-
-    @property
-    def spec(self) -> Object:
-        return dict(self.pod.get("spec") or {})
+        spec = pod.get("spec") or {}
+        return cls(pod, spec, pod_requests(pod), scoring_requests(pod), owner_uid(pod))
 
 
 @dataclass

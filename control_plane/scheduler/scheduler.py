@@ -29,6 +29,8 @@ Object = dict[str, Any]
 log = logging.getLogger("kube-scheduler")
 
 DEFAULT_SCHEDULER_NAME = "default-scheduler"
+#: How often an unchanged FailedScheduling is reported again for one pod.
+REPORT_INTERVAL = 60.0
 
 
 def _is_terminal(pod: Object) -> bool:
@@ -52,7 +54,8 @@ class Scheduler:
         self._events = EventRecorder(client, name)
         self._binding = asyncio.Semaphore(bind_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._reported: dict[str, str] = {}  # pod uid -> last FailedScheduling message
+        #: pod uid -> the last FailedScheduling message and when it was reported
+        self._reported: dict[str, tuple[str, float]] = {}
         self._pods = Informer(client, "/api/v1/pods")
         self._nodes = Informer(client, "/api/v1/nodes")
         self._pods.on_change(self._on_pod)
@@ -163,12 +166,18 @@ class Scheduler:
         )
 
     async def _report_unschedulable(self, pod: Object, verdict: Verdict) -> None:
+        """A FailedScheduling event and the PodScheduled=False condition, written when the
+        reason changes or a minute passed (a pod retried often would flood the API)."""
         message = verdict.message()
         uid = meta.uid_of(pod)
-        self._events.record(pod, "Warning", "FailedScheduling", message)
-        if self._reported.get(uid) == message:
+        now = time.monotonic()
+        last_message, last_time = self._reported.get(uid, ("", 0.0))
+        if last_message == message and now - last_time < REPORT_INTERVAL:
             return
-        self._reported[uid] = message
+        self._reported[uid] = (message, now)
+        self._events.record(pod, "Warning", "FailedScheduling", message)
+        if last_message == message:
+            return
         namespace, name = meta.namespace_of(pod), meta.name_of(pod)
         condition = {
             "type": "PodScheduled",

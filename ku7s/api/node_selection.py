@@ -50,9 +50,14 @@ def node_affinity(spec: Object) -> Object:
 
 def selects_node(spec: Object, node: Object) -> bool:
     """nodeSelector and the required node affinity terms of a pod spec both allow node."""
-    labels = meta.labels_of(node)
-    if any(labels.get(k) != v for k, v in (spec.get("nodeSelector") or {}).items()):
-        return False
+    selector = spec.get("nodeSelector")
+    if selector:
+        labels = node.get("metadata", {}).get("labels") or {}
+        if any(labels.get(k) != v for k, v in selector.items()):
+            return False
+    affinity = spec.get("affinity")
+    if not affinity:
+        return True
     required = node_affinity(spec).get("requiredDuringSchedulingIgnoredDuringExecution")
     if required is not None:
         return any(term_matches(t, node) for t in required.get("nodeSelectorTerms") or [])

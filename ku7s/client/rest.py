@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 import ssl
 import tempfile
@@ -12,6 +11,7 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
+import orjson
 
 Object = dict[str, Any]
 
@@ -111,7 +111,7 @@ class APIClient:
         content_type: str = "application/json",
     ) -> Object:
         assert self._session is not None, "use `async with APIClient(...)`"
-        data = json.dumps(body).encode() if body is not None else None
+        data = orjson.dumps(body) if body is not None else None
         headers = {"Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = content_type
@@ -123,9 +123,10 @@ class APIClient:
             params=params,
             server_hostname=self._tls_name,
         ) as response:
-            text = await response.text()
+            raw = await response.read()
+            text = raw.decode(errors="replace")
             try:
-                payload: Object = json.loads(text) if text else {}
+                payload: Object = orjson.loads(raw) if raw else {}
             except ValueError:
                 payload = {"message": text}
             if response.status >= 400:
@@ -176,7 +177,7 @@ class APIClient:
             async for line in response.content:
                 if not line.strip():
                     continue
-                event = json.loads(line)
+                event = orjson.loads(line)
                 if event.get("type") == "ERROR":
                     status = event.get("object") or {}
                     raise APIStatusError(
