@@ -251,6 +251,8 @@ class Kubelet:
             registered = reply.registered
             if cni.write_config(self._cni_conf_dir, registered.pod_cidr):
                 log.info("wrote CNI config for pod CIDR %s", registered.pod_cidr)
+            if await cni.ensure_masquerade(registered.pod_cidr):
+                log.info("masquerading traffic leaving pod CIDR %s", registered.pod_cidr)
             log.info("registered node %s (pod CIDR %s)", reg.node_name, registered.pod_cidr)
             interval = max(registered.heartbeat_interval_ms, 100) / 1000
             acks: asyncio.Queue[node_pb2.HeartbeatAck] = asyncio.Queue()
