@@ -104,7 +104,10 @@ class APIServer:
         ssl_context = server_ssl_context(
             pki / "apiserver.crt", pki / "apiserver.key", pki / "ca.crt"
         )
-        site = web.TCPSite(runner, cfg.bind_address, cfg.secure_port, ssl_context=ssl_context)
+        # Watches stay open for minutes; a restart waits for none of them.
+        site = web.TCPSite(
+            runner, cfg.bind_address, cfg.secure_port, ssl_context=ssl_context, shutdown_timeout=1.0
+        )
         await site.start()
         log.info("serving on https://%s:%d", cfg.bind_address, cfg.secure_port)
 
@@ -128,9 +131,10 @@ class APIServer:
         interval_ms = int(self._timing.heartbeat_interval * 1000)
         server = grpc.aio.server(
             options=[
-                # Find a dead peer even when no heartbeat is due: ping every 2 heartbeats.
-                ("grpc.keepalive_time_ms", 2 * interval_ms),
-                ("grpc.keepalive_timeout_ms", 2 * interval_ms),
+                # Find a dead peer (a node container stopped or killed sends no FIN) within
+                # about two heartbeats: ping every heartbeat, give up after one more.
+                ("grpc.keepalive_time_ms", interval_ms),
+                ("grpc.keepalive_timeout_ms", interval_ms),
                 ("grpc.keepalive_permit_without_calls", 1),
                 ("grpc.http2.min_ping_interval_without_data_ms", interval_ms // 2),
                 ("grpc.http2.max_pings_without_data", 0),

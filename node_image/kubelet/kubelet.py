@@ -177,6 +177,8 @@ class Kubelet:
             "0.0.0.0",
             self._pod_settings.api_port,
             ssl_context=self._credentials.serving_context(),
+            # Open `logs -f` and exec streams must not hold up a restart.
+            shutdown_timeout=1.0,
         )
         await site.start()
         return runner
