@@ -9,10 +9,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import orjson
-from aiohttp import web
 
 from ku7s.rpc import node_pb2, node_pb2_grpc
 from node_image.kubelet import cni
@@ -27,7 +27,6 @@ from node_image.kubelet.pod_worker import WorkerContext
 from node_image.kubelet.reporter import Reporter
 from node_image.kubelet.runtime_view import RuntimeView
 from node_image.kubelet.sandbox_config import ClusterDNS
-from node_image.kubelet.server import KUBELET_PORT, KubeletServer
 from node_image.kubelet.volumes import PodVolumes
 
 log = logging.getLogger("kubelet")
@@ -55,7 +54,7 @@ class PodSettings:
     pods_dir: Path = Path("/var/lib/ku7s/kubelet/pods")
     dns: ClusterDNS = field(default_factory=ClusterDNS)
     relist_interval: float = 1.0
-    api_port: int = KUBELET_PORT
+    api_port: int = 10250
 
 
 #: How often the runtime is asked again while the node is not ready yet.
@@ -107,7 +106,7 @@ class Kubelet:
         background: list[asyncio.Task[None]] = []
         channel: grpc.aio.Channel | None = None
         manager: PodManager | None = None
-        api: web.AppRunner | None = None
+        api: asyncio.Task[Any] | None = None
         try:
             creds = self._credentials.load() or await self._join(stop)
             version = await runtime
@@ -120,7 +119,8 @@ class Kubelet:
             reporter = Reporter()
             manager, view = self._pods(reg, channel, reporter)
             background.append(asyncio.create_task(view.run(stop)))
-            api = await self._serve(manager)
+            # Off the path to Ready: the API is only needed once pods run.
+            api = asyncio.create_task(self._serve(manager, stop))
             while not stop.is_set():
                 try:
                     await self._session(channel, reg, stop, manager, reporter)
@@ -129,7 +129,9 @@ class Kubelet:
                     await _sleep_unless(stop, self._retry_interval)
         finally:
             if api is not None:
-                await api.cleanup()
+                api.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await api
             if manager is not None:
                 await manager.stop()
             for task in (runtime, *background):
@@ -168,8 +170,12 @@ class Kubelet:
         )
         return manager, view
 
-    async def _serve(self, manager: PodManager) -> web.AppRunner:
-        """The kubelet API (logs, exec) on port 10250."""
+    async def _serve(self, manager: PodManager, stop: asyncio.Event) -> None:
+        """The kubelet API (logs, exec) on port 10250, until stop."""
+        from aiohttp import web
+
+        from node_image.kubelet.server import KubeletServer
+
         runner = web.AppRunner(KubeletServer(manager).app(), access_log=None)
         await runner.setup()
         site = web.TCPSite(
@@ -180,8 +186,11 @@ class Kubelet:
             # Open `logs -f` and exec streams must not hold up a restart.
             shutdown_timeout=1.0,
         )
-        await site.start()
-        return runner
+        try:
+            await site.start()
+            await stop.wait()
+        finally:
+            await runner.cleanup()
 
     def _channel(self, creds: Credentials) -> grpc.aio.Channel:
         return grpc.aio.secure_channel(
@@ -253,8 +262,8 @@ class Kubelet:
             registered = reply.registered
             if cni.write_config(self._cni_conf_dir, registered.pod_cidr):
                 log.info("wrote CNI config for pod CIDR %s", registered.pod_cidr)
-            if await cni.ensure_masquerade(registered.pod_cidr):
-                log.info("masquerading traffic leaving pod CIDR %s", registered.pod_cidr)
+            masquerade = asyncio.create_task(cni.ensure_masquerade(registered.pod_cidr))
+            masquerade.add_done_callback(_log_masquerade(registered.pod_cidr))
             log.info("registered node %s (pod CIDR %s)", reg.node_name, registered.pod_cidr)
             interval = max(registered.heartbeat_interval_ms, 100) / 1000
             acks: asyncio.Queue[node_pb2.HeartbeatAck] = asyncio.Queue()
@@ -337,6 +346,18 @@ async def _send_reports(reporter: Reporter, write: _Writer) -> None:
             except BaseException:
                 reporter.put_back(batch[i:])
                 raise
+
+
+def _log_masquerade(pod_cidr: str) -> Callable[[asyncio.Task[bool]], None]:
+    def done(task: asyncio.Task[bool]) -> None:
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            log.error("masquerading pod CIDR %s failed: %s", pod_cidr, task.exception())
+        elif task.result():
+            log.info("masquerading traffic leaving pod CIDR %s", pod_cidr)
+
+    return done
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -13,8 +13,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 Object = dict[str, Any]
 ExecSync = Callable[[str, list[str], int], Awaitable[tuple[int, bytes]]]
 
@@ -71,6 +69,8 @@ async def run_probe(
 
 
 async def _http_get(action: Object, container: Object, pod_ip: str, timeout: int) -> Outcome:
+    import aiohttp  # only pods with HTTP probes need it: kept off the kubelet's start-up
+
     port = named_port(container, action.get("port", 80))
     scheme = str(action.get("scheme", "HTTP")).lower()
     host = action.get("host") or pod_ip
