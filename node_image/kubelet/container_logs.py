@@ -66,12 +66,30 @@ class LineAssembler:
         return LogLine(time, stream, whole)
 
 
+class _Budget:
+    """What limitBytes leaves to send."""
+
+    def __init__(self, limit: int | None) -> None:
+        self._left = limit
+
+    @property
+    def spent(self) -> bool:
+        return self._left is not None and self._left <= 0
+
+    def take(self, chunk: bytes) -> bytes:
+        if self._left is None:
+            return chunk
+        chunk = chunk[: max(0, self._left)]
+        self._left -= len(chunk)
+        return chunk
+
+
 async def read_log(
     path: Path, options: LogOptions, still_running: Callable[[], bool]
 ) -> AsyncIterator[bytes]:
     """The log's lines as kubectl expects them, then (with follow) new ones as they come."""
     assembler = LineAssembler()
-    sent = 0
+    budget = _Budget(options.limit_bytes)
 
     def wanted(line: LogLine) -> bool:
         if options.since is None:
@@ -93,40 +111,30 @@ async def read_log(
         if options.tail_lines == 0:
             lines = []
         for line in lines:
-            chunk = line.render(options.timestamps)
-            if options.limit_bytes is not None:
-                chunk = chunk[: max(0, options.limit_bytes - sent)]
-            if chunk:
-                sent += len(chunk)
+            if chunk := budget.take(line.render(options.timestamps)):
                 yield chunk
-            if options.limit_bytes is not None and sent >= options.limit_bytes:
+            if budget.spent:
                 return
         if not options.follow:
             return
         while True:
             raw = f.readline()
             if not raw:
-                if not still_running():
-                    # One last look: the container may have written as it stopped.
-                    raw = f.readline()
-                    if not raw:
-                        return
-                else:
+                # One last look once the container stopped: it may have written as it went.
+                if still_running():
                     await asyncio.sleep(FOLLOW_POLL)
                     continue
-            raw = leftover + raw
+                raw = f.readline()
+                if not raw:
+                    return
+            raw, leftover = leftover + raw, b""
             if not raw.endswith(b"\n"):
                 leftover = raw
                 continue
-            leftover = b""
             line = assembler.feed(raw)
             if line is None or not wanted(line):
                 continue
-            chunk = line.render(options.timestamps)
-            if options.limit_bytes is not None:
-                chunk = chunk[: max(0, options.limit_bytes - sent)]
-            if chunk:
-                sent += len(chunk)
+            if chunk := budget.take(line.render(options.timestamps)):
                 yield chunk
-            if options.limit_bytes is not None and sent >= options.limit_bytes:
+            if budget.spent:
                 return

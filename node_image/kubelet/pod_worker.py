@@ -40,6 +40,7 @@ from node_image.kubelet.pod_status import (
 )
 from node_image.kubelet.probes import ContainerProbes
 from node_image.kubelet.reporter import Reporter
+from node_image.kubelet.restart_backoff import RestartBackoff, go_duration
 from node_image.kubelet.runtime_view import PodRuntimeState, RuntimeView
 from node_image.kubelet.sandbox_config import ClusterDNS, log_directory, sandbox_config
 from node_image.kubelet.volumes import PodVolumes, VolumeError
@@ -48,10 +49,6 @@ Object = dict[str, Any]
 
 log = logging.getLogger("kubelet")
 
-#: Upstream's container restart back-off: 10 s, doubling, at most 5 minutes, forgotten
-#: after a container ran 10 minutes.
-BACKOFF_BASE = 10.0
-BACKOFF_MAX = 300.0
 #: How soon a missing image, a missing config map or a failed sandbox is tried again.
 RETRY_INTERVAL = 2.0
 #: How often a settled pod is looked at anyway (volumes refreshed, status checked).
@@ -75,14 +72,6 @@ class WorkerContext:
     pods_dir: Path
 
 
-def go_duration(seconds: float) -> str:
-    """10s, 1m20s, 5m0s: how Go prints durations, as upstream's messages show them."""
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    return f"{whole // 60}m{whole % 60}s"
-
-
 class PodWorker:
     def __init__(self, pod: Object, context: WorkerContext) -> None:
         self.pod = pod
@@ -92,7 +81,7 @@ class PodWorker:
         self._removed = False
         self._observed = Observed(host_ip=context.node_ip)
         self._records: dict[str, ContainerRecord] = {}
-        self._backoff: dict[str, float] = {}  # container name -> current restart delay
+        self._backoff = RestartBackoff()
         self._retry_at: float | None = None
         self._probes: dict[str, ContainerProbes] = {}  # container id -> its probes
         self._restart_anyway: set[str] = set()
@@ -421,9 +410,9 @@ class PodWorker:
                 if not restart_wanted:
                     self._observed.waiting.pop(name, None)
                     return
-            wait = self._backoff_left(name, latest)
+            wait = self._backoff.wait(name, latest.started_at, latest.finished_at)
             if wait > 0:
-                delay = self._backoff[name]
+                delay = self._backoff.delay(name)
                 message = (
                     f"back-off {go_duration(delay)} restarting failed container={name} "
                     f"pod={meta.name_of(self.pod)}_{meta.namespace_of(self.pod)}({self.uid})"
@@ -441,20 +430,6 @@ class PodWorker:
             restart_count = latest.restart_count + 1
         self._restart_anyway.discard(name)
         await self._create(container, spec, sandbox_id, restart_count)
-
-    def _backoff_left(self, name: str, exited: ContainerRecord) -> float:
-        """Seconds until the container may restart, or 0: then it restarts now and the
-        next delay doubles (the first restart is at once, the second waits 10 s)."""
-        ran = (exited.finished_at - exited.started_at) / 1e9 if exited.started_at else 0
-        if ran > 2 * BACKOFF_MAX:
-            self._backoff.pop(name, None)
-        delay = self._backoff.get(name)
-        if delay is not None:
-            left = exited.finished_at / 1e9 + delay - time.time()
-            if left > 0:
-                return left
-        self._backoff[name] = BACKOFF_BASE if delay is None else min(delay * 2, BACKOFF_MAX)
-        return 0.0
 
     async def _create(
         self, container: Object, spec: Object, sandbox_id: str, restart_count: int

@@ -14,7 +14,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.stream import stream
 
-from tests.e2e.conftest import Cluster, unique
+from tests.e2e.conftest import Cluster, run_ku7s, unique
 
 
 @pytest.fixture
@@ -393,3 +393,114 @@ def test_a_kubelet_restart_adopts_running_containers(cluster: Cluster, ns: str):
         f'labels."io.kubernetes.pod.uid"=={uid}',
     )
     assert len(of_pod.split()) == 2, of_pod  # the sandbox and the one container: no duplicate
+
+
+def test_logs_of_the_previous_container_and_copying_files(cluster: Cluster, ns: str, tmp_path):
+    cluster.kubectl(
+        "run",
+        "twice",
+        "-n",
+        ns,
+        "--image=busybox",
+        "--",
+        "sh",
+        "-c",
+        "echo run $(date +%N); sleep 1; exit 1",
+    )
+
+    def restarted() -> bool:
+        statuses = cluster.get_json("pod", "twice", "-n", ns)["status"].get("containerStatuses")
+        return bool(statuses) and statuses[0]["restartCount"] >= 1
+
+    cluster.wait_for(restarted, timeout=60, what="a restart")
+    previous = cluster.kubectl("logs", "twice", "-n", ns, "--previous").stdout
+    assert previous.startswith("run ")
+    cluster.kubectl("run", "files", "-n", ns, "--image=busybox", "--", "sleep", "3600")
+    cluster.wait_for(
+        lambda: running(cluster.get_json("pod", "files", "-n", ns)), 60, what="Running"
+    )
+    source = tmp_path / "hello.txt"
+    source.write_text("copied in\n")
+    cluster.kubectl("cp", str(source), f"{ns}/files:/tmp/hello.txt")
+    assert (
+        cluster.kubectl("exec", "files", "-n", ns, "--", "cat", "/tmp/hello.txt").stdout
+        == "copied in\n"
+    )
+    back = tmp_path / "back.txt"
+    cluster.kubectl("cp", f"{ns}/files:/tmp/hello.txt", str(back))
+    assert back.read_text() == "copied in\n"
+
+
+def test_orphan_and_foreground_deletion(cluster: Cluster, ns: str, tmp_path: Path):
+    apply(cluster, ns, DEPLOYMENT.replace("replicas: 3", "replicas: 1"), tmp_path)
+    cluster.kubectl("rollout", "status", "deploy/web", "-n", ns, "--timeout=60s", timeout=70)
+    [rs] = cluster.get_json("rs", "-n", ns)["items"]
+    cluster.kubectl("delete", "deploy/web", "-n", ns, "--cascade=orphan")
+    cluster.wait_for(
+        lambda: (
+            not cluster.get_json("rs", rs["metadata"]["name"], "-n", ns)["metadata"].get(
+                "ownerReferences"
+            )
+        ),
+        timeout=30,
+        what="the ReplicaSet orphaned",
+    )
+    assert [p for p in pods(cluster, ns, "app=web") if running(p)]
+    cluster.kubectl(
+        "delete",
+        "rs",
+        rs["metadata"]["name"],
+        "-n",
+        ns,
+        "--cascade=foreground",
+        "--timeout=60s",
+        timeout=70,
+    )
+    assert not cluster.get_json("rs", "-n", ns)["items"]
+    assert not [
+        p for p in pods(cluster, ns, "app=web") if not p["metadata"].get("deletionTimestamp")
+    ]
+
+
+def test_pods_for_another_scheduler_are_left_alone(cluster: Cluster, ns: str):
+    overrides = json.dumps({"spec": {"schedulerName": "someone-else"}})
+    cluster.kubectl("run", "elsewhere", "-n", ns, "--image=busybox", f"--overrides={overrides}")
+    cluster.kubectl("run", "here", "-n", ns, "--image=busybox", "--", "sleep", "3600")
+    cluster.wait_for(lambda: running(cluster.get_json("pod", "here", "-n", ns)), 60, what="Running")
+    pod = cluster.get_json("pod", "elsewhere", "-n", ns)
+    assert not pod["spec"].get("nodeName") and not pod["status"].get("conditions")
+
+
+def test_a_loaded_image_runs(cluster: Cluster, ns: str, tmp_path: Path):
+    tag = f"ku7s-e2e/own:{unique('v')}"
+    (tmp_path / "Dockerfile").write_text(
+        "FROM docker.io/library/busybox:latest\n"
+        'RUN echo "made here" > /made\n'
+        'CMD ["cat", "/made"]\n'
+    )
+    subprocess.run(
+        ["docker", "build", "-q", "-t", tag, str(tmp_path)], check=True, capture_output=True
+    )
+    try:
+        loaded = run_ku7s("load", "image", tag, "--name", cluster.name, env=cluster.env)
+        assert loaded.returncode == 0, loaded.stderr
+        assert loaded.stdout.count(" loaded on ") == len(cluster.workers)
+        again = run_ku7s("load", "image", tag, "--name", cluster.name, env=cluster.env)
+        assert again.stdout.count(" already present on ") == len(cluster.workers)
+        overrides = json.dumps(
+            {"spec": {"containers": [{"name": "own", "image": tag, "imagePullPolicy": "Never"}]}}
+        )
+        cluster.kubectl(
+            "run", "own", "-n", ns, f"--image={tag}", "--restart=Never", f"--overrides={overrides}"
+        )
+        cluster.wait_for(
+            lambda: cluster.get_json("pod", "own", "-n", ns)["status"].get("phase") == "Succeeded",
+            timeout=60,
+            what="the pod of the loaded image to finish",
+        )
+        assert cluster.kubectl("logs", "own", "-n", ns).stdout == "made here\n"
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+    missing = run_ku7s("load", "image", "nowhere/none:1", "--name", cluster.name, env=cluster.env)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().endswith("is not in the host's Docker: build or pull it first")

@@ -4,6 +4,7 @@ cgroup paths, CRI configs and the report queue."""
 from __future__ import annotations
 
 import base64
+import datetime
 import os
 
 import pytest
@@ -12,6 +13,7 @@ from ku7s.rpc import cri_pb2
 from node_image.kubelet import atomic_writer
 from node_image.kubelet.cgroups import PodCgroups, own_cgroup
 from node_image.kubelet.container_config import linux_resources
+from node_image.kubelet.container_logs import LogOptions, read_log
 from node_image.kubelet.environment import ConfigError, container_environment, expand
 from node_image.kubelet.pod_status import (
     EXITED,
@@ -21,8 +23,8 @@ from node_image.kubelet.pod_status import (
     phase,
     pod_status,
 )
-from node_image.kubelet.pod_worker import go_duration
 from node_image.kubelet.reporter import Reporter
+from node_image.kubelet.restart_backoff import RestartBackoff, go_duration
 from node_image.kubelet.sandbox_config import ClusterDNS, dns_config
 from node_image.kubelet.volumes import PodVolumes, VolumeError
 
@@ -93,6 +95,19 @@ def test_init_containers_hold_app_containers_in_pod_initializing():
 
 def test_go_durations_read_like_upstream():
     assert [go_duration(s) for s in (10, 40, 80, 300)] == ["10s", "40s", "1m20s", "5m0s"]
+
+
+def test_restart_backoff_doubles_and_resets_after_a_long_run():
+    now = [1000.0]
+    backoff = RestartBackoff(clock=lambda: now[0])
+    second = int(1e9)
+    assert backoff.wait("c", 999 * second, 1000 * second) == 0  # the first restart: at once
+    assert backoff.wait("c", 999 * second, 1000 * second) == 10  # crashed again at once
+    now[0] = 1010.0
+    assert backoff.wait("c", 999 * second, 1000 * second) == 0  # waited it out
+    assert backoff.delay("c") == 20
+    assert backoff.wait("c", 100 * second, 1000 * second) == 0  # ran 15 minutes: start over
+    assert backoff.delay("c") == 10
 
 
 def test_expansion_of_variables():
@@ -253,3 +268,23 @@ async def test_reporter_keeps_the_newest_status_and_orders_termination_last():
     again = await reporter.next_batch()
     assert [m.WhichOneof("kind") for m in again] == ["pod_status", "pod_terminated"]
     assert cri_pb2.CONTAINER_RUNNING == RUNNING
+
+
+async def test_container_logs_tail_timestamps_limits_and_partial_lines(tmp_path):
+    log = tmp_path / "0.log"
+    log.write_bytes(
+        b"2026-11-28T10:00:00.000000001Z stdout F one\n"
+        b"2026-11-28T10:00:01.000000001Z stderr P tw\n"
+        b"2026-11-28T10:00:01.500000001Z stderr F o\n"
+        b"2026-11-28T10:00:02.000000001Z stdout F three\n"
+    )
+
+    async def read(**options):
+        return b"".join([c async for c in read_log(log, LogOptions(**options), lambda: False)])
+
+    assert await read() == b"one\ntwo\nthree\n"
+    assert await read(tail_lines=1) == b"three\n"
+    assert await read(tail_lines=1, timestamps=True) == b"2026-11-28T10:00:02.000000001Z three\n"
+    assert await read(limit_bytes=6) == b"one\ntw"
+    since = datetime.datetime(2026, 11, 28, 10, 0, 1, 600000, tzinfo=datetime.UTC)
+    assert await read(since=since) == b"three\n"
