@@ -1,5 +1,7 @@
-"""The pod subresources served by the pod's kubelet: `log` (streamed through) and `exec`
-(a WebSocket relayed frame by frame, its subprotocol chosen by the kubelet).
+"""The pod subresources served by the pod's kubelet: `log` (streamed through), `exec` and
+`portforward`: a client's WebSocket is relayed frame by frame (its subprotocol chosen by
+the kubelet); kubectl's SPDY (upgraded, or tunnelled in a WebSocket) is ended here and
+carried on to the kubelet as WebSockets.
 
 The API server reaches kubelets at https://<node name>:10250 with its kubelet client
 certificate, and checks their serving certificates against the cluster CA.
@@ -18,6 +20,18 @@ import aiohttp
 from aiohttp import web
 
 from control_plane.apiserver import errors
+from control_plane.apiserver.spdy.exec_bridge import PROTOCOL_VERSIONS as EXEC_SPDY_VERSIONS
+from control_plane.apiserver.spdy.exec_bridge import ExecBridge
+from control_plane.apiserver.spdy.port_forward_bridge import (
+    PROTOCOL_VERSION as PORT_FORWARD_VERSION,
+)
+from control_plane.apiserver.spdy.port_forward_bridge import PortForwardBridge
+from control_plane.apiserver.spdy.transport import (
+    serve_tunnel,
+    serve_upgrade,
+    wants_spdy_upgrade,
+    wants_tunnel,
+)
 from ku7s.api import meta
 
 Object = dict[str, Any]
@@ -98,7 +112,7 @@ class KubeletProxy:
                 503, "ServiceUnavailable", "the API server has no kubelet client certificate"
             )
         url = f"https://{node}:{self._port}/{what}/{meta.namespace_of(pod)}/{meta.name_of(pod)}"
-        return self._ssl, f"{url}/{container}"
+        return self._ssl, f"{url}/{container}" if container else url
 
     async def logs(self, request: web.Request, pod: Object) -> web.StreamResponse:
         container = container_of(pod, request.query.get("container"))
@@ -126,30 +140,75 @@ class KubeletProxy:
             )
         container = container_of(pod, request.query.get("container"))
         context, url = self._target(pod, container, "exec")
-        if request.headers.get("Upgrade", "").lower() != "websocket":
-            if "spdy" in request.headers.get("Upgrade", "").lower():
+        params = [("command", c) for c in request.query.getall("command", [])]
+        params += [(k, request.query[k]) for k in _EXEC_OPTIONS if k in request.query]
+        if wants_spdy_upgrade(request):
+            offered = request.headers.getall("X-Stream-Protocol-Version", [])
+            if EXEC_SPDY_VERSIONS[0] not in offered:
                 raise errors.bad_request(
-                    "ku7s serves exec over WebSocket only (kubectl 1.30 or newer, the Python "
-                    "client); SPDY is not supported"
+                    f"ku7s speaks {EXEC_SPDY_VERSIONS[0]} over SPDY; the client offered "
+                    f"{', '.join(offered) or 'nothing'}"
                 )
+
+            async def connect() -> aiohttp.ClientWebSocketResponse:
+                return await self._ws(url, params, ["v5.channel.k8s.io"], context)
+
+            return await serve_upgrade(
+                request, EXEC_SPDY_VERSIONS[0], ExecBridge(request.query, connect)
+            )
+        return await self._relay_websocket(request, url, params, context)
+
+    async def port_forward(self, request: web.Request, pod: Object) -> web.StreamResponse:
+        phase = (pod.get("status") or {}).get("phase", "Pending")
+        if phase != "Running":
+            raise errors.bad_request(
+                f"unable to forward port because pod is not running. Current status={phase}"
+            )
+        context, url = self._target(pod, "", "portForward")
+
+        async def connect(port: int) -> aiohttp.ClientWebSocketResponse:
+            return await self._ws(url, [("ports", str(port))], ["v5.channel.k8s.io"], context)
+
+        if wants_spdy_upgrade(request):
+            return await serve_upgrade(request, PORT_FORWARD_VERSION, PortForwardBridge(connect))
+        if wants_tunnel(request):
+            return await serve_tunnel(request, PortForwardBridge(connect))
+        params = [("ports", p) for p in request.query.getall("ports", [])]
+        return await self._relay_websocket(request, url, params, context)
+
+    async def _ws(
+        self,
+        url: str,
+        params: list[tuple[str, str]],
+        protocols: list[str],
+        context: ssl.SSLContext,
+    ) -> aiohttp.ClientWebSocketResponse:
+        try:
+            return await self._client().ws_connect(
+                url, params=params, protocols=protocols, ssl=context, max_msg_size=0
+            )
+        except aiohttp.WSServerHandshakeError as e:
+            raise _kubelet_error(e.status, e.message) from e
+        except (aiohttp.ClientError, OSError) as e:
+            raise errors.APIError(502, "BadGateway", f"the kubelet did not answer: {e}") from e
+
+    async def _relay_websocket(
+        self,
+        request: web.Request,
+        url: str,
+        params: list[tuple[str, str]],
+        context: ssl.SSLContext,
+    ) -> web.StreamResponse:
+        """A client's WebSocket relayed frame by frame to the kubelet's, with the
+        subprotocol the kubelet chose from those the client offered."""
+        if request.headers.get("Upgrade", "").lower() != "websocket":
             raise errors.bad_request("Upgrade request required")
         offered = [
             p.strip()
             for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
             if p.strip()
         ]
-        params: list[tuple[str, str]] = [
-            ("command", c) for c in request.query.getall("command", [])
-        ]
-        params += [(k, request.query[k]) for k in _EXEC_OPTIONS if k in request.query]
-        try:
-            upstream = await self._client().ws_connect(
-                url, params=params, protocols=offered, ssl=context, max_msg_size=0
-            )
-        except aiohttp.WSServerHandshakeError as e:
-            raise _kubelet_error(e.status, e.message) from e
-        except (aiohttp.ClientError, OSError) as e:
-            raise errors.APIError(502, "BadGateway", f"the kubelet did not answer: {e}") from e
+        upstream = await self._ws(url, params, offered, context)
         downstream = web.WebSocketResponse(
             protocols=[upstream.protocol] if upstream.protocol else (), max_msg_size=0
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,6 +179,17 @@ class PodRuntime:
             status.network.ip,
             status.created_at,
         )
+
+    async def sandbox_pid(self, sandbox_id: str) -> int:
+        """The sandbox's process (whose namespaces the pod's containers share)."""
+        reply = await self._call(
+            self._runtime.PodSandboxStatus,
+            cri_pb2.PodSandboxStatusRequest(pod_sandbox_id=sandbox_id, verbose=True),
+        )
+        try:
+            return int(json.loads(reply.info.get("info", "{}")).get("pid", 0))
+        except (ValueError, TypeError):
+            return 0
 
     async def list_sandboxes(self) -> list[cri_pb2.PodSandbox]:
         reply = await self._call(self._runtime.ListPodSandbox, cri_pb2.ListPodSandboxRequest())

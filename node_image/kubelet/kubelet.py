@@ -120,7 +120,7 @@ class Kubelet:
             manager, view = self._pods(reg, channel, reporter)
             background.append(asyncio.create_task(view.run(stop)))
             # Off the path to Ready: the API is only needed once pods run.
-            api = asyncio.create_task(self._serve(manager, stop))
+            api = asyncio.create_task(self._serve(manager, view, stop))
             while not stop.is_set():
                 try:
                     await self._session(channel, reg, stop, manager, reporter)
@@ -170,13 +170,14 @@ class Kubelet:
         )
         return manager, view
 
-    async def _serve(self, manager: PodManager, stop: asyncio.Event) -> None:
+    async def _serve(self, manager: PodManager, view: RuntimeView, stop: asyncio.Event) -> None:
         """The kubelet API (logs, exec) on port 10250, until stop."""
         from aiohttp import web
 
         from node_image.kubelet.server import KubeletServer
 
-        runner = web.AppRunner(KubeletServer(manager).app(), access_log=None)
+        server = KubeletServer(manager, view, self._cri.pods)
+        runner = web.AppRunner(server.app(), access_log=None)
         await runner.setup()
         site = web.TCPSite(
             runner,

@@ -28,6 +28,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+#: A terminal resize that came this soon after the start is passed on once more then.
+RESIZE_SETTLE = 0.3
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 
 
@@ -86,6 +88,7 @@ class ExecSession:
         self._ctr = ctr
         self._namespace = namespace
         self._terminal: int | None = None  # pty master, with -t
+        self._started = 0.0
         self._send_lock = asyncio.Lock()
 
     async def _send(self, channel: int, data: bytes) -> None:
@@ -107,11 +110,17 @@ class ExecSession:
         if request.tty:
             argv.append("--tty")
         argv += [request.container_id, *request.command]
+        self._started = asyncio.get_running_loop().time()
         if request.tty:
             master, slave = pty.openpty()
             self._terminal = master
+            # ctr's own complaints go to its stderr, not into the user's terminal.
             process = await asyncio.create_subprocess_exec(
-                *argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+                *argv,
+                stdin=slave,
+                stdout=slave,
+                stderr=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
             )
             os.close(slave)
             readers = [self._pump_terminal(master)]
@@ -194,5 +203,14 @@ class ExecSession:
             return
         assert self._terminal is not None
         fcntl.ioctl(self._terminal, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGWINCH)
+        # ctr passes SIGWINCH on to the process; one that comes before the process started
+        # is lost (clients send their size at once), so early ones are repeated a moment on.
+        loop = asyncio.get_running_loop()
+
+        def tell() -> None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGWINCH)
+
+        tell()
+        if loop.time() < self._started + RESIZE_SETTLE:
+            loop.call_at(self._started + RESIZE_SETTLE, tell)

@@ -16,9 +16,12 @@ from aiohttp import web
 
 from ku7s.api import meta
 from node_image.kubelet.container_logs import LogOptions, read_log
+from node_image.kubelet.cri import PodRuntime
 from node_image.kubelet.pod_manager import PodManager
 from node_image.kubelet.pod_status import RUNNING
+from node_image.kubelet.port_forward import PortForwardSession, opener_for
 from node_image.kubelet.remote_command import PROTOCOLS, ExecRequest, ExecSession
+from node_image.kubelet.runtime_view import RuntimeView
 from node_image.kubelet.sandbox_config import log_directory
 
 log = logging.getLogger("kubelet")
@@ -49,27 +52,34 @@ def _flag(request: web.Request, name: str) -> bool:
 
 
 class KubeletServer:
-    def __init__(self, pods: PodManager) -> None:
+    def __init__(self, pods: PodManager, view: RuntimeView, runtime: PodRuntime) -> None:
         self._pods = pods
+        self._view = view
+        self._runtime = runtime
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[only_the_api_server])
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
         app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", self._exec)
+        app.router.add_route("*", "/portForward/{namespace}/{pod}", self._port_forward)
         return app
 
     async def _healthz(self, _: web.Request) -> web.Response:
         return web.Response(text="ok")
 
-    def _container(self, request: web.Request) -> tuple[Any, Any]:
-        """The pod's worker and the newest instance of the named container."""
+    def _worker(self, request: web.Request) -> Any:
         info = request.match_info
         for worker in self._pods.workers().values():
             pod = worker.pod
             if meta.namespace_of(pod) == info["namespace"] and meta.name_of(pod) == info["pod"]:
-                return worker, worker.observed.latest.get(info["container"])
+                return worker
         raise web.HTTPNotFound(text=f"pod {info['namespace']}/{info['pod']} is not on this node\n")
+
+    def _container(self, request: web.Request) -> tuple[Any, Any]:
+        """The pod's worker and the newest instance of the named container."""
+        worker = self._worker(request)
+        return worker, worker.observed.latest.get(request.match_info["container"])
 
     async def _logs(self, request: web.Request) -> web.StreamResponse:
         worker, latest = self._container(request)
@@ -110,6 +120,24 @@ class KubeletServer:
             await response.write(chunk)
         await response.write_eof()
         return response
+
+    async def _port_forward(self, request: web.Request) -> web.StreamResponse:
+        worker = self._worker(request)
+        ports: list[int] = []
+        for value in request.query.getall("ports", []) + request.query.getall("port", []):
+            ports += [int(p) for p in value.split(",") if p.strip().isdigit()]
+        if not ports:
+            raise web.HTTPBadRequest(text="at least one port is needed (ports=80)\n")
+        sandbox = self._view.pod(worker.uid).newest_sandbox()
+        pid = await self._runtime.sandbox_pid(sandbox.id) if sandbox and sandbox.ready else 0
+        if not pid:
+            raise web.HTTPBadRequest(text="the pod's sandbox is not running\n")
+        ws = web.WebSocketResponse(protocols=PROTOCOLS, max_msg_size=0)
+        if not ws.can_prepare(request).ok:
+            raise web.HTTPBadRequest(text="Upgrade request required\n")
+        await ws.prepare(request)
+        await PortForwardSession(ws, opener_for(pid), ports).run()
+        return ws
 
     async def _exec(self, request: web.Request) -> web.StreamResponse:
         _, latest = self._container(request)

@@ -4,15 +4,17 @@ each test in a namespace of its own, deleted afterwards."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import textwrap
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-from kubernetes.stream import stream
+from kubernetes.stream import portforward, stream
 
 from tests.e2e.conftest import Cluster, run_ku7s, unique
 
@@ -504,3 +506,92 @@ def test_a_loaded_image_runs(cluster: Cluster, ns: str, tmp_path: Path):
     missing = run_ku7s("load", "image", "nowhere/none:1", "--name", cluster.name, env=cluster.env)
     assert missing.returncode == 1
     assert missing.stderr.strip().endswith("is not in the host's Docker: build or pull it first")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
+
+
+@pytest.mark.parametrize("version", ["1.33", "1.27"])
+def test_port_forward_and_exec_with_each_kubectl(cluster: Cluster, ns: str, version: str):
+    """kubectl 1.33 tunnels port-forward's SPDY in a WebSocket and execs over WebSocket;
+    1.27 speaks SPDY for both."""
+    cluster.kubectl("run", "web", "-n", ns, "--image=nginx")
+    cluster.wait_for(lambda: running(cluster.get_json("pod", "web", "-n", ns)), 60, what="Running")
+    port = _free_port()
+    forward = subprocess.Popen(
+        [*cluster.kubectl_argv(version), "port-forward", "-n", ns, "pod/web", f"{port}:80"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "Forwarding from" in forward.stdout.readline()
+        for _ in range(2):  # two connections over one session
+            assert "Welcome to nginx!" in _get(f"http://127.0.0.1:{port}/")
+    finally:
+        forward.kill()
+    failing = cluster.kubectl(
+        "exec", "web", "-n", ns, "--", "sh", "-c", "echo out; exit 4", version=version, check=False
+    )
+    assert (failing.returncode, failing.stdout) == (4, "out\n")
+    piped = subprocess.run(
+        [*cluster.kubectl_argv(version), "exec", "-i", "web", "-n", ns, "--", "wc", "-c"],
+        input="seven b",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert piped.stdout.strip() == "7"
+    terminal = subprocess.run(
+        [
+            "script",
+            "-qec",
+            " ".join(
+                [
+                    *cluster.kubectl_argv(version),
+                    "exec",
+                    "-it",
+                    "web",
+                    "-n",
+                    ns,
+                    "--",
+                    "sh",
+                    "-c",
+                    "'sleep 0.5; tty'",
+                ]
+            ),
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "/dev/pts/" in terminal.stdout
+
+
+def test_port_forward_with_the_python_client(cluster: Cluster, ns: str):
+    cluster.kubectl("run", "web", "-n", ns, "--image=nginx")
+    cluster.wait_for(lambda: running(cluster.get_json("pod", "web", "-n", ns)), 60, what="Running")
+    k8s_config.load_kube_config(config_file=str(cluster.kubeconfig))
+    forward = portforward(
+        k8s.CoreV1Api().connect_get_namespaced_pod_portforward, "web", ns, ports="80"
+    )
+    try:
+        sock = forward.socket(80)
+        sock.setblocking(True)
+        sock.sendall(b"GET / HTTP/1.0\r\nHost: web\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200") and b"Welcome to nginx!" in answer
+        sock.close()
+    finally:
+        forward.close()
