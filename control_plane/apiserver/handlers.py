@@ -234,7 +234,7 @@ class ResourceHandlers:
         return path.namespace or ""
 
     async def _streaming(self, request: web.Request, path: ResourcePath) -> web.StreamResponse:
-        """log, exec and portforward, served by the pod's kubelet."""
+        """log, exec, attach and portforward, served by the pod's kubelet."""
         assert path.name is not None
         if path.subresource == "log" and request.method == "GET":
             pod = await self._registry.get(path.kind, self._namespace(path), path.name)
@@ -242,14 +242,15 @@ class ResourceHandlers:
         if path.subresource == "exec" and request.method in ("GET", "POST"):
             pod = await self._registry.get(path.kind, self._namespace(path), path.name)
             return await self._kubelets.exec(request, pod)
+        if path.subresource == "attach" and request.method in ("GET", "POST"):
+            pod = await self._registry.get(path.kind, self._namespace(path), path.name)
+            return await self._kubelets.attach(request, pod)
         if path.subresource == "portforward" and request.method in ("GET", "POST"):
             pod = await self._registry.get(path.kind, self._namespace(path), path.name)
             return await self._kubelets.port_forward(request, pod)
-        if path.subresource in ("log", "exec", "portforward"):
+        if path.subresource in ("log", "exec", "attach", "portforward"):
             raise errors.method_not_supported(request.method.lower(), f"pods/{path.subresource}")
-        raise errors.bad_request(
-            f"{path.subresource} is not served yet by ku7s (log, exec and portforward are)"
-        )
+        raise errors.bad_request(f"{path.subresource} is not served by ku7s")
 
     def _table(self, request: web.Request, kind: Kind, items: list[Object], **kw: Any) -> Object:
         return tables.to_table(

@@ -132,14 +132,19 @@ class KubeletProxy:
             await response.write_eof()
             return response
 
-    async def exec(self, request: web.Request, pod: Object) -> web.StreamResponse:
+    async def attach(self, request: web.Request, pod: Object) -> web.StreamResponse:
+        return await self.exec(request, pod, what="attach")
+
+    async def exec(
+        self, request: web.Request, pod: Object, what: str = "exec"
+    ) -> web.StreamResponse:
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             raise errors.bad_request(
-                f"cannot exec into a container in a completed pod; current phase is "
+                f"cannot {what} into a container in a completed pod; current phase is "
                 f"{pod['status']['phase']}"
             )
         container = container_of(pod, request.query.get("container"))
-        context, url = self._target(pod, container, "exec")
+        context, url = self._target(pod, container, what)
         params = [("command", c) for c in request.query.getall("command", [])]
         params += [(k, request.query[k]) for k in _EXEC_OPTIONS if k in request.query]
         if wants_spdy_upgrade(request):

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from ku7s.api import meta
+from node_image.kubelet.attach import AttachSession, stdin_fifo
 from node_image.kubelet.container_logs import LogOptions, read_log
 from node_image.kubelet.cri import PodRuntime
 from node_image.kubelet.pod_manager import PodManager
@@ -63,6 +64,7 @@ class KubeletServer:
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
         app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", self._exec)
         app.router.add_route("*", "/portForward/{namespace}/{pod}", self._port_forward)
+        app.router.add_route("*", "/attach/{namespace}/{pod}/{container}", self._attach)
         return app
 
     async def _healthz(self, _: web.Request) -> web.Response:
@@ -120,6 +122,30 @@ class KubeletServer:
             await response.write(chunk)
         await response.write_eof()
         return response
+
+    async def _attach(self, request: web.Request) -> web.StreamResponse:
+        worker, latest = self._container(request)
+        container = request.match_info["container"]
+        if latest is None or latest.state != RUNNING:
+            raise web.HTTPBadRequest(
+                text=f"unable to upgrade connection: container {container} is not running\n"
+            )
+        containers: list[dict[str, Any]] = (worker.pod.get("spec") or {}).get("containers") or []
+        spec = next((c for c in containers if c.get("name") == container), {})
+        path = Path(log_directory(worker.pod)) / container / f"{latest.restart_count}.log"
+        instance = latest.id
+
+        def still_running() -> bool:
+            now = worker.observed.latest.get(container)
+            return now is not None and now.id == instance and now.state == RUNNING
+
+        ws = web.WebSocketResponse(protocols=PROTOCOLS, max_msg_size=0)
+        if not ws.can_prepare(request).ok:
+            raise web.HTTPBadRequest(text="Upgrade request required\n")
+        await ws.prepare(request)
+        stdin = stdin_fifo(instance) if _flag(request, "stdin") else None
+        await AttachSession(ws, path, stdin, bool(spec.get("tty")), still_running).run()
+        return ws
 
     async def _port_forward(self, request: web.Request) -> web.StreamResponse:
         worker = self._worker(request)

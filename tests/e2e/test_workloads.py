@@ -575,6 +575,21 @@ def test_port_forward_and_exec_with_each_kubectl(cluster: Cluster, ns: str, vers
         timeout=30,
     )
     assert "/dev/pts/" in terminal.stdout
+    # kubectl run -it attaches to the new pod's terminal; what is typed reaches its shell.
+    typed = "sleep 3; echo 'echo typed-$((6*7))'; sleep 1; echo 'exit 4'; sleep 2"
+    attached = subprocess.run(
+        [
+            "sh",
+            "-c",
+            f"({typed}) | script -qec '{' '.join(cluster.kubectl_argv(version))} run shell "
+            f"-n {ns} --image=busybox -it --rm --restart=Never -- sh' /dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "typed-42" in attached.stdout, attached.stdout + attached.stderr
+    assert "terminated (Error)" in attached.stdout
 
 
 def test_port_forward_with_the_python_client(cluster: Cluster, ns: str):

@@ -1,0 +1,123 @@
+"""`kubectl attach` (and `kubectl run -it`) on the node: the container's own output as it is
+written, and keystrokes into its stdin, over the remote command WebSocket.
+
+The output comes from the CRI log file, followed from its end and passed on entry by
+entry, partial lines included (a shell's prompt has no newline); what the client types goes
+into the stdin FIFO containerd keeps for the container (it exists when the pod spec asks
+for `stdin: true`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import WSMsgType, web
+
+from node_image.kubelet.remote_command import CLOSE, ERROR, STDERR, STDIN, STDOUT, exit_status
+
+FOLLOW_POLL = 0.05
+
+
+def stdin_fifo(
+    container_id: str, state: Path = Path("/run/containerd/io.containerd.grpc.v1.cri")
+) -> Path | None:
+    """containerd's stdin FIFO of a CRI container, if it has one."""
+    matches = sorted((state / "containers" / container_id / "io").glob(f"*/{container_id}-stdin"))
+    return matches[0] if matches else None
+
+
+def log_entry(line: bytes) -> tuple[str, bytes] | None:
+    """A CRI log entry as (stream, bytes to show): a full entry gets its newline back."""
+    parts = line.rstrip(b"\n").split(b" ", 3)
+    if len(parts) < 3:
+        return None
+    text = parts[3] if len(parts) == 4 else b""
+    return parts[1].decode(errors="replace"), text + (b"\n" if parts[2] == b"F" else b"")
+
+
+class AttachSession:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        log_path: Path,
+        stdin: Path | None,
+        tty: bool,
+        still_running: Callable[[], bool],
+    ) -> None:
+        self._ws = ws
+        self._log = log_path
+        self._stdin = stdin
+        self._tty = tty
+        self._still_running = still_running
+        self._sending = asyncio.Lock()
+
+    async def _send(self, channel: int, data: bytes) -> None:
+        async with self._sending:
+            if not self._ws.closed:
+                await self._ws.send_bytes(bytes([channel]) + data)
+
+    async def run(self) -> None:
+        inbound = asyncio.create_task(self._from_client())
+        try:
+            await self._follow()
+        finally:
+            inbound.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await inbound
+        await self._send(ERROR, json.dumps(exit_status(0)).encode())
+        await self._ws.close()
+
+    async def _follow(self) -> None:
+        with self._log.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            pending = b""
+            while True:
+                line = f.readline()
+                if not line:
+                    if not self._still_running():
+                        return
+                    await asyncio.sleep(FOLLOW_POLL)
+                    continue
+                line, pending = pending + line, b""
+                if not line.endswith(b"\n"):
+                    pending = line
+                    continue
+                entry = log_entry(line)
+                if entry is None:
+                    continue
+                stream, data = entry
+                channel = STDERR if stream == "stderr" and not self._tty else STDOUT
+                await self._send(channel, data)
+
+    async def _from_client(self) -> None:
+        fd: int | None = None
+        try:
+            if self._stdin is not None:
+                fd = os.open(self._stdin, os.O_WRONLY | os.O_NONBLOCK)
+            async for message in self._ws:
+                if message.type != WSMsgType.BINARY or not message.data:
+                    continue
+                channel, payload = message.data[0], message.data[1:]
+                if channel == STDIN and fd is not None and payload:
+                    await _write_all(fd, payload)
+                elif channel == CLOSE and payload[:1] == bytes([STDIN]) and fd is not None:
+                    os.close(fd)
+                    fd = None
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+
+async def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        try:
+            written = os.write(fd, data)
+        except BlockingIOError:
+            await asyncio.sleep(0.01)
+            continue
+        data = data[written:]
