@@ -91,6 +91,9 @@ class GarbageCollector(Controller):
                 self._objects.pop(uid, None)
                 for dependent in self.dependents(uid):
                     self.queue.add(meta.uid_of(dependent))
+                # The last blocking dependent gone lets a foreground owner go.
+                for owner in owner_uids(obj):
+                    self.queue.add(owner)
                 return
             self._objects[uid] = (collection, obj)
             finalizers = obj["metadata"].get("finalizers") or []

@@ -121,6 +121,21 @@ def test_scaling_a_rolling_update_and_undo(cluster: Cluster, ns: str, tmp_path: 
     deployment = cluster.get_json("deploy", "web", "-n", ns)
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:latest"
     assert deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+    before = {p["metadata"]["name"] for p in pods(cluster, ns, "app=web")}
+    cluster.kubectl("rollout", "restart", "deploy/web", "-n", ns)
+    cluster.kubectl("rollout", "status", "deploy/web", "-n", ns, "--timeout=90s", timeout=100)
+    cluster.wait_for(
+        lambda: {
+            p["metadata"]["name"] for p in pods(cluster, ns, "app=web") if running(p)
+        }.isdisjoint(before),
+        timeout=60,
+        what="every pod replaced by the restart",
+    )
+    restarted = [p for p in pods(cluster, ns, "app=web") if running(p)]
+    assert len(restarted) == 2
+    assert all(
+        "kubectl.kubernetes.io/restartedAt" in p["metadata"]["annotations"] for p in restarted
+    )
 
 
 def test_a_killed_container_is_restarted(cluster: Cluster, ns: str):
@@ -484,17 +499,23 @@ def test_a_loaded_image_runs(cluster: Cluster, ns: str, tmp_path: Path):
         ["docker", "build", "-q", "-t", tag, str(tmp_path)], check=True, capture_output=True
     )
     try:
+        cluster.kubectl("run", "own", "-n", ns, f"--image={tag}", "--restart=Never")
+
+        def waiting() -> dict:
+            statuses = cluster.get_json("pod", "own", "-n", ns)["status"].get("containerStatuses")
+            return (statuses or [{}])[0].get("state", {}).get("waiting") or {}
+
+        cluster.wait_for(
+            lambda: waiting().get("reason") == "ImagePullBackOff",
+            timeout=60,
+            what="ImagePullBackOff before the image is loaded",
+        )
+        assert f"ku7s load image {tag}" in waiting()["message"]
         loaded = run_ku7s("load", "image", tag, "--name", cluster.name, env=cluster.env)
         assert loaded.returncode == 0, loaded.stderr
         assert loaded.stdout.count(" loaded on ") == len(cluster.workers)
         again = run_ku7s("load", "image", tag, "--name", cluster.name, env=cluster.env)
         assert again.stdout.count(" already present on ") == len(cluster.workers)
-        overrides = json.dumps(
-            {"spec": {"containers": [{"name": "own", "image": tag, "imagePullPolicy": "Never"}]}}
-        )
-        cluster.kubectl(
-            "run", "own", "-n", ns, f"--image={tag}", "--restart=Never", f"--overrides={overrides}"
-        )
         cluster.wait_for(
             lambda: cluster.get_json("pod", "own", "-n", ns)["status"].get("phase") == "Succeeded",
             timeout=60,

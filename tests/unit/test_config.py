@@ -132,6 +132,21 @@ def test_full_config_is_parsed():
             id="bad-label",
         ),
         pytest.param(doc(name="Bad_Name"), "invalid cluster name", id="bad-name"),
+        pytest.param(
+            doc(nodeLifecycle={"gracePeriodSeconds": 1}),
+            "nodeLifecycle.gracePeriodSeconds: must be 2 or more",
+            id="grace-too-short",
+        ),
+        pytest.param(
+            doc(nodeLifecycle={"podEvictionSeconds": "soon"}),
+            "nodeLifecycle.podEvictionSeconds",
+            id="eviction-not-a-number",
+        ),
+        pytest.param(
+            doc(nodeLifecycle={"gracePeriod": 5}),
+            'unknown field "nodeLifecycle.gracePeriod"',
+            id="unknown-lifecycle-field",
+        ),
         pytest.param(["not", "a", "map"], "expected a mapping", id="not-a-map"),
     ],
 )
@@ -167,3 +182,10 @@ def test_labels_flag():
     assert parse_labels_flag("a=1, b=two,") == {"a": "1", "b": "two"}
     with pytest.raises(ConfigError, match="expected key=value"):
         parse_labels_flag("novalue")
+
+
+def test_node_lifecycle_defaults_and_overrides():
+    defaults = parse_config(doc())
+    assert (defaults.node_grace_seconds, defaults.pod_eviction_seconds) == (5, 10)
+    tuned = parse_config(doc(nodeLifecycle={"gracePeriodSeconds": 40, "podEvictionSeconds": 0}))
+    assert (tuned.node_grace_seconds, tuned.pod_eviction_seconds) == (40, 0)

@@ -10,6 +10,7 @@ from control_plane.controllers import pod_control as pc
 from control_plane.controllers.daemonset import should_run
 from control_plane.controllers.deployment import DeploymentController, resolve, set_condition
 from control_plane.controllers.expectations import Expectations
+from control_plane.controllers.garbage_collector import GarbageCollector
 from control_plane.controllers.job import JobController
 from control_plane.controllers.node_lifecycle import eviction_delay, wanted_taints
 from control_plane.controllers.replicaset import ReplicaSetController
@@ -191,6 +192,80 @@ async def test_deployment_starts_a_rolling_update_within_its_surge():
     hash_label = new_rs["spec"]["template"]["metadata"]["labels"]["pod-template-hash"]
     assert new_rs["metadata"]["name"] == f"web-{hash_label}"
     assert not [c for c in api.made("patch") if c[1].endswith("/web-old")]  # maxUnavailable 0
+
+
+async def test_recreate_scales_old_pods_away_before_the_new_replicaset():
+    api = RecordingAPI()
+    controller = DeploymentController(api)  # type: ignore[arg-type]
+    deployment = {
+        "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "metadata": {"name": "web", "namespace": "default", "uid": "d-1", "generation": 2},
+        "spec": {
+            "replicas": 2,
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": template({"app": "web"}, env="new"),
+        },
+    }
+    old = {
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": "web-old",
+            "namespace": "default",
+            "uid": "rs-old",
+            "labels": {"app": "web"},
+            "annotations": {"deployment.kubernetes.io/revision": "1"},
+            "ownerReferences": [
+                {"uid": "d-1", "kind": "Deployment", "name": "web", "controller": True}
+            ],
+        },
+        "spec": {"replicas": 2, "template": template({"app": "web", "pod-template-hash": "old"})},
+        "status": {"replicas": 2, "availableReplicas": 2, "readyReplicas": 2},
+    }
+    feed(controller.deployments, deployment)
+    feed(controller.replicasets, old)
+    feed(controller.pods, owned_pod("web-old-a", old, {"app": "web", "pod-template-hash": "old"}))
+    await controller.reconcile("default/web")
+    scaled = [c for c in api.made("patch") if c[1].endswith("/replicasets/web-old")]
+    assert scaled and scaled[0][2]["spec"]["replicas"] == 0
+    assert not api.made("create")  # an old pod still runs
+    controller.pods._apply("DELETED", controller.pods.list()[0])
+    await controller.reconcile("default/web")
+    [(_, _, new_rs)] = api.made("create")
+    assert new_rs["spec"]["replicas"] == 2
+
+
+async def test_foreground_owner_is_released_when_its_last_dependent_is_gone():
+    api = RecordingAPI()
+    collector = GarbageCollector(api)  # type: ignore[arg-type]
+    pods, replicasets = collector.informers[0], collector.informers[6]
+    rs = {
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": "web",
+            "namespace": "default",
+            "uid": "rs-1",
+            "resourceVersion": "7",
+            "deletionTimestamp": NOW,
+            "finalizers": ["foregroundDeletion"],
+        },
+    }
+    pod = owned_pod("web-a", rs, {"app": "web"})
+    pod["metadata"]["ownerReferences"][0]["blockOwnerDeletion"] = True
+    feed(replicasets, rs)
+    feed(pods, pod)
+    await collector.reconcile("rs-1")
+    assert [path for _, path, _ in api.made("delete")] == ["/api/v1/namespaces/default/pods/web-a"]
+    assert not api.made("patch")  # the pod still blocks
+    while len(collector.queue):
+        collector.queue.done(await collector.queue.get())
+    pods._apply("DELETED", pod)
+    assert len(collector.queue) == 1
+    await collector.reconcile(await collector.queue.get())
+    [(_, path, patch)] = api.made("patch")
+    assert path == "/apis/apps/v1/namespaces/default/replicasets/web"
+    assert patch["metadata"]["finalizers"] is None
 
 
 async def test_job_runs_parallel_pods_and_completes():
