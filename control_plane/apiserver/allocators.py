@@ -95,13 +95,17 @@ class ServiceAllocator:
             return chosen
 
     def _pick_ip(self, taken: set[str]) -> str:
+        """A random free address above the static band, which stays for addresses asked
+        for by name (the cluster DNS's .10), as upstream does since 1.26."""
         first = int(self._network.network_address) + 2  # .1 is the kubernetes Service's
         last = int(self._network.broadcast_address) - 1
+        static_band = min(max(16, self._network.num_addresses // 16), 256)
+        dynamic_first = min(int(self._network.network_address) + static_band, last)
         for _ in range(64):
-            candidate = str(ipaddress.ip_address(self._rng.randint(first, last)))
+            candidate = str(ipaddress.ip_address(self._rng.randint(dynamic_first, last)))
             if candidate not in taken:
                 return candidate
-        for value in range(first, last + 1):
+        for value in [*range(dynamic_first, last + 1), *range(first, dynamic_first)]:
             candidate = str(ipaddress.ip_address(value))
             if candidate not in taken:
                 return candidate

@@ -7,6 +7,8 @@ import asyncio
 from control_plane.controllers.base import Controller, run_all
 from control_plane.controllers.daemonset import DaemonSetController
 from control_plane.controllers.deployment import DeploymentController
+from control_plane.controllers.endpoints import EndpointsController
+from control_plane.controllers.endpointslice import EndpointSliceController
 from control_plane.controllers.garbage_collector import GarbageCollector
 from control_plane.controllers.job import JobController
 from control_plane.controllers.namespace import NamespaceController
@@ -33,6 +35,8 @@ class ControllerManager:
             DaemonSetController(self._client, informers),
             JobController(self._client, informers),
             StatefulSetController(self._client, informers),
+            EndpointsController(self._client, informers),
+            EndpointSliceController(self._client, informers),
         ]
 
     async def run(self, stop: asyncio.Event) -> None:

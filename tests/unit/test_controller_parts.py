@@ -56,6 +56,13 @@ async def test_allocator_hands_out_free_addresses_and_refuses_taken_ones():
     assert 30000 <= await allocator.node_port(None, "x") <= 32767
 
 
+async def test_dynamic_cluster_ips_leave_the_static_band_to_named_requests():
+    allocator = ServiceAllocator(MemoryStorage(), "10.96.0.0/16")
+    picked = [await allocator.cluster_ip(None, f"s{i}") for i in range(50)]
+    assert not [ip for ip in picked if ip.startswith("10.96.0.")]  # the first 256 are static
+    assert await allocator.cluster_ip("10.96.0.10", "kube-dns") == "10.96.0.10"
+
+
 class FakeAPI:
     """Discovery plus one namespace with a configmap that goes away when deleted."""
 
