@@ -89,6 +89,18 @@ def programs(env: dict[str, str]) -> list[Program]:
             ),
         ),
         Program("cloud-controller-manager", (python, "-m", "control_plane.cloud")),
+        Program(
+            "cluster-dns",
+            (
+                python,
+                "-m",
+                "control_plane.dns",
+                "--kubeconfig",
+                "/etc/ku7s/cluster-dns.conf",
+                "--service-cluster-ip-range",
+                env.get("KU7S_SERVICE_SUBNET", "10.96.0.0/16"),
+            ),
+        ),
     ]
 
 

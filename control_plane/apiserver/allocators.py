@@ -50,6 +50,11 @@ class ServiceAllocator:
     def kubernetes_service_ip(self) -> str:
         return str(self._network.network_address + 1)
 
+    @property
+    def cluster_dns_ip(self) -> str:
+        """The cluster DNS Service's address: the tenth of the range, as kubeadm picks it."""
+        return str(self._network.network_address + 10)
+
     async def _in_use(self) -> tuple[set[str], set[int]]:
         ips: set[str] = set()
         ports: set[int] = set()

@@ -1,5 +1,7 @@
 """Objects every cluster has from its first second: the four default namespaces with their
-default service accounts, and the ``kubernetes`` Service pointing at this apiserver."""
+default service accounts, the ``kubernetes`` Service pointing at this apiserver, and the
+``kube-proxy`` ConfigMap (as kubeadm writes it) from which every kube-proxy reads the
+cluster's pod network."""
 
 from __future__ import annotations
 
@@ -79,23 +81,52 @@ async def ensure_kubernetes_service(
         await registry.mutate(
             endpoints, "default", "kubernetes", lambda e: {**e, "subsets": subsets}
         )
+    # Written here, not by the EndpointSlice controller (the Service has no selector).
+    slice_labels = {"kubernetes.io/service-name": "kubernetes"}
+    slice_endpoints = [{"addresses": [endpoint_ip], "conditions": {"ready": True}}]
     slice_body = {
-        "metadata": {
-            "name": "kubernetes",
-            "labels": {
-                "kubernetes.io/service-name": "kubernetes",
-                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
-            },
-        },
+        "metadata": {"name": "kubernetes", "labels": slice_labels},
         "addressType": "IPv4",
-        "endpoints": [{"addresses": [endpoint_ip], "conditions": {"ready": True}}],
+        "endpoints": slice_endpoints,
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
     }
     slices = registry.kinds.get("endpointslices", "discovery.k8s.io")
     current_slice = await registry.find(slices, "default", "kubernetes")
     if current_slice is None:
         await _ensure(registry, "endpointslices", "default", slice_body, "discovery.k8s.io")
-    elif current_slice.get("endpoints") != slice_body["endpoints"]:
+    elif (
+        current_slice.get("endpoints") != slice_endpoints
+        or current_slice["metadata"].get("labels") != slice_labels
+    ):
         await registry.mutate(
-            slices, "default", "kubernetes", lambda s: {**s, "endpoints": slice_body["endpoints"]}
+            slices,
+            "default",
+            "kubernetes",
+            lambda s: {
+                **s,
+                "metadata": {**s["metadata"], "labels": slice_labels},
+                "endpoints": slice_endpoints,
+            },
+        )
+
+
+def kube_proxy_config(cluster_cidr: str) -> str:
+    return (
+        "apiVersion: kubeproxy.config.k8s.io/v1alpha1\n"
+        "kind: KubeProxyConfiguration\n"
+        "mode: iptables\n"
+        f"clusterCIDR: {cluster_cidr}\n"
+    )
+
+
+async def ensure_kube_proxy_config(registry: Registry, cluster_cidr: str) -> None:
+    data = {"config.conf": kube_proxy_config(cluster_cidr)}
+    configmaps = registry.kinds.get("configmaps")
+    current = await registry.find(configmaps, "kube-system", "kube-proxy")
+    if current is None:
+        body = {"metadata": {"name": "kube-proxy", "labels": {"app": "kube-proxy"}}, "data": data}
+        await _ensure(registry, "configmaps", "kube-system", body)
+    elif current.get("data") != data:
+        await registry.mutate(
+            configmaps, "kube-system", "kube-proxy", lambda c: {**c, "data": data}
         )

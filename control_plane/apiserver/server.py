@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,27 +14,24 @@ from aiohttp import web
 from control_plane.apiserver.allocators import ServiceAllocator
 from control_plane.apiserver.app import build_app
 from control_plane.apiserver.auth import server_ssl_context
-from control_plane.apiserver.bootstrap import ensure_default_namespaces, ensure_kubernetes_service
+from control_plane.apiserver.bootstrap import (
+    ensure_default_namespaces,
+    ensure_kube_proxy_config,
+    ensure_kubernetes_service,
+)
 from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.kubelet_proxy import KubeletProxy, kubelet_ssl_context
 from control_plane.apiserver.node_service.ipam import PodCIDRAllocator
 from control_plane.apiserver.node_service.lease_monitor import NodeLeaseMonitor
-from control_plane.apiserver.node_service.service import NodeService, Timing
+from control_plane.apiserver.node_service.service import ClusterNetwork, NodeService, Timing
 from control_plane.apiserver.node_service.tokens import BootstrapTokens
 from control_plane.apiserver.registry import Registry
 from control_plane.apiserver.storage import EtcdStorage
+from control_plane.container import own_address
 from ku7s.pki import CertificateAuthority
 from ku7s.rpc import node_pb2_grpc
 
 log = logging.getLogger("kube-apiserver")
-
-
-def own_address() -> str:
-    """This container's address on the cluster network, where pods reach the API."""
-    try:
-        return socket.gethostbyname(socket.gethostname())
-    except OSError:
-        return "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -84,6 +80,7 @@ class APIServer:
         await ensure_kubernetes_service(
             registry, allocator.kubernetes_service_ip, own_address(), cfg.secure_port
         )
+        await ensure_kube_proxy_config(registry, cfg.cluster_cidr)
 
         pki = cfg.pki_dir
         ca = CertificateAuthority.load((pki / "ca.crt").read_bytes(), (pki / "ca.key").read_bytes())
@@ -93,6 +90,7 @@ class APIServer:
             BootstrapTokens(cfg.bootstrap_token_file),
             PodCIDRAllocator(cfg.cluster_cidr, cfg.node_cidr_mask),
             self._timing,
+            ClusterNetwork(cfg.cluster_cidr, allocator.cluster_dns_ip),
         )
         grpc_server = self._grpc_server(node_service)
         await grpc_server.start()

@@ -152,3 +152,6 @@ class InformerFactory:
         if path not in self._informers:
             self._informers[path] = Informer(self._client, path)
         return self._informers[path]
+
+    def all(self) -> list[Informer]:
+        return list(self._informers.values())

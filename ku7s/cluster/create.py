@@ -77,7 +77,7 @@ class ClusterCreator:
         created = False
         try:
             with self._progress.step("Preparing certificates"):
-                secrets = ClusterSecrets.create(name)
+                secrets = ClusterSecrets.create(name, config.service_subnet)
             with self._progress.step("Creating network"):
                 created = True
                 self._provider.create_network(network_name(name), name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from ku7s import kubeconfig, pki
@@ -21,6 +22,8 @@ TOKENS_PATH = "/etc/ku7s/bootstrap-tokens"
 ADMIN_KUBECONFIG_PATH = "/etc/ku7s/admin.conf"
 CONTROLLER_MANAGER_KUBECONFIG_PATH = "/etc/ku7s/controller-manager.conf"
 SCHEDULER_KUBECONFIG_PATH = "/etc/ku7s/scheduler.conf"
+DNS_KUBECONFIG_PATH = "/etc/ku7s/cluster-dns.conf"
+CLOUD_KUBECONFIG_PATH = "/etc/ku7s/cloud-controller-manager.conf"
 #: The common name kubelets accept on their API: the API server's client certificate.
 KUBELET_CLIENT_NAME = "kube-apiserver-kubelet-client"
 
@@ -36,11 +39,15 @@ class ClusterSecrets:
     scheduler: pki.KeyPair
     #: The API server's identity toward kubelets (logs, exec).
     kubelet_client: pki.KeyPair
+    dns: pki.KeyPair
+    cloud_controller_manager: pki.KeyPair
     token: str
 
     @classmethod
-    def create(cls, cluster: str) -> ClusterSecrets:
+    def create(cls, cluster: str, service_subnet: str = "10.96.0.0/16") -> ClusterSecrets:
         ca = pki.CertificateAuthority.create(cluster)
+        # Pods reach the API at the kubernetes Service's address, the subnet's first.
+        kubernetes_service_ip = str(ipaddress.ip_network(service_subnet).network_address + 1)
         apiserver = ca.issue_server(
             "kube-apiserver",
             [
@@ -51,7 +58,7 @@ class ClusterSecrets:
                 "kubernetes.default.svc",
                 "kubernetes.default.svc.cluster.local",
             ],
-            ["127.0.0.1"],
+            ["127.0.0.1", kubernetes_service_ip],
         )
         admin = ca.issue_client("kubernetes-admin", ("system:masters",))
         controller_manager = ca.issue_client("system:kube-controller-manager")
@@ -64,6 +71,8 @@ class ClusterSecrets:
             controller_manager,
             scheduler,
             kubelet_client,
+            ca.issue_client("system:serviceaccount:kube-system:coredns"),
+            ca.issue_client("system:cloud-controller-manager"),
             pki.new_bootstrap_token(),
         )
 
@@ -93,6 +102,8 @@ def control_plane_spec(
         for path, identity in (
             (CONTROLLER_MANAGER_KUBECONFIG_PATH, secrets.controller_manager),
             (SCHEDULER_KUBECONFIG_PATH, secrets.scheduler),
+            (DNS_KUBECONFIG_PATH, secrets.dns),
+            (CLOUD_KUBECONFIG_PATH, secrets.cloud_controller_manager),
         )
     }
     node = next(n for n in config.nodes if n.role == CONTROL_PLANE)

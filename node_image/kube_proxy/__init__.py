@@ -1,1 +1,1 @@
-"""kube-proxy (arrives with issue 5; this process slot idles until then)."""
+"""kube-proxy: Services as iptables rules on every node; this process also keeps the pod routes."""

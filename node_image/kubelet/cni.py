@@ -3,9 +3,9 @@
 containerd's CRI plugin watches the config directory and loads the file as soon as it
 appears; until then it reports NetworkReady=false and the node stays NotReady.
 
-Traffic from pods to outside the pod CIDR is masqueraded by one rule for the node, not by
-the bridge plugin's chain per pod (whose iptables calls cost every pod start a tenth of
-its time here).
+Traffic from pods to outside the cluster's pod network is masqueraded by one rule for the
+node, not by the bridge plugin's chain per pod (whose iptables calls cost every pod start a
+tenth of its time here); traffic to pods on other nodes keeps its pod address.
 """
 
 from __future__ import annotations
@@ -55,26 +55,26 @@ def write_config(conf_dir: Path, pod_cidr: str) -> bool:
     return True
 
 
-def masquerade_rule(pod_cidr: str) -> list[str]:
+def masquerade_rule(pod_cidr: str, cluster_cidr: str) -> list[str]:
     return [
         "POSTROUTING",
         "-s",
         pod_cidr,
         "!",
         "-d",
-        pod_cidr,
+        cluster_cidr or pod_cidr,
         "-m",
         "comment",
         "--comment",
-        "ku7s: pods reaching beyond the node's pod network",
+        "ku7s: pods reaching beyond the pod network",
         "-j",
         "MASQUERADE",
     ]
 
 
-async def ensure_masquerade(pod_cidr: str, iptables: str = "iptables") -> bool:
+async def ensure_masquerade(pod_cidr: str, cluster_cidr: str, iptables: str = "iptables") -> bool:
     """Add the node's masquerade rule unless it is there; return whether it was added."""
-    rule = masquerade_rule(pod_cidr)
+    rule = masquerade_rule(pod_cidr, cluster_cidr)
 
     async def run(*args: str) -> int:
         process = await asyncio.create_subprocess_exec(

@@ -263,7 +263,11 @@ class Kubelet:
             registered = reply.registered
             if cni.write_config(self._cni_conf_dir, registered.pod_cidr):
                 log.info("wrote CNI config for pod CIDR %s", registered.pod_cidr)
-            masquerade = asyncio.create_task(cni.ensure_masquerade(registered.pod_cidr))
+            masquerade = asyncio.create_task(
+                cni.ensure_masquerade(registered.pod_cidr, registered.cluster_cidr)
+            )
+            if registered.cluster_dns:
+                manager.use_cluster_dns(registered.cluster_dns, registered.cluster_domain)
             masquerade.add_done_callback(_log_masquerade(registered.pod_cidr))
             log.info("registered node %s (pod CIDR %s)", reg.node_name, registered.pod_cidr)
             interval = max(registered.heartbeat_interval_ms, 100) / 1000

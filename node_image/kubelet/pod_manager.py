@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from typing import Any
 
@@ -23,6 +24,11 @@ class PodManager:
         self._ctx = context
         self._workers: dict[str, PodWorker] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def use_cluster_dns(self, server: str, domain: str) -> None:
+        """The control plane's DNS settings, for the pods started from now on."""
+        dns = dataclasses.replace(self._ctx.dns, server=server, domain=domain or "cluster.local")
+        self._ctx = dataclasses.replace(self._ctx, dns=dns)
 
     def workers(self) -> dict[str, PodWorker]:
         return dict(self._workers)

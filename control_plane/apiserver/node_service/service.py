@@ -34,6 +34,15 @@ FETCHABLE = ("configmaps", "secrets", "services")
 
 
 @dataclass(frozen=True)
+class ClusterNetwork:
+    """What every kubelet is told at registration about the cluster's network."""
+
+    cluster_cidr: str = ""
+    cluster_dns: str = ""
+    cluster_domain: str = "cluster.local"
+
+
+@dataclass(frozen=True)
 class Timing:
     """How often kubelets heartbeat and how long a Lease stays valid without one."""
 
@@ -52,8 +61,10 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         tokens: BootstrapTokens,
         allocator: PodCIDRAllocator,
         timing: Timing | None = None,
+        network: ClusterNetwork | None = None,
     ) -> None:
         self._registry = registry
+        self._network = network or ClusterNetwork()
         self._ca = ca
         self._tokens = tokens
         self._allocator = allocator
@@ -152,6 +163,9 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                                 pod_cidr=pod_cidr,
                                 heartbeat_interval_ms=int(self._timing.heartbeat_interval * 1000),
                                 lease_duration_seconds=self._timing.lease_duration_seconds,
+                                cluster_cidr=self._network.cluster_cidr,
+                                cluster_dns=self._network.cluster_dns,
+                                cluster_domain=self._network.cluster_domain,
                             )
                         )
                     )

@@ -1,0 +1,108 @@
+"""kube-proxy's iptables proxier: watches Services and EndpointSlices and, after each burst
+of changes, renders the whole rule set and applies it in one ``iptables-restore``. It also
+resyncs periodically (repairing rules someone removed) and takes every rule away when it
+stops."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from ku7s.aio import wait_any
+from ku7s.api import meta
+from ku7s.client.informer import Informer, InformerFactory
+from node_image.kube_proxy.iptables import IPTables, IPTablesError
+from node_image.kube_proxy.rules import Affinity, NodeContext, render
+from node_image.kube_proxy.service_ports import SERVICE_NAME_LABEL, ServicePort, service_ports
+
+Object = dict[str, Any]
+
+log = logging.getLogger("kube-proxy")
+
+
+def _service_key(endpoint_slice: Object) -> list[str]:
+    name = meta.labels_of(endpoint_slice).get(SERVICE_NAME_LABEL)
+    return [f"{meta.namespace_of(endpoint_slice)}/{name}"] if name else []
+
+
+class Proxier:
+    def __init__(
+        self,
+        informers: InformerFactory,
+        iptables: IPTables,
+        node: NodeContext,
+        *,
+        min_sync_interval: float = 0.02,
+        resync_period: float = 30.0,
+    ) -> None:
+        self.services: Informer = informers.informer("/api/v1/services")
+        self.slices: Informer = informers.informer("/apis/discovery.k8s.io/v1/endpointslices")
+        self.slices.add_index("service", _service_key)
+        self._iptables = iptables
+        self._node = node
+        self._min_interval = min_sync_interval
+        self._resync = resync_period
+        self._changed = asyncio.Event()
+        self._chains: dict[str, set[str]] = {"nat": set(), "filter": set()}
+        self.last_sync_seconds = 0.0
+        for informer in (self.services, self.slices):
+            informer.on_change(lambda *_: self._changed.set())
+
+    def service_ports(self) -> list[ServicePort]:
+        ports: list[ServicePort] = []
+        for service in self.services.list():
+            key = f"{meta.namespace_of(service)}/{meta.name_of(service)}"
+            ports += service_ports(service, self.slices.by_index("service", key))
+        return ports
+
+    async def sync(self) -> None:
+        started = time.monotonic()
+        rules = render(self.service_ports(), self._node)
+        stale_nat = sorted(self._chains["nat"] - set(rules.nat_chains))
+        stale_filter = sorted(self._chains["filter"] - set(rules.filter_chains))
+        await self._iptables.restore(rules.restore_input(stale_nat, stale_filter))
+        self._chains = {"nat": set(rules.nat_chains), "filter": set(rules.filter_chains)}
+        self.last_sync_seconds = time.monotonic() - started
+
+    async def run(self, stop: asyncio.Event) -> None:
+        if self._node.affinity is Affinity.RECENT and not await self._iptables.supports(
+            "-m", "recent", "--name", "KUBE-PROBE", "--rcheck", "--seconds", "1"
+        ):
+            log.info("the kernel has no 'recent' match: ClientIP affinity hashes the client")
+            self._node = NodeContext(self._node.node_name, self._node.cluster_cidr, Affinity.HASH)
+        self._chains = {
+            "nat": await self._iptables.own_chains("nat"),
+            "filter": await self._iptables.own_chains("filter"),
+        }
+        await self._iptables.ensure_jumps()
+        await asyncio.gather(self.services.synced.wait(), self.slices.synced.wait())
+        try:
+            while not stop.is_set():
+                self._changed.clear()
+                try:
+                    await self.sync()
+                    log.debug("synced in %.3f s", self.last_sync_seconds)
+                except IPTablesError as e:
+                    log.error("sync failed, retrying: %s", e)
+                    self._changed.set()
+                    await asyncio.sleep(1)
+                await wait_any(self._changed, stop, timeout=self._resync)
+                # Let a burst of changes (a rollout) settle into one sync.
+                await asyncio.sleep(self._min_interval)
+        finally:
+            await self.clean_up()
+
+    async def clean_up(self) -> None:
+        """Take away every rule and chain of ours."""
+        await self._iptables.remove_jumps()
+        nat = sorted(await self._iptables.own_chains("nat"))
+        filter_chains = sorted(await self._iptables.own_chains("filter"))
+        text = ""
+        for table, chains in (("nat", nat), ("filter", filter_chains)):
+            text += f"*{table}\n" + "".join(f":{c} - [0:0]\n" for c in chains)
+            text += "".join(f"-X {c}\n" for c in chains) + "COMMIT\n"
+        await self._iptables.restore(text)
+        self._chains = {"nat": set(), "filter": set()}
+        log.info("removed the service rules")
