@@ -10,6 +10,10 @@ Services and EndpointSlices:
 
 Anything else under the domain does not exist (NXDOMAIN); a name that exists without a
 record of the asked type gets an empty answer.
+
+One addition: ``<svc>.<ns>`` (exactly two labels, naming an existing Service) is answered with
+a CNAME to the full name. Resolvers that apply the search path only to names without a dot
+(busybox's nslookup since 1.29) then still find ``kubernetes.default``.
 """
 
 from __future__ import annotations
@@ -116,6 +120,14 @@ class ClusterRecords:
     def in_domain(self, name: str) -> bool:
         name = name.rstrip(".").lower()
         return name == self.domain or name.endswith("." + self.domain)
+
+    def short_service_name(self, name: str) -> str:
+        """The full name of ``<svc>.<ns>``, if that is a Service; else empty."""
+        labels = name.rstrip(".").lower().split(".")
+        if len(labels) != 2:
+            return ""
+        full = f"{labels[0]}.{labels[1]}.svc.{self.domain}"
+        return full if full in self._a or full in self._cname else ""
 
     def lookup(self, name: str) -> Answer:
         name = name.rstrip(".").lower()

@@ -35,9 +35,13 @@ class DNSHandler:
         question = request.questions[0]
         records = self._records()
         name = str(question.qname)
-        if not records.in_domain(name):
-            return await self._forward(packet, request)
         reply = request.reply()
+        if not records.in_domain(name):
+            full = records.short_service_name(name)
+            if not full:
+                return await self._forward(packet, request)
+            reply.add_answer(RR(name, QTYPE.CNAME, rdata=CNAME(full), ttl=TTL))
+            name = full
         found = records.lookup(name)
         if not found.found:
             reply.header.rcode = RCODE.NXDOMAIN

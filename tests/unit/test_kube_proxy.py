@@ -1,0 +1,167 @@
+"""kube-proxy: Services and slices into ServicePorts, ServicePorts into iptables-restore
+text, and the routes between nodes."""
+
+from __future__ import annotations
+
+import json
+
+from ku7s.client.informer import Informer
+from node_image.kube_proxy.rules import Affinity, NodeContext, chain_name, render
+from node_image.kube_proxy.service_ports import service_ports
+from node_image.pod_network.routes import PodRoutes, wanted_routes
+
+NODE = NodeContext("worker", "10.244.0.0/16")
+
+
+def service(**spec):
+    return {
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "clusterIP": "10.96.7.7",
+            "ports": [{"name": "http", "port": 80, "protocol": "TCP", "nodePort": 30080}],
+            **spec,
+        },
+    }
+
+
+def endpoint(ip, node="worker", ready=True, terminating=False):
+    return {
+        "addresses": [ip],
+        "nodeName": node,
+        "conditions": {"ready": ready, "serving": ready or terminating, "terminating": terminating},
+    }
+
+
+def slices(*endpoints):
+    return [
+        {
+            "metadata": {"labels": {"kubernetes.io/service-name": "web"}},
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+            "endpoints": list(endpoints),
+        }
+    ]
+
+
+def test_service_ports_take_ready_endpoints_and_fall_back_to_terminating_ones():
+    [port] = service_ports(
+        service(type="NodePort"),
+        slices(endpoint("10.244.1.2"), endpoint("10.244.2.2", ready=False)),
+    )
+    assert port.name == "default/web:http" and port.node_port == 30080
+    assert [e.address for e in port.usable_endpoints()] == ["10.244.1.2:8080"]
+    [draining] = service_ports(
+        service(), slices(endpoint("10.244.1.2", ready=False, terminating=True))
+    )
+    assert [e.ip for e in draining.usable_endpoints()] == ["10.244.1.2"]
+    assert service_ports(service(clusterIP="None"), slices(endpoint("10.244.1.2"))) == []
+
+
+def test_cluster_ip_balances_at_random_and_masquerades_off_cluster_clients():
+    ports = service_ports(
+        service(), slices(endpoint("10.244.1.2"), endpoint("10.244.2.2", "other"))
+    )
+    rules = render(ports, NODE)
+    svc = chain_name("KUBE-SVC", "default/web:http", "TCP")
+    text = "\n".join(rules.nat)
+    assert (
+        '-A KUBE-SERVICES -m comment --comment "default/web:http cluster IP" '
+        f"-d 10.96.7.7/32 -p tcp -m tcp --dport 80 -j {svc}" in text
+    )
+    assert f'-A {svc} -m comment --comment "default/web:http cluster IP" ! -s 10.244.0.0/16' in text
+    assert "--probability 0.5000000000" in text
+    assert "-j DNAT --to-destination 10.244.1.2:8080" in text
+    assert "-j DNAT --to-destination 10.244.2.2:8080" in text
+    assert text.rstrip().count("-j KUBE-NODEPORTS") == 1
+    assert not rules.filter
+
+
+def test_a_service_without_endpoints_is_rejected_in_the_filter_table():
+    rules = render(service_ports(service(type="NodePort"), slices()), NODE)
+    assert any("-d 10.96.7.7/32" in r and "REJECT" in r for r in rules.filter)
+    assert any(
+        "--dport 30080" in r and "REJECT" in r and "KUBE-EXTERNAL" in r for r in rules.filter
+    )
+    assert not any("10.96.7.7" in r for r in rules.nat)
+
+
+def test_node_ports_and_the_local_policy():
+    cluster = "\n".join(
+        render(
+            service_ports(service(type="NodePort"), slices(endpoint("10.244.2.2", "other"))), NODE
+        ).nat
+    )
+    ext = chain_name("KUBE-EXT", "default/web:http", "TCP")
+    assert f"--dport 30080 -j {ext}" in cluster
+    assert (
+        f'-A {ext} -m comment --comment "masquerade default/web:http" -j KUBE-MARK-MASQ' in cluster
+    )
+    local_service = service(type="NodePort", externalTrafficPolicy="Local")
+    here = render(
+        service_ports(
+            local_service, slices(endpoint("10.244.1.2"), endpoint("10.244.2.2", "other"))
+        ),
+        NODE,
+    )
+    svl = chain_name("KUBE-SVL", "default/web:http", "TCP")
+    local_rules = [r for r in here.nat if r.startswith(f"-A {svl}")]
+    assert len(local_rules) == 1 and "KUBE-SEP" in local_rules[0]
+    assert not any(
+        r.startswith(f"-A {ext}") and "MARK-MASQ" in r and "LOCAL" not in r for r in here.nat
+    )
+    elsewhere = render(service_ports(local_service, slices(endpoint("10.244.2.2", "other"))), NODE)
+    assert any("no local endpoints" in r and "-j DROP" in r for r in elsewhere.filter)
+
+
+def test_client_ip_affinity_with_recent_or_by_hash():
+    sticky = service(
+        sessionAffinity="ClientIP", sessionAffinityConfig={"clientIP": {"timeoutSeconds": 60}}
+    )
+    ports = service_ports(sticky, slices(endpoint("10.244.1.2"), endpoint("10.244.1.3")))
+    recent = "\n".join(render(ports, NODE).nat)
+    assert "--rcheck --seconds 60 --reap" in recent and "-m recent --set" in recent
+    hashed = "\n".join(render(ports, NodeContext("worker", "10.244.0.0/16", Affinity.HASH)).nat)
+    assert "HMARK --hmark-tuple src --hmark-mod 2" in hashed and "recent" not in hashed
+    assert "-m mark --mark 0x1001/0x3fff" in hashed
+
+
+def test_restore_input_declares_and_deletes_stale_chains():
+    rules = render(service_ports(service(), slices(endpoint("10.244.1.2"))), NODE)
+    text = rules.restore_input(stale_nat=["KUBE-SVC-OLD"])
+    nat = text[text.index("*nat") :]
+    assert ":KUBE-SVC-OLD - [0:0]" in nat and "-X KUBE-SVC-OLD" in nat
+    assert text.count("COMMIT") == 2 and text.index("*filter") < text.index("*nat")
+    assert all(len(c) <= 28 for c in rules.nat_chains)
+
+
+def node(name, cidr, ip):
+    return {
+        "metadata": {"name": name},
+        "spec": {"podCIDR": cidr},
+        "status": {"addresses": [{"type": "InternalIP", "address": ip}]},
+    }
+
+
+async def test_routes_follow_the_nodes():
+    informer = Informer(None, "/api/v1/nodes")  # type: ignore[arg-type]
+    for n in (
+        node("worker", "10.244.0.0/24", "172.18.0.2"),
+        node("w2", "10.244.1.0/24", "172.18.0.3"),
+    ):
+        informer._apply("ADDED", n)
+    table = {"10.244.9.0/24": "172.18.0.9"}  # a node that left
+    calls = []
+
+    async def ip(*args):
+        calls.append(args)
+        if args[:2] == ("-j", "route"):
+            return json.dumps([{"dst": d, "gateway": g} for d, g in table.items()])
+        if args[1] == "replace":
+            table[args[2]] = args[4]
+        if args[1] == "del":
+            table.pop(args[2])
+        return ""
+
+    await PodRoutes(informer, "worker", ip).sync()
+    assert table == {"10.244.1.0/24": "172.18.0.3"}
+    assert all(call[-2:] == ("proto", "77") for call in calls)
+    assert wanted_routes([node("x", "", "1.2.3.4")], "worker") == {}
