@@ -1,0 +1,312 @@
+"""Real packets between pods, nodes and the host: the pod network across nodes, Services
+through kube-proxy's iptables rules, and the cluster DNS. Each test works in a namespace of
+its own on the shared cluster."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ku7s.names import network_name
+from tests.e2e.conftest import Cluster, unique
+
+#: A busybox web server on 8080: / answers the pod's name, /cgi-bin/ip the client's address.
+#: Ready while /tmp/ready exists.
+ECHO_SERVER = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: echo}
+spec:
+  replicas: REPLICAS
+  selector: {matchLabels: {app: echo}}
+  template:
+    metadata: {labels: {app: echo}}
+    spec:
+      NODE_SELECTOR
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: httpd
+        image: busybox
+        ports: [{containerPort: 8080, name: http}]
+        command: [sh, -c]
+        args:
+        - |
+          mkdir -p /www/cgi-bin && hostname > /www/index.html && touch /tmp/ready
+          printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' \\
+            > /www/cgi-bin/ip
+          chmod +x /www/cgi-bin/ip
+          exec httpd -f -p 0.0.0.0:8080 -h /www
+        readinessProbe:
+          exec: {command: [cat, /tmp/ready]}
+          periodSeconds: 1
+          failureThreshold: 1
+"""
+
+
+@pytest.fixture
+def ns(cluster: Cluster):
+    name = unique("net")
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def apply(cluster: Cluster, ns: str, manifest: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{unique('m')}.yaml"
+    path.write_text(textwrap.dedent(manifest))
+    cluster.kubectl("apply", "-n", ns, "-f", str(path))
+
+
+def echo_server(
+    cluster: Cluster, ns: str, tmp_path: Path, replicas: int = 2, node: str | None = None
+) -> list[dict]:
+    selector = f"nodeSelector: {{kubernetes.io/hostname: {node}}}" if node else ""
+    manifest = ECHO_SERVER.replace("REPLICAS", str(replicas)).replace("NODE_SELECTOR", selector)
+    apply(cluster, ns, manifest, tmp_path)
+    cluster.kubectl("rollout", "status", "deploy/echo", "-n", ns, "--timeout=60s", timeout=70)
+    return [
+        p
+        for p in cluster.get_json("pods", "-n", ns, "-l", "app=echo")["items"]
+        if not p["metadata"].get("deletionTimestamp")
+    ]
+
+
+def client_pod(cluster: Cluster, ns: str, node: str) -> str:
+    overrides = json.dumps({"spec": {"nodeName": node, "terminationGracePeriodSeconds": 0}})
+    cluster.kubectl(
+        "run",
+        "client",
+        "-n",
+        ns,
+        "--image=busybox",
+        f"--overrides={overrides}",
+        "--",
+        "sleep",
+        "3600",
+    )
+    cluster.kubectl("wait", "--for=condition=Ready", "pod/client", "-n", ns, "--timeout=60s")
+    return "client"
+
+
+def in_pod(cluster: Cluster, ns: str, pod: str, script: str, check: bool = True) -> str:
+    result = cluster.kubectl("exec", pod, "-n", ns, "--", "sh", "-c", script, check=check)
+    return result.stdout.strip()
+
+
+def fetch(cluster: Cluster, ns: str, pod: str, url: str) -> str:
+    """GET from inside a pod; busybox's own -T crashes, so timeout(1) bounds it."""
+    return in_pod(cluster, ns, pod, f"timeout 5 wget -qO- {url}")
+
+
+def iptables(cluster: Cluster, node: str) -> str:
+    return subprocess.run(
+        ["docker", "exec", node, "iptables-save"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def node_ips(cluster: Cluster) -> dict[str, str]:
+    return {
+        n["metadata"]["name"]: next(
+            a["address"] for a in n["status"]["addresses"] if a["type"] == "InternalIP"
+        )
+        for n in cluster.get_json("nodes")["items"]
+    }
+
+
+def http_get(url: str, timeout: float = 5) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.read().decode().strip()
+
+
+def test_pods_reach_a_pod_on_another_node_by_ip_cluster_ip_and_name(
+    cluster: Cluster, ns: str, tmp_path: Path
+):
+    first, second = sorted(cluster.workers)[:2]
+    [server] = echo_server(cluster, ns, tmp_path, replicas=1, node=second)
+    cluster.kubectl("expose", "deploy/echo", "-n", ns, "--port=80", "--target-port=http")
+    client_pod(cluster, ns, first)
+    name = server["metadata"]["name"]
+    assert fetch(cluster, ns, "client", f"http://{server['status']['podIP']}:8080/") == name
+    cluster_ip = cluster.get_json("svc", "echo", "-n", ns)["spec"]["clusterIP"]
+    assert fetch(cluster, ns, "client", f"http://{cluster_ip}/") == name
+    assert fetch(cluster, ns, "client", "http://echo/") == name
+    assert fetch(cluster, ns, "client", f"http://echo.{ns}.svc.cluster.local/") == name
+    # The pod's address is kept between nodes: only traffic leaving the cluster is masqueraded.
+    client_ip = cluster.get_json("pod", "client", "-n", ns)["status"]["podIP"]
+    assert (
+        fetch(cluster, ns, "client", f"http://{server['status']['podIP']}:8080/cgi-bin/ip")
+        == client_ip
+    )
+    lookup = in_pod(cluster, ns, "client", "nslookup kubernetes.default")
+    api_ip = cluster.get_json("svc", "kubernetes", "-n", "default")["spec"]["clusterIP"]
+    assert f"Address: {api_ip}" in lookup
+    missing = cluster.kubectl(
+        "exec", "client", "-n", ns, "--", "nslookup", f"nothing.{ns}.svc.cluster.local", check=False
+    )
+    assert missing.returncode != 0 and "NXDOMAIN" in missing.stdout + missing.stderr
+
+
+def test_a_headless_service_resolves_to_the_ready_pods(cluster: Cluster, ns: str, tmp_path: Path):
+    servers = echo_server(cluster, ns, tmp_path, replicas=2)
+    cluster.kubectl(
+        "create", "service", "clusterip", "echo", "-n", ns, "--clusterip=None", "--tcp=8080"
+    )
+    cluster.kubectl("label", "svc", "echo", "-n", ns, "app=echo", "--overwrite")
+    cluster.kubectl("set", "selector", "svc", "echo", "-n", ns, "app=echo")
+    client_pod(cluster, ns, sorted(cluster.workers)[0])
+    wanted = {p["status"]["podIP"] for p in servers}
+
+    def resolved() -> set[str]:
+        text = in_pod(cluster, ns, "client", "nslookup -type=a echo", check=False)
+        return {
+            line.split()[-1]
+            for line in text.splitlines()
+            if line.startswith("Address:") and not line.endswith(":53")  # the server's own
+        }
+
+    cluster.wait_for(lambda: resolved() == wanted, timeout=20, interval=0.5, what="both pod IPs")
+
+
+def test_node_ports_answer_on_every_node_and_local_policy_keeps_the_client(
+    cluster: Cluster, ns: str, tmp_path: Path
+):
+    echo_server(cluster, ns, tmp_path, replicas=1)
+    cluster.kubectl(
+        "expose", "deploy/echo", "-n", ns, "--port=80", "--target-port=http", "--type=NodePort"
+    )
+    service = cluster.get_json("svc", "echo", "-n", ns)
+    port = service["spec"]["ports"][0]["nodePort"]
+    assert 30000 <= port <= 32767
+    ips = node_ips(cluster)
+    for node, ip in ips.items():
+        assert http_get(f"http://{ip}:{port}/").startswith("echo-"), node
+    # Cluster policy: the pod sees a node's address. Local: the host's own.
+    cluster.kubectl(
+        "patch", "svc", "echo", "-n", ns, "-p", '{"spec":{"externalTrafficPolicy":"Local"}}'
+    )
+    [pod] = cluster.get_json("pods", "-n", ns, "-l", "app=echo")["items"]
+    here = ips[pod["spec"]["nodeName"]]
+    gateway = json.loads(
+        subprocess.run(
+            ["docker", "network", "inspect", network_name(cluster.name)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )[0]["IPAM"]["Config"][0]["Gateway"]
+    cluster.wait_for(
+        lambda: http_get(f"http://{here}:{port}/cgi-bin/ip") == gateway,
+        timeout=10,
+        what="the host's address seen by the pod",
+    )
+    elsewhere = next(ip for node, ip in ips.items() if ip != here)
+    with pytest.raises((urllib.error.URLError, TimeoutError, OSError)):
+        http_get(f"http://{elsewhere}:{port}/", timeout=2)  # no endpoint there: dropped
+    taken = cluster.kubectl(
+        "create",
+        "service",
+        "nodeport",
+        "again",
+        "-n",
+        ns,
+        "--tcp=80",
+        f"--node-port={port}",
+        check=False,
+    )
+    assert taken.returncode != 0 and "provided port is already allocated" in taken.stderr
+
+
+def test_traffic_avoids_an_unready_endpoint_and_a_deleted_service_leaves_no_rules(
+    cluster: Cluster, ns: str, tmp_path: Path
+):
+    servers = echo_server(cluster, ns, tmp_path, replicas=2)
+    cluster.kubectl("expose", "deploy/echo", "-n", ns, "--port=80", "--target-port=http")
+    client_pod(cluster, ns, sorted(cluster.workers)[0])
+    names = {p["metadata"]["name"] for p in servers}
+    seen = {fetch(cluster, ns, "client", "http://echo/") for _ in range(20)}
+    assert seen == names  # random balancing reaches both
+    sick = sorted(names)[0]
+    cluster.kubectl("exec", sick, "-n", ns, "--", "rm", "/tmp/ready")
+    started = time.monotonic()
+
+    def avoided() -> bool:
+        answers = in_pod(
+            cluster,
+            ns,
+            "client",
+            "for i in 1 2 3 4 5 6 7 8; do timeout 5 wget -qO- http://echo/; done",
+        )
+        return sick not in answers.split()
+
+    cluster.wait_for(avoided, timeout=10, interval=0.1, what="traffic to avoid the unready pod")
+    print(f"unready endpoint avoided after {time.monotonic() - started:.2f} s")
+
+    uid = cluster.get_json("svc", "echo", "-n", ns)["metadata"]["uid"]
+    assert all(f"{ns}/echo" in iptables(cluster, w) for w in cluster.workers)
+    cluster.kubectl("delete", "svc", "echo", "-n", ns)
+    cluster.wait_for(
+        lambda: all(f"{ns}/echo" not in iptables(cluster, w) for w in cluster.workers),
+        timeout=10,
+        what="the Service's rules gone from every node",
+    )
+    cluster.wait_for(
+        lambda: (
+            not [
+                s
+                for s in cluster.get_json("endpointslices", "-n", ns)["items"]
+                if any(r["uid"] == uid for r in s["metadata"].get("ownerReferences") or [])
+            ]
+        ),
+        timeout=10,
+        what="the Service's EndpointSlices collected",
+    )
+
+
+def test_scaled_to_zero_refuses_at_once_and_client_ip_affinity_sticks(
+    cluster: Cluster, ns: str, tmp_path: Path
+):
+    echo_server(cluster, ns, tmp_path, replicas=3)
+    cluster.kubectl("expose", "deploy/echo", "-n", ns, "--port=80", "--target-port=http")
+    cluster.kubectl(
+        "patch", "svc", "echo", "-n", ns, "-p", '{"spec":{"sessionAffinity":"ClientIP"}}'
+    )
+    client_pod(cluster, ns, sorted(cluster.workers)[0])
+    cluster.wait_for(
+        lambda: (
+            len(
+                set(
+                    in_pod(
+                        cluster,
+                        ns,
+                        "client",
+                        "for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://echo/; done",
+                    ).split()
+                )
+            )
+            == 1
+        ),
+        timeout=10,
+        what="one pod answering every request",
+    )
+    cluster.kubectl("scale", "deploy/echo", "-n", ns, "--replicas=0")
+    cluster.wait_for(
+        lambda: not cluster.get_json("pods", "-n", ns, "-l", "app=echo")["items"],
+        timeout=30,
+        what="the pods gone",
+    )
+
+    def refused() -> bool:
+        started = time.monotonic()
+        result = cluster.kubectl(
+            "exec", "client", "-n", ns, "--", "wget", "-qO-", "http://echo/", check=False
+        )
+        return "Connection refused" in result.stderr and time.monotonic() - started < 3
+
+    cluster.wait_for(refused, timeout=10, what="connection refused, not a hang")
