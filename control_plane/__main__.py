@@ -88,7 +88,20 @@ def programs(env: dict[str, str]) -> list[Program]:
                 "/etc/ku7s/controller-manager.conf",
             ),
         ),
-        Program("cloud-controller-manager", (python, "-m", "control_plane.cloud")),
+        Program(
+            "cloud-controller-manager",
+            (
+                python,
+                "-m",
+                "control_plane.cloud",
+                "--cluster",
+                env.get("KU7S_CLUSTER", "ku7s"),
+                "--region",
+                env.get("KU7S_REGION", "local"),
+                "--zones",
+                env.get("KU7S_ZONES", "1"),
+            ),
+        ),
         Program(
             "cluster-dns",
             (

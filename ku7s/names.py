@@ -15,6 +15,10 @@ CLUSTER_LABEL = "io.ku7s.cluster"
 ROLE_LABEL = "io.ku7s.role"
 CONTROL_PLANE = "control-plane"
 WORKER = "worker"
+#: The role of the containers the mock cloud runs for Services of type LoadBalancer.
+LOAD_BALANCER = "load-balancer"
+#: On a load balancer container: the uid of the Service it serves.
+SERVICE_UID_LABEL = "io.ku7s.service-uid"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _MAX_CLUSTER_NAME = 63 - len("-control-plane")

@@ -1,1 +1,1 @@
-"""cloud-controller-manager (arrives with issue 5; this process slot idles until then)."""
+"""The mock cloud-controller-manager: node identity and zones, and load balancers, from Docker."""

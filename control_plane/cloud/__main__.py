@@ -1,6 +1,52 @@
-"""cloud-controller-manager entry point."""
+"""cloud-controller-manager entry point: ``python -m control_plane.cloud --kubeconfig F``.
 
-from ku7s.placeholder import idle
+Its cloud is the Docker engine that runs the cluster, reached through the socket mounted
+into the control-plane container.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+import uvloop
+
+from control_plane.cloud.docker_cloud import DockerCloud
+from control_plane.cloud.node_controller import CloudNodeController, Topology
+from control_plane.cloud.service_controller import CloudServiceController
+from control_plane.controllers.base import run_all
+from ku7s.client.informer import InformerFactory
+from ku7s.client.rest import APIClient
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="cloud-controller-manager")
+    parser.add_argument("--kubeconfig", default="/etc/ku7s/cloud-controller-manager.conf")
+    parser.add_argument("--cluster", required=True)
+    parser.add_argument("--region", default="local")
+    parser.add_argument("--zones", type=int, default=1)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        cloud = DockerCloud.connect(args.cluster)
+        topology = Topology(args.cluster, args.region, args.zones)
+        async with APIClient.from_kubeconfig_file(args.kubeconfig, timeout=30) as client:
+            informers = InformerFactory(client)
+            controllers = [
+                CloudNodeController(client, cloud, topology, informers),
+                CloudServiceController(client, cloud, informers),
+            ]
+            await run_all(list(controllers), stop)
+
+    uvloop.run(run())
+
 
 if __name__ == "__main__":
-    idle("cloud-controller-manager", "issue 5")
+    main()

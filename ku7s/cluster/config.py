@@ -13,9 +13,14 @@
       labels: {tier: frontend}
       taints: [{key: dedicated, value: gpu, effect: NoSchedule}]
       resources: {cpu: "1", memory: 512Mi}   # Docker limits, reported as node capacity
+      extraPortMappings:          # publish a node port on the host, as kind does
+      - {containerPort: 30080, hostPort: 8080, listenAddress: 127.0.0.1, protocol: TCP}
     nodeLifecycle:
       gracePeriodSeconds: 5       # a node silent this long is NotReady (upstream: 50)
       podEvictionSeconds: 10      # then its pods are evicted after this (upstream: 300)
+    cloud:
+      region: local               # topology.kubernetes.io/region of every node
+      zones: 3                    # nodes are spread over local-a, local-b, local-c
 
 Every field is checked; an unknown field, a wrong type or an impossible value raises
 ConfigError naming the field.
@@ -63,12 +68,21 @@ class Taint:
 
 
 @dataclass(frozen=True)
+class PortMapping:
+    container_port: int
+    host_port: int
+    listen_address: str = "0.0.0.0"
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     role: str
     labels: dict[str, str] = field(default_factory=dict)
     taints: tuple[Taint, ...] = ()
     cpu: str | None = None
     memory: str | None = None
+    port_mappings: tuple[PortMapping, ...] = ()
 
     @property
     def nano_cpus(self) -> int | None:
@@ -88,6 +102,8 @@ class ClusterConfig:
     nodes: tuple[NodeConfig, ...] = (NodeConfig(CONTROL_PLANE), NodeConfig(WORKER))
     node_grace_seconds: int = 5
     pod_eviction_seconds: int = 10
+    region: str = "local"
+    zones: int = 1
 
     @property
     def workers(self) -> tuple[NodeConfig, ...]:
@@ -179,7 +195,7 @@ def _parse_quantity(raw: Any, where: str) -> tuple[str, Decimal]:
 def _parse_node(raw: Any, index: int) -> NodeConfig:
     where = f"nodes[{index}]"
     _expect(raw, dict, where, "a node (role, labels, taints, resources)")
-    _check_fields(raw, {"role", "labels", "taints", "resources"}, where)
+    _check_fields(raw, {"role", "labels", "taints", "resources", "extraPortMappings"}, where)
     role = raw.get("role", WORKER)
     if role not in (CONTROL_PLANE, WORKER):
         raise ConfigError(f"{where}.role: must be control-plane or worker, not {role!r}")
@@ -204,11 +220,39 @@ def _parse_node(raw: Any, index: int) -> NodeConfig:
             raise ConfigError(
                 f"{where}.resources.memory: a node needs at least 128Mi, not {memory}"
             )
-    if role == CONTROL_PLANE and (labels or taints):
+    if role == CONTROL_PLANE and (labels or taints or raw.get("extraPortMappings")):
         raise ConfigError(
-            f"{where}: the control plane is not a Node; labels and taints belong on workers"
+            f"{where}: the control plane is not a Node; labels, taints and "
+            "extraPortMappings belong on workers"
         )
-    return NodeConfig(role, labels, taints, cpu, memory)
+    mappings_raw = _expect(
+        raw.get("extraPortMappings") or [], list, f"{where}.extraPortMappings", "a list"
+    )
+    mappings = tuple(
+        _parse_port_mapping(m, f"{where}.extraPortMappings[{i}]")
+        for i, m in enumerate(mappings_raw)
+    )
+    return NodeConfig(role, labels, taints, cpu, memory, mappings)
+
+
+def _parse_port_mapping(raw: Any, where: str) -> PortMapping:
+    _expect(raw, dict, where, "a port mapping (containerPort, hostPort, ...)")
+    _check_fields(raw, {"containerPort", "hostPort", "listenAddress", "protocol"}, where)
+    ports = []
+    for key in ("containerPort", "hostPort"):
+        port = _expect(raw.get(key), int, f"{where}.{key}", "a port number")
+        if not 1 <= port <= 65535:
+            raise ConfigError(f"{where}.{key}: must be 1 to 65535, not {port}")
+        ports.append(port)
+    address = str(_expect(raw.get("listenAddress", "0.0.0.0"), str, where, "an IP address"))
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise ConfigError(f"{where}.listenAddress: not an IP address: {address!r}") from None
+    protocol = str(raw.get("protocol", "TCP")).upper()
+    if protocol not in ("TCP", "UDP"):
+        raise ConfigError(f"{where}.protocol: must be TCP or UDP, not {raw.get('protocol')!r}")
+    return PortMapping(ports[0], ports[1], address, protocol)
 
 
 def _parse_cidr(raw: Any, where: str, min_prefix: int, max_prefix: int) -> str:
@@ -231,7 +275,9 @@ def parse_config(data: Any, source: str = "config") -> ClusterConfig:
     if data is None:
         data = {}
     _expect(data, dict, source, "a mapping with kind: Cluster")
-    _check_fields(data, {"kind", "apiVersion", "name", "networking", "nodes", "nodeLifecycle"}, "")
+    _check_fields(
+        data, {"kind", "apiVersion", "name", "networking", "nodes", "nodeLifecycle", "cloud"}, ""
+    )
     if data.get("kind") != KIND:
         raise ConfigError(f'kind: must be "{KIND}", not {data.get("kind")!r}')
     if data.get("apiVersion") != API_VERSION:
@@ -269,6 +315,14 @@ def parse_config(data: Any, source: str = "config") -> ClusterConfig:
     _check_fields(lifecycle, {"gracePeriodSeconds", "podEvictionSeconds"}, "nodeLifecycle")
     grace = _seconds(lifecycle, "gracePeriodSeconds", config.node_grace_seconds, minimum=2)
     eviction = _seconds(lifecycle, "podEvictionSeconds", config.pod_eviction_seconds, minimum=0)
+    cloud = _expect(data.get("cloud") or {}, dict, "cloud", "a mapping")
+    _check_fields(cloud, {"region", "zones"}, "cloud")
+    region = str(_expect(cloud.get("region", config.region), str, "cloud.region", "a name"))
+    if not re.match(r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$", region):
+        raise ConfigError(f"cloud.region: must be a short DNS label, not {region!r}")
+    zones = _expect(cloud.get("zones", config.zones), int, "cloud.zones", "a number of zones")
+    if not 1 <= zones <= 26:
+        raise ConfigError(f"cloud.zones: must be 1 to 26, not {zones}")
     return replace(
         config,
         pod_subnet=pod,
@@ -277,6 +331,8 @@ def parse_config(data: Any, source: str = "config") -> ClusterConfig:
         nodes=nodes,
         node_grace_seconds=grace,
         pod_eviction_seconds=eviction,
+        region=region,
+        zones=zones,
     )
 
 

@@ -12,7 +12,7 @@ from ku7s.names import network_name
 
 def delete_cluster(provider: DockerProvider, cluster: str, kubeconfig_path: Path) -> bool:
     """Return whether anything of the cluster existed."""
-    nodes = [n.name for n in provider.list_nodes(cluster)]
+    nodes = provider.cluster_containers(cluster)
     provider.remove_containers(nodes)
     provider.remove_cluster_leftovers(cluster, network_name(cluster))
     removed_context = kubeconfig.remove(kubeconfig_path, cluster)

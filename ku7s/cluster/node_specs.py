@@ -121,6 +121,8 @@ def control_plane_spec(
             "KU7S_API_SERVER_HOST_PORT": str(host_port),
             "KU7S_NODE_GRACE_SECONDS": str(config.node_grace_seconds),
             "KU7S_POD_EVICTION_SECONDS": str(config.pod_eviction_seconds),
+            "KU7S_REGION": config.region,
+            "KU7S_ZONES": str(config.zones),
         },
         files={
             f"{PKI_DIR}/ca.crt": secrets.ca.cert_pem,
@@ -165,4 +167,8 @@ def worker_spec(
         volume=containerd_volume_name(name),
         nano_cpus=node.nano_cpus,
         memory_bytes=node.memory_bytes,
+        published=tuple(
+            (m.container_port, m.protocol, m.listen_address, m.host_port)
+            for m in node.port_mappings
+        ),
     )

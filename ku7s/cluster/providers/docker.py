@@ -21,7 +21,7 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 
 from ku7s.errors import DockerUnavailableError, NotFoundError
-from ku7s.names import CLUSTER_LABEL, CONTROL_PLANE, ROLE_LABEL
+from ku7s.names import CLUSTER_LABEL, CONTROL_PLANE, ROLE_LABEL, WORKER
 
 API_SERVER_PORT = 6443
 
@@ -42,6 +42,8 @@ class NodeSpec:
     nano_cpus: int | None = None
     memory_bytes: int | None = None
     api_server_host_port: int | None = None  # control plane only
+    #: (container port, protocol, host address, host port) published on the host.
+    published: tuple[tuple[int, str, str, int], ...] = ()
     #: Replaces the image's entrypoint (benchmarks run bare containerd this way).
     entrypoint: list[str] | None = None
 
@@ -83,7 +85,15 @@ def _missing_capabilities() -> list[str]:
     return ["SYS_RESOURCE"]
 
 
-def _tar(files: dict[str, bytes]) -> bytes:
+def local_docker_socket() -> str | None:
+    """The engine's Unix socket on this machine, if the engine is reached through one."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://") and Path(host[len("unix://") :]).exists():
+        return host[len("unix://") :]
+    return None
+
+
+def tar_files(files: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         directories: set[str] = set()
@@ -139,8 +149,13 @@ class DockerProvider:
         nodes = [
             NodeContainer(c.name or "", cluster, c.labels.get(ROLE_LABEL, ""), c.status)
             for c in self._containers({"label": f"{CLUSTER_LABEL}={cluster}"})
+            if c.labels.get(ROLE_LABEL) in (CONTROL_PLANE, WORKER)
         ]
         return sorted(nodes, key=lambda n: (n.role != CONTROL_PLANE, n.name))
+
+    def cluster_containers(self, cluster: str) -> list[str]:
+        """Every container of the cluster: its nodes and the mock cloud's load balancers."""
+        return [c.name or "" for c in self._containers({"label": f"{CLUSTER_LABEL}={cluster}"})]
 
     def find_node(self, name: str) -> NodeContainer:
         try:
@@ -215,16 +230,29 @@ class DockerProvider:
             "network_mode": spec.network,
         }
         privileged_paths = False
+        if spec.role == CONTROL_PLANE and (socket := local_docker_socket()):
+            # The mock cloud's API is the Docker engine: it runs load balancers and sees
+            # which node containers still exist.
+            binds[socket] = {"bind": "/var/run/docker.sock", "mode": "rw"}
         if spec.role != CONTROL_PLANE:
             host.update(self._node_privileges())
             privileged_paths = not self._privileged
             binds["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
             if Path("/lib/modules").is_dir():
                 binds["/lib/modules"] = {"bind": "/lib/modules", "mode": "ro"}
-        ports: dict[str, object] = {}
+        bindings: dict[object, tuple[str, int]] = {}
+        exposed: list[object] = []
         if spec.api_server_host_port is not None:
-            host["port_bindings"] = {API_SERVER_PORT: ("127.0.0.1", spec.api_server_host_port)}
-            ports = {"ports": [API_SERVER_PORT]}
+            bindings[API_SERVER_PORT] = ("127.0.0.1", spec.api_server_host_port)
+            exposed.append(API_SERVER_PORT)
+        for container_port, protocol, address, host_port in spec.published:
+            key = f"{container_port}/{protocol.lower()}"
+            bindings[key] = (address, host_port)
+            exposed.append((container_port, protocol.lower()))
+        ports: dict[str, object] = {}
+        if bindings:
+            host["port_bindings"] = bindings
+            ports = {"ports": exposed}
         if spec.nano_cpus:
             host["nano_cpus"] = spec.nano_cpus
         if spec.memory_bytes:
@@ -250,7 +278,7 @@ class DockerProvider:
             **ports,  # type: ignore[arg-type]
         )
         if spec.files:
-            self._client.api.put_archive(created["Id"], "/", _tar(spec.files))
+            self._client.api.put_archive(created["Id"], "/", tar_files(spec.files))
         self._client.api.start(created["Id"])
 
     def _node_privileges(self) -> dict[str, object]:
