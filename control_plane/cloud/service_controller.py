@@ -137,7 +137,9 @@ class CloudServiceController(Controller):
         try:
             ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress")
             if ingress and not service["metadata"].get("deletionTimestamp"):
-                await self.client.patch(f"{path}/status", {"status": {"loadBalancer": {}}})
+                await self.client.patch(
+                    f"{path}/status", {"status": {"loadBalancer": {"ingress": None}}}
+                )
             await self._set_finalizer(path, service, present=False)
         except APIStatusError as e:
             if e.code != 404:

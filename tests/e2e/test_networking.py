@@ -310,3 +310,37 @@ def test_scaled_to_zero_refuses_at_once_and_client_ip_affinity_sticks(
         return "Connection refused" in result.stderr and time.monotonic() - started < 3
 
     cluster.wait_for(refused, timeout=10, what="connection refused, not a hang")
+
+
+def test_a_load_balancer_serves_from_the_host_and_is_released_with_its_type(
+    cluster: Cluster, ns: str, tmp_path: Path
+):
+    echo_server(cluster, ns, tmp_path, replicas=2)
+    cluster.kubectl(
+        "expose", "deploy/echo", "-n", ns, "--port=80", "--target-port=http", "--type=LoadBalancer"
+    )
+
+    def ingress() -> list:
+        status = cluster.get_json("svc", "echo", "-n", ns)["status"]
+        return status.get("loadBalancer", {}).get("ingress") or []
+
+    cluster.wait_for(ingress, timeout=20, what="a load balancer address")
+    ip = ingress()[0]["ip"]
+    assert {http_get(f"http://{ip}/") for _ in range(10)} <= {
+        p["metadata"]["name"] for p in cluster.get_json("pods", "-n", ns)["items"]
+    }
+    uid = cluster.get_json("svc", "echo", "-n", ns)["metadata"]["uid"]
+
+    def balancers() -> list[str]:
+        return [
+            c.name or ""
+            for c in cluster.provider.client.containers.list(
+                all=True, filters={"label": f"io.ku7s.service-uid={uid}"}
+            )
+        ]
+
+    assert len(balancers()) == 1
+    cluster.kubectl("patch", "svc", "echo", "-n", ns, "-p", '{"spec":{"type":"ClusterIP"}}')
+    cluster.wait_for(
+        lambda: not ingress() and not balancers(), timeout=20, what="the load balancer released"
+    )
