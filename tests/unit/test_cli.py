@@ -84,6 +84,9 @@ class FakeProvider:
     def list_nodes(self, cluster: str):
         return self._nodes.get(cluster, [])
 
+    def cluster_containers(self, cluster: str) -> list[str]:
+        return [n.name for n in self._nodes.get(cluster, [])]
+
     def remove_containers(self, names) -> None:
         self.removed += list(names)
         for cluster in self._nodes:

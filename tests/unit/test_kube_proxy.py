@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from ku7s.client.informer import Informer
+from ku7s.client.informer import Informer, InformerFactory
+from node_image.kube_proxy.proxier import Proxier
 from node_image.kube_proxy.rules import Affinity, NodeContext, chain_name, render
 from node_image.kube_proxy.service_ports import service_ports
 from node_image.pod_network.routes import PodRoutes, wanted_routes
@@ -165,3 +166,49 @@ async def test_routes_follow_the_nodes():
     assert table == {"10.244.1.0/24": "172.18.0.3"}
     assert all(call[-2:] == ("proto", "77") for call in calls)
     assert wanted_routes([node("x", "", "1.2.3.4")], "worker") == {}
+
+
+class FakeIPTables:
+    def __init__(self) -> None:
+        self.restored: list[str] = []
+        self.jumps = True
+        self.chains = {"nat": {"KUBE-SERVICES", "KUBE-SVC-LEFTOVER"}, "filter": {"KUBE-SERVICES"}}
+
+    async def restore(self, text: str) -> None:
+        self.restored.append(text)
+
+    async def own_chains(self, table: str) -> set[str]:
+        return set(self.chains[table])
+
+    async def remove_jumps(self) -> None:
+        self.jumps = False
+
+
+async def test_a_sync_drops_chains_no_longer_rendered_and_shutdown_removes_everything():
+    factory = InformerFactory(None)  # type: ignore[arg-type]
+    iptables = FakeIPTables()
+    proxier = Proxier(factory, iptables, NODE)  # type: ignore[arg-type]
+    proxier.services._apply("ADDED", service())
+    proxier.slices._apply(
+        "ADDED",
+        {
+            **slices(endpoint("10.244.1.2"))[0],
+            "metadata": {
+                "name": "web-1",
+                "namespace": "default",
+                "labels": {"kubernetes.io/service-name": "web"},
+            },
+        },
+    )
+    await proxier.sync()
+    first = iptables.restored[-1]
+    svc = chain_name("KUBE-SVC", "default/web:http", "TCP")
+    assert f":{svc} - [0:0]" in first
+    proxier.services._apply("DELETED", service())
+    await proxier.sync()
+    second = iptables.restored[-1]
+    assert f"-X {svc}" in second and f"-A {svc}" not in second
+    await proxier.clean_up()
+    assert not iptables.jumps
+    assert "-X KUBE-SVC-LEFTOVER" in iptables.restored[-1]
+    assert "-X KUBE-SERVICES" in iptables.restored[-1]

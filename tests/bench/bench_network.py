@@ -1,0 +1,235 @@
+"""Benchmark: Services on a fresh cluster of 3 workers.
+
+Prints figures; asserts nothing. Run from the repository root with the venv active:
+
+    python tests/bench/bench_network.py
+
+1. Network programming latency: a running pod is labelled into a Service (and out again);
+   from that API write until its DNAT rule is in iptables on every node, as watchers inside
+   each node see it. p50 and p99 over 20 changes each way (upstream's SLO: p99 <= 30 s at
+   scale; our goal p99 <= 1 s).
+2. ClusterIP against pod IP: from a pod's network namespace on one worker to nginx on
+   another, new connection per request (the NAT's worst case) and 16 at a time, for a few
+   seconds each, alternating; requests per second and p50/p99 latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from bench_pods import ku7s, percentile
+
+from ku7s.client.rest import APIClient
+
+CHANGES = int(os.environ.get("BENCH_CHANGES", "20"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+
+#: Waits inside a node until the rule for ADDRESS is present (or absent) and prints when.
+RULE_WATCHER = r"""
+import subprocess, sys, time
+address, present = sys.argv[1], sys.argv[2] == "1"
+while True:
+    rules = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout
+    if (f"--to-destination {address}" in rules) == present:
+        print(time.time(), flush=True)
+        break
+"""
+
+#: HTTP GETs on new connections from inside a pod's network namespace.
+LOAD = r"""
+import asyncio, json, sys, time
+host, seconds, concurrency = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+latencies = []
+async def worker(deadline):
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        reader, writer = await asyncio.open_connection(host, 80)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        await reader.read()
+        writer.close()
+        latencies.append(time.perf_counter() - started)
+async def main():
+    deadline = time.perf_counter() + seconds
+    await asyncio.gather(*(worker(deadline) for _ in range(concurrency)))
+    latencies.sort()
+    print(json.dumps({"requests_per_s": round(len(latencies) / seconds),
+        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2)}))
+asyncio.run(main())
+"""
+
+
+def docker_exec(node: str, *argv: str) -> str:
+    return subprocess.run(
+        ["docker", "exec", node, *argv], capture_output=True, text=True, check=True
+    ).stdout
+
+
+async def programming_latency(api: APIClient, workers: list[str]) -> dict[str, object]:
+    namespace = f"netbench{secrets.token_hex(2)}"
+    await api.create("/api/v1/namespaces", {"metadata": {"name": namespace}})
+    base = f"/api/v1/namespaces/{namespace}"
+    await api.create(
+        f"{base}/services",
+        {
+            "metadata": {"name": "target"},
+            "spec": {"selector": {"bench": "in"}, "ports": [{"port": 80}]},
+        },
+    )
+    await api.create(
+        f"{base}/pods",
+        {
+            "metadata": {"name": "backend", "labels": {"bench": "out"}},
+            "spec": {
+                "terminationGracePeriodSeconds": 0,
+                "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}],
+            },
+        },
+    )
+    while True:
+        pod = await api.get(f"{base}/pods/backend")
+        if pod.get("status", {}).get("podIP") and pod["status"].get("phase") == "Running":
+            break
+        await asyncio.sleep(0.2)
+    address = f"{pod['status']['podIP']}:80"
+    results: dict[str, list[float]] = {"added": [], "removed": []}
+    for i in range(CHANGES * 2):
+        joining = i % 2 == 0
+        watchers = [
+            await asyncio.create_subprocess_exec(
+                "docker",
+                "exec",
+                w,
+                "python3",
+                "-c",
+                RULE_WATCHER,
+                address,
+                "1" if joining else "0",
+                stdout=asyncio.subprocess.PIPE,
+            )
+            for w in workers
+        ]
+        await asyncio.sleep(0.3)  # the watchers are polling
+        started = time.time()
+        await api.patch(
+            f"{base}/pods/backend", {"metadata": {"labels": {"bench": "in" if joining else "out"}}}
+        )
+        seen = [float((await w.communicate())[0]) for w in watchers]
+        results["added" if joining else "removed"].append(max(seen) - started)
+    await api.delete(base)
+    every = results["added"] + results["removed"]
+    return {
+        "changes": len(every),
+        "p50_s": round(percentile(every, 0.5), 3),
+        "p99_s": round(percentile(every, 0.99), 3),
+        "added_p50_s": round(percentile(results["added"], 0.5), 3),
+        "removed_p50_s": round(percentile(results["removed"], 0.5), 3),
+    }
+
+
+def cluster_ip_against_pod_ip(kubectl: list[str], workers: list[str]) -> dict[str, object]:
+    namespace = f"ipbench{secrets.token_hex(2)}"
+    run = [*kubectl, "-n", namespace]
+    subprocess.run([*kubectl, "create", "namespace", namespace], check=True, capture_output=True)
+    overrides = json.dumps({"spec": {"nodeName": workers[1]}})
+    subprocess.run(
+        [*run, "run", "web", "--image=nginx", "--port=80", f"--overrides={overrides}", "--expose"],
+        check=True,
+        capture_output=True,
+    )
+    client_overrides = json.dumps({"spec": {"nodeName": workers[0]}})
+    subprocess.run(
+        [
+            *run,
+            "run",
+            "client",
+            "--image=busybox",
+            f"--overrides={client_overrides}",
+            "--",
+            "sleep",
+            "3600",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    for pod in ("web", "client"):
+        subprocess.run(
+            [*run, "wait", "--for=condition=Ready", f"pod/{pod}", "--timeout=60s"],
+            check=True,
+            capture_output=True,
+        )
+    pod_ip = subprocess.run(
+        [*run, "get", "pod", "web", "-o", "jsonpath={.status.podIP}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    cluster_ip = subprocess.run(
+        [*run, "get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    # The client pod's network namespace, entered from its node with the node's Python.
+    pid = docker_exec(workers[0], "sh", "-c", "pgrep -f 'sleep 3600' | head -1").strip()
+    figures: dict[str, list[dict]] = {"pod_ip": [], "cluster_ip": []}
+    for _ in range(2):
+        for label, target in (("pod_ip", pod_ip), ("cluster_ip", cluster_ip)):
+            out = docker_exec(
+                workers[0],
+                "nsenter",
+                "-n",
+                "-t",
+                pid,
+                "python3",
+                "-c",
+                LOAD,
+                target,
+                str(SECONDS),
+                "16",
+            )
+            figures[label].append(json.loads(out))
+    subprocess.run(
+        [*kubectl, "delete", "namespace", namespace, "--wait=false"], capture_output=True
+    )
+    best = {k: max(v, key=lambda f: f["requests_per_s"]) for k, v in figures.items()}
+    return {
+        **best,
+        "cluster_ip_vs_pod_ip": round(
+            best["cluster_ip"]["requests_per_s"] / best["pod_ip"]["requests_per_s"], 2
+        ),
+    }
+
+
+def main() -> None:
+    name = f"netbench-{secrets.token_hex(3)}"
+    kubeconfig = Path(tempfile.mkdtemp()) / "kubeconfig"
+    env = {"KUBECONFIG": str(kubeconfig)}
+    ku7s("create", "cluster", "--name", name, "--workers", "3", env=env)
+    try:
+        config = yaml.safe_load(kubeconfig.read_text())
+        workers = [f"{name}-worker", f"{name}-worker2", f"{name}-worker3"]
+
+        async def api_parts() -> dict[str, object]:
+            async with APIClient.from_kubeconfig(config, timeout=60) as api:
+                return {"network_programming": await programming_latency(api, workers)}
+
+        figures = asyncio.run(api_parts())
+        kubectl = ["kubectl", "--kubeconfig", str(kubeconfig)]
+        figures["throughput"] = cluster_ip_against_pod_ip(kubectl, workers)
+        print(json.dumps(figures, indent=2))
+    finally:
+        ku7s("delete", "cluster", "--name", name, env=env)
+
+
+if __name__ == "__main__":
+    main()
