@@ -85,7 +85,10 @@ class DockerCloud:
             container.reload()
             return _address(container.attrs, self._network)
 
-        return await asyncio.to_thread(ensure)
+        address = await asyncio.to_thread(ensure)
+        for port in config.get("ports") or []:
+            await _wait_listening(address, int(port["port"]))
+        return address
 
     def _create(self, name: str, service_uid: str, payload: bytes) -> Any:
         container = self._client.containers.create(
@@ -119,6 +122,22 @@ class DockerCloud:
                 self._client.containers.get(name).remove(force=True)
 
         await asyncio.to_thread(remove)
+
+
+async def _wait_listening(address: str, port: int, timeout: float = 10.0) -> None:
+    """A load balancer is provisioned once it accepts connections: only then is its address
+    published, so a client that reads it can use it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(address, port), 1.0)
+        except (OSError, TimeoutError) as e:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"the load balancer at {address}:{port} does not answer") from e
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        return
 
 
 def _address(attrs: dict[str, Any], network: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from ku7s.aio import wait_any
 from ku7s.api import meta
 from ku7s.client.informer import Informer, InformerFactory
+from node_image.kube_proxy.conntrack import Conntrack, UDPTargets, stale_flows, udp_targets
 from node_image.kube_proxy.iptables import IPTables, IPTablesError
 from node_image.kube_proxy.rules import Affinity, NodeContext, render
 from node_image.kube_proxy.service_ports import SERVICE_NAME_LABEL, ServicePort, service_ports
@@ -34,6 +35,7 @@ class Proxier:
         iptables: IPTables,
         node: NodeContext,
         *,
+        conntrack: Conntrack | None = None,
         min_sync_interval: float = 0.02,
         resync_period: float = 30.0,
     ) -> None:
@@ -41,6 +43,8 @@ class Proxier:
         self.slices: Informer = informers.informer("/apis/discovery.k8s.io/v1/endpointslices")
         self.slices.add_index("service", _service_key)
         self._iptables = iptables
+        self._conntrack = conntrack or Conntrack()
+        self._udp: UDPTargets = {}
         self._node = node
         self._min_interval = min_sync_interval
         self._resync = resync_period
@@ -59,11 +63,16 @@ class Proxier:
 
     async def sync(self) -> None:
         started = time.monotonic()
-        rules = render(self.service_ports(), self._node)
+        ports = self.service_ports()
+        rules = render(ports, self._node)
         stale_nat = sorted(self._chains["nat"] - set(rules.nat_chains))
         stale_filter = sorted(self._chains["filter"] - set(rules.filter_chains))
         await self._iptables.restore(rules.restore_input(stale_nat, stale_filter))
         self._chains = {"nat": set(rules.nat_chains), "filter": set(rules.filter_chains)}
+        udp = udp_targets(ports)
+        for flush in stale_flows(self._udp, udp):
+            await self._conntrack.delete(flush)
+        self._udp = udp
         self.last_sync_seconds = time.monotonic() - started
 
     async def run(self, stop: asyncio.Event) -> None:

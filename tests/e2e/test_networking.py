@@ -50,6 +50,30 @@ spec:
 """
 
 
+STATEFUL_SET = """
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{name: pg, port: 5432}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers: [{name: c, image: busybox, command: [sleep, "3600"]}]
+"""
+
+
 @pytest.fixture
 def ns(cluster: Cluster):
     name = unique("net")
@@ -173,6 +197,24 @@ def test_a_headless_service_resolves_to_the_ready_pods(cluster: Cluster, ns: str
 
     cluster.wait_for(lambda: resolved() == wanted, timeout=20, interval=0.5, what="both pod IPs")
 
+    # A StatefulSet's pods are named under their headless Service.
+    apply(cluster, ns, STATEFUL_SET, tmp_path)
+    cluster.kubectl("rollout", "status", "sts/db", "-n", ns, "--timeout=60s", timeout=70)
+    db0 = cluster.get_json("pod", "db-0", "-n", ns)["status"]["podIP"]
+    cluster.wait_for(
+        lambda: (
+            f"Address: {db0}"
+            in in_pod(
+                cluster, ns, "client", f"nslookup db-0.db.{ns}.svc.cluster.local", check=False
+            )
+        ),
+        timeout=20,
+        interval=0.5,
+        what="db-0's own name",
+    )
+    srv = in_pod(cluster, ns, "client", f"nslookup -type=srv _pg._tcp.db.{ns}.svc.cluster.local")
+    assert f"db-0.db.{ns}.svc.cluster.local" in srv and "5432" in srv
+
 
 def test_node_ports_answer_on_every_node_and_local_policy_keeps_the_client(
     cluster: Cluster, ns: str, tmp_path: Path
@@ -246,7 +288,9 @@ def test_traffic_avoids_an_unready_endpoint_and_a_deleted_service_leaves_no_rule
         return sick not in answers.split()
 
     cluster.wait_for(avoided, timeout=10, interval=0.1, what="traffic to avoid the unready pod")
-    print(f"unready endpoint avoided after {time.monotonic() - started:.2f} s")
+    took = time.monotonic() - started
+    # Within 2 s of the probe's file going (plus one round of eight requests to see it).
+    assert took < 2.5, f"the unready pod still got traffic {took:.2f} s later"
 
     uid = cluster.get_json("svc", "echo", "-n", ns)["metadata"]["uid"]
     assert all(f"{ns}/echo" in iptables(cluster, w) for w in cluster.workers)

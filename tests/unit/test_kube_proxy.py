@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from ku7s.client.informer import Informer, InformerFactory
+from node_image.kube_proxy.conntrack import Flush, stale_flows
 from node_image.kube_proxy.proxier import Proxier
 from node_image.kube_proxy.rules import Affinity, NodeContext, chain_name, render
 from node_image.kube_proxy.service_ports import service_ports
@@ -212,3 +213,33 @@ async def test_a_sync_drops_chains_no_longer_rendered_and_shutdown_removes_every
     assert not iptables.jumps
     assert "-X KUBE-SVC-LEFTOVER" in iptables.restored[-1]
     assert "-X KUBE-SERVICES" in iptables.restored[-1]
+
+
+def test_stale_udp_flows_are_flushed_when_endpoints_go_or_first_come():
+    before = {
+        ("10.96.0.10", 53): frozenset({"10.244.1.2", "10.244.2.2"}),
+        ("10.96.0.20", 99): frozenset(),
+    }
+    after = {
+        ("10.96.0.10", 53): frozenset({"10.244.1.2"}),
+        ("10.96.0.20", 99): frozenset({"10.244.3.3"}),
+    }
+    flushes = stale_flows(before, after)
+    assert Flush("10.96.0.10", 53, "10.244.2.2") in flushes
+    assert Flush("10.96.0.20", 99) in flushes
+    assert len(flushes) == 2
+    assert stale_flows(after, {}) == [
+        Flush("10.96.0.10", 53, "10.244.1.2"),
+        Flush("10.96.0.20", 99, "10.244.3.3"),
+    ]
+    assert Flush("10.96.0.10", 53, "10.244.2.2").argv() == [
+        "-D",
+        "-p",
+        "udp",
+        "--orig-dst",
+        "10.96.0.10",
+        "--orig-port-dst",
+        "53",
+        "--dst-nat",
+        "10.244.2.2",
+    ]
