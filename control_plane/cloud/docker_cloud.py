@@ -87,7 +87,8 @@ class DockerCloud:
 
         address = await asyncio.to_thread(ensure)
         for port in config.get("ports") or []:
-            await _wait_listening(address, int(port["port"]))
+            if port.get("protocol", "TCP") == "TCP":
+                await _wait_listening(address, int(port["port"]))
         return address
 
     def _create(self, name: str, service_uid: str, payload: bytes) -> Any:

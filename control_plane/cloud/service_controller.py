@@ -66,9 +66,13 @@ def backend_nodes(service: Object, nodes: list[Object], slices: list[Object]) ->
 
 def proxy_config(service: Object, backends: list[str]) -> dict[str, Any]:
     ports = [
-        {"port": int(p["port"]), "nodePort": int(p["nodePort"])}
+        {
+            "port": int(p["port"]),
+            "nodePort": int(p["nodePort"]),
+            "protocol": p.get("protocol", "TCP"),
+        }
         for p in (service.get("spec") or {}).get("ports") or []
-        if p.get("nodePort") and p.get("protocol", "TCP") == "TCP"
+        if p.get("nodePort") and p.get("protocol", "TCP") in ("TCP", "UDP")
     ]
     return {"ports": ports, "backends": backends}
 

@@ -3,8 +3,11 @@ balancer sends to, and the proxy's choice of backend."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+
 from control_plane.cloud.docker_cloud import LoadBalancer
-from control_plane.cloud.lb_proxy import Backends
+from control_plane.cloud.lb_proxy import Backends, Listener, UDPListener
 from control_plane.cloud.node_controller import CloudNodeController, Topology, pick_zone
 from control_plane.cloud.service_controller import (
     FINALIZER,
@@ -106,7 +109,10 @@ def test_backends_are_ready_nodes_or_only_those_with_local_endpoints():
     local = lb_service(externalTrafficPolicy="Local")
     assert backend_nodes(local, nodes, slices) == ["172.18.0.3"]
     assert proxy_config(lb_service(), ["172.18.0.2"]) == {
-        "ports": [{"port": 80, "nodePort": 31000}],
+        "ports": [
+            {"port": 80, "nodePort": 31000, "protocol": "TCP"},
+            {"port": 53, "nodePort": 31001, "protocol": "UDP"},
+        ],
         "backends": ["172.18.0.2"],
     }
 
@@ -144,3 +150,61 @@ def test_the_proxy_rotates_and_skips_a_failed_node_for_a_while():
     backends.failed("c")
     assert backends.candidates() == ["a", "b", "c"]  # c only as a last resort
     assert backends.candidates()[-1] == "c"
+
+
+def _free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Echo(asyncio.DatagramProtocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        self.transport.sendto(b"node:" + data, addr)
+
+
+async def test_the_proxy_relays_tcp_and_udp_to_a_node_port_skipping_a_dead_node():
+    loop = asyncio.get_running_loop()
+    node_port = _free_port(socket.SOCK_STREAM)
+
+    async def answer(reader, writer):
+        writer.write(b"node:" + await reader.read(100))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", node_port)
+    udp_node, _ = await loop.create_datagram_endpoint(_Echo, local_addr=("127.0.0.1", node_port))
+    backends = Backends()
+    backends.addresses = ["127.0.0.2", "127.0.0.1"]  # nothing listens on .2
+    tcp = Listener(_free_port(socket.SOCK_STREAM), node_port, backends)
+    udp = UDPListener(_free_port(socket.SOCK_DGRAM), node_port, backends)
+    await tcp.start()
+    await udp.start()
+    try:
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection("127.0.0.1", tcp.port)
+            writer.write(b"hi")
+            writer.write_eof()
+            assert await reader.read() == b"node:hi"
+            writer.close()
+        backends.addresses = ["127.0.0.1"]
+        replies: asyncio.Queue[bytes] = asyncio.Queue()
+
+        class Client(asyncio.DatagramProtocol):
+            def datagram_received(self, data, addr):
+                replies.put_nowait(data)
+
+        client, _ = await loop.create_datagram_endpoint(Client, remote_addr=("127.0.0.1", udp.port))
+        client.sendto(b"one")
+        client.sendto(b"two")
+        got = {await asyncio.wait_for(replies.get(), 2), await asyncio.wait_for(replies.get(), 2)}
+        assert got == {b"node:one", b"node:two"}
+        client.close()
+    finally:
+        tcp.close()
+        udp.close()
+        udp_node.close()
+        server.close()
