@@ -171,6 +171,27 @@ def test_pods_reach_a_pod_on_another_node_by_ip_cluster_ip_and_name(
     lookup = in_pod(cluster, ns, "client", "nslookup kubernetes.default")
     api_ip = cluster.get_json("svc", "kubernetes", "-n", "default")["spec"]["clusterIP"]
     assert f"Address: {api_ip}" in lookup
+    # The kubernetes Service reaches the API server, whose certificate names the Service IP.
+    client = cluster.get_json("pod", "client", "-n", ns)
+    container = client["status"]["containerStatuses"][0]["containerID"].split("//")[1]
+    tasks = subprocess.run(
+        ["docker", "exec", first, "ctr", "-n", "k8s.io", "task", "ls"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    pid = next(line.split()[1] for line in tasks.splitlines() if line.startswith(container))
+    script = (
+        "import ssl, urllib.request; "
+        "c = ssl.create_default_context(cafile='/etc/ku7s/pki/ca.crt'); "
+        f"print(urllib.request.urlopen('https://{api_ip}/version', context=c, timeout=5).read())"
+    )
+    version = subprocess.run(
+        ["docker", "exec", first, "nsenter", "-n", "-t", pid, "python3", "-c", script],
+        capture_output=True,
+        text=True,
+    )
+    assert '"gitVersion"' in version.stdout, version.stderr
     missing = cluster.kubectl(
         "exec", "client", "-n", ns, "--", "nslookup", f"nothing.{ns}.svc.cluster.local", check=False
     )
