@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Protocol
 from control_plane.cloud.docker_cloud import LoadBalancer
 from control_plane.controllers.base import Controller
 from ku7s.api import meta
+from ku7s.api.endpoint_slices import service_key
 from ku7s.client.informer import InformerFactory, object_key
 from ku7s.client.rest import APIClient, APIStatusError
 
@@ -21,7 +22,6 @@ Object = dict[str, Any]
 log = logging.getLogger("cloud-service-controller")
 
 FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 
 
@@ -88,7 +88,7 @@ class CloudServiceController(Controller):
         self.services = self.factory.informer("/api/v1/services")
         self.nodes = self.factory.informer("/api/v1/nodes")
         self.slices = self.factory.informer("/apis/discovery.k8s.io/v1/endpointslices")
-        self.slices.add_index("service", _service_key)
+        self.slices.add_index("service", service_key)
         self.services.on_change(lambda _, s: self.queue.add(object_key(s)))
         self.nodes.on_change(lambda *_: self._all_load_balancers())
         self.slices.on_change(self._slice_changed)
@@ -102,7 +102,7 @@ class CloudServiceController(Controller):
                 self.queue.add(object_key(service))
 
     def _slice_changed(self, _: str, endpoint_slice: Object) -> None:
-        for key in _service_key(endpoint_slice):
+        for key in service_key(endpoint_slice):
             if is_load_balancer(self.services.get(key)):
                 self.queue.add(key)
 
@@ -179,8 +179,3 @@ class CloudServiceController(Controller):
                 }
             },
         )
-
-
-def _service_key(endpoint_slice: Object) -> list[str]:
-    name = meta.labels_of(endpoint_slice).get(SERVICE_NAME_LABEL)
-    return [f"{meta.namespace_of(endpoint_slice)}/{name}"] if name else []

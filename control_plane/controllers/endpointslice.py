@@ -13,22 +13,20 @@ from control_plane.controllers.base import Controller
 from control_plane.controllers.replicaset import namespace_index, pod_informer
 from control_plane.controllers.service_backends import (
     Backend,
-    BackendPort,
     ServiceWatch,
     backends,
     by_ports,
     manages_endpoints,
 )
 from ku7s.api import meta
-from ku7s.client.informer import InformerFactory
+from ku7s.api.endpoint_slices import MANAGED_BY_LABEL, SERVICE_NAME_LABEL, service_key
+from ku7s.client.informer import InformerFactory, object_key
 from ku7s.client.rest import APIClient, APIStatusError
 
 Object = dict[str, Any]
 
 log = logging.getLogger("endpointslice-controller")
 
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "endpointslice-controller.k8s.io"
 MAX_ENDPOINTS = 100
 API = "/apis/discovery.k8s.io/v1"
@@ -57,12 +55,12 @@ def desired_slices(
     """(ports, endpoints) of each slice the Service should have."""
     groups = by_ports(found)
     if not groups:
-        ports = tuple(
-            BackendPort(p.get("name", ""), 0, p.get("protocol", "TCP"))
-            for p in (service.get("spec") or {}).get("ports") or []
-        )
         # An empty slice names the ports without numbers: no pod resolved them yet.
-        return [([_port_without_number(p) for p in ports], [])]
+        named = [
+            {"name": p.get("name", ""), "protocol": p.get("protocol", "TCP")}
+            for p in (service.get("spec") or {}).get("ports") or []
+        ]
+        return [(named, [])]
     wanted: list[tuple[list[Object], list[Object]]] = []
     for ports, group in groups.items():
         rendered_ports = [p.to_api() for p in ports]
@@ -72,12 +70,8 @@ def desired_slices(
     return wanted
 
 
-def _port_without_number(port: BackendPort) -> Object:
-    return {"name": port.name, "protocol": port.protocol}
-
-
 def slice_labels(service: Object) -> dict[str, str]:
-    labels = {k: v for k, v in meta.labels_of(service).items() if k not in (MANAGED_BY_LABEL,)}
+    labels = {k: v for k, v in meta.labels_of(service).items() if k != MANAGED_BY_LABEL}
     labels[SERVICE_NAME_LABEL] = meta.name_of(service)
     labels[MANAGED_BY_LABEL] = MANAGED_BY
     if (service.get("spec") or {}).get("clusterIP") == "None":
@@ -101,28 +95,33 @@ class RecentWrites:
     generateName must not be made twice because the next reconcile came too soon."""
 
     def __init__(self) -> None:
+        #: namespace/name -> the object as written, or None once deleted.
         self._objects: dict[str, Object | None] = {}
 
-    def wrote(self, name: str, obj: Object | None) -> None:
-        self._objects[name] = obj
+    def wrote(self, obj: Object) -> None:
+        self._objects[object_key(obj)] = obj
+
+    def deleted(self, obj: Object) -> None:
+        self._objects[object_key(obj)] = None
 
     def seen(self, event: str, obj: Object) -> None:
-        name = meta.name_of(obj)
-        written = self._objects.get(name, ...)
-        if written is ...:
+        key = object_key(obj)
+        if key not in self._objects:
             return
+        written = self._objects[key]
         caught_up = event == "DELETED" if written is None else _version(obj) >= _version(written)
         if caught_up:
-            del self._objects[name]
+            del self._objects[key]
 
-    def overlay(self, cached: list[Object], service_key: str) -> list[Object]:
-        by_name = {meta.name_of(o): o for o in cached}
-        for name, obj in self._objects.items():
+    def overlay(self, cached: list[Object], service: str) -> list[Object]:
+        """The cached slices of a Service, as this controller last left them."""
+        by_key = {object_key(o): o for o in cached}
+        for key, obj in self._objects.items():
             if obj is None:
-                by_name.pop(name, None)
-            elif _service_of(obj) == [service_key]:
-                by_name[name] = obj
-        return sorted(by_name.values(), key=meta.name_of)
+                by_key.pop(key, None)
+            elif _service_of(obj) == [service]:
+                by_key[key] = obj
+        return sorted(by_key.values(), key=meta.name_of)
 
 
 def _version(obj: Object) -> int:
@@ -134,9 +133,7 @@ def _version(obj: Object) -> int:
 
 def _service_of(endpoint_slice: Object) -> list[str]:
     labels = meta.labels_of(endpoint_slice)
-    if labels.get(MANAGED_BY_LABEL) != MANAGED_BY or SERVICE_NAME_LABEL not in labels:
-        return []
-    return [f"{meta.namespace_of(endpoint_slice)}/{labels[SERVICE_NAME_LABEL]}"]
+    return service_key(endpoint_slice) if labels.get(MANAGED_BY_LABEL) == MANAGED_BY else []
 
 
 class EndpointSliceController(Controller):
@@ -168,7 +165,7 @@ class EndpointSliceController(Controller):
         if service is None or not manages_endpoints(service):
             for stale in existing:
                 await self._delete(f"{path}/{meta.name_of(stale)}")
-                self._written.wrote(meta.name_of(stale), None)
+                self._written.deleted(stale)
             return
         existing = [s for s in existing if _owned_by(s, service)] + [
             s for s in existing if not _owned_by(s, service)
@@ -195,7 +192,7 @@ class EndpointSliceController(Controller):
                         "endpoints": endpoints,
                     },
                 )
-                self._written.wrote(meta.name_of(made), made)
+                self._written.wrote(made)
                 continue
             unused.remove(match)
             if (
@@ -212,10 +209,10 @@ class EndpointSliceController(Controller):
                 "ownerReferences": [owner_reference(service)],
             }
             replaced = await self.client.replace(f"{path}/{meta.name_of(match)}", updated)
-            self._written.wrote(meta.name_of(replaced), replaced)
+            self._written.wrote(replaced)
         for stale in unused:
             await self._delete(f"{path}/{meta.name_of(stale)}")
-            self._written.wrote(meta.name_of(stale), None)
+            self._written.deleted(stale)
 
     async def _delete(self, path: str) -> None:
         try:

@@ -22,9 +22,9 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-Object = dict[str, Any]
+from ku7s.api.endpoint_slices import SERVICE_NAME_LABEL
 
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+Object = dict[str, Any]
 
 
 @dataclass(frozen=True)

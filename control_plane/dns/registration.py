@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from ku7s.aio import sleep_unless
+from ku7s.api.endpoint_slices import SERVICE_NAME_LABEL
 from ku7s.client.rest import APIClient, APIStatusError
 
 Object = dict[str, Any]
@@ -57,7 +58,7 @@ def endpoint_slice(address: str, port: int) -> Object:
         "metadata": {
             "name": NAME,
             "namespace": NAMESPACE,
-            "labels": {**LABELS, "kubernetes.io/service-name": NAME},
+            "labels": {**LABELS, SERVICE_NAME_LABEL: NAME},
         },
         "addressType": "IPv4",
         "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],

@@ -12,20 +12,16 @@ from typing import Any
 
 from ku7s.aio import wait_any
 from ku7s.api import meta
+from ku7s.api.endpoint_slices import service_key
 from ku7s.client.informer import Informer, InformerFactory
 from node_image.kube_proxy.conntrack import Conntrack, UDPTargets, stale_flows, udp_targets
 from node_image.kube_proxy.iptables import IPTables, IPTablesError
 from node_image.kube_proxy.rules import Affinity, NodeContext, render
-from node_image.kube_proxy.service_ports import SERVICE_NAME_LABEL, ServicePort, service_ports
+from node_image.kube_proxy.service_ports import ServicePort, service_ports
 
 Object = dict[str, Any]
 
 log = logging.getLogger("kube-proxy")
-
-
-def _service_key(endpoint_slice: Object) -> list[str]:
-    name = meta.labels_of(endpoint_slice).get(SERVICE_NAME_LABEL)
-    return [f"{meta.namespace_of(endpoint_slice)}/{name}"] if name else []
 
 
 class Proxier:
@@ -41,7 +37,7 @@ class Proxier:
     ) -> None:
         self.services: Informer = informers.informer("/api/v1/services")
         self.slices: Informer = informers.informer("/apis/discovery.k8s.io/v1/endpointslices")
-        self.slices.add_index("service", _service_key)
+        self.slices.add_index("service", service_key)
         self._iptables = iptables
         self._conntrack = conntrack or Conntrack()
         self._udp: UDPTargets = {}

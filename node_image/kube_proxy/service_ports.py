@@ -12,7 +12,6 @@ from typing import Any
 
 Object = dict[str, Any]
 
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 DEFAULT_AFFINITY_SECONDS = 10800
 
 
