@@ -315,6 +315,15 @@ def load_image(ctx: CLIContext, images: tuple[str, ...], cluster: str, nodes: st
         ctx.out.print(f"{result.image} {state} on {result.node}")
 
 
+def _register_chaos() -> None:
+    from ku7s.cli.chaos import chaos
+
+    cli.add_command(chaos)
+
+
+_register_chaos()
+
+
 # -- entry point -------------------------------------------------------------------------
 
 

@@ -1,0 +1,1 @@
+"""Fault families, one module each; a fault is rebuilt from its record by its kind."""

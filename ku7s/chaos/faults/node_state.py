@@ -1,0 +1,74 @@
+"""Faults of whole nodes, done to their containers through Docker: kill (SIGKILL to every
+process), stop (SIGTERM, then SIGKILL), pause (the cgroup freezer stops every process where
+it stands), each reverted by starting or unpausing the container; and the one-shot restart,
+start and remove (as ``ku7s delete node``). The control plane's container is a target too,
+by its name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker.errors
+
+from ku7s.cluster.nodes import delete_node
+from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.errors import NotFoundError
+
+#: kind -> (inject, revert) as Docker container methods; revert None for one-shot kinds.
+ACTIONS: dict[str, tuple[str, str | None]] = {
+    "kill": ("kill", "start"),
+    "stop": ("stop", "start"),
+    "pause": ("pause", "unpause"),
+    "restart": ("restart", None),
+    "start": ("start", None),
+    "remove": ("remove", None),
+}
+
+
+@dataclass
+class NodeStateFault:
+    kind: str
+    provider: DockerProvider
+    targets: list[str] = field(default_factory=list)
+
+    @property
+    def reversible(self) -> bool:
+        return ACTIONS[self.kind][1] is not None
+
+    def parameters(self) -> dict[str, Any]:
+        return {}
+
+    def _containers(self) -> list[Any]:
+        found = []
+        for name in self.targets:
+            try:
+                found.append(self.provider.client.containers.get(name))
+            except docker.errors.NotFound:
+                raise NotFoundError(f'no node named "{name}"') from None
+        return found
+
+    def inject(self) -> None:
+        action = ACTIONS[self.kind][0]
+        if action == "remove":  # as `ku7s delete node`: the container and the Node go
+            for name in self.targets:
+                delete_node(self.provider, name)
+            return
+        for container in self._containers():
+            if action == "stop":
+                container.stop(timeout=5)
+            else:
+                getattr(container, action)()
+
+    def revert(self) -> None:
+        action = ACTIONS[self.kind][1]
+        if action is None:
+            return
+        for container in self._containers():
+            container.reload()
+            # Revert what is still as the fault left it; a node someone started meanwhile
+            # is left alone.
+            if action == "unpause" and container.status == "paused":
+                container.unpause()
+            elif action == "start" and container.status in ("exited", "created"):
+                container.start()

@@ -1,0 +1,156 @@
+"""``ku7s chaos``: inject a fault and hold it (Ctrl-C reverts it early), list the faults in
+force, recover them. Thin, as the other commands: the work is in ku7s.chaos."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+from ku7s.cli.context import CLIContext
+from ku7s.errors import UserInputError
+
+if TYPE_CHECKING:
+    from ku7s.chaos.runner import Chaos
+
+T = TypeVar("T")
+
+pass_context = click.make_pass_decorator(CLIContext)
+name_option = click.option("--name", "cluster", default=None, help="cluster name")
+
+#: Node faults held for a duration, then reverted.
+HELD = {
+    "kill": "SIGKILL every process of the nodes; start them again at the end",
+    "stop": "stop the nodes' containers; start them again at the end",
+    "pause": "freeze every process of the nodes; thaw them at the end",
+}
+#: Node faults done once.
+ONE_SHOT = {
+    "restart": "restart the nodes' containers",
+    "start": "start stopped nodes",
+    "remove": "remove the nodes for good, as `ku7s delete node`",
+}
+
+
+def _with_chaos(ctx: CLIContext, cluster: str | None, work: Callable[[Chaos], Awaitable[T]]) -> T:
+    from ku7s.chaos.runner import Chaos
+    from ku7s.cli.main import DEFAULT_CLUSTER
+    from ku7s.client.rest import APIClient
+    from ku7s.cluster.access import admin_kubeconfig
+
+    config = admin_kubeconfig(ctx.provider, cluster or DEFAULT_CLUSTER)
+
+    async def run() -> T:
+        # Ctrl-C or a kill ends the wait and the fault is reverted on the way out (also in a
+        # background job, where the shell has SIGINT ignored).
+        main = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: main.cancel() if main else None)
+        async with APIClient.from_kubeconfig(config, timeout=30) as client:
+            return await work(Chaos(ctx.provider, client, say=lambda t: ctx.out.print(t)))
+
+    try:
+        return asyncio.run(run())
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
+
+
+def _node_fault_command(kind: str, help_text: str, held: bool) -> click.Command:
+    @click.argument("nodes", nargs=-1)
+    @click.option("--labels", default="", help="select the nodes by label selector instead")
+    @click.option(
+        "--mode",
+        default="all",
+        type=click.Choice(["one", "all", "fixed", "fixed-percent"]),
+        show_default=True,
+        help="how many of the selected nodes to hit",
+    )
+    @click.option("--value", type=int, default=None, help="N for fixed, percent for fixed-percent")
+    @click.option("--seed", type=int, default=None, help="repeat an earlier random choice")
+    @name_option
+    @pass_context
+    def command(
+        ctx: CLIContext,
+        nodes: tuple[str, ...],
+        labels: str,
+        mode: str,
+        value: int | None,
+        seed: int | None,
+        cluster: str | None,
+        duration: str = "30s",
+    ) -> None:
+        from ku7s.chaos.duration import parse_duration
+        from ku7s.chaos.runner import build_fault
+        from ku7s.chaos.selection import Selection
+        from ku7s.chaos.targets import resolve_nodes
+        from ku7s.cli.main import DEFAULT_CLUSTER
+
+        name = cluster or DEFAULT_CLUSTER
+        seconds = parse_duration(duration)
+        selection = Selection.parse(mode, value, seed)
+
+        async def work(chaos: Chaos) -> None:
+            targets = await resolve_nodes(
+                chaos.provider, chaos.client, name, list(nodes), labels, selection
+            )
+            await chaos.run(build_fault(kind, chaos.provider, targets, {}), seconds, selection.seed)
+
+        _with_chaos(ctx, name, work)
+
+    if held:
+        command = click.option(
+            "--duration", default="30s", show_default=True, help="how long the fault holds"
+        )(command)
+    return click.command(kind, help=help_text)(command)
+
+
+@click.group()
+def chaos() -> None:
+    """Break nodes on purpose; every fault reverts itself."""
+
+
+for _kind, _help in HELD.items():
+    chaos.add_command(_node_fault_command(_kind, _help, held=True))
+for _kind, _help in ONE_SHOT.items():
+    chaos.add_command(_node_fault_command(_kind, _help, held=False))
+
+
+@chaos.command("list")
+@name_option
+@pass_context
+def list_faults(ctx: CLIContext, cluster: str | None) -> None:
+    """The faults in force, and leftovers of runs that died."""
+
+    async def work(chaos: Chaos) -> None:
+        records = await chaos.ledger.records()
+        if not records:
+            ctx.out.print("No faults in force.")
+            return
+        ctx.out.print(f"{'ID':<10}{'FAULT':<9}{'TARGETS':<40}{'STARTED':<27}STATE")
+        for r in records:
+            state = "leftover (its run is gone)" if r.leftover else f"until {r.expires}"
+            ctx.out.print(f"{r.id:<10}{r.kind:<9}{','.join(r.targets):<40}{r.started:<27}{state}")
+
+    _with_chaos(ctx, cluster, work)
+
+
+@chaos.command("recover")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="every fault in force")
+@name_option
+@pass_context
+def recover(ctx: CLIContext, ids: tuple[str, ...], everything: bool, cluster: str | None) -> None:
+    """Revert faults: the IDS given, --all, or (with neither) the leftovers of dead runs."""
+    if ids and everything:
+        raise UserInputError("give fault IDs or --all, not both")
+
+    async def work(chaos: Chaos) -> None:
+        done = await chaos.recover(list(ids), everything)
+        if not done:
+            ctx.out.print("Nothing to recover.")
+
+    _with_chaos(ctx, cluster, work)

@@ -1,0 +1,118 @@
+"""Fault injection without Docker: durations, target selection, the ledger's records and
+what counts as a leftover, and the runner's inject-wait-revert with a fake fault."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import pytest
+
+from ku7s.chaos.duration import format_duration, parse_duration
+from ku7s.chaos.ledger import FaultRecord, Ledger
+from ku7s.chaos.runner import Chaos, build_fault
+from ku7s.chaos.selection import Selection
+from ku7s.errors import UserInputError
+
+
+def test_durations_parse_as_go_writes_them():
+    assert parse_duration("30s") == 30
+    assert parse_duration("1m30s") == 90
+    assert parse_duration("500ms") == 0.5
+    assert parse_duration("2h") == 7200
+    assert parse_duration("12") == 12
+    assert format_duration(90) == "1m30s" and format_duration(0.25) == "250ms"
+    for bad in ("", "10x", "s", "-5s", "0s", "1m 30s"):
+        with pytest.raises(UserInputError, match="duration"):
+            parse_duration(bad)
+
+
+def test_selection_modes_and_the_seed_repeats_a_choice():
+    nodes = [f"w{i}" for i in range(10)]
+    assert Selection.parse("all", None, 1).choose(nodes) == sorted(nodes)
+    one = Selection.parse("one", None, 42)
+    assert len(one.choose(nodes)) == 1 and one.choose(nodes) == one.choose(list(reversed(nodes)))
+    assert len(Selection.parse("fixed", 3, 5).choose(nodes)) == 3
+    assert len(Selection.parse("fixed-percent", 25, 5).choose(nodes)) == 2
+    assert len(Selection.parse("fixed-percent", 1, 5).choose(nodes)) == 1  # at least one
+    assert Selection.parse("one", None, None).seed >= 0
+    with pytest.raises(UserInputError, match="needs --value"):
+        Selection.parse("fixed", None, 1)
+    with pytest.raises(UserInputError, match="up to 100"):
+        Selection.parse("fixed-percent", 150, 1)
+    with pytest.raises(UserInputError, match="only 10 match"):
+        Selection.parse("fixed", 11, 1).choose(nodes)
+
+
+def test_a_record_is_a_leftover_once_its_process_is_gone():
+    record = FaultRecord.new("pause", ["w1"], 30, seed=7)
+    assert not record.expired and not record.leftover
+    record.pid = 2**22 + 12345  # no such process
+    assert record.leftover
+    with pytest.raises(UserInputError, match="unknown fault"):
+        build_fault("melt", None, ["w1"], {})  # type: ignore[arg-type]
+
+
+class FakeAPI:
+    def __init__(self) -> None:
+        self.configmaps: dict[str, dict] = {}
+
+    async def create(self, path, body):
+        self.configmaps[body["metadata"]["name"]] = body
+        return body
+
+    async def delete(self, path, params=None):
+        self.configmaps.pop(path.rsplit("/", 1)[1], None)
+        return {}
+
+    async def get(self, path, params=None):
+        if path.endswith("/configmaps"):
+            return {"items": list(self.configmaps.values())}
+        if path.startswith("/api/v1/nodes/"):
+            name = path.rsplit("/", 1)[1]
+            return {"metadata": {"name": name, "uid": f"uid-{name}"}}
+        raise AssertionError(path)
+
+    async def request(self, *args, **kwargs):  # events
+        return {}
+
+
+class FakeFault:
+    kind = "pause"
+    reversible = True
+
+    def __init__(self) -> None:
+        self.targets = ["w1"]
+        self.log: list[str] = []
+
+    def inject(self) -> None:
+        self.log.append("inject")
+
+    def revert(self) -> None:
+        self.log.append("revert")
+
+    def parameters(self) -> dict:
+        return {}
+
+
+async def test_the_runner_records_holds_and_reverts_also_when_cancelled():
+    api = FakeAPI()
+    said: list[str] = []
+    chaos = Chaos(None, api, say=said.append)  # type: ignore[arg-type]
+    chaos.events.record = lambda *a, **k: None  # type: ignore[method-assign]
+    fault = FakeFault()
+    task = asyncio.create_task(chaos.run(fault, 60, seed=3))
+    await asyncio.sleep(0.05)
+    [stored] = api.configmaps.values()
+    record = json.loads(stored["data"]["record"])
+    assert record["kind"] == "pause" and record["targets"] == ["w1"] and record["seed"] == 3
+    assert record["pid"] == os.getpid()
+    assert [r.id for r in await Ledger(api).records()] == [record["id"]]  # type: ignore[arg-type]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert fault.log == ["inject", "revert"]
+    assert api.configmaps == {}
+    assert "injected pause on w1 for 1m" in said[0] and "seed 3" in said[0]
+    assert "reverted pause" in said[1]
