@@ -361,8 +361,14 @@ def test_deleting_a_namespace_removes_its_containers(cluster: Cluster):
     started = time.monotonic()
     cluster.kubectl("delete", "namespace", name, "--timeout=90s", timeout=100)
     assert time.monotonic() - started < 10
-    listing = node_exec(node, "ctr", "-n", "k8s.io", "containers", "ls", "-q")
-    assert container_id not in listing
+    # The pod object goes once its containers have stopped; the kubelet removes them next.
+    cluster.wait_for(
+        lambda: (
+            container_id not in node_exec(node, "ctr", "-n", "k8s.io", "containers", "ls", "-q")
+        ),
+        timeout=10,
+        what="the container removed from containerd",
+    )
 
 
 def test_a_kubelet_restart_adopts_running_containers(cluster: Cluster, ns: str):
