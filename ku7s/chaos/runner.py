@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+
 from ku7s.chaos.duration import format_duration
 from ku7s.chaos.faults.base import Fault
+from ku7s.chaos.faults.component import SIGNALS, ComponentFault
 from ku7s.chaos.faults.node_state import ACTIONS, NodeStateFault
 from ku7s.chaos.ledger import FaultRecord, Ledger
 from ku7s.client.events import EventRecorder
 from ku7s.client.rest import APIClient, APIStatusError
-from ku7s.cluster.providers.docker import DockerProvider
-from ku7s.errors import UserInputError
+from ku7s.cluster.providers.docker import DockerProvider, NodeContainer
+from ku7s.errors import NotFoundError, UserInputError
+from ku7s.names import WORKER
 
 COMPONENT = "ku7s-chaos"
+#: How long Events may take, and the record's deletion after a revert (the fault may have
+#: been the API server's, which then takes a moment to answer again).
+EVENT_TIMEOUT = 5.0
+LEDGER_TIMEOUT = 30.0
 
 
 def build_fault(
@@ -26,7 +35,15 @@ def build_fault(
     """The fault of a kind; also how a record becomes a fault again for recovery."""
     if kind in ACTIONS:
         return NodeStateFault(kind, provider, list(targets))
+    if kind in SIGNALS:
+        return ComponentFault(kind, provider, str(parameters.get("component", "")), list(targets))
     raise UserInputError(f"unknown fault {kind!r}")
+
+
+def describe(record: FaultRecord) -> str:
+    """The fault in a few words: its kind, and the component it hits if any."""
+    component = record.parameters.get("component")
+    return f"{record.kind} {component}" if component else record.kind
 
 
 @dataclass
@@ -45,15 +62,30 @@ class Chaos:
         self.say(f"{datetime.datetime.now().strftime('%H:%M:%S')} {text}")
 
     async def _event(self, fault: Fault, reason: str, message: str) -> None:
-        for target in fault.targets:
-            try:
+        """An Event on each Node hit; best effort, since the fault may be the API's."""
+        nodes = {n.name for n in await asyncio.to_thread(self._worker_nodes, fault.targets)}
+
+        async def post() -> None:
+            for target in sorted(nodes):
                 node = await self.client.get(f"/api/v1/nodes/{target}")
-            except APIStatusError:
-                continue  # the control plane is not a Node; a removed node has none
-            self.events.record(
-                {**node, "kind": "Node", "apiVersion": "v1"}, "Warning", reason, message
-            )
-        await self.events.flush()
+                self.events.record(
+                    {**node, "kind": "Node", "apiVersion": "v1"}, "Warning", reason, message
+                )
+            await self.events.flush()
+
+        with contextlib.suppress(APIStatusError, TimeoutError, OSError, aiohttp.ClientError):
+            await asyncio.wait_for(post(), EVENT_TIMEOUT)
+
+    def _worker_nodes(self, names: list[str]) -> list[NodeContainer]:
+        found = []
+        for name in names:
+            try:
+                node = self.provider.find_node(name)
+            except NotFoundError:
+                continue  # removed
+            if node.role == WORKER:
+                found.append(node)
+        return found
 
     async def run(self, fault: Fault, duration: float, seed: int) -> FaultRecord:
         """Inject the fault, hold it for `duration` (or until cancelled), revert it."""
@@ -66,26 +98,44 @@ class Chaos:
             await asyncio.to_thread(fault.inject)
             injected = True
             how_long = f" for {format_duration(duration)}" if fault.reversible else ""
+            what = describe(record)
             self._report(
-                f"injected {fault.kind} on {', '.join(fault.targets)}{how_long} "
+                f"injected {what} on {', '.join(fault.targets)}{how_long} "
                 f"(fault {record.id}, seed {seed})"
             )
-            await self._event(fault, "ChaosInjected", f"{fault.kind}{how_long} (fault {record.id})")
+            await self._event(fault, "ChaosInjected", f"{what}{how_long} (fault {record.id})")
             if fault.reversible:
                 await asyncio.sleep(duration)
         finally:
             if injected and fault.reversible:
                 await self.revert(record, fault)
             else:
-                await self.ledger.remove(record)
+                await self._forget(record)
         return record
 
     async def revert(self, record: FaultRecord, fault: Fault | None = None) -> None:
         fault = fault or build_fault(record.kind, self.provider, record.targets, record.parameters)
         await asyncio.to_thread(fault.revert)
-        await self.ledger.remove(record)
-        self._report(f"reverted {record.kind} on {', '.join(record.targets)} (fault {record.id})")
-        await self._event(fault, "ChaosReverted", f"{record.kind} reverted (fault {record.id})")
+        what = describe(record)
+        self._report(f"reverted {what} on {', '.join(record.targets)} (fault {record.id})")
+        await self._forget(record)
+        await self._event(fault, "ChaosReverted", f"{what} reverted (fault {record.id})")
+
+    async def _forget(self, record: FaultRecord) -> None:
+        """Delete the record, waiting for an API that the fault may have restarted."""
+        deadline = asyncio.get_running_loop().time() + LEDGER_TIMEOUT
+        while True:
+            try:
+                await self.ledger.remove(record)
+                return
+            except (APIStatusError, TimeoutError, OSError, aiohttp.ClientError):
+                if asyncio.get_running_loop().time() > deadline:
+                    self._report(
+                        f"could not delete the record of fault {record.id}; "
+                        "`ku7s chaos recover` will clear it"
+                    )
+                    return
+                await asyncio.sleep(0.5)
 
     async def recover(self, ids: list[str], everything: bool) -> list[FaultRecord]:
         """Revert recorded faults: the named ones, or all of them, or the leftovers of runs

@@ -1,13 +1,16 @@
-"""The nodes a fault may hit: named ones (the control plane's container too), or the Nodes
-that match a label selector; the selection mode then picks among them."""
+"""What a fault may hit: named nodes (the control plane's container too), or the Nodes that
+match a label selector, which the selection mode then picks among; for a component fault,
+the control plane or the workers that run the component."""
 
 from __future__ import annotations
 
 from ku7s.api import meta
+from ku7s.chaos.faults.component import CONTROL_PLANE_COMPONENTS, check_component
 from ku7s.chaos.selection import Selection
 from ku7s.client.rest import APIClient, APIStatusError
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.errors import UserInputError
+from ku7s.names import WORKER, control_plane_name
 
 
 async def resolve_nodes(
@@ -35,3 +38,32 @@ async def resolve_nodes(
         if not candidates:
             raise UserInputError(f"no node of cluster {cluster!r} matches labels {labels!r}")
     return selection.choose(candidates)
+
+
+async def resolve_targets(
+    provider: DockerProvider,
+    client: APIClient,
+    cluster: str,
+    component: str,
+    names: list[str],
+    labels: str,
+    selection: Selection,
+) -> list[str]:
+    """The containers a fault hits: nodes, or for a control-plane component the control
+    plane's container (no nodes may be named then)."""
+    if not component:
+        return await resolve_nodes(provider, client, cluster, names, labels, selection)
+    check_component(component)
+    if component in CONTROL_PLANE_COMPONENTS:
+        if names or labels:
+            raise UserInputError(f"{component} runs on the control plane; name no nodes")
+        control_plane = control_plane_name(cluster)
+        if control_plane not in {n.name for n in provider.list_nodes(cluster)}:
+            raise UserInputError(f'no cluster named "{cluster}"')
+        return [control_plane]
+    targets = await resolve_nodes(provider, client, cluster, names, labels, selection)
+    roles = {n.name: n.role for n in provider.list_nodes(cluster)}
+    for target in targets:
+        if roles.get(target) != WORKER:
+            raise UserInputError(f"{component} runs on workers; {target} is the control plane")
+    return targets

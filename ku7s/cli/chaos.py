@@ -59,7 +59,10 @@ def _with_chaos(ctx: CLIContext, cluster: str | None, work: Callable[[Chaos], Aw
         raise KeyboardInterrupt from None
 
 
-def _node_fault_command(kind: str, help_text: str, held: bool) -> click.Command:
+def _fault_command(kind: str, help_text: str, held: bool, component: bool) -> click.Command:
+    """A command that injects one kind of fault into nodes (or into one of their
+    components, named first)."""
+
     @click.argument("nodes", nargs=-1)
     @click.option("--labels", default="", help="select the nodes by label selector instead")
     @click.option(
@@ -82,11 +85,12 @@ def _node_fault_command(kind: str, help_text: str, held: bool) -> click.Command:
         seed: int | None,
         cluster: str | None,
         duration: str = "30s",
+        component: str = "",
     ) -> None:
         from ku7s.chaos.duration import parse_duration
         from ku7s.chaos.runner import build_fault
         from ku7s.chaos.selection import Selection
-        from ku7s.chaos.targets import resolve_nodes
+        from ku7s.chaos.targets import resolve_targets
         from ku7s.cli.main import DEFAULT_CLUSTER
 
         name = cluster or DEFAULT_CLUSTER
@@ -94,10 +98,12 @@ def _node_fault_command(kind: str, help_text: str, held: bool) -> click.Command:
         selection = Selection.parse(mode, value, seed)
 
         async def work(chaos: Chaos) -> None:
-            targets = await resolve_nodes(
-                chaos.provider, chaos.client, name, list(nodes), labels, selection
+            targets = await resolve_targets(
+                chaos.provider, chaos.client, name, component, list(nodes), labels, selection
             )
-            await chaos.run(build_fault(kind, chaos.provider, targets, {}), seconds, selection.seed)
+            parameters = {"component": component} if component else {}
+            fault = build_fault(kind, chaos.provider, targets, parameters)
+            await chaos.run(fault, seconds, selection.seed)
 
         _with_chaos(ctx, name, work)
 
@@ -105,18 +111,38 @@ def _node_fault_command(kind: str, help_text: str, held: bool) -> click.Command:
         command = click.option(
             "--duration", default="30s", show_default=True, help="how long the fault holds"
         )(command)
+    if component:
+        command = click.argument("component")(command)
     return click.command(kind, help=help_text)(command)
 
 
 @click.group()
 def chaos() -> None:
-    """Break nodes on purpose; every fault reverts itself."""
+    """Break nodes and components on purpose; every fault reverts itself."""
 
 
 for _kind, _help in HELD.items():
-    chaos.add_command(_node_fault_command(_kind, _help, held=True))
+    chaos.add_command(_fault_command(_kind, _help, held=True, component=False))
 for _kind, _help in ONE_SHOT.items():
-    chaos.add_command(_node_fault_command(_kind, _help, held=False))
+    chaos.add_command(_fault_command(_kind, _help, held=False, component=False))
+chaos.add_command(
+    _fault_command(
+        "kill-component",
+        "SIGKILL one component (etcd, kube-apiserver, kube-scheduler, kube-controller-manager, "
+        "cloud-controller-manager, cluster-dns; or containerd, kubelet, kube-proxy of the nodes "
+        "named); its supervisor restarts it",
+        held=False,
+        component=True,
+    )
+)
+chaos.add_command(
+    _fault_command(
+        "stop-component",
+        "freeze one component (as kill-component names them) for the duration, then resume it",
+        held=True,
+        component=True,
+    )
+)
 
 
 @chaos.command("list")

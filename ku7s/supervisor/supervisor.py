@@ -17,7 +17,9 @@ from ku7s.supervisor.program import Program
 
 
 class Supervisor:
-    """Keeps every program running; each one logs to ``<log_dir>/<name>.log``.
+    """Keeps every program running; each one logs to ``<log_dir>/<name>.log`` and, with a
+    ``pid_dir``, has its process (group) id in ``<pid_dir>/<name>.pid`` while it runs, which is
+    how fault injection finds one component among a node's processes.
 
     ``backoff_factory`` and ``clock`` are seams for tests; ``out`` receives one line per
     start and exit so ``docker logs`` tells the node's story.
@@ -28,12 +30,14 @@ class Supervisor:
         programs: list[Program],
         log_dir: Path,
         *,
+        pid_dir: Path | None = None,
         backoff_factory: Callable[[], Backoff] = Backoff,
         clock: Callable[[], float] = time.monotonic,
         out: TextIO = sys.stdout,
     ) -> None:
         self._programs = programs
         self._log_dir = log_dir
+        self._pid_dir = pid_dir
         self._backoff_factory = backoff_factory
         self._clock = clock
         self._out = out
@@ -42,6 +46,8 @@ class Supervisor:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._log_dir.mkdir(parents=True, exist_ok=True)
+        if self._pid_dir is not None:
+            self._pid_dir.mkdir(parents=True, exist_ok=True)
         async with asyncio.TaskGroup() as group:
             for program in self._programs:
                 group.create_task(self._keep_running(program, stop))
@@ -78,6 +84,9 @@ class Supervisor:
                 return None
             self._processes[program.name] = process
             self.starts[program.name] += 1
+            pid_file = self._pid_dir / f"{program.name}.pid" if self._pid_dir else None
+            if pid_file is not None:
+                pid_file.write_text(f"{process.pid}\n")
             self._say(f"started {program.name} (pid {process.pid})")
             waiter = asyncio.ensure_future(process.wait())
             stopper = asyncio.ensure_future(stop.wait())
@@ -88,6 +97,8 @@ class Supervisor:
             if not waiter.done():
                 await self._terminate(program, process, waiter)
             self._processes.pop(program.name, None)
+            if pid_file is not None:
+                pid_file.unlink(missing_ok=True)
             return process.returncode
 
     async def _terminate(
@@ -103,6 +114,10 @@ class Supervisor:
             await waiter
 
 
+#: Where node processes keep their pid files.
+PID_DIR = Path("/run/ku7s")
+
+
 def run_until_signalled(programs: list[Program], log_dir: Path) -> None:
     """Entry point for a node's main process: supervise until SIGTERM or SIGINT."""
 
@@ -111,6 +126,6 @@ def run_until_signalled(programs: list[Program], log_dir: Path) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await Supervisor(programs, log_dir).run(stop)
+        await Supervisor(programs, log_dir, pid_dir=PID_DIR).run(stop)
 
     asyncio.run(main())

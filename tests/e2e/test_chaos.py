@@ -1,6 +1,6 @@
-"""`ku7s chaos` on a cluster of its own: node faults take effect and revert at the end of
-their duration, on Ctrl-C, and on `recover` after the run that made them died; bad input
-injects nothing."""
+"""`ku7s chaos` on a cluster of its own: node and component faults take effect and revert
+at the end of their duration, on Ctrl-C, and on `recover` after the run that made them died;
+bad input injects nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+from collections.abc import Iterator
+
+import pytest
 
 from ku7s.cluster.providers.docker import DockerProvider
 from tests.e2e.conftest import Cluster, new_cluster, run_ku7s
@@ -23,6 +25,17 @@ def chaos(cluster: Cluster, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **cluster.env},
+    )
+
+
+def injected(run: subprocess.Popen[str]) -> str:
+    """Wait for the run to report its fault injected; return that line."""
+    assert run.stdout is not None
+    for line in run.stdout:
+        if "injected" in line:
+            return line
+    raise AssertionError(
+        f"the chaos run ended without injecting: {run.stderr and run.stderr.read()}"
     )
 
 
@@ -41,68 +54,135 @@ def listed(cluster: Cluster) -> str:
     return result.stdout
 
 
-def test_node_faults_hold_for_their_duration_and_always_revert(
-    provider: DockerProvider, node_image: str, tmp_path: Path
-):
-    with new_cluster(provider, tmp_path, "chaos", "--workers", "2") as cluster:
-        first, second = sorted(cluster.workers)
+@pytest.fixture(scope="module")
+def chaos_cluster(
+    provider: DockerProvider, node_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    with new_cluster(provider, tmp_path_factory.mktemp("chaos"), "chaos", "--workers", "2") as c:
+        yield c
 
-        # A paused node stops answering (NotReady) and resumes when the duration is up.
-        run = chaos(cluster, "pause", first, "--duration", "12s")
-        cluster.wait_for(lambda: status(first) == "paused", timeout=10, what="paused")
-        assert "pause" in listed(cluster) and first in listed(cluster)
-        cluster.wait_for(lambda: cluster.node_ready()[first] != "True", timeout=15, what="NotReady")
-        out, err = run.communicate(timeout=30)
-        assert run.returncode == 0, err
-        assert "injected pause on" in out and "reverted pause on" in out and "seed" in out
-        assert status(first) == "running"
-        cluster.wait_for(lambda: cluster.node_ready()[first] == "True", timeout=20, what="Ready")
-        reasons = cluster.kubectl(
-            "get", "events", "-A", "--field-selector", f"involvedObject.name={first}"
-        ).stdout
-        assert "ChaosInjected" in reasons and "ChaosReverted" in reasons
 
-        # Ctrl-C reverts at once; the choice by label and seed is printed.
-        run = chaos(
-            cluster,
-            "stop",
-            "--labels",
-            f"kubernetes.io/hostname={second}",
-            "--mode",
-            "one",
-            "--duration",
-            "5m",
-        )
-        cluster.wait_for(lambda: status(second) == "exited", timeout=20, what="stopped")
-        started = time.monotonic()
-        run.send_signal(signal.SIGINT)
-        out, _ = run.communicate(timeout=30)
-        assert run.returncode == 130
-        assert "reverted stop" in out and time.monotonic() - started < 15
-        assert status(second) == "running"
+def test_node_faults_hold_for_their_duration_and_always_revert(chaos_cluster: Cluster):
+    cluster = chaos_cluster
+    first, second = sorted(cluster.workers)
 
-        # A run that dies leaves a record; `recover` finds and reverts it.
-        run = chaos(cluster, "kill", second, "--duration", "5m")
-        cluster.wait_for(lambda: status(second) == "exited", timeout=20, what="killed")
-        run.kill()
-        run.communicate(timeout=10)
-        assert "leftover" in listed(cluster)
-        recovered = run_ku7s("chaos", "recover", "--name", cluster.name, env=cluster.env)
-        assert recovered.returncode == 0, recovered.stderr
-        assert "reverted kill" in recovered.stdout
-        assert status(second) == "running"
-        assert "No faults in force." in listed(cluster)
+    # A paused node stops answering (NotReady) and resumes when the duration is up.
+    run = chaos(cluster, "pause", first, "--duration", "12s")
+    cluster.wait_for(lambda: status(first) == "paused", timeout=10, what="paused")
+    assert "pause" in listed(cluster) and first in listed(cluster)
+    cluster.wait_for(lambda: cluster.node_ready()[first] != "True", timeout=15, what="NotReady")
+    out, err = run.communicate(timeout=30)
+    assert run.returncode == 0, err
+    assert "injected pause on" in out and "reverted pause on" in out and "seed" in out
+    assert status(first) == "running"
+    cluster.wait_for(lambda: cluster.node_ready()[first] == "True", timeout=20, what="Ready")
+    reasons = cluster.kubectl(
+        "get", "events", "-A", "--field-selector", f"involvedObject.name={first}"
+    ).stdout
+    assert "ChaosInjected" in reasons and "ChaosReverted" in reasons
 
-        # Bad input: one line, a non-zero status, nothing injected.
-        for args, message in (
-            (["pause", "nowhere"], 'no node named "nowhere"'),
-            (["pause", first, "--duration", "soon"], "invalid duration 'soon'"),
-            (["pause", "--mode", "fixed", first], "mode fixed needs --value"),
-            (["pause"], "name the nodes to hit"),
-            (["recover", "deadbeef"], "no fault 'deadbeef' is in force"),
-        ):
-            result = run_ku7s("chaos", *args, "--name", cluster.name, env=cluster.env)
-            assert result.returncode != 0, args
-            assert result.stderr.startswith("ERROR: ") and result.stderr.count("\n") == 1
-            assert message in result.stderr, (args, result.stderr)
-        assert status(first) == "running" and "No faults in force." in listed(cluster)
+    # Ctrl-C reverts at once; the choice by label and seed is printed.
+    run = chaos(
+        cluster,
+        "stop",
+        "--labels",
+        f"kubernetes.io/hostname={second}",
+        "--mode",
+        "one",
+        "--duration",
+        "5m",
+    )
+    cluster.wait_for(lambda: status(second) == "exited", timeout=20, what="stopped")
+    started = time.monotonic()
+    run.send_signal(signal.SIGINT)
+    out, _ = run.communicate(timeout=30)
+    assert run.returncode == 130
+    assert "reverted stop" in out and time.monotonic() - started < 15
+    assert status(second) == "running"
+
+    # A run that dies leaves a record; `recover` finds and reverts it.
+    run = chaos(cluster, "kill", second, "--duration", "5m")
+    cluster.wait_for(lambda: status(second) == "exited", timeout=20, what="killed")
+    run.kill()
+    run.communicate(timeout=10)
+    assert "leftover" in listed(cluster)
+    recovered = run_ku7s("chaos", "recover", "--name", cluster.name, env=cluster.env)
+    assert recovered.returncode == 0, recovered.stderr
+    assert "reverted kill" in recovered.stdout
+    assert status(second) == "running"
+    assert "No faults in force." in listed(cluster)
+
+    # Bad input: one line, a non-zero status, nothing injected.
+    for args, message in (
+        (["pause", "nowhere"], 'no node named "nowhere"'),
+        (["pause", first, "--duration", "soon"], "invalid duration 'soon'"),
+        (["pause", "--mode", "fixed", first], "mode fixed needs --value"),
+        (["pause"], "name the nodes to hit"),
+        (["recover", "deadbeef"], "no fault 'deadbeef' is in force"),
+    ):
+        result = run_ku7s("chaos", *args, "--name", cluster.name, env=cluster.env)
+        assert result.returncode != 0, args
+        assert result.stderr.startswith("ERROR: ") and result.stderr.count("\n") == 1
+        assert message in result.stderr, (args, result.stderr)
+    assert status(first) == "running" and "No faults in force." in listed(cluster)
+
+
+def pid_of(container: str, component: str) -> str:
+    """The component's pid, or "" between a crash and its restart."""
+    return subprocess.run(
+        ["docker", "exec", container, "cat", f"/run/ku7s/{component}.pid"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def test_component_faults_freeze_or_crash_one_process(chaos_cluster: Cluster):
+    cluster = chaos_cluster
+    control_plane = f"{cluster.name}-control-plane"
+    worker = sorted(cluster.workers)[0]
+    ns = f"c{int(time.time())}"
+    cluster.kubectl("create", "namespace", ns)
+
+    def node_of(pod: str) -> str:
+        return cluster.get_json("pod", pod, "-n", ns)["spec"].get("nodeName", "")
+
+    # A frozen scheduler leaves a new pod Pending; once it resumes, the pod is placed.
+    run = chaos(cluster, "stop-component", "kube-scheduler", "--duration", "6s")
+    assert f"stop-component kube-scheduler on {control_plane}" in injected(run)
+    cluster.kubectl("run", "waits", "-n", ns, "--image=busybox", "--", "sleep", "3600")
+    time.sleep(2)
+    assert node_of("waits") == ""
+    out, err = run.communicate(timeout=30)
+    assert run.returncode == 0, err
+    assert "reverted stop-component" in out
+    cluster.wait_for(lambda: node_of("waits") != "", timeout=20, what="the pod scheduled")
+
+    # A killed scheduler is restarted by its supervisor (a new process) and schedules again.
+    before = pid_of(control_plane, "kube-scheduler")
+    killed = run_ku7s(
+        "chaos", "kill-component", "kube-scheduler", "--name", cluster.name, env=cluster.env
+    )
+    assert killed.returncode == 0, killed.stderr
+    cluster.wait_for(
+        lambda: pid_of(control_plane, "kube-scheduler") not in ("", before),
+        timeout=20,
+        what="the scheduler restarted",
+    )
+    cluster.kubectl("run", "after", "-n", ns, "--image=busybox", "--", "sleep", "3600")
+    cluster.wait_for(lambda: node_of("after") != "", timeout=30, what="scheduling again")
+
+    # A frozen kubelet stops heartbeating: its node goes NotReady, then Ready again.
+    run = chaos(cluster, "stop-component", "kubelet", worker, "--duration", "12s")
+    assert worker in injected(run)
+    cluster.wait_for(lambda: cluster.node_ready()[worker] != "True", timeout=15, what="NotReady")
+    run.communicate(timeout=30)
+    cluster.wait_for(lambda: cluster.node_ready()[worker] == "True", timeout=20, what="Ready")
+
+    for args, message in (
+        (["kill-component", "kube-dancer"], "unknown component 'kube-dancer'"),
+        (["kill-component", "etcd", worker], "etcd runs on the control plane"),
+        (["kill-component", "kubelet", control_plane], "kubelet runs on workers"),
+    ):
+        result = run_ku7s("chaos", *args, "--name", cluster.name, env=cluster.env)
+        assert result.returncode == 1 and message in result.stderr, (args, result.stderr)
+    cluster.kubectl("delete", "namespace", ns, "--wait=false")

@@ -13,6 +13,7 @@ from ku7s.chaos.duration import format_duration, parse_duration
 from ku7s.chaos.ledger import FaultRecord, Ledger
 from ku7s.chaos.runner import Chaos, build_fault
 from ku7s.chaos.selection import Selection
+from ku7s.cluster.providers.docker import NodeContainer
 from ku7s.errors import UserInputError
 
 
@@ -78,6 +79,11 @@ class FakeAPI:
         return {}
 
 
+class FakeProvider:
+    def find_node(self, name: str) -> NodeContainer:
+        return NodeContainer(name, "dev", "worker", "running")
+
+
 class FakeFault:
     kind = "pause"
     reversible = True
@@ -99,7 +105,7 @@ class FakeFault:
 async def test_the_runner_records_holds_and_reverts_also_when_cancelled():
     api = FakeAPI()
     said: list[str] = []
-    chaos = Chaos(None, api, say=said.append)  # type: ignore[arg-type]
+    chaos = Chaos(FakeProvider(), api, say=said.append)  # type: ignore[arg-type]
     chaos.events.record = lambda *a, **k: None  # type: ignore[method-assign]
     fault = FakeFault()
     task = asyncio.create_task(chaos.run(fault, 60, seed=3))

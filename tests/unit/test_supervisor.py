@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import sys
 
 from ku7s.supervisor import Backoff, Program, Supervisor
@@ -46,15 +47,18 @@ async def test_stop_terminates_a_long_running_program(tmp_path):
     sleeper = Program(
         "sleeper", (sys.executable, "-c", "import time; time.sleep(60)"), stop_timeout=2
     )
-    supervisor = Supervisor([sleeper], tmp_path, out=io.StringIO())
+    supervisor = Supervisor([sleeper], tmp_path, pid_dir=tmp_path / "run", out=io.StringIO())
     stop = asyncio.Event()
     task = asyncio.create_task(supervisor.run(stop))
     while supervisor.starts["sleeper"] == 0:
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.1)
+    pid = int((tmp_path / "run" / "sleeper.pid").read_text())
+    assert os.getpgid(pid) == pid  # its own process group, which faults signal whole
     stop.set()
     await asyncio.wait_for(task, 5)
     assert supervisor.starts["sleeper"] == 1
+    assert not (tmp_path / "run" / "sleeper.pid").exists()
 
 
 async def test_a_missing_binary_is_reported_and_retried(tmp_path):
