@@ -11,10 +11,13 @@ from typing import Any
 
 import aiohttp
 
+from ku7s.api.quantity import QuantityError, parse_quantity
 from ku7s.chaos.duration import format_duration
 from ku7s.chaos.faults.base import Fault
 from ku7s.chaos.faults.component import SIGNALS, ComponentFault
 from ku7s.chaos.faults.node_state import ACTIONS, NodeStateFault
+from ku7s.chaos.faults.pod import POD_KINDS, PodFault
+from ku7s.chaos.faults.pressure import PRESSURE_KINDS, PressureFault
 from ku7s.chaos.ledger import FaultRecord, Ledger
 from ku7s.client.events import EventRecorder
 from ku7s.client.rest import APIClient, APIStatusError
@@ -30,14 +33,42 @@ LEDGER_TIMEOUT = 30.0
 
 
 def build_fault(
-    kind: str, provider: DockerProvider, targets: list[str], parameters: dict[str, Any]
+    kind: str,
+    provider: DockerProvider,
+    client: APIClient,
+    targets: list[str],
+    parameters: dict[str, Any],
 ) -> Fault:
     """The fault of a kind; also how a record becomes a fault again for recovery."""
     if kind in ACTIONS:
         return NodeStateFault(kind, provider, list(targets))
     if kind in SIGNALS:
         return ComponentFault(kind, provider, str(parameters.get("component", "")), list(targets))
+    if kind in POD_KINDS:
+        return PodFault(kind, provider, client, list(targets), str(parameters.get("container", "")))
+    if kind in PRESSURE_KINDS:
+        fault = PressureFault(
+            kind,
+            provider,
+            list(targets),
+            workers=int(parameters.get("workers") or 1),
+            size=memory_size(parameters.get("size", "0")),
+            seconds=float(parameters.get("seconds") or 30),
+        )
+        if parameters.get("tag"):
+            fault.tag = str(parameters["tag"])
+        return fault
     raise UserInputError(f"unknown fault {kind!r}")
+
+
+def memory_size(value: object) -> int:
+    try:
+        size = int(parse_quantity(str(value)))
+    except QuantityError as e:
+        raise UserInputError(f"invalid --size {value!r}: {e}") from None
+    if size <= 0 and str(value) != "0":
+        raise UserInputError(f"invalid --size {value!r}: must be more than zero")
+    return size
 
 
 def describe(record: FaultRecord) -> str:
@@ -95,7 +126,7 @@ class Chaos:
         await self.ledger.add(record)
         injected = False
         try:
-            await asyncio.to_thread(fault.inject)
+            await fault.inject()
             injected = True
             how_long = f" for {format_duration(duration)}" if fault.reversible else ""
             what = describe(record)
@@ -114,8 +145,10 @@ class Chaos:
         return record
 
     async def revert(self, record: FaultRecord, fault: Fault | None = None) -> None:
-        fault = fault or build_fault(record.kind, self.provider, record.targets, record.parameters)
-        await asyncio.to_thread(fault.revert)
+        fault = fault or build_fault(
+            record.kind, self.provider, self.client, record.targets, record.parameters
+        )
+        await fault.revert()
         what = describe(record)
         self._report(f"reverted {what} on {', '.join(record.targets)} (fault {record.id})")
         await self._forget(record)

@@ -67,3 +67,29 @@ async def resolve_targets(
         if roles.get(target) != WORKER:
             raise UserInputError(f"{component} runs on workers; {target} is the control plane")
     return targets
+
+
+async def resolve_pods(
+    client: APIClient, namespace: str, names: list[str], labels: str, selection: Selection
+) -> list[str]:
+    """``namespace/pod`` of the named pods, or of those the label selector matches."""
+    if not names and not labels:
+        raise UserInputError("name the pods to hit, or select them with --labels")
+    base = f"/api/v1/namespaces/{namespace}/pods"
+    params = {"labelSelector": labels} if labels else {}
+    try:
+        listing = await client.get(base, params)
+    except APIStatusError as e:
+        raise UserInputError(f"cannot list pods in {namespace!r}: {e.message}") from None
+    existing = {
+        meta.name_of(p)
+        for p in listing.get("items", [])
+        if not p["metadata"].get("deletionTimestamp")
+    }
+    for name in names:
+        if name not in existing:
+            raise UserInputError(f'no pod named "{name}" in namespace "{namespace}"')
+    candidates = list(names) if names else sorted(existing)
+    if not candidates:
+        raise UserInputError(f"no pod in namespace {namespace!r} matches labels {labels!r}")
+    return [f"{namespace}/{pod}" for pod in selection.choose(candidates)]

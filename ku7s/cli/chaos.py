@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -59,18 +59,26 @@ def _with_chaos(ctx: CLIContext, cluster: str | None, work: Callable[[Chaos], Aw
         raise KeyboardInterrupt from None
 
 
-def _fault_command(kind: str, help_text: str, held: bool, component: bool) -> click.Command:
-    """A command that injects one kind of fault into nodes (or into one of their
-    components, named first)."""
+def _fault_command(
+    kind: str,
+    help_text: str,
+    *,
+    held: bool,
+    component: bool = False,
+    pods: bool = False,
+    extras: tuple[Callable[[Any], Any], ...] = (),
+) -> click.Command:
+    """A command that injects one kind of fault into nodes, one of their components (named
+    first), or pods (with --namespace); `extras` are the fault's own options."""
 
-    @click.argument("nodes", nargs=-1)
-    @click.option("--labels", default="", help="select the nodes by label selector instead")
+    @click.argument("targets", nargs=-1)
+    @click.option("--labels", default="", help="select the targets by label selector instead")
     @click.option(
         "--mode",
         default="all",
         type=click.Choice(["one", "all", "fixed", "fixed-percent"]),
         show_default=True,
-        help="how many of the selected nodes to hit",
+        help="how many of the selected targets to hit",
     )
     @click.option("--value", type=int, default=None, help="N for fixed, percent for fixed-percent")
     @click.option("--seed", type=int, default=None, help="repeat an earlier random choice")
@@ -78,7 +86,7 @@ def _fault_command(kind: str, help_text: str, held: bool, component: bool) -> cl
     @pass_context
     def command(
         ctx: CLIContext,
-        nodes: tuple[str, ...],
+        targets: tuple[str, ...],
         labels: str,
         mode: str,
         value: int | None,
@@ -86,27 +94,43 @@ def _fault_command(kind: str, help_text: str, held: bool, component: bool) -> cl
         cluster: str | None,
         duration: str = "30s",
         component: str = "",
+        namespace: str = "default",
+        **extra: object,
     ) -> None:
         from ku7s.chaos.duration import parse_duration
         from ku7s.chaos.runner import build_fault
         from ku7s.chaos.selection import Selection
-        from ku7s.chaos.targets import resolve_targets
+        from ku7s.chaos.targets import resolve_pods, resolve_targets
         from ku7s.cli.main import DEFAULT_CLUSTER
 
         name = cluster or DEFAULT_CLUSTER
         seconds = parse_duration(duration)
         selection = Selection.parse(mode, value, seed)
+        parameters = {k: v for k, v in extra.items() if v not in (None, "")}
+        if component:
+            parameters["component"] = component
+        parameters["seconds"] = seconds
 
         async def work(chaos: Chaos) -> None:
-            targets = await resolve_targets(
-                chaos.provider, chaos.client, name, component, list(nodes), labels, selection
-            )
-            parameters = {"component": component} if component else {}
-            fault = build_fault(kind, chaos.provider, targets, parameters)
+            if pods:
+                chosen = await resolve_pods(
+                    chaos.client, namespace, list(targets), labels, selection
+                )
+            else:
+                chosen = await resolve_targets(
+                    chaos.provider, chaos.client, name, component, list(targets), labels, selection
+                )
+            fault = build_fault(kind, chaos.provider, chaos.client, chosen, parameters)
             await chaos.run(fault, seconds, selection.seed)
 
         _with_chaos(ctx, name, work)
 
+    for option in extras:
+        command = option(command)
+    if pods:
+        command = click.option(
+            "-n", "--namespace", default="default", show_default=True, help="the pods' namespace"
+        )(command)
     if held:
         command = click.option(
             "--duration", default="30s", show_default=True, help="how long the fault holds"
@@ -118,13 +142,13 @@ def _fault_command(kind: str, help_text: str, held: bool, component: bool) -> cl
 
 @click.group()
 def chaos() -> None:
-    """Break nodes and components on purpose; every fault reverts itself."""
+    """Break nodes, components and pods on purpose; every fault reverts itself."""
 
 
 for _kind, _help in HELD.items():
-    chaos.add_command(_fault_command(_kind, _help, held=True, component=False))
+    chaos.add_command(_fault_command(_kind, _help, held=True))
 for _kind, _help in ONE_SHOT.items():
-    chaos.add_command(_fault_command(_kind, _help, held=False, component=False))
+    chaos.add_command(_fault_command(_kind, _help, held=False))
 chaos.add_command(
     _fault_command(
         "kill-component",
@@ -141,6 +165,36 @@ chaos.add_command(
         "freeze one component (as kill-component names them) for the duration, then resume it",
         held=True,
         component=True,
+    )
+)
+chaos.add_command(
+    _fault_command(
+        "kill-container",
+        "SIGKILL the pods' containers in containerd, behind the kubelet's back",
+        held=False,
+        pods=True,
+        extras=(click.option("--container", default="", help="only this container"),),
+    )
+)
+chaos.add_command(
+    _fault_command("kill-pod", "delete the pods at once (grace period 0)", held=False, pods=True)
+)
+chaos.add_command(
+    _fault_command(
+        "cpu-burn",
+        "busy loops inside the nodes for the duration",
+        held=True,
+        extras=(
+            click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True),
+        ),
+    )
+)
+chaos.add_command(
+    _fault_command(
+        "memory-fill",
+        "hold memory inside the nodes for the duration",
+        held=True,
+        extras=(click.option("--size", default="256Mi", show_default=True, help="per node"),),
     )
 )
 

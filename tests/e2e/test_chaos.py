@@ -4,6 +4,7 @@ bad input injects nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -182,6 +183,87 @@ def test_component_faults_freeze_or_crash_one_process(chaos_cluster: Cluster):
         (["kill-component", "kube-dancer"], "unknown component 'kube-dancer'"),
         (["kill-component", "etcd", worker], "etcd runs on the control plane"),
         (["kill-component", "kubelet", control_plane], "kubelet runs on workers"),
+    ):
+        result = run_ku7s("chaos", *args, "--name", cluster.name, env=cluster.env)
+        assert result.returncode == 1 and message in result.stderr, (args, result.stderr)
+    cluster.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def memory_mib(container: str) -> float:
+    stats = DockerProvider.connect().client.containers.get(container).stats(stream=False)
+    memory = stats["memory_stats"]
+    cache = memory.get("stats", {}).get("cache", 0)
+    return (memory["usage"] - cache) / 2**20
+
+
+def chaos_processes(container: str) -> str:
+    return subprocess.run(
+        ["docker", "exec", container, "pgrep", "-af", "ku7s-chaos-"],
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def test_pod_faults_and_resource_pressure(chaos_cluster: Cluster):
+    cluster = chaos_cluster
+    worker = sorted(cluster.workers)[0]
+    ns = f"p{int(time.time())}"
+    cluster.kubectl("create", "namespace", ns)
+    overrides = json.dumps({"spec": {"nodeName": worker, "terminationGracePeriodSeconds": 0}})
+    cluster.kubectl(
+        "run",
+        "victim",
+        "-n",
+        ns,
+        "--image=busybox",
+        f"--overrides={overrides}",
+        "--",
+        "sleep",
+        "3600",
+    )
+    cluster.kubectl("wait", "--for=condition=Ready", "pod/victim", "-n", ns, "--timeout=60s")
+
+    def restarts() -> int:
+        pod = cluster.get_json("pod", "victim", "-n", ns)
+        return int(pod["status"]["containerStatuses"][0]["restartCount"])
+
+    killed = run_ku7s(
+        "chaos", "kill-container", "victim", "-n", ns, "--name", cluster.name, env=cluster.env
+    )
+    assert killed.returncode == 0, killed.stderr
+    cluster.wait_for(lambda: restarts() == 1, timeout=30, what="the container restarted")
+
+    # CPU burn shows in the node's usage; memory fill in its memory; both leave nothing behind.
+    before = memory_mib(worker)
+    run = chaos(cluster, "memory-fill", worker, "--size", "300Mi", "--duration", "8s")
+    injected(run)
+    cluster.wait_for(
+        lambda: memory_mib(worker) - before > 250, timeout=6, what="300Mi held in the node"
+    )
+    run.communicate(timeout=30)
+    run = chaos(cluster, "cpu-burn", worker, "--workers", "2", "--duration", "6s")
+    injected(run)
+    stats = DockerProvider.connect().client.containers.get(worker).stats(stream=False)
+    cpu = (
+        stats["cpu_stats"]["cpu_usage"]["total_usage"]
+        - stats["precpu_stats"]["cpu_usage"]["total_usage"]
+    )
+    system = stats["cpu_stats"]["system_cpu_usage"] - stats["precpu_stats"]["system_cpu_usage"]
+    cores = stats["cpu_stats"].get("online_cpus", 1)
+    assert cpu / system * cores > 1.0, "two busy loops should take more than a core"
+    run.communicate(timeout=30)
+    assert chaos_processes(worker) == ""
+
+    deleted = run_ku7s(
+        "chaos", "kill-pod", "victim", "-n", ns, "--name", cluster.name, env=cluster.env
+    )
+    assert deleted.returncode == 0, deleted.stderr
+    cluster.wait_for(
+        lambda: not cluster.get_json("pods", "-n", ns)["items"], timeout=20, what="the pod gone"
+    )
+    for args, message in (
+        (["kill-pod", "nobody", "-n", ns], f'no pod named "nobody" in namespace "{ns}"'),
+        (["memory-fill", worker, "--size", "lots"], "invalid --size 'lots'"),
     ):
         result = run_ku7s("chaos", *args, "--name", cluster.name, env=cluster.env)
         assert result.returncode == 1 and message in result.stderr, (args, result.stderr)

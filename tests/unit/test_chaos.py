@@ -52,7 +52,7 @@ def test_a_record_is_a_leftover_once_its_process_is_gone():
     record.pid = 2**22 + 12345  # no such process
     assert record.leftover
     with pytest.raises(UserInputError, match="unknown fault"):
-        build_fault("melt", None, ["w1"], {})  # type: ignore[arg-type]
+        build_fault("melt", None, None, ["w1"], {})  # type: ignore[arg-type]
 
 
 class FakeAPI:
@@ -92,10 +92,10 @@ class FakeFault:
         self.targets = ["w1"]
         self.log: list[str] = []
 
-    def inject(self) -> None:
+    async def inject(self) -> None:
         self.log.append("inject")
 
-    def revert(self) -> None:
+    async def revert(self) -> None:
         self.log.append("revert")
 
     def parameters(self) -> dict:

@@ -7,6 +7,7 @@ its supervisor keeps."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,10 +68,10 @@ class ComponentFault:
                     f"cannot signal {self.component} on {container}: it is not running ({last[0]})"
                 )
 
-    def inject(self) -> None:
-        self._signal(SIGNALS[self.kind][0])
+    async def inject(self) -> None:
+        await asyncio.to_thread(self._signal, SIGNALS[self.kind][0])
 
-    def revert(self) -> None:
+    async def revert(self) -> None:
         resume = SIGNALS[self.kind][1]
         if resume is not None:
-            self._signal(resume)
+            await asyncio.to_thread(self._signal, resume)

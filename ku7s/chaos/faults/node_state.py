@@ -6,6 +6,7 @@ by its name."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +49,13 @@ class NodeStateFault:
                 raise NotFoundError(f'no node named "{name}"') from None
         return found
 
-    def inject(self) -> None:
+    async def inject(self) -> None:
+        await asyncio.to_thread(self._inject)
+
+    async def revert(self) -> None:
+        await asyncio.to_thread(self._revert)
+
+    def _inject(self) -> None:
         action = ACTIONS[self.kind][0]
         if action == "remove":  # as `ku7s delete node`: the container and the Node go
             for name in self.targets:
@@ -60,7 +67,7 @@ class NodeStateFault:
             else:
                 getattr(container, action)()
 
-    def revert(self) -> None:
+    def _revert(self) -> None:
         action = ACTIONS[self.kind][1]
         if action is None:
             return
