@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from ku7s.api.quantity import QuantityError, parse_quantity
 from ku7s.chaos.duration import format_duration
 from ku7s.chaos.faults.base import Fault
 from ku7s.chaos.faults.component import SIGNALS, ComponentFault
+from ku7s.chaos.faults.network import NETWORK_KINDS, NetworkFault
 from ku7s.chaos.faults.node_state import ACTIONS, NodeStateFault
 from ku7s.chaos.faults.pod import POD_KINDS, PodFault
 from ku7s.chaos.faults.pressure import PRESSURE_KINDS, PressureFault
@@ -46,6 +48,18 @@ def build_fault(
         return ComponentFault(kind, provider, str(parameters.get("component", "")), list(targets))
     if kind in POD_KINDS:
         return PodFault(kind, provider, client, list(targets), str(parameters.get("container", "")))
+    if kind in NETWORK_KINDS:
+        drops = {str(c): [str(m) for m in ms] for c, ms in (parameters.get("drops") or {}).items()}
+        return NetworkFault(
+            kind,
+            provider,
+            sorted(drops),
+            drops=drops,
+            percent=float(parameters.get("percent") or 100),
+            seconds=float(parameters.get("seconds") or 30),
+            tag=str(parameters.get("tag") or secrets.token_hex(4)),
+            between=str(parameters.get("between") or ""),
+        )
     if kind in PRESSURE_KINDS:
         fault = PressureFault(
             kind,
@@ -72,9 +86,13 @@ def memory_size(value: object) -> int:
 
 
 def describe(record: FaultRecord) -> str:
-    """The fault in a few words: its kind, and the component it hits if any."""
-    component = record.parameters.get("component")
-    return f"{record.kind} {component}" if component else record.kind
+    """The fault in a few words: its kind, what it acts on, and where."""
+    parameters = record.parameters
+    if parameters.get("between"):
+        amount = f"{parameters.get('percent', 0):g}% " if record.kind == "loss" else ""
+        return f"{record.kind} {amount}{parameters['between']}"
+    component = f" {parameters['component']}" if parameters.get("component") else ""
+    return f"{record.kind}{component} on {', '.join(record.targets)}"
 
 
 @dataclass
@@ -118,8 +136,26 @@ class Chaos:
                 found.append(node)
         return found
 
+    async def check_conflicts(self, fault: Fault) -> None:
+        """Refuse a network fault on a link another fault in force already acts on: their
+        rules would contradict each other (a 30% loss inside a partition, say)."""
+        if fault.kind not in NETWORK_KINDS:
+            return
+        wanted = fault.parameters().get("drops") or {}
+        for record in await self.ledger.records():
+            if record.kind not in NETWORK_KINDS or record.leftover:
+                continue
+            held = record.parameters.get("drops") or {}
+            for container, matches in wanted.items():
+                if set(matches) & set(held.get(container, [])):
+                    raise UserInputError(
+                        f"fault {record.id} ({record.kind}) already acts on a link of "
+                        f"{container}; recover it first"
+                    )
+
     async def run(self, fault: Fault, duration: float, seed: int) -> FaultRecord:
         """Inject the fault, hold it for `duration` (or until cancelled), revert it."""
+        await self.check_conflicts(fault)
         record = FaultRecord.new(
             fault.kind, fault.targets, duration if fault.reversible else 0, seed, fault.parameters()
         )
@@ -130,10 +166,7 @@ class Chaos:
             injected = True
             how_long = f" for {format_duration(duration)}" if fault.reversible else ""
             what = describe(record)
-            self._report(
-                f"injected {what} on {', '.join(fault.targets)}{how_long} "
-                f"(fault {record.id}, seed {seed})"
-            )
+            self._report(f"injected {what}{how_long} (fault {record.id}, seed {seed})")
             await self._event(fault, "ChaosInjected", f"{what}{how_long} (fault {record.id})")
             if fault.reversible:
                 await asyncio.sleep(duration)
@@ -150,7 +183,7 @@ class Chaos:
         )
         await fault.revert()
         what = describe(record)
-        self._report(f"reverted {what} on {', '.join(record.targets)} (fault {record.id})")
+        self._report(f"reverted {what} (fault {record.id})")
         await self._forget(record)
         await self._event(fault, "ChaosReverted", f"{what} reverted (fault {record.id})")
 

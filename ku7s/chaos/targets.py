@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from ku7s.api import meta
 from ku7s.chaos.faults.component import CONTROL_PLANE_COMPONENTS, check_component
+from ku7s.chaos.faults.network import Side
 from ku7s.chaos.selection import Selection
 from ku7s.client.rest import APIClient, APIStatusError
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.errors import UserInputError
-from ku7s.names import WORKER, control_plane_name
+from ku7s.names import WORKER, control_plane_name, network_name
 
 
 async def resolve_nodes(
@@ -93,3 +94,50 @@ async def resolve_pods(
     if not candidates:
         raise UserInputError(f"no pod in namespace {namespace!r} matches labels {labels!r}")
     return [f"{namespace}/{pod}" for pod in selection.choose(candidates)]
+
+
+async def network_sides(
+    provider: DockerProvider, client: APIClient, cluster: str, first: list[str], other: str
+) -> tuple[Side, Side]:
+    """The two sides of a network fault: the chosen containers, and ``all`` (every other
+    node, the control plane, the host) or a comma-separated list of node names,
+    ``control-plane`` and ``host``. A node's side holds its address and its pods' CIDR."""
+    network = provider.client.networks.get(network_name(cluster))
+    addresses = {
+        c["Name"]: c["IPv4Address"].split("/")[0]
+        for c in (network.attrs.get("Containers") or {}).values()
+    }
+    gateway = str(network.attrs["IPAM"]["Config"][0]["Gateway"])
+    nodes = {n.name for n in provider.list_nodes(cluster)}
+    wanted = (
+        [n for n in sorted(nodes) if n not in first] + ["host"]
+        if other == "all"
+        else [w.strip() for w in other.split(",") if w.strip()]
+    )
+    if not wanted:
+        raise UserInputError("the other side (--target) names nothing")
+    listing = await client.get("/api/v1/nodes")
+    pod_cidrs = {
+        meta.name_of(n): (n.get("spec") or {}).get("podCIDR", "") for n in listing.get("items", [])
+    }
+
+    def side_of(names: list[str]) -> dict[str, list[str]]:
+        return {
+            name: [a for a in (addresses.get(name, ""), pod_cidrs.get(name, "")) if a]
+            for name in names
+        }
+
+    others: list[str] = []
+    host = ""
+    for name in wanted:
+        if name == "host":
+            host = gateway
+            continue
+        if name == "control-plane":
+            name = control_plane_name(cluster)
+        if name not in nodes:
+            raise UserInputError(f"unknown --target {name!r}: not a node of {cluster!r}, nor host")
+        if name in first:
+            raise UserInputError(f"{name} is on both sides of the fault")
+        others.append(name)
+    return Side(side_of(first)), Side(side_of(others), host)

@@ -98,9 +98,10 @@ def _fault_command(
         **extra: object,
     ) -> None:
         from ku7s.chaos.duration import parse_duration
+        from ku7s.chaos.faults.network import NETWORK_KINDS, plan_drops
         from ku7s.chaos.runner import build_fault
         from ku7s.chaos.selection import Selection
-        from ku7s.chaos.targets import resolve_pods, resolve_targets
+        from ku7s.chaos.targets import network_sides, resolve_pods, resolve_targets
         from ku7s.cli.main import DEFAULT_CLUSTER
 
         name = cluster or DEFAULT_CLUSTER
@@ -120,6 +121,14 @@ def _fault_command(
                 chosen = await resolve_targets(
                     chaos.provider, chaos.client, name, component, list(targets), labels, selection
                 )
+            if kind in NETWORK_KINDS:
+                first, other = await network_sides(
+                    chaos.provider, chaos.client, name, chosen, str(parameters.pop("target"))
+                )
+                direction = str(parameters.pop("direction"))
+                parameters["drops"] = plan_drops(first, other, direction)
+                arrow = {"to": "->", "from": "<-", "both": "<->"}[direction]
+                parameters["between"] = f"{','.join(chosen)} {arrow} {other.name}"
             fault = build_fault(kind, chaos.provider, chaos.client, chosen, parameters)
             await chaos.run(fault, seconds, selection.seed)
 
@@ -178,6 +187,45 @@ chaos.add_command(
 )
 chaos.add_command(
     _fault_command("kill-pod", "delete the pods at once (grace period 0)", held=False, pods=True)
+)
+
+
+def _network_options(direction: str) -> tuple[Callable[[Any], Any], ...]:
+    return (
+        click.option(
+            "--target",
+            default="all",
+            show_default=True,
+            help="the other side: all, or node names, control-plane and host, comma-separated",
+        ),
+        click.option(
+            "--direction",
+            type=click.Choice(["to", "from", "both"]),
+            default=direction,
+            show_default=True,
+            help="which way packets are dropped: to the other side, from it, or both",
+        ),
+    )
+
+
+chaos.add_command(
+    _fault_command(
+        "partition",
+        "cut the nodes off from the other side (--target) for the duration",
+        held=True,
+        extras=_network_options("both"),
+    )
+)
+chaos.add_command(
+    _fault_command(
+        "loss",
+        "drop a percentage of the packets between the nodes and the other side",
+        held=True,
+        extras=(
+            *_network_options("to"),
+            click.option("--percent", type=float, default=30.0, show_default=True),
+        ),
+    )
 )
 chaos.add_command(
     _fault_command(

@@ -268,3 +268,97 @@ def test_pod_faults_and_resource_pressure(chaos_cluster: Cluster):
         result = run_ku7s("chaos", *args, "--name", cluster.name, env=cluster.env)
         assert result.returncode == 1 and message in result.stderr, (args, result.stderr)
     cluster.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+APP = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers: [{name: c, image: busybox, command: [sleep, "3600"]}]
+"""
+
+
+def chaos_rules(container: str) -> str:
+    """What is left of any fault on a container: its chains and its timers."""
+    rules = subprocess.run(
+        ["docker", "exec", container, "iptables-save"], capture_output=True, text=True
+    ).stdout
+    timers = subprocess.run(
+        ["docker", "exec", container, "pgrep", "-f", "# KU7S-CHAOS"], capture_output=True, text=True
+    ).stdout
+    return "\n".join(line for line in rules.splitlines() if "KU7S-CHAOS" in line) + timers
+
+
+def test_network_faults_partition_and_lose_packets(chaos_cluster: Cluster, tmp_path):
+    cluster = chaos_cluster
+    first, second = sorted(cluster.workers)
+    control_plane = f"{cluster.name}-control-plane"
+    ns = f"n{int(time.time())}"
+    cluster.kubectl("create", "namespace", ns)
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(APP)
+    cluster.kubectl("apply", "-n", ns, "-f", str(manifest))
+    cluster.kubectl("rollout", "status", "deploy/app", "-n", ns, "--timeout=60s", timeout=70)
+
+    # 30% loss one way shows as 20-40% of 200 pings lost.
+    run = chaos(cluster, "loss", first, "--target", second, "--percent", "30", "--duration", "60s")
+    assert f"loss 30% {first} -> {second}" in injected(run)
+    ping = subprocess.run(
+        ["docker", "exec", first, "busybox", "ping", "-q", "-c", "200", "-i", "0.01", second],
+        capture_output=True,
+        text=True,
+    ).stdout
+    received = int(ping.split(" packets received")[0].rsplit(" ", 1)[1])
+    assert 120 <= received <= 160, ping
+    # A contradicting fault on the same link is refused before anything is injected.
+    clash = run_ku7s(
+        "chaos", "partition", first, "--target", second, "--name", cluster.name, env=cluster.env
+    )
+    assert clash.returncode == 1 and "already acts on a link of" in clash.stderr
+    run.send_signal(signal.SIGINT)
+    run.communicate(timeout=30)
+
+    # A worker cut off from the control plane goes NotReady, its pods run elsewhere, and it
+    # comes back when the partition ends.
+    run = chaos(cluster, "partition", first, "--target", "control-plane", "--duration", "30s")
+    injected(run)
+
+    def elsewhere() -> bool:
+        pods = cluster.get_json("pods", "-n", ns, "-l", "app=app")["items"]
+        placed = [
+            p["spec"].get("nodeName")
+            for p in pods
+            if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
+        ]
+        return len(placed) == 3 and first not in placed
+
+    cluster.wait_for(elsewhere, timeout=30, interval=0.5, what="the pods running elsewhere")
+    _, err = run.communicate(timeout=40)
+    assert run.returncode == 0, err
+    cluster.wait_for(lambda: cluster.node_ready()[first] == "True", timeout=20, what="rejoined")
+
+    # A run that dies: its rules go by themselves at the end of the duration, and `recover`
+    # clears what is left of the record.
+    run = chaos(cluster, "partition", first, "--target", second, "--duration", "4s")
+    injected(run)
+    run.kill()
+    run.communicate(timeout=10)
+    assert chaos_rules(first) or chaos_rules(second)
+    cluster.wait_for(
+        lambda: not chaos_rules(first) and not chaos_rules(second),
+        timeout=15,
+        what="the rules removed by their own timer",
+    )
+    assert "leftover" in listed(cluster)
+    assert run_ku7s("chaos", "recover", "--name", cluster.name, env=cluster.env).returncode == 0
+    assert "No faults in force." in listed(cluster)
+    for container in (first, second, control_plane):
+        assert chaos_rules(container) == "", container
+    cluster.kubectl("delete", "namespace", ns, "--wait=false")

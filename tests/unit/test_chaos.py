@@ -10,6 +10,7 @@ import os
 import pytest
 
 from ku7s.chaos.duration import format_duration, parse_duration
+from ku7s.chaos.faults.network import NetworkFault, Side, plan_drops
 from ku7s.chaos.ledger import FaultRecord, Ledger
 from ku7s.chaos.runner import Chaos, build_fault
 from ku7s.chaos.selection import Selection
@@ -122,3 +123,29 @@ async def test_the_runner_records_holds_and_reverts_also_when_cancelled():
     assert api.configmaps == {}
     assert "injected pause on w1 for 1m" in said[0] and "seed 3" in said[0]
     assert "reverted pause" in said[1]
+
+
+def test_network_drops_happen_where_packets_arrive():
+    worker = Side({"w1": ["172.18.0.3", "10.244.1.0/24"]})
+    others = Side({"cp": ["172.18.0.2"]}, host="172.18.0.1")
+    to = plan_drops(worker, others, "to")
+    assert to == {"cp": ["-s 10.244.1.0/24", "-s 172.18.0.3"], "w1": ["-d 172.18.0.1"]}
+    back = plan_drops(worker, others, "from")
+    assert back == {"w1": ["-s 172.18.0.1", "-s 172.18.0.2"]}
+    both = plan_drops(worker, others, "both")
+    assert both["w1"] == ["-d 172.18.0.1", "-s 172.18.0.1", "-s 172.18.0.2"]
+    with pytest.raises(UserInputError, match="--direction"):
+        plan_drops(worker, others, "sideways")
+
+
+def test_network_rules_live_in_a_chain_of_their_own():
+    fault = NetworkFault(
+        "loss", None, ["w1"], drops={"w1": ["-s 10.0.0.1", "-d 10.0.0.9"]}, percent=30, tag="ab"
+    )  # type: ignore[arg-type]
+    rules = fault.rules("w1")
+    assert rules[0] == "iptables -w -N KU7S-CHAOS-ab"
+    assert "-s 10.0.0.1 -m statistic --mode random --probability 0.3000 -j DROP" in rules[1]
+    assert [r.split()[3] for r in rules if " -I " in r] == ["INPUT", "FORWARD", "OUTPUT"]
+    assert "iptables -w -X KU7S-CHAOS-ab" in fault.undo()
+    with pytest.raises(UserInputError, match="--percent"):
+        NetworkFault("loss", None, ["w1"], drops={"w1": ["-s x"]}, percent=0)  # type: ignore[arg-type]

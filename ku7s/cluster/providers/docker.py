@@ -230,10 +230,13 @@ class DockerProvider:
             "network_mode": spec.network,
         }
         privileged_paths = False
-        if spec.role == CONTROL_PLANE and (socket := local_docker_socket()):
-            # The mock cloud's API is the Docker engine: it runs load balancers and sees
-            # which node containers still exist.
-            binds[socket] = {"bind": "/var/run/docker.sock", "mode": "rw"}
+        if spec.role == CONTROL_PLANE:
+            # Network faults put their rules in the control plane's iptables too.
+            host["cap_add"] = ["NET_ADMIN"]
+            if socket := local_docker_socket():
+                # The mock cloud's API is the Docker engine: it runs load balancers and sees
+                # which node containers still exist.
+                binds[socket] = {"bind": "/var/run/docker.sock", "mode": "rw"}
         if spec.role != CONTROL_PLANE:
             host.update(self._node_privileges())
             privileged_paths = not self._privileged
