@@ -86,13 +86,16 @@ def memory_size(value: object) -> int:
 
 
 def describe(record: FaultRecord) -> str:
+    return describe_fault(record.kind, record.targets, record.parameters)
+
+
+def describe_fault(kind: str, targets: list[str], parameters: dict[str, Any]) -> str:
     """The fault in a few words: its kind, what it acts on, and where."""
-    parameters = record.parameters
     if parameters.get("between"):
-        amount = f"{parameters.get('percent', 0):g}% " if record.kind == "loss" else ""
-        return f"{record.kind} {amount}{parameters['between']}"
+        amount = f"{parameters.get('percent', 0):g}% " if kind == "loss" else ""
+        return f"{kind} {amount}{parameters['between']}"
     component = f" {parameters['component']}" if parameters.get("component") else ""
-    return f"{record.kind}{component} on {', '.join(record.targets)}"
+    return f"{kind}{component} on {', '.join(targets)}"
 
 
 @dataclass

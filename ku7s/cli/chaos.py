@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ku7s.cli.context import CLIContext
-from ku7s.errors import UserInputError
+from ku7s.errors import Ku7sError, UserInputError
 
 if TYPE_CHECKING:
     from ku7s.chaos.runner import Chaos
@@ -98,39 +99,25 @@ def _fault_command(
         **extra: object,
     ) -> None:
         from ku7s.chaos.duration import parse_duration
-        from ku7s.chaos.faults.network import NETWORK_KINDS, plan_drops
-        from ku7s.chaos.runner import build_fault
+        from ku7s.chaos.request import FaultRequest, prepare
         from ku7s.chaos.selection import Selection
-        from ku7s.chaos.targets import network_sides, resolve_pods, resolve_targets
         from ku7s.cli.main import DEFAULT_CLUSTER
 
         name = cluster or DEFAULT_CLUSTER
-        seconds = parse_duration(duration)
-        selection = Selection.parse(mode, value, seed)
-        parameters = {k: v for k, v in extra.items() if v not in (None, "")}
-        if component:
-            parameters["component"] = component
-        parameters["seconds"] = seconds
+        request = FaultRequest(
+            kind,
+            list(targets),
+            labels,
+            Selection.parse(mode, value, seed),
+            parse_duration(duration),
+            component,
+            namespace,
+            {k: v for k, v in extra.items() if v not in (None, "")},
+        )
 
         async def work(chaos: Chaos) -> None:
-            if pods:
-                chosen = await resolve_pods(
-                    chaos.client, namespace, list(targets), labels, selection
-                )
-            else:
-                chosen = await resolve_targets(
-                    chaos.provider, chaos.client, name, component, list(targets), labels, selection
-                )
-            if kind in NETWORK_KINDS:
-                first, other = await network_sides(
-                    chaos.provider, chaos.client, name, chosen, str(parameters.pop("target"))
-                )
-                direction = str(parameters.pop("direction"))
-                parameters["drops"] = plan_drops(first, other, direction)
-                arrow = {"to": "->", "from": "<-", "both": "<->"}[direction]
-                parameters["between"] = f"{','.join(chosen)} {arrow} {other.name}"
-            fault = build_fault(kind, chaos.provider, chaos.client, chosen, parameters)
-            await chaos.run(fault, seconds, selection.seed)
+            fault = await prepare(chaos, name, request)
+            await chaos.run(fault, request.seconds, request.selection.seed)
 
         _with_chaos(ctx, name, work)
 
@@ -245,6 +232,27 @@ chaos.add_command(
         extras=(click.option("--size", default="256Mi", show_default=True, help="per node"),),
     )
 )
+
+
+@chaos.command("run")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@name_option
+@pass_context
+def run_scenario_cmd(ctx: CLIContext, scenario: Path, cluster: str | None) -> None:
+    """Run the faults of a SCENARIO file on its timeline, then print what happened when."""
+    from ku7s.chaos.scenario import load_scenario, run_scenario
+    from ku7s.cli.main import DEFAULT_CLUSTER
+
+    name = cluster or DEFAULT_CLUSTER
+    loaded = load_scenario(scenario)
+
+    async def work(chaos: Chaos) -> None:
+        steps = await run_scenario(chaos, name, loaded)
+        failed = [s for s in steps if s.outcome.startswith("failed")]
+        if failed:
+            raise Ku7sError(f"{len(failed)} of {len(steps)} faults failed; see the summary")
+
+    _with_chaos(ctx, name, work)
 
 
 @chaos.command("list")

@@ -362,3 +362,46 @@ def test_network_faults_partition_and_lose_packets(chaos_cluster: Cluster, tmp_p
     for container in (first, second, control_plane):
         assert chaos_rules(container) == "", container
     cluster.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def test_a_scenario_runs_its_timeline_and_leaves_nothing(chaos_cluster: Cluster, tmp_path):
+    cluster = chaos_cluster
+    first, second = sorted(cluster.workers)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        f"""\
+seed: 5
+faults:
+- fault: pause
+  targets: {first}
+  duration: 3s
+- fault: partition
+  targets: [{second}]
+  target: host
+  at: 1s
+  duration: 3s
+- fault: kill-component
+  component: kube-controller-manager
+  at: 2s
+"""
+    )
+    started = time.monotonic()
+    result = run_ku7s("chaos", "run", str(scenario), "--name", cluster.name, env=cluster.env)
+    took = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "seed 5" in lines[0]
+    summary = lines[lines.index("summary:") + 1 :]
+    assert [line.split()[-1] for line in summary] == ["reverted", "reverted", "done"]
+    assert "partition" in summary[1] and f"{second} <-> host" in summary[1]
+    assert took < 30
+    assert status(first) == "running" and "No faults in force." in listed(cluster)
+    for container in (first, second):
+        assert chaos_rules(container) == ""
+
+    scenario.write_text("faults:\n- fault: pause\n  targets: nowhere\n")
+    bad = run_ku7s("chaos", "run", str(scenario), "--name", cluster.name, env=cluster.env)
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == (
+        f'ERROR: {scenario}: line 2: no node named "nowhere" in cluster "{cluster.name}"'
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 
 import pytest
 
@@ -13,6 +14,7 @@ from ku7s.chaos.duration import format_duration, parse_duration
 from ku7s.chaos.faults.network import NetworkFault, Side, plan_drops
 from ku7s.chaos.ledger import FaultRecord, Ledger
 from ku7s.chaos.runner import Chaos, build_fault
+from ku7s.chaos.scenario import load_scenario
 from ku7s.chaos.selection import Selection
 from ku7s.cluster.providers.docker import NodeContainer
 from ku7s.errors import UserInputError
@@ -149,3 +151,51 @@ def test_network_rules_live_in_a_chain_of_their_own():
     assert "iptables -w -X KU7S-CHAOS-ab" in fault.undo()
     with pytest.raises(UserInputError, match="--percent"):
         NetworkFault("loss", None, ["w1"], drops={"w1": ["-s x"]}, percent=0)  # type: ignore[arg-type]
+
+
+SCENARIO = """\
+seed: 40
+faults:
+- fault: pause
+  targets: w1
+  duration: 10s
+- fault: loss
+  labels: tier=db
+  mode: one
+  percent: 20
+  at: 1m
+- fault: kill-component
+  component: kube-scheduler
+  at: 5s
+"""
+
+
+def test_a_scenario_is_checked_whole_and_its_mistakes_name_their_line(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    scenario = load_scenario(path)
+    assert scenario.seed == 40
+    pause, loss, kill = scenario.steps
+    assert (pause.line, pause.at, pause.request.seconds, pause.request.targets) == (
+        3,
+        0.0,
+        10.0,
+        ["w1"],
+    )
+    assert loss.at == 60 and loss.request.options == {"percent": 20}
+    assert loss.request.selection == Selection("one", 0, 41)  # the scenario's seed, per step
+    assert kill.request.component == "kube-scheduler"
+    for text, message in (
+        (
+            SCENARIO.replace("percent: 20", "percnt: 20"),
+            "line 6: fault loss takes no field 'percnt'",
+        ),
+        (SCENARIO.replace("at: 5s", "at: soon"), "line 11: invalid duration 'soon'"),
+        (SCENARIO.replace("fault: pause", "fault: nap"), "line 3: unknown fault 'nap'"),
+        ("faults: []", "faults must be a non-empty list"),
+        ("faults:\n- {fault: pause}\nextra: 1", "unknown field 'extra'"),
+        ("faults: [", "is not valid YAML"),
+    ):
+        path.write_text(text)
+        with pytest.raises(UserInputError, match=re.escape(message)):
+            load_scenario(path)

@@ -1,0 +1,85 @@
+"""A fault as asked for (by the CLI or by a step of a scenario), and its preparation: the
+targets resolved and the fault built, before anything is injected, so that every mistake
+is reported first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ku7s.chaos.faults.base import Fault
+from ku7s.chaos.faults.component import SIGNALS
+from ku7s.chaos.faults.network import NETWORK_KINDS, plan_drops
+from ku7s.chaos.faults.node_state import ACTIONS
+from ku7s.chaos.faults.pod import POD_KINDS
+from ku7s.chaos.faults.pressure import PRESSURE_KINDS
+from ku7s.chaos.runner import Chaos, build_fault
+from ku7s.chaos.selection import Selection
+from ku7s.chaos.targets import network_sides, resolve_pods, resolve_targets
+from ku7s.errors import UserInputError
+
+#: Every fault kind, and the options of its own it takes.
+KINDS: dict[str, tuple[str, ...]] = {
+    **{kind: () for kind in ACTIONS},
+    **{kind: () for kind in SIGNALS},
+    "kill-container": ("container",),
+    "kill-pod": (),
+    "partition": ("target", "direction"),
+    "loss": ("target", "direction", "percent"),
+    "cpu-burn": ("workers",),
+    "memory-fill": ("size",),
+}
+assert set(KINDS) == {*ACTIONS, *SIGNALS, *POD_KINDS, *NETWORK_KINDS, *PRESSURE_KINDS}
+DEFAULT_DIRECTION = {"partition": "both", "loss": "to"}
+
+
+@dataclass
+class FaultRequest:
+    kind: str
+    targets: list[str] = field(default_factory=list)
+    labels: str = ""
+    selection: Selection = field(default_factory=Selection)
+    seconds: float = 30.0
+    component: str = ""
+    namespace: str = "default"
+    #: The kind's own options (see KINDS).
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise UserInputError(f"unknown fault {self.kind!r}; known: {', '.join(KINDS)}")
+        unknown = sorted(set(self.options) - set(KINDS[self.kind]))
+        if unknown:
+            raise UserInputError(f"fault {self.kind} takes no option {unknown[0]!r}")
+
+
+async def prepare(chaos: Chaos, cluster: str, request: FaultRequest) -> Fault:
+    """Resolve the request's targets and build its fault; inject nothing."""
+    kind = request.kind
+    parameters: dict[str, Any] = {k: v for k, v in request.options.items() if v not in (None, "")}
+    parameters["seconds"] = request.seconds
+    if request.component:
+        parameters["component"] = request.component
+    if kind in POD_KINDS:
+        chosen = await resolve_pods(
+            chaos.client, request.namespace, request.targets, request.labels, request.selection
+        )
+    else:
+        chosen = await resolve_targets(
+            chaos.provider,
+            chaos.client,
+            cluster,
+            request.component,
+            request.targets,
+            request.labels,
+            request.selection,
+        )
+    if kind in NETWORK_KINDS:
+        first, other = await network_sides(
+            chaos.provider, chaos.client, cluster, chosen, str(parameters.pop("target", "all"))
+        )
+        direction = str(parameters.pop("direction", DEFAULT_DIRECTION[kind]))
+        parameters["drops"] = plan_drops(first, other, direction)
+        arrow = {"to": "->", "from": "<-", "both": "<->"}[direction]
+        parameters["between"] = f"{','.join(chosen)} {arrow} {other.name}"
+    return build_fault(kind, chaos.provider, chaos.client, chosen, parameters)
