@@ -165,7 +165,15 @@ class Chaos:
         await self.ledger.add(record)
         injected = False
         try:
-            await fault.inject()
+            # An interrupt must not leave a fault half made and unrecorded: the injection
+            # runs to its end, and is then reverted.
+            injecting = asyncio.ensure_future(fault.inject())
+            try:
+                await asyncio.shield(injecting)
+            except asyncio.CancelledError:
+                await asyncio.gather(injecting, return_exceptions=True)
+                injected = True
+                raise
             injected = True
             how_long = f" for {format_duration(duration)}" if fault.reversible else ""
             what = describe(record)

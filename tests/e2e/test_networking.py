@@ -270,8 +270,15 @@ def test_node_ports_answer_on_every_node_and_local_policy_keeps_the_client(
         what="the host's address seen by the pod",
     )
     elsewhere = next(ip for node, ip in ips.items() if ip != here)
-    with pytest.raises((urllib.error.URLError, TimeoutError, OSError)):
-        http_get(f"http://{elsewhere}:{port}/", timeout=2)  # no endpoint there: dropped
+
+    def dropped() -> bool:  # no endpoint there (once that node's kube-proxy has synced)
+        try:
+            http_get(f"http://{elsewhere}:{port}/", timeout=1)
+        except (urllib.error.URLError, TimeoutError, OSError):
+            return True
+        return False
+
+    cluster.wait_for(dropped, timeout=10, what="a node without an endpoint to drop")
     taken = cluster.kubectl(
         "create",
         "service",

@@ -199,3 +199,24 @@ def test_a_scenario_is_checked_whole_and_its_mistakes_name_their_line(tmp_path):
         path.write_text(text)
         with pytest.raises(UserInputError, match=re.escape(message)):
             load_scenario(path)
+
+
+class SlowFault(FakeFault):
+    async def inject(self) -> None:
+        self.log.append("inject")
+        await asyncio.sleep(0.2)
+        self.log.append("injected")
+
+
+async def test_an_interrupt_during_injection_still_reverts_once_it_is_done():
+    api = FakeAPI()
+    chaos = Chaos(FakeProvider(), api, say=lambda _: None)  # type: ignore[arg-type]
+    chaos.events.record = lambda *a, **k: None  # type: ignore[method-assign]
+    fault = SlowFault()
+    task = asyncio.create_task(chaos.run(fault, 60, seed=1))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert fault.log == ["inject", "injected", "revert"]
+    assert api.configmaps == {}
