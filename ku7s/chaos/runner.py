@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import datetime
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +83,15 @@ def memory_size(value: object) -> int:
     if size <= 0 and str(value) != "0":
         raise UserInputError(f"invalid --size {value!r}: must be more than zero")
     return size
+
+
+async def uninterrupted(work: Coroutine[Any, Any, None]) -> None:
+    """Run to the end, however often the caller is cancelled meanwhile."""
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+    task.result()
 
 
 def describe(record: FaultRecord) -> str:
@@ -171,7 +180,9 @@ class Chaos:
             try:
                 await asyncio.shield(injecting)
             except asyncio.CancelledError:
-                await asyncio.gather(injecting, return_exceptions=True)
+                while not injecting.done():
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.wait([injecting])
                 injected = True
                 raise
             injected = True
@@ -182,10 +193,11 @@ class Chaos:
             if fault.reversible:
                 await asyncio.sleep(duration)
         finally:
+            # A second interrupt must not cut a revert short either.
             if injected and fault.reversible:
-                await self.revert(record, fault)
+                await uninterrupted(self.revert(record, fault))
             else:
-                await self._forget(record)
+                await uninterrupted(self._forget(record))
         return record
 
     async def revert(self, record: FaultRecord, fault: Fault | None = None) -> None:

@@ -24,6 +24,7 @@ is in force. A summary of what happened when closes the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -182,9 +183,13 @@ async def run_scenario(chaos: Chaos, cluster: str, scenario: Scenario) -> list[S
     try:
         await asyncio.gather(*tasks)
     finally:
+        # Cancelled (Ctrl-C): every step reverts what it injected; wait for all of them.
         for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            if not task.done():
+                task.cancel()
+        while not all(task.done() for task in tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*tasks, return_exceptions=True)
         _summary(chaos, scenario)
     return scenario.steps
 

@@ -266,10 +266,11 @@ def list_faults(ctx: CLIContext, cluster: str | None) -> None:
         if not records:
             ctx.out.print("No faults in force.")
             return
-        ctx.out.print(f"{'ID':<10}{'FAULT':<9}{'TARGETS':<40}{'STARTED':<27}STATE")
+        ctx.out.print(f"{'ID':<10}{'FAULT':<16}{'TARGETS':<40}{'STARTED':<27}STATE")
         for r in records:
             state = "leftover (its run is gone)" if r.leftover else f"until {r.expires}"
-            ctx.out.print(f"{r.id:<10}{r.kind:<9}{','.join(r.targets):<40}{r.started:<27}{state}")
+            targets = ",".join(r.targets)
+            ctx.out.print(f"{r.id:<10}{r.kind:<16}{targets:<40}{r.started:<27}{state}")
 
     _with_chaos(ctx, cluster, work)
 

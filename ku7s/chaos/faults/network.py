@@ -90,9 +90,15 @@ class NetworkFault:
         return "; ".join(parts) + "; true"
 
     def _timer(self) -> list[str]:
-        """A detached process that reverts at the end of the duration, tagged to be found."""
-        script = f"sleep {self.seconds:.1f}; {self.undo()} # {self.chain}"
-        return ["sh", "-c", script]
+        """A detached process that reverts at the end of the duration, tagged (its last
+        argument) to be found. One process, with no child to orphan while it sleeps: killing
+        it leaves nothing behind."""
+        script = (
+            "import subprocess, sys, time\n"
+            "time.sleep(float(sys.argv[1]))\n"
+            "subprocess.run(['sh', '-c', sys.argv[2]])\n"
+        )
+        return ["python3", "-c", script, f"{self.seconds:.1f}", self.undo(), f"# {self.chain}"]
 
     def _inject(self) -> None:
         for name in self.targets:
