@@ -165,7 +165,13 @@ class Chaos:
                         f"{container}; recover it first"
                     )
 
-    async def run(self, fault: Fault, duration: float, seed: int) -> FaultRecord:
+    async def run(
+        self,
+        fault: Fault,
+        duration: float,
+        seed: int,
+        on_injected: Callable[[], None] | None = None,
+    ) -> FaultRecord:
         """Inject the fault, hold it for `duration` (or until cancelled), revert it."""
         await self.check_conflicts(fault)
         record = FaultRecord.new(
@@ -186,6 +192,8 @@ class Chaos:
                 injected = True
                 raise
             injected = True
+            if on_injected is not None:
+                on_injected()
             how_long = f" for {format_duration(duration)}" if fault.reversible else ""
             what = describe(record)
             self._report(f"injected {what}{how_long} (fault {record.id}, seed {seed})")
