@@ -52,7 +52,9 @@ def _with_chaos(ctx: CLIContext, cluster: str | None, work: Callable[[Chaos], Aw
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: main.cancel() if main else None)
         async with APIClient.from_kubeconfig(config, timeout=30) as client:
-            return await work(Chaos(ctx.provider, client, say=lambda t: ctx.out.print(t)))
+            return await work(
+                Chaos(ctx.provider, client, say=lambda t: ctx.out.print(t, markup=False))
+            )
 
     try:
         return asyncio.run(run())
