@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ku7s.chaos.faults.bandwidth import BANDWIDTH_KINDS
 from ku7s.chaos.faults.base import Fault
 from ku7s.chaos.faults.component import SIGNALS
 from ku7s.chaos.faults.network import NETWORK_KINDS, plan_drops
@@ -25,11 +26,19 @@ KINDS: dict[str, tuple[str, ...]] = {
     "kill-container": ("container",),
     "kill-pod": (),
     "partition": ("target", "direction"),
+    "bandwidth": ("target", "rate"),
     "loss": ("target", "direction", "percent"),
     "cpu-burn": ("workers",),
     "memory-fill": ("size",),
 }
-assert set(KINDS) == {*ACTIONS, *SIGNALS, *POD_KINDS, *NETWORK_KINDS, *PRESSURE_KINDS}
+assert set(KINDS) == {
+    *ACTIONS,
+    *SIGNALS,
+    *POD_KINDS,
+    *NETWORK_KINDS,
+    *PRESSURE_KINDS,
+    *BANDWIDTH_KINDS,
+}
 DEFAULT_DIRECTION = {"partition": "both", "loss": "to"}
 
 
@@ -82,4 +91,10 @@ async def prepare(chaos: Chaos, cluster: str, request: FaultRequest) -> Fault:
         parameters["drops"] = plan_drops(first, other, direction)
         arrow = {"to": "->", "from": "<-", "both": "<->"}[direction]
         parameters["between"] = f"{','.join(chosen)} {arrow} {other.name}"
+    if kind in BANDWIDTH_KINDS:
+        first, other = await network_sides(
+            chaos.provider, chaos.client, cluster, chosen, str(parameters.pop("target", "all"))
+        )
+        parameters["destinations"] = other.addresses
+        parameters["between"] = f"{','.join(chosen)} -> {other.name}"
     return build_fault(kind, chaos.provider, chaos.client, chosen, parameters)

@@ -14,6 +14,7 @@ import aiohttp
 
 from ku7s.api.quantity import QuantityError, parse_quantity
 from ku7s.chaos.duration import format_duration
+from ku7s.chaos.faults.bandwidth import BANDWIDTH_KINDS, BandwidthFault
 from ku7s.chaos.faults.base import Fault
 from ku7s.chaos.faults.component import SIGNALS, ComponentFault
 from ku7s.chaos.faults.network import NETWORK_KINDS, NetworkFault
@@ -60,6 +61,17 @@ def build_fault(
             tag=str(parameters.get("tag") or secrets.token_hex(4)),
             between=str(parameters.get("between") or ""),
         )
+    if kind in BANDWIDTH_KINDS:
+        return BandwidthFault(
+            kind,
+            provider,
+            list(targets),
+            destinations=[str(d) for d in parameters.get("destinations") or []],
+            rate=str(parameters.get("rate") or "1mbit"),
+            seconds=float(parameters.get("seconds") or 30),
+            tag=str(parameters.get("tag") or secrets.token_hex(4)),
+            between=str(parameters.get("between") or ""),
+        )
     if kind in PRESSURE_KINDS:
         fault = PressureFault(
             kind,
@@ -101,7 +113,10 @@ def describe(record: FaultRecord) -> str:
 def describe_fault(kind: str, targets: list[str], parameters: dict[str, Any]) -> str:
     """The fault in a few words: its kind, what it acts on, and where."""
     if parameters.get("between"):
-        amount = f"{parameters.get('percent', 0):g}% " if kind == "loss" else ""
+        amount = {
+            "loss": f"{parameters.get('percent', 0):g}% ",
+            "bandwidth": f"{parameters.get('rate')} ",
+        }.get(kind, "")
         return f"{kind} {amount}{parameters['between']}"
     component = f" {parameters['component']}" if parameters.get("component") else ""
     return f"{kind}{component} on {', '.join(targets)}"

@@ -218,6 +218,17 @@ chaos.add_command(
 )
 chaos.add_command(
     _fault_command(
+        "bandwidth",
+        "hold the nodes' traffic to the other side (--target) to a rate",
+        held=True,
+        extras=(
+            _network_options("to")[0],
+            click.option("--rate", default="1mbit", show_default=True, help="e.g. 500kbit, 10mbit"),
+        ),
+    )
+)
+chaos.add_command(
+    _fault_command(
         "cpu-burn",
         "busy loops inside the nodes for the duration",
         held=True,

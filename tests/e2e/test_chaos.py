@@ -405,3 +405,59 @@ faults:
     assert bad.stderr.strip() == (
         f'ERROR: {scenario}: line 2: no node named "nowhere" in cluster "{cluster.name}"'
     )
+
+
+RECEIVER = """
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 9999)); s.listen(8)
+while True:
+    c, _ = s.accept()
+    while c.recv(65536): pass
+    c.close()
+"""
+SENDER = """
+import socket, sys, time
+started = time.time()
+s = socket.create_connection((sys.argv[1], 9999)); s.sendall(b"x" * int(sys.argv[2]))
+s.shutdown(socket.SHUT_WR); s.recv(1); s.close()
+print(int(sys.argv[2]) * 8 / (time.time() - started))
+"""
+
+
+def test_bandwidth_holds_traffic_to_its_rate(chaos_cluster: Cluster):
+    cluster = chaos_cluster
+    first, second = sorted(cluster.workers)
+    subprocess.run(["docker", "exec", "-d", second, "python3", "-c", RECEIVER], check=True)
+    time.sleep(0.5)
+
+    def bits_per_second(size: int) -> float:
+        out = subprocess.run(
+            ["docker", "exec", first, "python3", "-c", SENDER, second, str(size)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return float(out)
+
+    assert bits_per_second(4_000_000) > 50e6  # unlimited: far above the limit below
+    run = chaos(
+        cluster, "bandwidth", first, "--target", second, "--rate", "8mbit", "--duration", "60s"
+    )
+    assert f"bandwidth 8mbit {first} -> {second}" in injected(run)
+    limited = bits_per_second(3_000_000)
+    assert 5e6 < limited < 9e6, limited
+    again = run_ku7s(
+        "chaos", "bandwidth", first, "--target", second, "--name", cluster.name, env=cluster.env
+    )
+    assert again.returncode == 1 and "already in force" in again.stderr
+    run.send_signal(signal.SIGINT)
+    run.communicate(timeout=30)
+    assert bits_per_second(4_000_000) > 50e6
+    qdisc = subprocess.run(
+        ["docker", "exec", first, "tc", "qdisc", "show", "dev", "eth0"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "htb" not in qdisc and chaos_processes(first) == ""
+    subprocess.run(["docker", "exec", second, "pkill", "-f", "9999"], capture_output=True)

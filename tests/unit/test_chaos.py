@@ -11,6 +11,7 @@ import re
 import pytest
 
 from ku7s.chaos.duration import format_duration, parse_duration
+from ku7s.chaos.faults.bandwidth import BandwidthFault, rate_bits
 from ku7s.chaos.faults.network import NetworkFault, Side, plan_drops
 from ku7s.chaos.ledger import FaultRecord, Ledger
 from ku7s.chaos.runner import Chaos, build_fault
@@ -220,3 +221,18 @@ async def test_an_interrupt_during_injection_still_reverts_once_it_is_done():
         await task
     assert fault.log == ["inject", "injected", "revert"]
     assert api.configmaps == {}
+
+
+def test_bandwidth_classes_send_the_other_side_through_the_limit():
+    fault = BandwidthFault(
+        "bandwidth", None, ["w1"], destinations=["10.0.0.2", "10.244.1.0/24"], rate="8mbit"
+    )  # type: ignore[arg-type]
+    commands = fault.commands()
+    assert commands[0] == "tc qdisc add dev eth0 root handle 1: htb default 1"
+    assert "htb rate 8mbit burst 16384" in commands[2]
+    assert commands[3].endswith("match ip dst 10.0.0.2 flowid 1:10")
+    assert commands[4].endswith("match ip dst 10.244.1.0/24 flowid 1:10")
+    assert rate_bits("500kbit") == 500_000
+    for bad in ("fast", "10", "-1mbit", "0mbit"):
+        with pytest.raises(UserInputError, match="--rate"):
+            rate_bits(bad)

@@ -20,6 +20,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from ku7s.chaos.faults.timer import start_timer, stop_timer
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.errors import Ku7sError, UserInputError
 
@@ -89,17 +90,6 @@ class NetworkFault:
         ]
         return "; ".join(parts) + "; true"
 
-    def _timer(self) -> list[str]:
-        """A detached process that reverts at the end of the duration, tagged (its last
-        argument) to be found. One process, with no child to orphan while it sleeps: killing
-        it leaves nothing behind."""
-        script = (
-            "import subprocess, sys, time\n"
-            "time.sleep(float(sys.argv[1]))\n"
-            "subprocess.run(['sh', '-c', sys.argv[2]])\n"
-        )
-        return ["python3", "-c", script, f"{self.seconds:.1f}", self.undo(), f"# {self.chain}"]
-
     def _inject(self) -> None:
         for name in self.targets:
             container = self.provider.client.containers.get(name)
@@ -111,7 +101,7 @@ class NetworkFault:
                     f"cannot add the {self.kind} rules on {name}: "
                     f"{output.decode(errors='replace').strip()[-200:]}"
                 )
-            container.exec_run(self._timer(), detach=True)
+            start_timer(container, self.seconds, self.undo(), self.chain)
 
     def _revert(self) -> None:
         for name in self.targets:
@@ -119,8 +109,7 @@ class NetworkFault:
                 container = self.provider.client.containers.get(name)
             except Exception:  # removed meanwhile: nothing left to undo
                 continue
-            # The timer's command line ends with the chain's name; pkill spares itself.
-            container.exec_run(["pkill", "-f", f"# {self.chain}"])
+            stop_timer(container, self.chain)
             container.exec_run(["sh", "-c", self.undo()])
 
     async def inject(self) -> None:
