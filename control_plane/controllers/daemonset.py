@@ -11,15 +11,10 @@ import logging
 from typing import Any, ClassVar
 
 from control_plane.controllers import pod_control as pc
-from control_plane.controllers.base import Controller
-from control_plane.controllers.expectations import Expectations
-from control_plane.controllers.replicaset import (
-    OwnedPods,
-    PodScaler,
+from control_plane.controllers.pod_owner import (
+    PodOwnerController,
     apps_path,
-    namespace_index,
     patch_status,
-    pod_informer,
 )
 from ku7s.api import meta
 from ku7s.api.node_selection import selects_node
@@ -96,39 +91,23 @@ def pod_node(pod: Object) -> str:
     return ""
 
 
-class DaemonSetController(Controller):
+class DaemonSetController(PodOwnerController):
     name: ClassVar[str] = "daemonset"
+    owner_kind: ClassVar[str] = "DaemonSet"
+    owner_path: ClassVar[str] = "/apis/apps/v1/daemonsets"
 
     def __init__(
         self, client: APIClient, informers: InformerFactory | None = None, *, workers: int = 2
     ) -> None:
         super().__init__(client, informers, workers=workers)
-        self.daemonsets = self.factory.informer("/apis/apps/v1/daemonsets")
-        self.daemonsets.add_index("namespace", namespace_index)
+        self.daemonsets = self.owners
         self.nodes = self.factory.informer("/api/v1/nodes")
-        self.pods = pod_informer(self.factory)
-        self.daemonsets.on_change(lambda _, ds: self.queue.add(object_key(ds)))
         self.nodes.on_change(lambda *_: self._all())
-        self.pods.on_change(self._pod_changed)
-        self.informers = [self.daemonsets, self.nodes, self.pods]
-        self.expectations = Expectations()
-        self._scaler = PodScaler(client, self.expectations)
-        self._owned = OwnedPods(client, self.pods)
+        self.informers.append(self.nodes)
 
     def _all(self) -> None:
         for ds in self.daemonsets.list():
             self.queue.add(object_key(ds))
-
-    def _pod_changed(self, event: str, pod: Object) -> None:
-        ref = pc.controller_of(pod)
-        if ref is None or ref.get("kind") != "DaemonSet":
-            return
-        key = f"{meta.namespace_of(pod)}/{ref.get('name')}"
-        if event == "ADDED":
-            self.expectations.created(key)
-        if event == "DELETED" or pc.is_terminating(pod):
-            self.expectations.deleted(key, meta.uid_of(pod))
-        self.queue.add(key)
 
     async def reconcile(self, key: str) -> None:
         ds = self.daemonsets.get(key)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from control_plane.controllers import pod_control as pc
 from control_plane.controllers.base import Controller
-from control_plane.controllers.replicaset import (
+from control_plane.controllers.pod_owner import (
     OwnedPods,
     apps_path,
     namespace_index,

@@ -9,7 +9,7 @@ import logging
 from typing import Any, ClassVar
 
 from control_plane.controllers.base import Controller
-from control_plane.controllers.replicaset import namespace_index, pod_informer
+from control_plane.controllers.pod_owner import namespace_index, pod_informer
 from control_plane.controllers.service_backends import (
     Backend,
     ServiceWatch,

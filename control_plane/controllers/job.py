@@ -9,15 +9,10 @@ import logging
 from typing import Any, ClassVar
 
 from control_plane.controllers import pod_control as pc
-from control_plane.controllers.base import Controller
-from control_plane.controllers.expectations import Expectations
-from control_plane.controllers.replicaset import (
-    OwnedPods,
-    PodScaler,
+from control_plane.controllers.pod_owner import (
+    PodOwnerController,
     apps_path,
-    namespace_index,
     patch_status,
-    pod_informer,
 )
 from ku7s.api import meta
 from ku7s.client.events import EventRecorder
@@ -47,34 +42,17 @@ def finished(job: Object) -> bool:
     return False
 
 
-class JobController(Controller):
+class JobController(PodOwnerController):
     name: ClassVar[str] = "job"
+    owner_kind: ClassVar[str] = "Job"
+    owner_path: ClassVar[str] = "/apis/batch/v1/jobs"
 
     def __init__(
         self, client: APIClient, informers: InformerFactory | None = None, *, workers: int = 2
     ) -> None:
         super().__init__(client, informers, workers=workers)
-        self.jobs = self.factory.informer("/apis/batch/v1/jobs")
-        self.jobs.add_index("namespace", namespace_index)
-        self.pods = pod_informer(self.factory)
-        self.jobs.on_change(lambda _, job: self.queue.add(object_key(job)))
-        self.pods.on_change(self._pod_changed)
-        self.informers = [self.jobs, self.pods]
-        self.expectations = Expectations()
-        self._scaler = PodScaler(client, self.expectations)
-        self._owned = OwnedPods(client, self.pods)
+        self.jobs = self.owners
         self._events = EventRecorder(client, "job-controller")
-
-    def _pod_changed(self, event: str, pod: Object) -> None:
-        ref = pc.controller_of(pod)
-        if ref is None or ref.get("kind") != "Job":
-            return
-        key = f"{meta.namespace_of(pod)}/{ref.get('name')}"
-        if event == "ADDED":
-            self.expectations.created(key)
-        if event == "DELETED" or pc.is_terminating(pod):
-            self.expectations.deleted(key, meta.uid_of(pod))
-        self.queue.add(key)
 
     async def reconcile(self, key: str) -> None:
         job = self.jobs.get(key)

@@ -4,198 +4,38 @@ available."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import logging
 from typing import Any, ClassVar
 
 from control_plane.controllers import pod_control as pc
-from control_plane.controllers.base import Controller
-from control_plane.controllers.expectations import Expectations
+from control_plane.controllers.pod_owner import PodOwnerController, apps_path, patch_status
 from ku7s.api import meta
-from ku7s.client.informer import Informer, InformerFactory, object_key
-from ku7s.client.rest import APIClient, APIStatusError
+from ku7s.client.informer import InformerFactory, object_key
+from ku7s.client.rest import APIClient
 
 Object = dict[str, Any]
 
 log = logging.getLogger("replicaset-controller")
 
-#: Pods created or deleted at once by one reconcile.
-BURST = 64
 
-
-def namespace_index(obj: Object) -> list[str]:
-    return [meta.namespace_of(obj)]
-
-
-def apps_path(plural: str, obj: Object, group_version: str = "apps/v1") -> str:
-    """The URL of a namespaced object of an API group."""
-    return f"/apis/{group_version}/namespaces/{meta.namespace_of(obj)}/{plural}/{meta.name_of(obj)}"
-
-
-async def patch_status(client: APIClient, path: str, old: Object, new: Object) -> None:
-    """Write the status subresource when it changed."""
-    if {k: old.get(k) for k in new} == new:
-        return
-    try:
-        await client.patch(f"{path}/status", {"status": new})
-    except APIStatusError as e:
-        if e.code != 404:
-            raise
-
-
-class OwnedPods:
-    """The pods a controller owns, found by controller reference; orphans its selector
-    matches are adopted and owned pods it no longer matches are released, as upstream's
-    controller reference manager does."""
-
-    def __init__(self, client: APIClient, pods: Informer) -> None:
-        self._client = client
-        self._pods = pods
-
-    async def claim(self, owner: Object, selector: Object | None) -> list[Object]:
-        uid = meta.uid_of(owner)
-        namespace = meta.namespace_of(owner)
-        owned = []
-        for pod in self._pods.by_index("controller", uid):
-            if pc.selector_matches(selector, meta.labels_of(pod)) or pc.is_terminating(pod):
-                owned.append(pod)
-            else:
-                await self._release(pod, uid)
-        if owner["metadata"].get("deletionTimestamp"):
-            return owned
-        for pod in self._pods.by_index("namespace", namespace):
-            if (
-                pc.controller_of(pod) is None
-                and not pc.is_terminating(pod)
-                and pc.selector_matches(selector, meta.labels_of(pod))
-            ):
-                adopted = await self._adopt(pod, owner)
-                if adopted is not None:
-                    owned.append(adopted)
-        return owned
-
-    async def _adopt(self, pod: Object, owner: Object) -> Object | None:
-        refs = [*(pod["metadata"].get("ownerReferences") or []), pc.controller_ref(owner)]
-        try:
-            return await self._client.patch(
-                self._path(pod),
-                {
-                    "metadata": {
-                        "ownerReferences": refs,
-                        "resourceVersion": meta.resource_version(pod),
-                    }
-                },
-            )
-        except APIStatusError as e:
-            if e.code in (404, 409):
-                return None
-            raise
-
-    async def _release(self, pod: Object, uid: str) -> None:
-        refs = [r for r in pod["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
-        try:
-            await self._client.patch(
-                self._path(pod),
-                {
-                    "metadata": {
-                        "ownerReferences": refs or None,
-                        "resourceVersion": meta.resource_version(pod),
-                    }
-                },
-            )
-        except APIStatusError as e:
-            if e.code not in (404, 409):
-                raise
-
-    @staticmethod
-    def _path(pod: Object) -> str:
-        return f"/api/v1/namespaces/{meta.namespace_of(pod)}/pods/{meta.name_of(pod)}"
-
-
-def pod_informer(factory: InformerFactory) -> Informer:
-    """The shared pod informer with the indexes the workload controllers use."""
-    pods = factory.informer("/api/v1/pods")
-    pods.add_index("controller", pc.controller_uid)
-    pods.add_index("namespace", namespace_index)
-    return pods
-
-
-class PodScaler:
-    """Creates and deletes a controller's pods, telling its expectations."""
-
-    def __init__(self, client: APIClient, expectations: Expectations) -> None:
-        self._client = client
-        self.expectations = expectations
-
-    async def create(self, key: str, namespace: str, pods: list[Object]) -> None:
-        self.expectations.expect(key, creates=len(pods))
-        failures: list[BaseException] = []
-        for start in range(0, len(pods), BURST):
-            results = await asyncio.gather(
-                *(
-                    self._client.create(f"/api/v1/namespaces/{namespace}/pods", pod)
-                    for pod in pods[start : start + BURST]
-                ),
-                return_exceptions=True,
-            )
-            failures += [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            self.expectations.lower(key, creates=len(failures))
-            raise failures[0]
-
-    async def delete(self, key: str, pods: list[Object]) -> None:
-        self.expectations.expect(key, deletes={meta.uid_of(p) for p in pods})
-        results = await asyncio.gather(
-            *(
-                self._client.delete(
-                    f"/api/v1/namespaces/{meta.namespace_of(p)}/pods/{meta.name_of(p)}"
-                )
-                for p in pods
-            ),
-            return_exceptions=True,
-        )
-        for pod, result in zip(pods, results, strict=True):
-            if isinstance(result, BaseException):
-                self.expectations.deleted(key, meta.uid_of(pod))
-                if not (isinstance(result, APIStatusError) and result.code == 404):
-                    raise result
-
-
-class ReplicaSetController(Controller):
+class ReplicaSetController(PodOwnerController):
     name: ClassVar[str] = "replicaset"
+    owner_kind: ClassVar[str] = "ReplicaSet"
+    owner_path: ClassVar[str] = "/apis/apps/v1/replicasets"
 
     def __init__(
         self, client: APIClient, informers: InformerFactory | None = None, *, workers: int = 4
     ) -> None:
         super().__init__(client, informers, workers=workers)
-        self.replicasets = self.factory.informer("/apis/apps/v1/replicasets")
-        self.replicasets.add_index("namespace", namespace_index)
-        self.pods = pod_informer(self.factory)
-        self.replicasets.on_change(lambda _, rs: self.queue.add(object_key(rs)))
-        self.pods.on_change(self._pod_changed)
-        self.informers = [self.replicasets, self.pods]
-        self.expectations = Expectations()
-        self._scaler = PodScaler(client, self.expectations)
-        self._owned = OwnedPods(client, self.pods)
+        self.replicasets = self.owners
 
-    def _pod_changed(self, event: str, pod: Object) -> None:
-        ref = pc.controller_of(pod)
-        if ref is None:
-            if event != "DELETED":  # an orphan may be adopted by a matching ReplicaSet
-                for rs in self.replicasets.by_index("namespace", meta.namespace_of(pod)):
-                    selector = (rs.get("spec") or {}).get("selector")
-                    if pc.selector_matches(selector, meta.labels_of(pod)):
-                        self.queue.add(object_key(rs))
-            return
-        if ref.get("kind") != "ReplicaSet":
-            return
-        key = f"{meta.namespace_of(pod)}/{ref.get('name')}"
-        if event == "ADDED":
-            self.expectations.created(key)
-        if event == "DELETED" or pc.is_terminating(pod):
-            self.expectations.deleted(key, meta.uid_of(pod))
-        self.queue.add(key)
+    def orphan_changed(self, pod: Object) -> None:
+        """An orphan may be adopted by a ReplicaSet whose selector matches it."""
+        for rs in self.replicasets.by_index("namespace", meta.namespace_of(pod)):
+            selector = (rs.get("spec") or {}).get("selector")
+            if pc.selector_matches(selector, meta.labels_of(pod)):
+                self.queue.add(object_key(rs))
 
     async def reconcile(self, key: str) -> None:
         rs = self.replicasets.get(key)

@@ -10,19 +10,14 @@ import re
 from typing import Any, ClassVar
 
 from control_plane.controllers import pod_control as pc
-from control_plane.controllers.base import Controller
 from control_plane.controllers.daemonset import REVISION_LABEL, template_revision
-from control_plane.controllers.expectations import Expectations
-from control_plane.controllers.replicaset import (
-    OwnedPods,
-    PodScaler,
+from control_plane.controllers.pod_owner import (
+    PodOwnerController,
     apps_path,
-    namespace_index,
     patch_status,
-    pod_informer,
 )
 from ku7s.api import meta
-from ku7s.client.informer import InformerFactory, object_key
+from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
 
 Object = dict[str, Any]
@@ -57,33 +52,16 @@ def stateful_pod(sts: Object, index: int, revision: str) -> Object:
     return pod
 
 
-class StatefulSetController(Controller):
+class StatefulSetController(PodOwnerController):
     name: ClassVar[str] = "statefulset"
+    owner_kind: ClassVar[str] = "StatefulSet"
+    owner_path: ClassVar[str] = "/apis/apps/v1/statefulsets"
 
     def __init__(
         self, client: APIClient, informers: InformerFactory | None = None, *, workers: int = 2
     ) -> None:
         super().__init__(client, informers, workers=workers)
-        self.sets = self.factory.informer("/apis/apps/v1/statefulsets")
-        self.sets.add_index("namespace", namespace_index)
-        self.pods = pod_informer(self.factory)
-        self.sets.on_change(lambda _, sts: self.queue.add(object_key(sts)))
-        self.pods.on_change(self._pod_changed)
-        self.informers = [self.sets, self.pods]
-        self.expectations = Expectations()
-        self._scaler = PodScaler(client, self.expectations)
-        self._owned = OwnedPods(client, self.pods)
-
-    def _pod_changed(self, event: str, pod: Object) -> None:
-        ref = pc.controller_of(pod)
-        if ref is None or ref.get("kind") != "StatefulSet":
-            return
-        key = f"{meta.namespace_of(pod)}/{ref.get('name')}"
-        if event == "ADDED":
-            self.expectations.created(key)
-        if event == "DELETED" or pc.is_terminating(pod):
-            self.expectations.deleted(key, meta.uid_of(pod))
-        self.queue.add(key)
+        self.sets = self.owners
 
     async def reconcile(self, key: str) -> None:
         sts = self.sets.get(key)
