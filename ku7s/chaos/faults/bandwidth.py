@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from ku7s.chaos.faults.timer import start_timer, stop_timer
+from ku7s.chaos.faults.timer import apply_timed, undo_timed
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.errors import Ku7sError, UserInputError
 
@@ -87,24 +87,17 @@ class BandwidthFault:
             current = container.exec_run(["tc", "qdisc", "show", "dev", DEVICE, "root"]).output
             if b"htb 1:" in (current if isinstance(current, bytes) else b""):
                 raise Ku7sError(f"a bandwidth fault is already in force on {name}")
-            result = container.exec_run(["sh", "-c", " && ".join(self.commands())])
-            if result.exit_code != 0:
-                container.exec_run(["sh", "-c", self.undo()])
-                output = result.output if isinstance(result.output, bytes) else b""
-                raise Ku7sError(
-                    f"cannot limit the bandwidth on {name}: "
-                    f"{output.decode(errors='replace').strip()[-200:]}"
-                )
-            start_timer(container, self.seconds, self.undo(), self.marker)
+            apply_timed(
+                container,
+                self.commands(),
+                self.undo(),
+                self.seconds,
+                self.marker,
+                "limit the bandwidth",
+            )
 
     def _revert(self) -> None:
-        for name in self.targets:
-            try:
-                container = self.provider.client.containers.get(name)
-            except Exception:  # removed meanwhile: nothing left to undo
-                continue
-            stop_timer(container, self.marker)
-            container.exec_run(["sh", "-c", self.undo()])
+        undo_timed(self.provider, self.targets, self.undo(), self.marker)
 
     async def inject(self) -> None:
         await asyncio.to_thread(self._inject)

@@ -20,9 +20,9 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from ku7s.chaos.faults.timer import start_timer, stop_timer
+from ku7s.chaos.faults.timer import apply_timed, undo_timed
 from ku7s.cluster.providers.docker import DockerProvider
-from ku7s.errors import Ku7sError, UserInputError
+from ku7s.errors import UserInputError
 
 NETWORK_KINDS = ("partition", "loss")
 DIRECTIONS = ("to", "from", "both")
@@ -93,24 +93,11 @@ class NetworkFault:
     def _inject(self) -> None:
         for name in self.targets:
             container = self.provider.client.containers.get(name)
-            result = container.exec_run(["sh", "-c", " && ".join(self.rules(name))])
-            if result.exit_code != 0:
-                container.exec_run(["sh", "-c", self.undo()])
-                output = result.output if isinstance(result.output, bytes) else b""
-                raise Ku7sError(
-                    f"cannot add the {self.kind} rules on {name}: "
-                    f"{output.decode(errors='replace').strip()[-200:]}"
-                )
-            start_timer(container, self.seconds, self.undo(), self.chain)
+            what = f"add the {self.kind} rules"
+            apply_timed(container, self.rules(name), self.undo(), self.seconds, self.chain, what)
 
     def _revert(self) -> None:
-        for name in self.targets:
-            try:
-                container = self.provider.client.containers.get(name)
-            except Exception:  # removed meanwhile: nothing left to undo
-                continue
-            stop_timer(container, self.chain)
-            container.exec_run(["sh", "-c", self.undo()])
+        undo_timed(self.provider, self.targets, self.undo(), self.chain)
 
     async def inject(self) -> None:
         await asyncio.to_thread(self._inject)

@@ -10,6 +10,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+import docker.errors
+
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.errors import Ku7sError
 
@@ -64,7 +66,7 @@ class PressureFault:
         for node in self.targets:
             try:
                 container = self.provider.client.containers.get(node)
-            except Exception:  # a node removed meanwhile has nothing left to stop
+            except docker.errors.NotFound:  # a node removed meanwhile has nothing to stop
                 continue
             result = container.exec_run(["pkill", "-f", self.tag])
             if result.exit_code not in (0, 1):  # 1: none left (they ended on time)

@@ -1,11 +1,17 @@
-"""The timer a fault leaves inside a container: one process that sleeps for the fault's
-duration and then runs its undo, so the fault ends on time even if the run that made it
-died. It has no child to orphan while it sleeps, so killing it (on an earlier revert) leaves
-nothing behind; its last argument is the tag it is found by."""
+"""Changes a fault makes inside containers with shell commands, and the timer it leaves
+beside them: one process that sleeps for the fault's duration and then runs the undo, so the
+fault ends on time even if the run that made it died. The timer has no child to orphan while
+it sleeps, so killing it (on an earlier revert) leaves nothing behind; its last argument is
+the tag it is found by."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import docker.errors
+
+from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.errors import Ku7sError
 
 _SCRIPT = (
     "import subprocess, sys, time\n"
@@ -25,3 +31,28 @@ def start_timer(container: Any, seconds: float, undo: str, tag: str) -> None:
 def stop_timer(container: Any, tag: str) -> None:
     """pkill spares itself, so the pattern in its own arguments does no harm."""
     container.exec_run(["pkill", "-f", f"# {tag}"])
+
+
+def apply_timed(
+    container: Any, commands: list[str], undo: str, seconds: float, tag: str, what: str
+) -> None:
+    """Run the commands (all or none: a failure runs the undo) and start the timer."""
+    result = container.exec_run(["sh", "-c", " && ".join(commands)])
+    if result.exit_code != 0:
+        container.exec_run(["sh", "-c", undo])
+        output = result.output if isinstance(result.output, bytes) else b""
+        raise Ku7sError(
+            f"cannot {what} on {container.name}: {output.decode(errors='replace').strip()[-200:]}"
+        )
+    start_timer(container, seconds, undo, tag)
+
+
+def undo_timed(provider: DockerProvider, names: list[str], undo: str, tag: str) -> None:
+    """Stop the timers and undo now, in every container that still exists."""
+    for name in names:
+        try:
+            container = provider.client.containers.get(name)
+        except docker.errors.NotFound:  # removed meanwhile: nothing left to undo
+            continue
+        stop_timer(container, tag)
+        container.exec_run(["sh", "-c", undo])
