@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import logging
-import signal
 from pathlib import Path
 
 import uvloop
 
 from control_plane.apiserver.server import APIServer, APIServerConfig
 from control_plane.apiserver.storage import EtcdStorage
+from ku7s.aio import stop_on_signals
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[APIServerConfig, str, int]:
@@ -67,10 +66,7 @@ def main() -> None:
     gc.set_threshold(50_000, 20, 20)
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         await APIServer(config, EtcdStorage(etcd_host, etcd_port)).run(stop)
 
     uvloop.run(run())

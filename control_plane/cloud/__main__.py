@@ -7,9 +7,7 @@ into the control-plane container.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 
 import uvloop
 
@@ -17,6 +15,7 @@ from control_plane.cloud.docker_cloud import DockerCloud
 from control_plane.cloud.node_controller import CloudNodeController, Topology
 from control_plane.cloud.service_controller import CloudServiceController
 from control_plane.controllers.base import run_all
+from ku7s.aio import stop_on_signals
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
 
@@ -31,10 +30,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         cloud = DockerCloud.connect(args.cluster)
         topology = Topology(args.cluster, args.region, args.zones)
         async with APIClient.from_kubeconfig_file(args.kubeconfig, timeout=30) as client:

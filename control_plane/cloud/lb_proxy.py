@@ -15,16 +15,16 @@ the configuration file when the nodes or ports change; it is re-read within a se
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import logging
-import signal
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
+
+from ku7s.aio import sleep_unless, stop_on_signals
 
 log = logging.getLogger("load-balancer")
 
@@ -214,8 +214,7 @@ class LoadBalancerProxy:
                 await self.reload()
             except (OSError, ValueError, KeyError) as e:
                 log.warning("cannot load %s: %s", self._path, e)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            await sleep_unless(stop, 1.0)
         for listener in self._listeners.values():
             listener.close()
 
@@ -224,10 +223,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         await LoadBalancerProxy(Path(sys.argv[1])).run(stop)
 
     asyncio.run(run())

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 
 import uvloop
 
 from control_plane.controllers.manager import ControllerManager
+from ku7s.aio import stop_on_signals
 from ku7s.client.rest import APIClient
 
 
@@ -20,10 +19,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         client = APIClient.from_kubeconfig_file(args.kubeconfig, timeout=30)
         await ControllerManager(client).run(stop)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 from pathlib import Path
 
 import uvloop
@@ -19,6 +18,7 @@ from control_plane.container import own_address
 from control_plane.dns.records import ClusterRecords
 from control_plane.dns.registration import register_service
 from control_plane.dns.server import DNSHandler, serve
+from ku7s.aio import stop_on_signals
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
 
@@ -63,10 +63,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         client = APIClient.from_kubeconfig_file(args.kubeconfig, timeout=30)
         async with client:
             factory = InformerFactory(client)

@@ -5,13 +5,13 @@ again (and reports what changed meanwhile), so the cache never drifts for long."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
+from ku7s.aio import sleep_unless
 from ku7s.api import meta
 from ku7s.client.rest import APIClient, APIStatusError
 
@@ -112,8 +112,7 @@ class Informer:
                     self._apply(event_type, obj)
             except (TimeoutError, APIStatusError, aiohttp.ClientError, OSError) as e:
                 log.info("watch of %s ended (%s); listing again", self._path, e)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._retry)
+            await sleep_unless(stop, self._retry)
 
     async def _relist(self) -> str:
         listing = await self._client.get(self._path, self._params)

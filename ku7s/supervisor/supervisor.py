@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from ku7s.aio import sleep_unless, stop_on_signals
 from ku7s.supervisor.backoff import Backoff
 from ku7s.supervisor.program import Program
 
@@ -64,8 +65,7 @@ class Supervisor:
                 return
             delay = backoff.next_delay(self._clock() - started)
             self._say(f"{program.name} exited with {code}; restarting in {delay:.1f}s")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
+            await sleep_unless(stop, delay)
 
     async def _run_once(self, program: Program, stop: asyncio.Event) -> int | None:
         log_path = self._log_dir / f"{program.name}.log"
@@ -122,10 +122,7 @@ def run_until_signalled(programs: list[Program], log_dir: Path) -> None:
     """Entry point for a node's main process: supervise until SIGTERM or SIGINT."""
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         await Supervisor(programs, log_dir, pid_dir=PID_DIR).run(stop)
 
     asyncio.run(main())

@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 from pathlib import Path
 
 import uvloop
 import yaml
 
-from ku7s.aio import sleep_unless
+from ku7s.aio import sleep_unless, stop_on_signals
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient, APIStatusError, client_ssl_context
 from node_image.kube_proxy.iptables import IPTables
@@ -79,10 +78,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     async def start() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         await run(dict(os.environ), stop)
 
     uvloop.run(start())

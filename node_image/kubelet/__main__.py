@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 from pathlib import Path
 
+from ku7s.aio import stop_on_signals
 from node_image.kubelet.cgroups import PodCgroups
 from node_image.kubelet.credentials import CredentialStore
 from node_image.kubelet.cri import CRIClient
@@ -73,10 +73,7 @@ def main() -> None:
     state = Path(env.get("KU7S_KUBELET_DIR", "/var/lib/ku7s/kubelet"))
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         cri = CRIClient(CONTAINERD_SOCKET)
         kubelet = Kubelet(
             settings,

@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 import orjson
 
+from ku7s.aio import sleep_unless
 from ku7s.rpc import node_pb2, node_pb2_grpc
 from node_image.kubelet import cni
 from node_image.kubelet.cgroups import PodCgroups
@@ -126,7 +127,7 @@ class Kubelet:
                     await self._session(channel, reg, stop, manager, reporter)
                 except (grpc.aio.AioRpcError, SessionEnded, TimeoutError) as e:
                     log.warning("session with the control plane ended: %s", _describe(e))
-                    await _sleep_unless(stop, self._retry_interval)
+                    await sleep_unless(stop, self._retry_interval)
         finally:
             if api is not None:
                 api.cancel()
@@ -226,10 +227,10 @@ class Kubelet:
                 )
             except JoinRefused as e:
                 log.error("the control plane refused to let this node join: %s", e)
-                await _sleep_unless(stop, self._refused_retry_interval)
+                await sleep_unless(stop, self._refused_retry_interval)
             except grpc.aio.AioRpcError as e:
                 log.warning("join failed, retrying: %s", _describe(e))
-                await _sleep_unless(stop, self._retry_interval)
+                await sleep_unless(stop, self._retry_interval)
         return None
 
     async def _heartbeat(self) -> node_pb2.Heartbeat:
@@ -334,7 +335,7 @@ class Kubelet:
                 await asyncio.wait_for(acks.get(), timeout=max(3 * interval, 3))
                 last_sent, last_ready = now, beat.ready
             wait = interval - (loop.time() - last_sent) if beat.ready else _NOT_READY_POLL
-            await _sleep_unless(stop, max(wait, 0.01))
+            await sleep_unless(stop, max(wait, 0.01))
 
 
 _Writer = Callable[[node_pb2.NodeMessage], Awaitable[None]]
@@ -368,11 +369,6 @@ def _log_masquerade(pod_cidr: str) -> Callable[[asyncio.Task[bool]], None]:
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("cleaning up left-over pods failed: %r", task.exception())
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 def _describe(error: BaseException) -> str:
