@@ -9,7 +9,6 @@ import logging
 from typing import Any, ClassVar
 
 from control_plane.controllers.base import Controller
-from control_plane.controllers.pod_owner import namespace_index, pod_informer
 from control_plane.controllers.service_backends import (
     Backend,
     ServiceWatch,
@@ -67,12 +66,10 @@ class EndpointsController(Controller):
         self, client: APIClient, informers: InformerFactory | None = None, *, workers: int = 2
     ) -> None:
         super().__init__(client, informers, workers=workers)
-        services = self.factory.informer("/api/v1/services")
-        services.add_index("namespace", namespace_index)
-        self.watch = ServiceWatch(services, pod_informer(self.factory), self.queue.add)
+        self.watch = ServiceWatch.shared(self.factory, self.queue.add)
         self.endpoints = self.factory.informer("/api/v1/endpoints")
         self.endpoints.on_change(self._endpoints_changed)
-        self.informers = [services, self.watch.pods, self.endpoints]
+        self.informers = [self.watch.services, self.watch.pods, self.endpoints]
 
     def _endpoints_changed(self, _: str, endpoints: Object) -> None:
         """Edits to managed Endpoints are undone; others (no such Service) are left alone."""

@@ -10,7 +10,6 @@ import logging
 from typing import Any, ClassVar
 
 from control_plane.controllers.base import Controller
-from control_plane.controllers.pod_owner import namespace_index, pod_informer
 from control_plane.controllers.service_backends import (
     Backend,
     ServiceWatch,
@@ -143,14 +142,12 @@ class EndpointSliceController(Controller):
         self, client: APIClient, informers: InformerFactory | None = None, *, workers: int = 2
     ) -> None:
         super().__init__(client, informers, workers=workers)
-        services = self.factory.informer("/api/v1/services")
-        services.add_index("namespace", namespace_index)
-        self.watch = ServiceWatch(services, pod_informer(self.factory), self.queue.add)
+        self.watch = ServiceWatch.shared(self.factory, self.queue.add)
         self.slices = self.factory.informer(f"{API}/endpointslices")
         self.slices.add_index("service", _service_of)
         self.slices.on_change(self._slice_changed)
         self._written = RecentWrites()
-        self.informers = [services, self.watch.pods, self.slices]
+        self.informers = [self.watch.services, self.watch.pods, self.slices]
 
     def _slice_changed(self, event: str, endpoint_slice: Object) -> None:
         self._written.seen(event, endpoint_slice)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from control_plane.controllers import pod_control as pc
+from control_plane.controllers.pod_owner import namespace_index, pod_informer
 from ku7s.api import meta
-from ku7s.client.informer import Informer, object_key
+from ku7s.client.informer import Informer, InformerFactory, object_key
 
 Object = dict[str, Any]
 
@@ -157,6 +158,13 @@ class ServiceWatch:
         self._backing: dict[str, set[str]] = {}
         services.on_change(lambda _, service: enqueue(object_key(service)))
         pods.on_change(self._pod_changed)
+
+    @classmethod
+    def shared(cls, factory: InformerFactory, enqueue: Callable[[str], None]) -> ServiceWatch:
+        """Over the factory's shared Service and pod informers."""
+        services = factory.informer("/api/v1/services")
+        services.add_index("namespace", namespace_index)
+        return cls(services, pod_informer(factory), enqueue)
 
     def _pod_changed(self, event: str, pod: Object) -> None:
         key = object_key(pod)
