@@ -123,6 +123,24 @@ class ChaosAPI:
     ) -> ActiveFault:
         return self.fault("loss", nodes, target=target, direction=direction, percent=percent, **kw)
 
+    def latency(
+        self,
+        nodes: Sequence[str] | str,
+        delay: str = "100ms",
+        jitter: str = "0ms",
+        target: str = "all",
+        direction: str = "to",
+        **kw: Any,
+    ) -> ActiveFault:
+        return self.fault(
+            "latency", nodes, target=target, direction=direction, delay=delay, jitter=jitter, **kw
+        )
+
+    def bandwidth(
+        self, nodes: Sequence[str] | str, rate: str = "1mbit", target: str = "all", **kw: Any
+    ) -> ActiveFault:
+        return self.fault("bandwidth", nodes, target=target, rate=rate, **kw)
+
     def stop_component(
         self,
         component: str,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ku7s.chaos.duration import parse_duration
 from ku7s.chaos.faults.bandwidth import BANDWIDTH_KINDS
 from ku7s.chaos.faults.base import Fault
 from ku7s.chaos.faults.component import SIGNALS
@@ -28,6 +29,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "partition": ("target", "direction"),
     "bandwidth": ("target", "rate"),
     "loss": ("target", "direction", "percent"),
+    "latency": ("target", "direction", "delay", "jitter"),
     "cpu-burn": ("workers",),
     "memory-fill": ("size",),
 }
@@ -39,7 +41,7 @@ assert set(KINDS) == {
     *PRESSURE_KINDS,
     *BANDWIDTH_KINDS,
 }
-DEFAULT_DIRECTION = {"partition": "both", "loss": "to"}
+DEFAULT_DIRECTION = {"partition": "both", "loss": "to", "latency": "to"}
 
 
 @dataclass
@@ -60,6 +62,18 @@ class FaultRequest:
         unknown = sorted(set(self.options) - set(KINDS[self.kind]))
         if unknown:
             raise UserInputError(f"fault {self.kind} takes no option {unknown[0]!r}")
+
+
+def parse_latency(option: str, text: str) -> float:
+    """A delay or jitter: a duration, where the jitter may also be none."""
+    if option == "jitter" and text.strip() in ("0", "0s", "0ms"):
+        return 0.0
+    try:
+        return parse_duration(text)
+    except UserInputError:
+        raise UserInputError(
+            f"invalid --{option} {text!r}: expected a duration such as 200ms or 1s"
+        ) from None
 
 
 async def prepare(chaos: Chaos, cluster: str, request: FaultRequest) -> Fault:
@@ -83,6 +97,9 @@ async def prepare(chaos: Chaos, cluster: str, request: FaultRequest) -> Fault:
             request.labels,
             request.selection,
         )
+    for option in ("delay", "jitter"):
+        if isinstance(parameters.get(option), str):
+            parameters[option] = parse_latency(option, parameters[option])
     if kind in NETWORK_KINDS:
         first, other = await network_sides(
             chaos.provider, chaos.client, cluster, chosen, str(parameters.pop("target", "all"))

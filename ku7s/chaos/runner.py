@@ -57,6 +57,8 @@ def build_fault(
             sorted(drops),
             drops=drops,
             percent=float(parameters.get("percent") or 100),
+            delay=float(parameters.get("delay") or 0),
+            jitter=float(parameters.get("jitter") or 0),
             seconds=float(parameters.get("seconds") or 30),
             tag=str(parameters.get("tag") or secrets.token_hex(4)),
             between=str(parameters.get("between") or ""),
@@ -110,11 +112,18 @@ def describe(record: FaultRecord) -> str:
     return describe_fault(record.kind, record.targets, record.parameters)
 
 
+def latency_amount(parameters: dict[str, Any]) -> str:
+    jitter = float(parameters.get("jitter") or 0)
+    spread = f"±{format_duration(jitter)}" if jitter else ""
+    return f"{format_duration(float(parameters.get('delay') or 0))}{spread} "
+
+
 def describe_fault(kind: str, targets: list[str], parameters: dict[str, Any]) -> str:
     """The fault in a few words: its kind, what it acts on, and where."""
     if parameters.get("between"):
         amount = {
             "loss": f"{parameters.get('percent', 0):g}% ",
+            "latency": latency_amount(parameters),
             "bandwidth": f"{parameters.get('rate')} ",
         }.get(kind, "")
         return f"{kind} {amount}{parameters['between']}"

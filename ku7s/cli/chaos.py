@@ -192,7 +192,7 @@ def _network_options(direction: str) -> tuple[Callable[[Any], Any], ...]:
             type=click.Choice(["to", "from", "both"]),
             default=direction,
             show_default=True,
-            help="which way packets are dropped: to the other side, from it, or both",
+            help="which way packets are hit: to the other side, from it, or both",
         ),
     )
 
@@ -213,6 +213,18 @@ chaos.add_command(
         extras=(
             *_network_options("to"),
             click.option("--percent", type=float, default=30.0, show_default=True),
+        ),
+    )
+)
+chaos.add_command(
+    _fault_command(
+        "latency",
+        "hold every packet between the nodes and the other side for --delay, give or take --jitter",
+        held=True,
+        extras=(
+            *_network_options("to"),
+            click.option("--delay", default="100ms", show_default=True, help="e.g. 200ms, 1s"),
+            click.option("--jitter", default="0ms", show_default=True, help="e.g. 20ms"),
         ),
     )
 )

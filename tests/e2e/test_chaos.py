@@ -286,14 +286,28 @@ spec:
 
 
 def chaos_rules(container: str) -> str:
-    """What is left of any fault on a container: its chains and its timers."""
+    """What is left of any fault on a container: its chains, its timers, and the processes
+    holding delayed packets."""
     rules = subprocess.run(
         ["docker", "exec", container, "iptables-save"], capture_output=True, text=True
     ).stdout
-    timers = subprocess.run(
-        ["docker", "exec", container, "pgrep", "-f", "# KU7S-CHAOS"], capture_output=True, text=True
+    processes = subprocess.run(
+        ["docker", "exec", container, "pgrep", "-af", "# KU7S-CHAOS|packet_delay"],
+        capture_output=True,
+        text=True,
     ).stdout
-    return "\n".join(line for line in rules.splitlines() if "KU7S-CHAOS" in line) + timers
+    return "\n".join(line for line in rules.splitlines() if "KU7S-CHAOS" in line) + processes
+
+
+def round_trips(source: str, destination: str, count: int) -> list[float]:
+    """Milliseconds each ping took, from one container to another."""
+    out = subprocess.run(
+        ["docker", "exec", source, "busybox", "ping", "-c", str(count), "-i", "0.05", destination],
+        capture_output=True,
+        text=True,
+    ).stdout
+    lines = [line for line in out.splitlines() if "time=" in line]
+    return [float(line.split("time=")[1].split()[0]) for line in lines]
 
 
 def test_network_faults_partition_and_lose_packets(chaos_cluster: Cluster, tmp_path):
@@ -461,3 +475,45 @@ def test_bandwidth_holds_traffic_to_its_rate(chaos_cluster: Cluster):
     ).stdout
     assert "htb" not in qdisc and chaos_processes(first) == ""
     subprocess.run(["docker", "exec", second, "pkill", "-f", "9999"], capture_output=True)
+
+
+def test_latency_shows_in_round_trips_and_leaves_no_process(chaos_cluster: Cluster):
+    cluster = chaos_cluster
+    first, second = sorted(cluster.workers)
+    assert max(round_trips(first, second, 10)) < 50
+    run = chaos(
+        cluster,
+        "latency",
+        first,
+        "--target",
+        second,
+        "--delay",
+        "200ms",
+        "--jitter",
+        "20ms",
+        "--duration",
+        "60s",
+    )
+    assert f"latency 200ms±20ms {first} -> {second}" in injected(run)
+    delayed = round_trips(first, second, 40)
+    assert len(delayed) == 40  # held, not lost
+    assert min(delayed) >= 180 and max(delayed) <= 260, delayed
+    assert 190 <= sum(delayed) / len(delayed) <= 215, delayed
+    assert "packet_delay" in chaos_rules(second)
+    # TCP goes through the held queue too, slower but whole.
+    subprocess.run(["docker", "exec", "-d", second, "python3", "-c", RECEIVER], check=True)
+    time.sleep(0.5)
+    sent = subprocess.run(
+        ["docker", "exec", first, "python3", "-c", SENDER, second, "200000"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert sent.returncode == 0, sent.stderr
+    subprocess.run(["docker", "exec", second, "pkill", "-f", "9999"], capture_output=True)
+    run.send_signal(signal.SIGINT)
+    out, _ = run.communicate(timeout=30)
+    assert "reverted latency" in out
+    assert max(round_trips(first, second, 10)) < 50
+    for container in (first, second, f"{cluster.name}-control-plane"):
+        assert chaos_rules(container) == "", container

@@ -14,7 +14,8 @@ from ku7s.chaos.duration import format_duration, parse_duration
 from ku7s.chaos.faults.bandwidth import BandwidthFault, rate_bits
 from ku7s.chaos.faults.network import NetworkFault, Side, plan_drops
 from ku7s.chaos.ledger import FaultRecord, Ledger
-from ku7s.chaos.runner import Chaos, build_fault
+from ku7s.chaos.request import parse_latency
+from ku7s.chaos.runner import Chaos, build_fault, describe_fault
 from ku7s.chaos.scenario import load_scenario
 from ku7s.chaos.selection import Selection
 from ku7s.cluster.providers.docker import NodeContainer
@@ -152,6 +153,36 @@ def test_network_rules_live_in_a_chain_of_their_own():
     assert "iptables -w -X KU7S-CHAOS-ab" in fault.undo()
     with pytest.raises(UserInputError, match="--percent"):
         NetworkFault("loss", None, ["w1"], drops={"w1": ["-s x"]}, percent=0)  # type: ignore[arg-type]
+
+
+def test_latency_queues_packets_that_the_delay_process_has_not_yet_let_go():
+    fault = NetworkFault(
+        "latency", None, ["w1"], drops={"w1": ["-s 10.0.0.1"]}, delay=0.2, jitter=0.02, tag="ab"
+    )  # type: ignore[arg-type]
+    rule = fault.rules("w1")[1]
+    assert "-s 10.0.0.1 -m mark ! --mark 0x20000000/0x20000000" in rule
+    assert f"-j NFQUEUE --queue-num {fault.queue} --queue-bypass" in rule
+    assert 1000 <= fault.queue < 61000
+    delayer = fault.delayer()
+    assert delayer[:3] == ["python3", "-m", "node_image.packet_delay"]
+    assert "--latency=0.2000" in delayer and "--jitter=0.0200" in delayer
+    undo = fault.undo()
+    # The rules go before the process, so no packet is queued to a queue no one reads.
+    removed = undo.index("iptables -w -t raw -X")
+    assert removed < undo.index("pkill -f '[p]acket_delay .*KU7S-CHAOS-ab'")
+    with pytest.raises(UserInputError, match="--delay"):
+        NetworkFault("latency", None, ["w1"], drops={"w1": ["-s x"]}, delay=0)  # type: ignore[arg-type]
+
+
+def test_latency_options_parse_as_durations():
+    assert parse_latency("delay", "200ms") == 0.2
+    assert parse_latency("jitter", "0ms") == 0.0
+    with pytest.raises(UserInputError, match="invalid --delay 'soon'"):
+        parse_latency("delay", "soon")
+    with pytest.raises(UserInputError, match="invalid --delay '0ms'"):
+        parse_latency("delay", "0ms")
+    parameters = {"between": "w1 -> all", "delay": 0.2, "jitter": 0.02}
+    assert describe_fault("latency", ["w1"], parameters) == "latency 200ms±20ms w1 -> all"
 
 
 SCENARIO = """\

@@ -1,6 +1,12 @@
 """Network faults between two sides, as iptables rules: ``partition`` drops every packet
 one way (``--direction to``: from the first side to the other; ``from``: back) or both ways,
-``loss`` drops a percentage of them at random.
+``loss`` drops a percentage of them at random, ``latency`` holds each packet for a delay give
+or take a jitter.
+
+The kernel here has no ``netem``, so latency is made in user space where it has to work
+everywhere: the rules send the packets to an NFQUEUE, and ``node_image.packet_delay`` in the
+container holds them and lets them go on later (``--queue-bypass``: if that process is gone,
+packets pass undelayed rather than being lost).
 
 Packets are dropped where they arrive (INPUT and FORWARD of the receiving container), so the
 sender sees a silent loss, as on a real network, rather than an error from its own kernel.
@@ -22,11 +28,15 @@ from typing import Any
 
 from ku7s.chaos.faults.timer import apply_timed, undo_timed
 from ku7s.cluster.providers.docker import DockerProvider
-from ku7s.errors import UserInputError
+from ku7s.errors import Ku7sError, UserInputError
 
-NETWORK_KINDS = ("partition", "loss")
+NETWORK_KINDS = ("partition", "loss", "latency")
 DIRECTIONS = ("to", "from", "both")
-HOOKS = ("INPUT", "OUTPUT", "FORWARD")
+#: The mark node_image.packet_delay puts on packets it lets go (kept in step with it; the
+#: CLI does not import the node image's code).
+RELEASED_MARK = 0x20000000
+#: The longest latency: beyond it, TCP and the kubelet's leases give up anyway.
+MAX_DELAY = 60.0
 
 
 @dataclass
@@ -39,6 +49,9 @@ class NetworkFault:
     drops: dict[str, list[str]] = field(default_factory=dict)
     #: Percent of packets dropped (loss).
     percent: float = 100.0
+    #: Seconds each packet is held, give or take the jitter (latency).
+    delay: float = 0.0
+    jitter: float = 0.0
     seconds: float = 30.0
     tag: str = field(default_factory=lambda: secrets.token_hex(4))
     #: The two sides, for people: "worker -> worker2".
@@ -47,6 +60,11 @@ class NetworkFault:
     def __post_init__(self) -> None:
         if self.kind == "loss" and not 0 < self.percent <= 100:
             raise UserInputError(f"invalid --percent {self.percent:g}: expected 0 to 100")
+        if self.kind == "latency" and not (0 < self.delay <= MAX_DELAY and self.jitter >= 0):
+            raise UserInputError(
+                f"invalid --delay {self.delay:g}s: expected more than 0 and at most "
+                f"{MAX_DELAY:g}s, with a jitter of 0 or more"
+            )
         if not any(self.drops.values()):
             raise UserInputError("the other side of the fault has no address")
 
@@ -58,43 +76,100 @@ class NetworkFault:
     def reversible(self) -> bool:
         return True
 
+    @property
+    def queue(self) -> int:
+        """The NFQUEUE of a latency fault, told apart by its tag (queues are per container)."""
+        return 1000 + int(self.tag, 16) % 60000
+
     def parameters(self) -> dict[str, Any]:
         return {
             "drops": self.drops,
             "between": self.between,
             "percent": self.percent,
+            "delay": self.delay,
+            "jitter": self.jitter,
             "seconds": self.seconds,
             "tag": self.tag,
         }
+
+    @property
+    def _iptables(self) -> str:
+        """Latency holds packets in the raw table, before connection tracking: a packet
+        that arrived behind a held one of the same flow would otherwise make a second
+        conntrack entry, which loses the race to the first and is dropped."""
+        return "iptables -w -t raw" if self.kind == "latency" else "iptables -w"
+
+    def _hooks(self, leaving: bool) -> list[str]:
+        arriving = ["PREROUTING"] if self.kind == "latency" else ["INPUT", "FORWARD"]
+        return arriving + (["OUTPUT"] if leaving else [])
 
     def rules(self, container: str) -> list[str]:
         """The iptables commands that inject the fault in one container, in order."""
         drop = "-j DROP"
         if self.kind == "loss":
             drop = f"-m statistic --mode random --probability {self.percent / 100:.4f} -j DROP"
+        if self.kind == "latency":
+            drop = (
+                f"-m mark ! --mark {RELEASED_MARK:#x}/{RELEASED_MARK:#x} "
+                f"-j NFQUEUE --queue-num {self.queue} --queue-bypass"
+            )
         matches = self.drops.get(container, [])
-        commands = [f"iptables -w -N {self.chain}"]
-        commands += [f"iptables -w -A {self.chain} {match} {drop}" for match in matches]
-        hooks = ["INPUT", "FORWARD"]
-        if any(m.startswith("-d ") for m in matches):
-            hooks.append("OUTPUT")
-        commands += [f"iptables -w -I {hook} -j {self.chain}" for hook in hooks]
+        commands = [f"{self._iptables} -N {self.chain}"]
+        commands += [f"{self._iptables} -A {self.chain} {match} {drop}" for match in matches]
+        hooks = self._hooks(leaving=any(m.startswith("-d ") for m in matches))
+        commands += [f"{self._iptables} -I {hook} -j {self.chain}" for hook in hooks]
         return commands
 
     def undo(self) -> str:
         """One shell line that removes the fault's rules, whatever is left of them."""
-        parts = [f"iptables -w -D {hook} -j {self.chain} 2>/dev/null" for hook in HOOKS]
-        parts += [
-            f"iptables -w -F {self.chain} 2>/dev/null",
-            f"iptables -w -X {self.chain} 2>/dev/null",
+        iptables = self._iptables
+        parts = [
+            f"{iptables} -D {hook} -j {self.chain} 2>/dev/null"
+            for hook in self._hooks(leaving=True)
         ]
+        parts += [
+            f"{iptables} -F {self.chain} 2>/dev/null",
+            f"{iptables} -X {self.chain} 2>/dev/null",
+        ]
+        if self.kind == "latency":
+            # Once the rules are gone; the brackets keep pkill off this shell's own line.
+            parts.append(f"pkill -f '[p]acket_delay .*{self.chain}'")
         return "; ".join(parts) + "; true"
 
+    def delayer(self) -> list[str]:
+        """The command that starts the process holding a latency fault's packets."""
+        return [
+            "python3",
+            "-m",
+            "node_image.packet_delay",
+            f"--queue={self.queue}",
+            f"--latency={self.delay:.4f}",
+            f"--jitter={self.jitter:.4f}",
+            f"--seconds={self.seconds:.1f}",
+            self.chain,
+        ]
+
     def _inject(self) -> None:
-        for name in self.targets:
-            container = self.provider.client.containers.get(name)
-            what = f"add the {self.kind} rules"
-            apply_timed(container, self.rules(name), self.undo(), self.seconds, self.chain, what)
+        """In every container, or (on a failure in one) in none."""
+        try:
+            for name in self.targets:
+                self._inject_into(name)
+        except Exception:
+            self._revert()
+            raise
+
+    def _inject_into(self, name: str) -> None:
+        container = self.provider.client.containers.get(name)
+        if self.kind == "latency":
+            started = container.exec_run(self.delayer())
+            if started.exit_code != 0:
+                output = started.output if isinstance(started.output, bytes) else b""
+                raise Ku7sError(
+                    f"cannot delay packets on {name}: "
+                    f"{output.decode(errors='replace').strip()[-200:]}"
+                )
+        what = f"add the {self.kind} rules"
+        apply_timed(container, self.rules(name), self.undo(), self.seconds, self.chain, what)
 
     def _revert(self) -> None:
         undo_timed(self.provider, self.targets, self.undo(), self.chain)
