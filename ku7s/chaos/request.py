@@ -11,7 +11,7 @@ from ku7s.chaos.duration import parse_duration
 from ku7s.chaos.faults.bandwidth import BANDWIDTH_KINDS
 from ku7s.chaos.faults.base import Fault
 from ku7s.chaos.faults.component import SIGNALS
-from ku7s.chaos.faults.network import NETWORK_KINDS, plan_drops
+from ku7s.chaos.faults.network import NETWORK_KINDS, plan_drops, plan_egress
 from ku7s.chaos.faults.node_state import ACTIONS
 from ku7s.chaos.faults.pod import POD_KINDS
 from ku7s.chaos.faults.pressure import PRESSURE_KINDS
@@ -106,6 +106,8 @@ async def prepare(chaos: Chaos, cluster: str, request: FaultRequest) -> Fault:
         )
         direction = str(parameters.pop("direction", DEFAULT_DIRECTION[kind]))
         parameters["drops"] = plan_drops(first, other, direction)
+        if kind == "latency":
+            parameters["egress"] = plan_egress(first, other, direction)
         arrow = {"to": "->", "from": "<-", "both": "<->"}[direction]
         parameters["between"] = f"{','.join(chosen)} {arrow} {other.name}"
     if kind in BANDWIDTH_KINDS:

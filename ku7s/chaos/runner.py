@@ -51,11 +51,15 @@ def build_fault(
         return PodFault(kind, provider, client, list(targets), str(parameters.get("container", "")))
     if kind in NETWORK_KINDS:
         drops = {str(c): [str(m) for m in ms] for c, ms in (parameters.get("drops") or {}).items()}
+        egress = {
+            str(c): [str(a) for a in ms] for c, ms in (parameters.get("egress") or {}).items()
+        }
         return NetworkFault(
             kind,
             provider,
-            sorted(drops),
+            sorted({*drops, *egress}),
             drops=drops,
+            egress=egress,
             percent=float(parameters.get("percent") or 100),
             delay=float(parameters.get("delay") or 0),
             jitter=float(parameters.get("jitter") or 0),

@@ -12,7 +12,7 @@ import pytest
 
 from ku7s.chaos.duration import format_duration, parse_duration
 from ku7s.chaos.faults.bandwidth import BandwidthFault, rate_bits
-from ku7s.chaos.faults.network import NetworkFault, Side, plan_drops
+from ku7s.chaos.faults.network import NetworkFault, Side, plan_drops, plan_egress
 from ku7s.chaos.ledger import FaultRecord, Ledger
 from ku7s.chaos.request import parse_latency
 from ku7s.chaos.runner import Chaos, build_fault, describe_fault
@@ -172,6 +172,62 @@ def test_latency_queues_packets_that_the_delay_process_has_not_yet_let_go():
     assert removed < undo.index("pkill -f '[p]acket_delay .*KU7S-CHAOS-ab'")
     with pytest.raises(UserInputError, match="--delay"):
         NetworkFault("latency", None, ["w1"], drops={"w1": ["-s x"]}, delay=0)  # type: ignore[arg-type]
+
+
+class FakeContainer:
+    """Answers docker exec: 0 for everything, or 1 for the netem probe if it has none."""
+
+    def __init__(self, name: str, netem: bool) -> None:
+        self.name, self.netem, self.commands = name, netem, []
+
+    def exec_run(self, argv, detach=False):
+        command = " ".join(argv)
+        self.commands.append(command)
+        failed = "netem delay 1ms" in command and not self.netem
+        return type("Result", (), {"exit_code": int(failed), "output": b""})()
+
+
+class FakeDocker:
+    def __init__(self, netem: bool) -> None:
+        self.containers = self
+        self.made = {n: FakeContainer(n, netem) for n in ("w1", "w2")}
+        self.client = self
+
+    def get(self, name):
+        return self.made[name]
+
+
+@pytest.mark.parametrize("netem", [True, False])
+def test_latency_uses_netem_on_the_senders_where_the_kernel_has_it(netem):
+    worker = Side({"w1": ["172.18.0.2", "10.244.1.0/24"]})
+    other = Side({"w2": ["172.18.0.3"]})
+    docker = FakeDocker(netem)
+    fault = build_fault(
+        "latency",
+        docker,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        [],
+        {
+            "drops": plan_drops(worker, other, "to"),
+            "egress": plan_egress(worker, other, "to"),
+            "delay": 0.2,
+            "jitter": 0.02,
+            "tag": "ab",
+        },
+    )
+    asyncio.run(fault.inject())
+    sender, receiver = (" ; ".join(docker.made[n].commands) for n in ("w1", "w2"))
+    if netem:
+        assert "parent 1:10 handle 10: netem delay 200.0ms 20.0ms" in sender
+        assert "u32 match ip dst 172.18.0.3 flowid 1:10" in sender
+        assert "NFQUEUE" not in receiver and "packet_delay" not in receiver
+    else:
+        assert "node_image.packet_delay" in receiver and "NFQUEUE" in receiver
+        assert "netem delay 200" not in sender
+    # The host sending (the other side's, with --direction from) leaves netem out.
+    host = Side({}, host="172.18.0.1")
+    assert plan_egress(worker, host, "from") == {}
+    assert plan_egress(worker, host, "to") == {"w1": ["172.18.0.1"]}
 
 
 def test_latency_options_parse_as_durations():

@@ -21,6 +21,25 @@ DEVICE = "eth0"
 BANDWIDTH_KINDS = ("bandwidth",)
 
 
+def egress_class_commands(destinations: list[str], shape: str, leaf: str = "") -> list[str]:
+    """An HTB root on eth0 whose class 1:10, shaped as given (and with a leaf qdisc such as
+    netem's, if any), takes the traffic to the destinations; the rest keeps an unlimited
+    class. The root is the device's only one: one such fault per container at a time."""
+    commands = [
+        f"tc qdisc add dev {DEVICE} root handle 1: htb default 1",
+        f"tc class add dev {DEVICE} parent 1: classid 1:1 htb rate 100gbit",
+        f"tc class add dev {DEVICE} parent 1: classid 1:10 htb {shape}",
+    ]
+    if leaf:
+        commands.append(f"tc qdisc add dev {DEVICE} parent 1:10 handle 10: {leaf}")
+    commands += [
+        f"tc filter add dev {DEVICE} parent 1: protocol ip prio 1 u32 match ip dst "
+        f"{destination} flowid 1:10"
+        for destination in destinations
+    ]
+    return commands
+
+
 def rate_bits(rate: str) -> float:
     match = _RATE.match(rate.strip().lower())
     if not match or float(match.group(1)) <= 0:
@@ -62,17 +81,7 @@ class BandwidthFault:
     def commands(self) -> list[str]:
         # A burst of 10 ms at the rate, and at least a few full frames.
         burst = max(int(rate_bits(self.rate) / 8 / 100), 16 * 1024)
-        commands = [
-            f"tc qdisc add dev {DEVICE} root handle 1: htb default 1",
-            f"tc class add dev {DEVICE} parent 1: classid 1:1 htb rate 100gbit",
-            f"tc class add dev {DEVICE} parent 1: classid 1:10 htb rate {self.rate} burst {burst}",
-        ]
-        commands += [
-            f"tc filter add dev {DEVICE} parent 1: protocol ip prio 1 u32 match ip dst "
-            f"{destination} flowid 1:10"
-            for destination in self.destinations
-        ]
-        return commands
+        return egress_class_commands(self.destinations, f"rate {self.rate} burst {burst}")
 
     def undo(self) -> str:
         return f"tc qdisc del dev {DEVICE} root 2>/dev/null; true"
@@ -86,7 +95,7 @@ class BandwidthFault:
             container = self.provider.client.containers.get(name)
             current = container.exec_run(["tc", "qdisc", "show", "dev", DEVICE, "root"]).output
             if b"htb 1:" in (current if isinstance(current, bytes) else b""):
-                raise Ku7sError(f"a bandwidth fault is already in force on {name}")
+                raise Ku7sError(f"a bandwidth or latency fault is already in force on {name}")
             apply_timed(
                 container,
                 self.commands(),

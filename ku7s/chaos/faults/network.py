@@ -3,10 +3,11 @@ one way (``--direction to``: from the first side to the other; ``from``: back) o
 ``loss`` drops a percentage of them at random, ``latency`` holds each packet for a delay give
 or take a jitter.
 
-The kernel here has no ``netem``, so latency is made in user space where it has to work
-everywhere: the rules send the packets to an NFQUEUE, and ``node_image.packet_delay`` in the
-container holds them and lets them go on later (``--queue-bypass``: if that process is gone,
-packets pass undelayed rather than being lost).
+Latency uses the kernel's ``netem`` on the senders' eth0 where every sender is a container
+whose kernel has it (netem.py). Elsewhere (this kernel has no netem, and the host is never
+touched) it is made in user space: the rules send the packets to an NFQUEUE, and
+``node_image.packet_delay`` in the receiving container holds them and lets them go on later
+(``--queue-bypass``: if that process is gone, packets pass undelayed rather than being lost).
 
 Packets are dropped where they arrive (INPUT and FORWARD of the receiving container), so the
 sender sees a silent loss, as on a real network, rather than an error from its own kernel.
@@ -26,6 +27,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from ku7s.chaos.faults.netem import has_netem, netem_commands, netem_undo
 from ku7s.chaos.faults.timer import apply_timed, undo_timed
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.errors import Ku7sError, UserInputError
@@ -52,6 +54,9 @@ class NetworkFault:
     #: Seconds each packet is held, give or take the jitter (latency).
     delay: float = 0.0
     jitter: float = 0.0
+    #: sender container -> the addresses its traffic is delayed to, for netem; empty when
+    #: the host is among the senders.
+    egress: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 30.0
     tag: str = field(default_factory=lambda: secrets.token_hex(4))
     #: The two sides, for people: "worker -> worker2".
@@ -88,6 +93,7 @@ class NetworkFault:
             "percent": self.percent,
             "delay": self.delay,
             "jitter": self.jitter,
+            "egress": self.egress,
             "seconds": self.seconds,
             "tag": self.tag,
         }
@@ -133,7 +139,7 @@ class NetworkFault:
         ]
         if self.kind == "latency":
             # Once the rules are gone; the brackets keep pkill off this shell's own line.
-            parts.append(f"pkill -f '[p]acket_delay .*{self.chain}'")
+            parts += [f"pkill -f '[p]acket_delay .*{self.chain}'", netem_undo()]
         return "; ".join(parts) + "; true"
 
     def delayer(self) -> list[str]:
@@ -152,11 +158,22 @@ class NetworkFault:
     def _inject(self) -> None:
         """In every container, or (on a failure in one) in none."""
         try:
-            for name in self.targets:
+            if self.kind == "latency" and self._netem_everywhere():
+                for name, destinations in self.egress.items():
+                    container = self.provider.client.containers.get(name)
+                    commands = netem_commands(destinations, self.delay, self.jitter)
+                    what = "delay packets with netem"
+                    apply_timed(container, commands, self.undo(), self.seconds, self.chain, what)
+                return
+            for name in self.drops:
                 self._inject_into(name)
         except Exception:
             self._revert()
             raise
+
+    def _netem_everywhere(self) -> bool:
+        get = self.provider.client.containers.get
+        return bool(self.egress) and all(has_netem(get(name)) for name in self.egress)
 
     def _inject_into(self, name: str) -> None:
         container = self.provider.client.containers.get(name)
@@ -216,3 +233,17 @@ def plan_drops(first: Side, other: Side, direction: str) -> dict[str, list[str]]
     if direction in ("from", "both"):
         lose(other, first)
     return {c: sorted(set(m)) for c, m in drops.items() if m}
+
+
+def plan_egress(first: Side, other: Side, direction: str) -> dict[str, list[str]]:
+    """Which containers send to which addresses in the given direction, for faults made on
+    the way out; empty if the host sends, since nothing is done on the host."""
+    egress: dict[str, list[str]] = {}
+    for sender, receiver, way in ((first, other, "to"), (other, first, "from")):
+        if direction not in (way, "both"):
+            continue
+        if sender.host:
+            return {}
+        for container in sender.containers:
+            egress.setdefault(container, []).extend(receiver.addresses)
+    return {c: sorted(set(a)) for c, a in egress.items() if a}
