@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 
 import uvloop
@@ -10,6 +11,7 @@ import uvloop
 from control_plane.controllers.manager import ControllerManager
 from ku7s.aio import stop_on_signals
 from ku7s.client.rest import APIClient
+from ku7s.metrics.endpoint import PORTS, MetricsEndpoint
 
 
 def main() -> None:
@@ -21,7 +23,9 @@ def main() -> None:
     async def run() -> None:
         stop = stop_on_signals()
         client = APIClient.from_kubeconfig_file(args.kubeconfig, timeout=30)
-        await ControllerManager(client).run(stop)
+        manager = ControllerManager(client)
+        endpoint = MetricsEndpoint({"/metrics": manager.registry}, PORTS["kube-controller-manager"])
+        await asyncio.gather(manager.run(stop), endpoint.run(stop))
 
     uvloop.run(run())
 

@@ -1,10 +1,14 @@
-"""kube-controller-manager as a component: one API client, every controller."""
+"""kube-controller-manager as a component: one API client, every controller, and their
+metrics on one registry."""
 
 from __future__ import annotations
 
 import asyncio
 
+from prometheus_client import CollectorRegistry
+
 from control_plane.controllers.base import Controller, run_all
+from control_plane.controllers.chaos_faults import ChaosFaultMetrics
 from control_plane.controllers.daemonset import DaemonSetController
 from control_plane.controllers.deployment import DeploymentController
 from control_plane.controllers.endpoints import EndpointsController
@@ -17,16 +21,28 @@ from control_plane.controllers.replicaset import ReplicaSetController
 from control_plane.controllers.statefulset import StatefulSetController
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
+from ku7s.metrics.workqueue import WorkqueueMetrics
+
+#: Upstream's queue names, where ours differ from the controller's name.
+QUEUE_NAMES = {
+    "endpoints-controller": "endpoint",
+    "endpointslice-controller": "endpoint_slice",
+    "garbage-collector": "garbage_collector_attempt_to_delete",
+    "node-lifecycle": "node_lifecycle_controller",
+}
 
 
 class ControllerManager:
-    def __init__(self, client: APIClient) -> None:
+    def __init__(self, client: APIClient, registry: CollectorRegistry | None = None) -> None:
         self._client = client
+        self.registry = registry or CollectorRegistry()
+        self._queues = WorkqueueMetrics(self.registry)
+        self.chaos_faults = ChaosFaultMetrics(client, self.registry)
 
     def controllers(self) -> list[Controller]:
         """Every controller, sharing one informer per collection."""
         informers = InformerFactory(self._client)
-        return [
+        controllers: list[Controller] = [
             NamespaceController(self._client, informers),
             ReplicaSetController(self._client, informers),
             DeploymentController(self._client, informers),
@@ -38,7 +54,12 @@ class ControllerManager:
             EndpointsController(self._client, informers),
             EndpointSliceController(self._client, informers),
         ]
+        for controller in controllers:
+            name = QUEUE_NAMES.get(controller.name, controller.name)
+            controller.queue.observe(self._queues.queue(name))
+        return controllers
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with self._client:
+        async with self._client, asyncio.TaskGroup() as group:
+            group.create_task(self.chaos_faults.run(stop))
             await run_all(self.controllers(), stop)

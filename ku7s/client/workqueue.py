@@ -5,9 +5,32 @@ after an exponential back-off that ``forget`` resets."""
 from __future__ import annotations
 
 import asyncio
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 K = TypeVar("K")
+
+
+class QueueObserver(Protocol):
+    """What a queue tells its metrics (ku7s.metrics.workqueue.QueueState)."""
+
+    def added(self, key: object) -> None: ...
+    def taken(self, key: object) -> None: ...
+    def done(self, key: object) -> None: ...
+    def retried(self) -> None: ...
+
+
+class _Unobserved:
+    def added(self, key: object) -> None:
+        pass
+
+    def taken(self, key: object) -> None:
+        pass
+
+    def done(self, key: object) -> None:
+        pass
+
+    def retried(self) -> None:
+        pass
 
 
 class WorkQueue(Generic[K]):
@@ -25,6 +48,11 @@ class WorkQueue(Generic[K]):
         self._base = base_delay
         self._max = max_delay
         self._timers: set[asyncio.TimerHandle] = set()
+        self._observer: QueueObserver = _Unobserved()
+
+    def observe(self, observer: QueueObserver) -> None:
+        """Report adds, waits and work to metrics from now on."""
+        self._observer = observer
 
     def __len__(self) -> int:
         return len(self._queued)
@@ -36,6 +64,7 @@ class WorkQueue(Generic[K]):
         if key not in self._queued:
             self._queued.add(key)
             self._queue.put_nowait(key)
+            self._observer.added(key)
 
     def add_after(self, key: K, delay: float) -> None:
         loop = asyncio.get_running_loop()
@@ -51,6 +80,7 @@ class WorkQueue(Generic[K]):
     def add_rate_limited(self, key: K) -> None:
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
+        self._observer.retried()
         self.add_after(key, min(self._max, self._base * 2**failures))
 
     def forget(self, key: K) -> None:
@@ -63,10 +93,12 @@ class WorkQueue(Generic[K]):
         key = await self._queue.get()
         self._queued.discard(key)
         self._processing.add(key)
+        self._observer.taken(key)
         return key
 
     def done(self, key: K) -> None:
         self._processing.discard(key)
+        self._observer.done(key)
         if key in self._dirty:
             self._dirty.discard(key)
             self.add(key)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -126,6 +127,30 @@ def test_node_faults_hold_for_their_duration_and_always_revert(chaos_cluster: Cl
         assert result.stderr.startswith("ERROR: ") and result.stderr.count("\n") == 1
         assert message in result.stderr, (args, result.stderr)
     assert status(first) == "running" and "No faults in force." in listed(cluster)
+
+    # Every fault is counted where Prometheus scrapes the controller manager.
+    def counted() -> bool:
+        text = scrape(f"{cluster.name}-control-plane", 10257)
+        return all(
+            f'{series}{{kind="{kind}"}} 1.0' in text
+            for series in ("ku7s_chaos_faults_total", "ku7s_chaos_faults_reverted_total")
+            for kind in ("pause", "stop", "kill")
+        )
+
+    cluster.wait_for(counted, timeout=10, what="the faults counted in the metrics")
+
+
+def scrape(container: str, port: int) -> str:
+    """A component's metrics, from the host, as Prometheus would read them."""
+    template = "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"
+    address = subprocess.run(
+        ["docker", "inspect", "-f", template, container],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    with urllib.request.urlopen(f"http://{address}:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
 
 
 def pid_of(container: str, component: str) -> str:
