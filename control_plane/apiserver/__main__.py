@@ -8,7 +8,9 @@ import logging
 from pathlib import Path
 
 import uvloop
+from prometheus_client import CollectorRegistry
 
+from control_plane.apiserver.metrics import APIServerMetrics
 from control_plane.apiserver.server import APIServer, APIServerConfig
 from control_plane.apiserver.storage import EtcdStorage
 from ku7s.aio import stop_on_signals
@@ -67,7 +69,9 @@ def main() -> None:
 
     async def run() -> None:
         stop = stop_on_signals()
-        await APIServer(config, EtcdStorage(etcd_host, etcd_port)).run(stop)
+        metrics = APIServerMetrics(CollectorRegistry())
+        storage = EtcdStorage(etcd_host, etcd_port, observe=metrics.etcd_request)
+        await APIServer(config, storage, metrics=metrics).run(stop)
 
     uvloop.run(run())
 

@@ -9,13 +9,16 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from prometheus_client import CollectorRegistry
 
 from control_plane.apiserver import discovery, errors
 from control_plane.apiserver.auth import PUBLIC_PATHS, User, authenticate
 from control_plane.apiserver.handlers import BOOKMARK_INTERVAL, ResourceHandlers, json_response
 from control_plane.apiserver.kubelet_proxy import KubeletProxy
+from control_plane.apiserver.metrics import APIServerMetrics
 from control_plane.apiserver.registry import Registry
 from ku7s import KUBERNETES_VERSION, __version__
+from ku7s.metrics.endpoint import metrics_response
 
 log = logging.getLogger("kube-apiserver")
 
@@ -110,9 +113,15 @@ def build_app(
     authenticator: Authenticator = authenticate,
     bookmark_interval: float = BOOKMARK_INTERVAL,
     kubelets: KubeletProxy | None = None,
+    metrics: APIServerMetrics | None = None,
 ) -> web.Application:
+    metrics = metrics or APIServerMetrics(CollectorRegistry())
     app = web.Application(
-        middlewares=[status_errors, authentication(authenticator)],
+        middlewares=[
+            metrics.middleware(registry.kinds),
+            status_errors,
+            authentication(authenticator),
+        ],
         client_max_size=3 * 1024 * 1024,
     )
     resources = ResourceHandlers(registry, bookmark_interval, kubelets)
@@ -161,6 +170,9 @@ def build_app(
     async def version(request: web.Request) -> web.Response:
         return json_response(version_info())
 
+    async def metrics_text(request: web.Request) -> web.Response:
+        return metrics_response(metrics.registry)
+
     async def openapi_v2(request: web.Request) -> web.Response:
         # An empty protobuf Document: kubectl's client-side validation finds no schema for any
         # kind and skips it, and apply falls back to its compiled-in patch metadata.
@@ -176,6 +188,7 @@ def build_app(
     r.add_get("/version", version)
     r.add_get("/version/", version)  # the Python client asks with the slash
     r.add_get("/openapi/v2", openapi_v2)
+    r.add_get("/metrics", metrics_text)
     for path in ("/healthz", "/livez"):
         r.add_get(path, health.live)
         r.add_get(path + "/{check:.*}", health.live)

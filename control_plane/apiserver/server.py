@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from control_plane.apiserver.allocators import ServiceAllocator
 from control_plane.apiserver.app import build_app
@@ -21,6 +22,7 @@ from control_plane.apiserver.bootstrap import (
 )
 from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.kubelet_proxy import KubeletProxy, kubelet_ssl_context
+from control_plane.apiserver.metrics import APIServerMetrics
 from control_plane.apiserver.node_service.ipam import PodCIDRAllocator
 from control_plane.apiserver.node_service.lease_monitor import NodeLeaseMonitor
 from control_plane.apiserver.node_service.service import ClusterNetwork, NodeService, Timing
@@ -57,10 +59,15 @@ class APIServerConfig:
 
 class APIServer:
     def __init__(
-        self, config: APIServerConfig, storage: EtcdStorage, timing: Timing | None = None
+        self,
+        config: APIServerConfig,
+        storage: EtcdStorage,
+        timing: Timing | None = None,
+        metrics: APIServerMetrics | None = None,
     ) -> None:
         self._config = config
         self._storage = storage
+        self._metrics = metrics or APIServerMetrics(CollectorRegistry())
         self._timing = timing or Timing(lease_duration_seconds=config.node_grace_seconds)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -96,7 +103,10 @@ class APIServer:
         await grpc_server.start()
 
         kubelets = KubeletProxy(kubelet_ssl_context(pki))
-        app = build_app(registry, cfg.advertise_address, kubelets=kubelets)
+        app = build_app(registry, cfg.advertise_address, kubelets=kubelets, metrics=self._metrics)
+        counting = asyncio.create_task(
+            self._metrics.count_objects(registry.kinds, storage.count, stop)
+        )
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await runner.setup()
         ssl_context = server_ssl_context(
@@ -113,6 +123,7 @@ class APIServer:
         try:
             await monitor.run(stop)
         finally:
+            counting.cancel()
             await grpc_server.stop(grace=1)
             await node_service.drain()
             await runner.cleanup()

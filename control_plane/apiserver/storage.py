@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -105,11 +106,22 @@ def decode(data: bytes, revision: int) -> Object:
     return obj
 
 
+#: Told of each round trip to etcd: the operation, the key, and the seconds it took.
+Observer = Callable[[str, str, float], None]
+
+
 class EtcdStorage:
     """The Storage used in clusters: etcd v3 over gRPC."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 2379, timeout: float = 10) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 2379,
+        timeout: float = 10,
+        observe: Observer | None = None,
+    ) -> None:
         self._client = aetcd.Client(host=host, port=port, timeout=timeout)
+        self._observe = observe
 
     async def connect(self, *, attempts: int = 200, interval: float = 0.05) -> None:
         """Wait for etcd to answer; it is started beside us and may still be coming up."""
@@ -125,13 +137,24 @@ class EtcdStorage:
     async def close(self) -> None:
         await self._client.close()
 
-    async def _call(self, method: Any, request: Any) -> Any:
+    async def _call(self, method: Any, request: Any, operation: str = "", key: str = "") -> Any:
+        started = time.perf_counter()
         try:
             return await method(request, timeout=self._client._timeout)
         except grpc.aio.AioRpcError as e:
             if e.code() == grpc.StatusCode.OUT_OF_RANGE:
                 raise RevisionCompacted(0) from e
             raise StorageUnavailable(f"etcd: {e.details()}") from e
+        finally:
+            if self._observe is not None and operation:
+                self._observe(operation, key, time.perf_counter() - started)
+
+    async def count(self, prefix: str) -> int:
+        """How many keys start with prefix, counted by etcd without sending them."""
+        raw = prefix.encode()
+        request = rpc.RangeRequest(key=raw, range_end=_prefix_end(raw), count_only=True)
+        response = await self._call(self._client.kvstub.Range, request, "count", prefix)
+        return int(response.count)
 
     async def current_revision(self) -> int:
         response = await self._call(
@@ -140,7 +163,9 @@ class EtcdStorage:
         return int(response.header.revision)
 
     async def get(self, key: str) -> Object:
-        response = await self._call(self._client.kvstub.Range, rpc.RangeRequest(key=key.encode()))
+        response = await self._call(
+            self._client.kvstub.Range, rpc.RangeRequest(key=key.encode()), "get", key
+        )
         if not response.kvs:
             raise KeyNotFound(key)
         kv = response.kvs[0]
@@ -154,7 +179,7 @@ class EtcdStorage:
         request = rpc.RangeRequest(
             key=start, range_end=_prefix_end(raw_prefix), revision=revision, limit=limit
         )
-        response = await self._call(self._client.kvstub.Range, request)
+        response = await self._call(self._client.kvstub.Range, request, "list", prefix)
         items = [decode(kv.value, kv.mod_revision) for kv in response.kvs]
         last = response.kvs[-1].key.decode() if response.more and response.kvs else None
         return ListResult(items, int(response.header.revision), last)
@@ -172,7 +197,7 @@ class EtcdStorage:
             ],
             success=[rpc.RequestOp(request_put=rpc.PutRequest(key=raw, value=encode(value)))],
         )
-        response = await self._call(self._client.kvstub.Txn, request)
+        response = await self._call(self._client.kvstub.Txn, request, "create", key)
         if not response.succeeded:
             raise KeyExists(key)
         return _with_revision(value, int(response.header.revision))
@@ -184,7 +209,7 @@ class EtcdStorage:
             success=[rpc.RequestOp(request_put=rpc.PutRequest(key=raw, value=encode(value)))],
             failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=raw))],
         )
-        response = await self._call(self._client.kvstub.Txn, request)
+        response = await self._call(self._client.kvstub.Txn, request, "update", key)
         _raise_unless_succeeded(response, key)
         return _with_revision(value, int(response.header.revision))
 
@@ -198,7 +223,7 @@ class EtcdStorage:
             ],
             failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=raw))],
         )
-        response = await self._call(self._client.kvstub.Txn, request)
+        response = await self._call(self._client.kvstub.Txn, request, "delete", key)
         _raise_unless_succeeded(response, key)
         deleted = response.responses[0].response_delete_range.prev_kvs
         if not deleted:

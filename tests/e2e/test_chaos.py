@@ -506,6 +506,10 @@ def test_latency_shows_in_round_trips_and_leaves_no_process(chaos_cluster: Clust
     cluster = chaos_cluster
     first, second = sorted(cluster.workers)
     assert max(round_trips(first, second, 10)) < 50
+    bad = run_ku7s(
+        "chaos", "latency", first, "--delay", "soon", "--name", cluster.name, env=cluster.env
+    )
+    assert bad.returncode == 1 and "invalid --delay 'soon'" in bad.stderr
     run = chaos(
         cluster,
         "latency",

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
 
 from control_plane.apiserver.app import build_app
 from control_plane.apiserver.auth import User, user_from_peercert
@@ -296,3 +297,39 @@ async def test_watch_sends_bookmarks_when_asked(client):
     assert any(e["type"] == "BOOKMARK" for e in lines)
     bookmark = next(e for e in lines if e["type"] == "BOOKMARK")
     assert int(bookmark["object"]["metadata"]["resourceVersion"]) > 0
+
+
+async def test_metrics_count_requests_by_verb_resource_scope_and_code(client, anonymous):
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    assert (await client.post("/api/v1/namespaces/default/pods", json=pod)).status == 201
+    await client.get("/api/v1/namespaces/default/pods")
+    await client.get("/api/v1/namespaces/default/pods/p")
+    await client.get("/api/v1/namespaces/default/pods/missing")
+    await client.get("/apis/apps/v1/deployments")
+    text = await (await client.get("/metrics")).text()
+    samples = [
+        sample for family in text_string_to_metric_families(text) for sample in family.samples
+    ]
+
+    def requests(verb: str, resource: str, scope: str, code: str, group: str = "") -> float:
+        wanted = {"verb": verb, "resource": resource, "scope": scope, "code": code, "group": group}
+        return sum(
+            s.value
+            for s in samples
+            if s.name == "apiserver_request_total"
+            and all(s.labels.get(k) == v for k, v in wanted.items())
+            and s.labels["component"] == "apiserver"
+        )
+
+    assert requests("CREATE", "pods", "namespace", "201") == 1
+    assert requests("LIST", "pods", "namespace", "200") == 1
+    assert requests("GET", "pods", "resource", "200") == 1
+    assert requests("GET", "pods", "resource", "404") == 1
+    assert requests("LIST", "deployments", "cluster", "200", group="apps") == 1
+    buckets = {
+        s.labels["le"] for s in samples if s.name == "apiserver_request_duration_seconds_bucket"
+    }
+    assert {"0.005", "60.0", "+Inf"} <= buckets and len(buckets) == 24  # upstream's
+    assert 'apiserver_current_inflight_requests{request_kind="mutating"} 0.0' in text
+    # Behind the API's credentials, as upstream.
+    assert (await anonymous.get("/metrics")).status == 401
