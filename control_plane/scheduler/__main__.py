@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 
 import uvloop
+from prometheus_client import CollectorRegistry
 
+from control_plane.scheduler.metrics import SchedulerMetrics
 from control_plane.scheduler.scheduler import DEFAULT_SCHEDULER_NAME, Scheduler
 from ku7s.aio import stop_on_signals
 from ku7s.client.rest import APIClient
+from ku7s.metrics.endpoint import PORTS, MetricsEndpoint
 
 
 def main() -> None:
@@ -21,8 +25,12 @@ def main() -> None:
 
     async def run() -> None:
         stop = stop_on_signals()
+        registry = CollectorRegistry()
+        metrics = SchedulerMetrics(registry, args.scheduler_name)
+        endpoint = MetricsEndpoint({"/metrics": registry}, PORTS["kube-scheduler"])
         async with APIClient.from_kubeconfig_file(args.kubeconfig, timeout=30) as client:
-            await Scheduler(client, name=args.scheduler_name).run(stop)
+            scheduler = Scheduler(client, name=args.scheduler_name, metrics=metrics)
+            await asyncio.gather(scheduler.run(stop), endpoint.run(stop))
 
     uvloop.run(run())
 

@@ -119,6 +119,15 @@ class SchedulingQueue:
                 del self._unschedulable[uid]
                 self._activate(uid, self._pods[uid])
 
+    def pending(self) -> dict[str, int]:
+        """How many pods wait in each part of the queue, as scheduler_pending_pods counts."""
+        return {
+            "active": len(self._active),
+            "backoff": len(self._timers),
+            "unschedulable": len(self._unschedulable),
+            "gated": 0,
+        }
+
     def forget(self, uid: str) -> None:
         """The pod was bound: nothing of it stays here."""
         self.remove(uid)

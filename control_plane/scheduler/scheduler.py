@@ -14,9 +14,11 @@ import time
 from typing import Any
 
 import aiohttp
+from prometheus_client import CollectorRegistry
 
 from control_plane.scheduler.cache import SchedulerCache
 from control_plane.scheduler.framework import Framework, PodInfo, Verdict
+from control_plane.scheduler.metrics import SchedulerMetrics
 from control_plane.scheduler.plugins import default_filters, default_scores
 from control_plane.scheduler.queue import SchedulingQueue
 from ku7s.api import meta
@@ -45,12 +47,15 @@ class Scheduler:
         name: str = DEFAULT_SCHEDULER_NAME,
         framework: Framework | None = None,
         bind_concurrency: int = 32,
+        metrics: SchedulerMetrics | None = None,
     ) -> None:
         self._client = client
         self.name = name
         self._framework = framework or Framework(default_filters(), default_scores())
         self.cache = SchedulerCache()
         self.queue = SchedulingQueue()
+        self.metrics = metrics or SchedulerMetrics(CollectorRegistry(), name)
+        self.metrics.watch_queue(self.queue.pending)
         self._events = EventRecorder(client, name)
         self._binding = asyncio.Semaphore(bind_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -75,6 +80,7 @@ class Scheduler:
         uid = meta.uid_of(pod)
         if event == "DELETED":
             self.queue.remove(uid)
+            self.metrics.gone(uid)
             self.cache.remove_pod(uid)
             self._reported.pop(uid, None)
             self.queue.move_all_unschedulable()
@@ -90,7 +96,9 @@ class Scheduler:
         mine = spec.get("schedulerName", DEFAULT_SCHEDULER_NAME) == self.name
         if not mine or pod["metadata"].get("deletionTimestamp") or _is_terminal(pod):
             self.queue.remove(uid)
+            self.metrics.gone(uid)
             return
+        self.metrics.queued(uid)
         self.queue.update(pod)
 
     # -- the loop --
@@ -122,14 +130,16 @@ class Scheduler:
             await asyncio.sleep(0)  # let informer events and bindings in
 
     def schedule_one(self, pod: Object) -> Verdict:
+        started = self.metrics.attempted(meta.uid_of(pod))
         info = PodInfo.of(pod)
         verdict = self._framework.schedule(info, self.cache.nodes())
         if verdict.node is None:
+            self.metrics.result("unschedulable", started)
             self.queue.unschedulable(pod, time.monotonic())
             self._spawn(self._report_unschedulable(pod, verdict))
         else:
             self.cache.assume(info, verdict.node)
-            self._spawn(self._bind(pod, verdict.node))
+            self._spawn(self._bind(pod, verdict.node, started))
         return verdict
 
     def _spawn(self, coroutine: Any) -> None:
@@ -137,7 +147,7 @@ class Scheduler:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _bind(self, pod: Object, node: str) -> None:
+    async def _bind(self, pod: Object, node: str, started: float) -> None:
         namespace, name, uid = meta.namespace_of(pod), meta.name_of(pod), meta.uid_of(pod)
         binding = {
             "apiVersion": "v1",
@@ -151,6 +161,7 @@ class Scheduler:
                     f"/api/v1/namespaces/{namespace}/pods/{name}/binding", binding
                 )
             except (APIStatusError, aiohttp.ClientError, OSError, TimeoutError) as e:
+                self.metrics.result("error", started)
                 self.cache.forget(uid)
                 if isinstance(e, APIStatusError) and e.code in (404, 409):
                     log.info("binding %s/%s to %s failed: %s", namespace, name, node, e)
@@ -160,6 +171,8 @@ class Scheduler:
                     self.queue.retry_later(pod)
                 return
         self.bound += 1
+        self.metrics.result("scheduled", started)
+        self.metrics.bound(uid)
         self.queue.forget(uid)
         self._events.record(
             pod, "Normal", "Scheduled", f"Successfully assigned {namespace}/{name} to {node}"

@@ -6,11 +6,14 @@ import asyncio
 import random
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from control_plane.scheduler.cache import SchedulerCache
 from control_plane.scheduler.framework import Framework, NodeInfo, PodInfo
+from control_plane.scheduler.metrics import SchedulerMetrics
 from control_plane.scheduler.plugins import default_filters, default_scores
 from control_plane.scheduler.queue import SchedulingQueue
+from control_plane.scheduler.scheduler import Scheduler
 
 
 def node(name, cpu="2", memory="4Gi", pods="110", labels=None, taints=None, unschedulable=False):
@@ -158,3 +161,46 @@ async def test_queue_orders_by_priority_and_parks_unschedulable_pods():
     queue.unschedulable(low, 0.0)
     queue.flush_stale(1000.0)
     assert (await asyncio.wait_for(queue.pop(), 1))["metadata"]["name"] == "low"
+
+
+class BindingClient:
+    """Accepts bindings, events and status patches; the scheduler's metrics are the point."""
+
+    async def create(self, path, body, **kw):
+        return body
+
+    async def patch(self, path, body, **kw):
+        return body
+
+    async def post(self, path, body, **kw):
+        return body
+
+
+async def test_metrics_count_attempts_pending_pods_and_time_to_bind():
+    registry, now = CollectorRegistry(), [100.0]
+    metrics = SchedulerMetrics(registry, "default-scheduler", clock=lambda: now[0])
+    scheduler = Scheduler(BindingClient(), metrics=metrics)  # type: ignore[arg-type]
+    scheduler._on_node("ADDED", node("n1", cpu="1"))
+    small, big = pod("small", cpu="500m"), pod("big", cpu="4")
+    for p in (small, big):
+        p["spec"]["schedulerName"] = "default-scheduler"
+        scheduler._on_pod("ADDED", p)
+
+    def value(name, **labels):
+        return registry.get_sample_value(name, labels)
+
+    assert value("scheduler_pending_pods", queue="active") == 2
+    now[0] += 2.0
+    scheduler.schedule_one(await scheduler.queue.pop())
+    scheduler.schedule_one(await scheduler.queue.pop())
+    await asyncio.gather(*scheduler._tasks)
+    profile = "default-scheduler"
+    assert value("scheduler_schedule_attempts_total", result="scheduled", profile=profile) == 1
+    assert value("scheduler_schedule_attempts_total", result="unschedulable", profile=profile) == 1
+    assert value("scheduler_pending_pods", queue="unschedulable") == 1
+    assert value("scheduler_pending_pods", queue="active") == 0
+    # From entering the queue to bound: 2 s, in one attempt.
+    assert value("scheduler_pod_scheduling_sli_duration_seconds_sum", attempts="1") == 2.0
+    assert (
+        value("scheduler_pod_scheduling_sli_duration_seconds_bucket", attempts="1", le="0.01") == 0
+    )
