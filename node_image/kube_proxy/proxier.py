@@ -10,12 +10,15 @@ import logging
 import time
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter
+
 from ku7s.aio import wait_any
 from ku7s.api import meta
 from ku7s.api.endpoint_slices import service_key
 from ku7s.client.informer import Informer, InformerFactory
 from node_image.kube_proxy.conntrack import Conntrack, UDPTargets, stale_flows, udp_targets
 from node_image.kube_proxy.iptables import IPTables, IPTablesError
+from node_image.kube_proxy.metrics import ProxyMetrics
 from node_image.kube_proxy.rules import Affinity, NodeContext, render
 from node_image.kube_proxy.service_ports import ServicePort, service_ports
 
@@ -34,6 +37,7 @@ class Proxier:
         conntrack: Conntrack | None = None,
         min_sync_interval: float = 0.02,
         resync_period: float = 30.0,
+        metrics: ProxyMetrics | None = None,
     ) -> None:
         self.services: Informer = informers.informer("/api/v1/services")
         self.slices: Informer = informers.informer("/apis/discovery.k8s.io/v1/endpointslices")
@@ -47,8 +51,14 @@ class Proxier:
         self._changed = asyncio.Event()
         self._chains: dict[str, set[str]] = {"nat": set(), "filter": set()}
         self.last_sync_seconds = 0.0
-        for informer in (self.services, self.slices):
-            informer.on_change(lambda *_: self._changed.set())
+        self.metrics = metrics or ProxyMetrics(CollectorRegistry())
+        self.services.on_change(lambda *_: self._queue(self.metrics.service_changes))
+        self.slices.on_change(lambda *_: self._queue(self.metrics.endpoint_changes))
+
+    def _queue(self, changes: Counter) -> None:
+        changes.inc()
+        self.metrics.queued()
+        self._changed.set()
 
     def service_ports(self) -> list[ServicePort]:
         ports: list[ServicePort] = []
@@ -70,6 +80,7 @@ class Proxier:
             await self._conntrack.delete(flush)
         self._udp = udp
         self.last_sync_seconds = time.monotonic() - started
+        self.metrics.synced(self.last_sync_seconds, rules.counts())
 
     async def run(self, stop: asyncio.Event) -> None:
         if self._node.affinity is Affinity.RECENT and not await self._iptables.supports(
@@ -91,6 +102,7 @@ class Proxier:
                     log.debug("synced in %.3f s", self.last_sync_seconds)
                 except IPTablesError as e:
                     log.error("sync failed, retrying: %s", e)
+                    self.metrics.restore_failures.inc()
                     self._changed.set()
                     await asyncio.sleep(1)
                 await wait_any(self._changed, stop, timeout=self._resync)

@@ -101,6 +101,10 @@ class RuleSet:
     nat_chains: list[str]
     filter_chains: list[str]
 
+    def counts(self) -> dict[str, int]:
+        """Rules per table, as kubeproxy_sync_proxy_rules_iptables_total reports them."""
+        return {"filter": len(self.filter), "nat": len(self.nat)}
+
     def restore_input(self, stale_nat: Sequence[str] = (), stale_filter: Sequence[str] = ()) -> str:
         """Declaring a chain flushes it; chains no longer rendered are declared and deleted."""
         out: list[str] = []

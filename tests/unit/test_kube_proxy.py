@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 
+from prometheus_client import CollectorRegistry
+
 from ku7s.client.informer import Informer, InformerFactory
 from node_image.kube_proxy.conntrack import Flush, stale_flows
+from node_image.kube_proxy.metrics import ProxyMetrics
 from node_image.kube_proxy.proxier import Proxier
 from node_image.kube_proxy.rules import Affinity, NodeContext, chain_name, render
 from node_image.kube_proxy.service_ports import service_ports
@@ -188,7 +191,9 @@ class FakeIPTables:
 async def test_a_sync_drops_chains_no_longer_rendered_and_shutdown_removes_everything():
     factory = InformerFactory(None)  # type: ignore[arg-type]
     iptables = FakeIPTables()
-    proxier = Proxier(factory, iptables, NODE)  # type: ignore[arg-type]
+    registry = CollectorRegistry()
+    metrics = ProxyMetrics(registry, wall_clock=lambda: 1234.0)
+    proxier = Proxier(factory, iptables, NODE, metrics=metrics)  # type: ignore[arg-type]
     proxier.services._apply("ADDED", service())
     proxier.slices._apply(
         "ADDED",
@@ -205,6 +210,15 @@ async def test_a_sync_drops_chains_no_longer_rendered_and_shutdown_removes_every
     first = iptables.restored[-1]
     svc = chain_name("KUBE-SVC", "default/web:http", "TCP")
     assert f":{svc} - [0:0]" in first
+    # What the sync did, under upstream's names.
+    value = registry.get_sample_value
+    assert value("kubeproxy_sync_proxy_rules_duration_seconds_count") == 1
+    assert value("kubeproxy_sync_proxy_rules_last_timestamp_seconds") == 1234.0
+    assert value("kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds") == 1234.0
+    assert value("kubeproxy_sync_proxy_rules_service_changes_total") == 1
+    assert value("kubeproxy_sync_proxy_rules_endpoint_changes_total") == 1
+    nat_rules = len([line for line in first.split("*nat")[1].splitlines() if line.startswith("-A")])
+    assert value("kubeproxy_sync_proxy_rules_iptables_total", {"table": "nat"}) == nat_rules > 0
     proxier.services._apply("DELETED", service())
     await proxier.sync()
     second = iptables.restored[-1]
