@@ -8,13 +8,18 @@ import logging
 import os
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
+
 from ku7s.aio import stop_on_signals
 from node_image.kubelet.cgroups import PodCgroups
 from node_image.kubelet.credentials import CredentialStore
 from node_image.kubelet.cri import CRIClient
 from node_image.kubelet.images import ImagePreloader
 from node_image.kubelet.kubelet import ControlPlaneEndpoint, Kubelet, PodSettings
+from node_image.kubelet.metrics import KubeletMetrics
 from node_image.kubelet.node_info import NodeSettings
+from node_image.kubelet.resource_metrics import UsageSource
+from node_image.kubelet.resource_usage import CgroupReader
 from node_image.kubelet.sandbox_config import ClusterDNS
 
 CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
@@ -74,7 +79,10 @@ def main() -> None:
 
     async def run() -> None:
         stop = stop_on_signals()
-        cri = CRIClient(CONTAINERD_SOCKET)
+        metrics = KubeletMetrics(CollectorRegistry(), settings.name)
+        cri = CRIClient(CONTAINERD_SOCKET, observe=metrics.runtime_operation)
+        cgroups = PodCgroups.of_this_process()
+        usage = UsageSource(CgroupReader(), cgroups, cgroups.node_cgroup)
         kubelet = Kubelet(
             settings,
             ControlPlaneEndpoint(env["KU7S_CONTROL_PLANE"]),
@@ -83,8 +91,10 @@ def main() -> None:
             CredentialStore(state, Path(env.get("KU7S_CA_FILE", "/etc/ku7s/pki/ca.crt"))),
             ImagePreloader(Path("/var/lib/ku7s/images"), CONTAINERD_SOCKET),
             Path("/etc/cni/net.d"),
-            PodCgroups.of_this_process(),
+            cgroups,
             PodSettings(dns=node_resolver(Path("/etc/resolv.conf"))),
+            metrics=metrics,
+            usage=usage,
         )
         try:
             await kubelet.run(stop)

@@ -33,6 +33,10 @@ class PodCgroups:
         self._root = node_cgroup
         self._hierarchy = hierarchy
 
+    @property
+    def node_cgroup(self) -> str:
+        return self._root
+
     @classmethod
     def of_this_process(cls) -> PodCgroups:
         return cls(own_cgroup(Path("/proc/self/cgroup").read_text()))

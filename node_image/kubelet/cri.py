@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,16 +44,23 @@ class RuntimeReadiness:
         return self.runtime_ready and self.network_ready
 
 
+#: Told of each CRI call: its request's type name, the seconds it took, whether it failed.
+OperationObserver = Callable[[str, float, bool], None]
+
+
 class CRIClient:
     def __init__(
-        self, socket_path: str = "/run/containerd/containerd.sock", timeout: float = 5.0
+        self,
+        socket_path: str = "/run/containerd/containerd.sock",
+        timeout: float = 5.0,
+        observe: OperationObserver | None = None,
     ) -> None:
         self._channel = grpc.aio.insecure_channel(f"unix://{socket_path}")
         self._runtime = cri_pb2_grpc.RuntimeServiceStub(self._channel)
         self._images = cri_pb2_grpc.ImageServiceStub(self._channel)
         self._timeout = timeout
         #: The pod-facing calls, on the same connection.
-        self.pods = PodRuntime(self._channel)
+        self.pods = PodRuntime(self._channel, observe=observe)
 
     async def close(self) -> None:
         await self._channel.close()
@@ -137,16 +146,27 @@ class PodRuntime:
     Calls that may wait on a container (stop, exec) get a deadline beyond their own timeout.
     """
 
-    def __init__(self, channel: grpc.aio.Channel, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        timeout: float = 30.0,
+        observe: OperationObserver | None = None,
+    ) -> None:
         self._runtime = cri_pb2_grpc.RuntimeServiceStub(channel)
         self._images = cri_pb2_grpc.ImageServiceStub(channel)
         self._timeout = timeout
+        self._observe = observe
 
     async def _call(self, method: Any, request: Any, timeout: float | None = None) -> Any:
+        started, failed = time.perf_counter(), False
         try:
             return await method(request, timeout=timeout or self._timeout)
         except grpc.aio.AioRpcError as e:
+            failed = True
             raise _error(e) from e
+        finally:
+            if self._observe is not None:
+                self._observe(type(request).__name__, time.perf_counter() - started, failed)
 
     # -- sandboxes --
 

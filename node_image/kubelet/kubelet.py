@@ -13,19 +13,23 @@ from typing import Any
 
 import grpc
 import orjson
+from prometheus_client import CollectorRegistry
 
 from ku7s.aio import sleep_unless
+from ku7s.metrics.endpoint import MetricsEndpoint
 from ku7s.rpc import node_pb2, node_pb2_grpc
 from node_image.kubelet import cni
 from node_image.kubelet.cgroups import PodCgroups
 from node_image.kubelet.credentials import Credentials, CredentialStore, JoinRefused
 from node_image.kubelet.cri import CRIClient
 from node_image.kubelet.images import ImagePreloader
+from node_image.kubelet.metrics import KubeletMetrics
 from node_image.kubelet.node_info import NodeSettings, registration
 from node_image.kubelet.object_source import FetchedObjects
 from node_image.kubelet.pod_manager import PodManager
 from node_image.kubelet.pod_worker import WorkerContext
 from node_image.kubelet.reporter import Reporter
+from node_image.kubelet.resource_metrics import CadvisorMetrics, ResourceMetrics, UsageSource
 from node_image.kubelet.runtime_view import RuntimeView
 from node_image.kubelet.sandbox_config import ClusterDNS
 from node_image.kubelet.volumes import PodVolumes
@@ -56,6 +60,8 @@ class PodSettings:
     dns: ClusterDNS = field(default_factory=ClusterDNS)
     relist_interval: float = 1.0
     api_port: int = 10250
+    #: Plain HTTP, metrics only, on the cluster network (as upstream's old read-only port).
+    read_only_port: int = 10255
 
 
 #: How often the runtime is asked again while the node is not ready yet.
@@ -79,9 +85,13 @@ class Kubelet:
         cgroups: PodCgroups,
         pod_settings: PodSettings | None = None,
         *,
+        metrics: KubeletMetrics | None = None,
+        usage: UsageSource | None = None,
         retry_interval: float = 0.5,
         refused_retry_interval: float = 5.0,
     ) -> None:
+        self._metrics = metrics or KubeletMetrics(CollectorRegistry(), settings.name)
+        self._usage = usage
         self._settings = settings
         self._endpoint = endpoint
         self._token = bootstrap_token
@@ -117,7 +127,7 @@ class Kubelet:
             background.append(asyncio.create_task(self._preload_images()))
             reg = registration(self._settings, version.node_info_string)
             channel = self._channel(creds)
-            reporter = Reporter()
+            reporter = Reporter(on_phase=self._metrics.pod_phase)
             manager, view = self._pods(reg, channel, reporter)
             background.append(asyncio.create_task(view.run(stop)))
             # Off the path to Ready: the API is only needed once pods run.
@@ -154,7 +164,9 @@ class Kubelet:
             self._cri.pods,
             lambda uid: manager.pod_changed(uid),
             relist_interval=settings.relist_interval,
+            on_relisted=self._metrics.relisted,
         )
+        self._metrics.watch_runtime(view.counts)
         manager = PodManager(
             WorkerContext(
                 runtime=self._cri.pods,
@@ -167,17 +179,35 @@ class Kubelet:
                 node_ip=node_ip,
                 node_allocatable=allocatable,
                 pods_dir=settings.pods_dir,
+                metrics=self._metrics,
             )
         )
         return manager, view
 
+    def _metrics_registries(self, manager: PodManager) -> dict[str, CollectorRegistry]:
+        """/metrics, and where the cgroups can be read, /metrics/resource and cadvisor."""
+        registries = {"/metrics": self._metrics.registry}
+        if self._usage is not None:
+            for path, collector in (
+                ("/metrics/resource", ResourceMetrics(self._usage, manager.running_pods)),
+                ("/metrics/cadvisor", CadvisorMetrics(self._usage, manager.running_pods)),
+            ):
+                registries[path] = CollectorRegistry()
+                registries[path].register(collector)
+        return registries
+
     async def _serve(self, manager: PodManager, view: RuntimeView, stop: asyncio.Event) -> None:
-        """The kubelet API (logs, exec) on port 10250, until stop."""
+        """The kubelet API (logs, exec, metrics) on port 10250, and the metrics alone on the
+        read-only port, until stop."""
         from aiohttp import web
 
         from node_image.kubelet.server import KubeletServer
 
-        server = KubeletServer(manager, view, self._cri.pods)
+        registries = self._metrics_registries(manager)
+        read_only = asyncio.create_task(
+            MetricsEndpoint(registries, self._pod_settings.read_only_port).run(stop)
+        )
+        server = KubeletServer(manager, view, self._cri.pods, registries)
         runner = web.AppRunner(server.app(), access_log=None)
         await runner.setup()
         site = web.TCPSite(
@@ -192,6 +222,7 @@ class Kubelet:
             await site.start()
             await stop.wait()
         finally:
+            read_only.cancel()
             await runner.cleanup()
 
     def _channel(self, creds: Credentials) -> grpc.aio.Channel:

@@ -11,8 +11,10 @@ import logging
 from typing import Any
 
 from ku7s.api import meta
+from ku7s.rpc.cri_pb2 import CONTAINER_RUNNING
 from node_image.kubelet.cri import CRIError
 from node_image.kubelet.pod_worker import PodWorker, WorkerContext
+from node_image.kubelet.resource_metrics import ContainerRef, PodRef
 
 Object = dict[str, Any]
 
@@ -30,6 +32,22 @@ class PodManager:
         dns = dataclasses.replace(self._ctx.dns, server=server, domain=domain or "cluster.local")
         self._ctx = dataclasses.replace(self._ctx, dns=dns)
 
+    def running_pods(self) -> list[PodRef]:
+        """The pods with running containers, for the resource metrics."""
+        refs = []
+        for uid, worker in self._workers.items():
+            state = self._ctx.view.pod(uid)
+            containers = [
+                ContainerRef(c.name, c.id, c.image_ref, c.created_at / 1e9)
+                for c in state.containers
+                if c.state == CONTAINER_RUNNING
+            ]
+            if containers:
+                pod = worker.pod
+                qos = (pod.get("status") or {}).get("qosClass", "BestEffort")
+                refs.append(PodRef(meta.namespace_of(pod), meta.name_of(pod), uid, qos, containers))
+        return refs
+
     def workers(self) -> dict[str, PodWorker]:
         return dict(self._workers)
 
@@ -41,6 +59,8 @@ class PodManager:
             return
         worker = PodWorker(pod, self._ctx)
         self._workers[uid] = worker
+        if self._ctx.metrics is not None:
+            self._ctx.metrics.pod_seen(uid)
         self._spawn(self._run(worker))
 
     def removed(self, uid: str) -> None:
@@ -73,6 +93,8 @@ class PodManager:
         finally:
             if self._workers.get(worker.uid) is worker:
                 del self._workers[worker.uid]
+                if self._ctx.metrics is not None:
+                    self._ctx.metrics.pod_gone(worker.uid)
 
     async def _remove_leftover(self, uid: str) -> None:
         state = self._ctx.view.pod(uid)

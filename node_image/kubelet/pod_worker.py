@@ -28,6 +28,7 @@ from node_image.kubelet.environment import (
     container_environment,
     expand_all,
 )
+from node_image.kubelet.metrics import KubeletMetrics
 from node_image.kubelet.pod_status import (
     CREATED,
     EXITED,
@@ -70,6 +71,7 @@ class WorkerContext:
     node_ip: str
     node_allocatable: Object
     pods_dir: Path
+    metrics: KubeletMetrics | None = None
 
 
 class PodWorker:

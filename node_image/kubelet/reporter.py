@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -23,7 +24,10 @@ def _pod_ref(pod: Object) -> tuple[str, str, str]:
 
 
 class Reporter:
-    def __init__(self, *, max_events: int = 1000) -> None:
+    def __init__(
+        self, *, max_events: int = 1000, on_phase: Callable[[str, str], None] | None = None
+    ) -> None:
+        self._on_phase = on_phase
         self._statuses: dict[str, node_pb2.NodeMessage] = {}
         self._ordered: collections.deque[node_pb2.NodeMessage] = collections.deque()
         self._max_events = max_events
@@ -31,6 +35,8 @@ class Reporter:
 
     def status(self, pod: Object, status: Object) -> None:
         namespace, name, uid = _pod_ref(pod)
+        if self._on_phase is not None:
+            self._on_phase(uid, str(status.get("phase", "")))
         self._statuses[uid] = node_pb2.NodeMessage(
             pod_status=node_pb2.PodStatusReport(
                 namespace=namespace, name=name, uid=uid, status_json=orjson.dumps(status)

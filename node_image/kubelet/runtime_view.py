@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -101,8 +102,10 @@ class RuntimeView:
         on_pod_changed: Callable[[str], None],
         *,
         relist_interval: float = 1.0,
+        on_relisted: Callable[[float, float], None] | None = None,
     ) -> None:
         self._runtime = runtime
+        self._on_relisted = on_relisted
         self._on_pod_changed = on_pod_changed
         self._interval = relist_interval
         self._pods: dict[str, PodRuntimeState] = {}
@@ -130,11 +133,23 @@ class RuntimeView:
         async with self._progress:
             await self._progress.wait_for(lambda: self._finished >= target)
 
+    def counts(self) -> tuple[int, list[int]]:
+        """Pods with a ready sandbox, and every container's CRI state, for the metrics."""
+        pods = sum(
+            1
+            for state in self._pods.values()
+            if (sandbox := state.newest_sandbox()) is not None and sandbox.ready
+        )
+        return pods, [c.state for state in self._pods.values() for c in state.containers]
+
     async def relist(self) -> None:
         self._started += 1
+        started = time.monotonic()
         try:
             await self._relist()
         finally:
+            if self._on_relisted is not None:
+                self._on_relisted(started, time.monotonic() - started)
             self._finished = self._started
             async with self._progress:
                 self._progress.notify_all()

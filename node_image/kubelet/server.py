@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from ku7s.api import meta
+from ku7s.metrics.endpoint import metrics_response
 from node_image.kubelet.attach import AttachSession, stdin_fifo
 from node_image.kubelet.container_logs import LogOptions, read_log
 from node_image.kubelet.cri import PodRuntime
@@ -53,10 +55,17 @@ def _flag(request: web.Request, name: str) -> bool:
 
 
 class KubeletServer:
-    def __init__(self, pods: PodManager, view: RuntimeView, runtime: PodRuntime) -> None:
+    def __init__(
+        self,
+        pods: PodManager,
+        view: RuntimeView,
+        runtime: PodRuntime,
+        metrics: dict[str, CollectorRegistry] | None = None,
+    ) -> None:
         self._pods = pods
         self._view = view
         self._runtime = runtime
+        self._metrics = metrics or {}
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[only_the_api_server])
@@ -65,6 +74,12 @@ class KubeletServer:
         app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", self._exec)
         app.router.add_route("*", "/portForward/{namespace}/{pod}", self._port_forward)
         app.router.add_route("*", "/attach/{namespace}/{pod}/{container}", self._attach)
+        for path, registry in self._metrics.items():
+
+            async def serve(_: web.Request, registry: CollectorRegistry = registry) -> web.Response:
+                return metrics_response(registry)
+
+            app.router.add_get(path, serve)
         return app
 
     async def _healthz(self, _: web.Request) -> web.Response:
