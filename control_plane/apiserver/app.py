@@ -16,6 +16,7 @@ from control_plane.apiserver.auth import PUBLIC_PATHS, User, authenticate
 from control_plane.apiserver.handlers import BOOKMARK_INTERVAL, ResourceHandlers, json_response
 from control_plane.apiserver.kubelet_proxy import KubeletProxy
 from control_plane.apiserver.metrics import APIServerMetrics
+from control_plane.apiserver.metrics_api import MetricsAPI
 from control_plane.apiserver.registry import Registry
 from ku7s import KUBERNETES_VERSION, __version__
 from ku7s.metrics.endpoint import metrics_response
@@ -194,6 +195,8 @@ def build_app(
         r.add_get(path + "/{check:.*}", health.live)
     r.add_get("/readyz", health.ready)
     r.add_get("/readyz/{check:.*}", health.ready)
+    if kubelets is not None:
+        MetricsAPI(registry, kubelets.resource_metrics).routes(app)
     r.add_route("*", "/api/v1/{tail:.+}", resources.core)
     r.add_get("/apis/{group}", api_group)
     r.add_get("/apis/{group}/{version}", group_version)

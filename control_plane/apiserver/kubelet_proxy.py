@@ -100,6 +100,17 @@ class KubeletProxy:
         if self._session is not None:
             await self._session.close()
 
+    async def resource_metrics(self, node: str) -> str:
+        """The node's /metrics/resource, for metrics.k8s.io."""
+        if self._ssl is None:
+            raise errors.unavailable("the API server has no kubelet client certificate")
+        url = f"https://{node}:{self._port}/metrics/resource"
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with self._client().get(url, ssl=self._ssl, timeout=timeout) as response:
+            if response.status != 200:
+                raise _kubelet_error(response.status, await response.text())
+            return await response.text()
+
     def _target(self, pod: Object, container: str, what: str) -> tuple[ssl.SSLContext, str]:
         node = (pod.get("spec") or {}).get("nodeName")
         if not node:

@@ -195,6 +195,8 @@ class APIServerMetrics:
         """Keep apiserver_storage_objects current, one count per resource."""
         while not stop.is_set():
             for kind in kinds.all():
+                if not kind.stored:
+                    continue
                 resource = kind.resource
                 name = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
                 try:

@@ -12,7 +12,8 @@ from control_plane.apiserver.app import build_app
 from control_plane.apiserver.auth import User, user_from_peercert
 from control_plane.apiserver.bootstrap import ensure_default_namespaces
 from control_plane.apiserver.kinds import builtin_kinds
-from control_plane.apiserver.registry import Registry
+from control_plane.apiserver.metrics_api import MetricsAPI
+from control_plane.apiserver.registry import ListOptions, Registry
 from tests.unit.fakes import MemoryStorage
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
@@ -43,7 +44,14 @@ async def test_discovery_documents(client):
     assert api["versions"] == ["v1"] and api["serverAddressByClientCIDRs"]
     apis = await (await client.get("/apis")).json()
     names = [g["name"] for g in apis["groups"]]
-    assert names == ["apps", "batch", "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io"]
+    assert names == [
+        "apps",
+        "batch",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "events.k8s.io",
+        "metrics.k8s.io",
+    ]
     for group in apis["groups"]:
         assert group["preferredVersion"] == group["versions"][0]
     core = await (await client.get("/api/v1")).json()
@@ -333,3 +341,53 @@ async def test_metrics_count_requests_by_verb_resource_scope_and_code(client, an
     assert 'apiserver_current_inflight_requests{request_kind="mutating"} 0.0' in text
     # Behind the API's credentials, as upstream.
     assert (await anonymous.get("/metrics")).status == 401
+
+
+def resource_text(stamp_ms: int, node_cpu: float, nginx_cpu: float) -> str:
+    return (
+        f"node_cpu_usage_seconds_total {node_cpu} {stamp_ms}\n"
+        f"node_memory_working_set_bytes 2097152 {stamp_ms}\n"
+        'container_cpu_usage_seconds_total{container="nginx",namespace="default",pod="web"} '
+        f"{nginx_cpu} {stamp_ms}\n"
+        'container_memory_working_set_bytes{container="nginx",namespace="default",pod="web"} '
+        f"1048576 {stamp_ms}\n"
+    )
+
+
+async def test_metrics_api_rates_cpu_between_two_readings_for_kubectl_top():
+    registry = Registry(MemoryStorage(), builtin_kinds())
+    await ensure_default_namespaces(registry)
+    nodes, pods = registry.kinds.get("nodes"), registry.kinds.get("pods")
+    await registry.create(nodes, "", {"metadata": {"name": "w1", "labels": {"zone": "a"}}})
+    pod = {
+        "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+        "spec": {"nodeName": "w1", "containers": [{"name": "nginx", "image": "nginx"}]},
+    }
+    await registry.create(pods, "default", pod)
+    stored = await registry.get(pods, "default", "web")
+    await registry.update(
+        pods, "default", "web", {**stored, "status": {"phase": "Running"}}, subresource="status"
+    )
+    readings = iter(
+        [
+            resource_text(1_000_000, 10.0, 1.0),
+            resource_text(1_002_000, 13.0, 2.0),  # 2 s later: node 1.5 cores, nginx 0.5
+            resource_text(1_004_000, 14.0, 2.5),
+        ]
+    )
+
+    async def fetch(node: str) -> str:
+        assert node == "w1"
+        return next(readings)
+
+    api = MetricsAPI(registry, fetch, second_reading_after=0)
+    [node] = await api.node_metrics(ListOptions())
+    assert node["kind"] == "NodeMetrics" and node["metadata"]["labels"] == {"zone": "a"}
+    assert node["usage"] == {"cpu": "1500000000n", "memory": "2048Ki"}
+    assert node["window"] == "2.000s"
+    # The next answer pairs a fresh reading with the last one kept.
+    [web] = await api.pod_metrics("default", ListOptions(label_selector="app=web"))
+    assert web["containers"] == [
+        {"name": "nginx", "usage": {"cpu": "250000000n", "memory": "1024Ki"}}
+    ]
+    assert await api.pod_metrics("default", ListOptions(label_selector="app=other")) == []

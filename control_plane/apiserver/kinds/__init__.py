@@ -20,6 +20,7 @@ from control_plane.apiserver.kinds.endpoints import EndpointsKind, EndpointSlice
 from control_plane.apiserver.kinds.event import EventKind, EventsV1Kind
 from control_plane.apiserver.kinds.job import JobKind
 from control_plane.apiserver.kinds.lease import LeaseKind
+from control_plane.apiserver.kinds.metrics import NodeMetricsKind, PodMetricsKind
 from control_plane.apiserver.kinds.namespace import NamespaceKind
 from control_plane.apiserver.kinds.node import NodeKind
 from control_plane.apiserver.kinds.pod import (
@@ -73,6 +74,8 @@ class Kinds:
         seen: set[str] = set()
         result = []
         for k in self._kinds:
+            if not k.stored:
+                continue
             if k.resource.namespaced and k.resource.storage_prefix not in seen:
                 seen.add(k.resource.storage_prefix)
                 result.append(k)
@@ -109,6 +112,8 @@ def builtin_kinds(
             LeaseKind(),
             EndpointSliceKind(),
             EventsV1Kind(),
+            NodeMetricsKind(),
+            PodMetricsKind(),
         ]
     )
 

@@ -43,6 +43,8 @@ class Kind:
     #: Propagation for a delete that names none (upstream's default for apps/v1 is Background).
     default_propagation: ClassVar[str] = "Background"
     columns: ClassVar[list[Column]] = [NAME, ("Created At", "date", "", 0)]
+    #: False for kinds answered at the time of asking (metrics.k8s.io), kept nowhere.
+    stored: ClassVar[bool] = True
 
     # -- writes ----------------------------------------------------------------------------
 
