@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from ku7s.metrics.endpoint import PORTS
 from ku7s.supervisor import Program
 from ku7s.supervisor.supervisor import run_until_signalled
 
@@ -35,6 +36,9 @@ def programs(env: dict[str, str]) -> list[Program]:
                 "http://127.0.0.1:2380",
                 "--initial-cluster",
                 "ku7s=http://127.0.0.1:2380",
+                # Its own /metrics, for Prometheus on the cluster network (kubeadm's port).
+                "--listen-metrics-urls",
+                f"http://0.0.0.0:{PORTS['etcd']}",
                 "--auto-compaction-mode",
                 "periodic",
                 "--auto-compaction-retention",

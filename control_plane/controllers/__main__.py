@@ -25,7 +25,8 @@ def main() -> None:
         client = APIClient.from_kubeconfig_file(args.kubeconfig, timeout=30)
         manager = ControllerManager(client)
         endpoint = MetricsEndpoint({"/metrics": manager.registry}, PORTS["kube-controller-manager"])
-        await asyncio.gather(manager.run(stop), endpoint.run(stop))
+        state = MetricsEndpoint({"/metrics": manager.state_registry}, PORTS["kube-state-metrics"])
+        await asyncio.gather(manager.run(stop), endpoint.run(stop), state.run(stop))
 
     uvloop.run(run())
 

@@ -19,6 +19,7 @@ from control_plane.controllers.namespace import NamespaceController
 from control_plane.controllers.node_lifecycle import NodeLifecycleController
 from control_plane.controllers.replicaset import ReplicaSetController
 from control_plane.controllers.statefulset import StatefulSetController
+from control_plane.state_metrics.collector import StateMetrics
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
 from ku7s.metrics.workqueue import WorkqueueMetrics
@@ -33,15 +34,25 @@ QUEUE_NAMES = {
 
 
 class ControllerManager:
-    def __init__(self, client: APIClient, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        client: APIClient,
+        registry: CollectorRegistry | None = None,
+        state_registry: CollectorRegistry | None = None,
+    ) -> None:
         self._client = client
+        self._informers = InformerFactory(client)
         self.registry = registry or CollectorRegistry()
         self._queues = WorkqueueMetrics(self.registry)
         self.chaos_faults = ChaosFaultMetrics(client, self.registry)
+        #: kube-state-metrics' series, on the controllers' own informers.
+        self.state_registry = state_registry or CollectorRegistry()
+        self.state_metrics = StateMetrics(self._informers)
+        self.state_registry.register(self.state_metrics)
 
     def controllers(self) -> list[Controller]:
         """Every controller, sharing one informer per collection."""
-        informers = InformerFactory(self._client)
+        informers = self._informers
         controllers: list[Controller] = [
             NamespaceController(self._client, informers),
             ReplicaSetController(self._client, informers),
@@ -62,4 +73,7 @@ class ControllerManager:
     async def run(self, stop: asyncio.Event) -> None:
         async with self._client, asyncio.TaskGroup() as group:
             group.create_task(self.chaos_faults.run(stop))
+            state = self.state_metrics
+            for informer in (state.pods, state.nodes, state.deployments):
+                group.create_task(informer.run(stop))  # shared: a no-op if a controller runs it
             await run_all(self.controllers(), stop)

@@ -24,6 +24,8 @@ PORTS = {
     "kubelet": 10255,
     "cloud-controller-manager": 10258,
     "cluster-dns": 9153,
+    "etcd": 2381,
+    "kube-state-metrics": 8080,
 }
 
 
