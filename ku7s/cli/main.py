@@ -155,6 +155,7 @@ def create_node(
 ) -> None:
     """Add a worker node to a running cluster."""
     from ku7s.cluster.nodes import add_node
+    from ku7s.cluster.prometheus import refresh_exports
 
     validate_cluster_name(cluster)
     resources = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}
@@ -165,6 +166,7 @@ def create_node(
     tag = _ensure_image(ctx, image)
     with ctx.progress().step(f'Adding a worker to cluster "{cluster}"'):
         name = add_node(ctx.provider, cluster, parsed.workers[0], image=tag, wait=wait)
+    refresh_exports(ctx.provider, cluster)
     ctx.out.print(name)
 
 
@@ -198,10 +200,12 @@ def delete_cluster_cmd(ctx: CLIContext, cluster: str, all_clusters: bool) -> Non
 def delete_node_cmd(ctx: CLIContext, node: str) -> None:
     """Delete a worker node: its container and its Node object."""
     from ku7s.cluster.nodes import delete_node
+    from ku7s.cluster.prometheus import refresh_exports
     from ku7s.names import validate_node_name
 
     validate_node_name(node)
     cluster = delete_node(ctx.provider, node)
+    refresh_exports(ctx.provider, cluster)
     ctx.err.print(f'Deleted node "{node}" from cluster "{cluster}"')
 
 
@@ -250,7 +254,7 @@ def get_kubeconfig(ctx: CLIContext, cluster: str, internal: bool) -> None:
 
 @cli.group()
 def export() -> None:
-    """Export a kubeconfig."""
+    """Export a kubeconfig, a Prometheus configuration, or the nodes' logs."""
 
 
 @export.command("kubeconfig")
@@ -264,6 +268,42 @@ def export_kubeconfig(ctx: CLIContext, cluster: str) -> None:
     path = kubeconfig.default_path()
     kubeconfig.merge(path, config)
     ctx.err.print(f'Set kubectl context to "{context_name(cluster)}" in {path}')
+
+
+@export.command("prometheus-config")
+@name_option
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="where to write it (default ./ku7s-prometheus-<cluster>)",
+)
+@pass_context
+def export_prometheus_config_cmd(ctx: CLIContext, cluster: str, directory: Path | None) -> None:
+    """Write a Prometheus configuration that scrapes every component of a cluster, kept up to
+    date with its nodes; run `prometheus --config.file=<printed path>`."""
+    from ku7s.cluster.prometheus import export_prometheus_config
+
+    validate_cluster_name(cluster)
+    path = export_prometheus_config(
+        ctx.provider, cluster, directory or Path(f"ku7s-prometheus-{cluster}")
+    )
+    ctx.out.print(str(path), highlight=False)
+
+
+@export.command("logs")
+@click.argument("directory", type=click.Path(path_type=Path))
+@name_option
+@pass_context
+def export_logs_cmd(ctx: CLIContext, directory: Path, cluster: str) -> None:
+    """Copy every node's component and pod logs into DIRECTORY/<node>/."""
+    from ku7s.cluster.logs import export_logs
+
+    counts = export_logs(ctx.provider, validate_cluster_name(cluster), directory)
+    for node, files in counts.items():
+        ctx.out.print(f"{node}: {files} files", highlight=False)
+    ctx.err.print(f"Exported logs to {directory}")
 
 
 # -- build -------------------------------------------------------------------------------
