@@ -7,9 +7,11 @@ into the control-plane container.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 
 import uvloop
+from prometheus_client import CollectorRegistry
 
 from control_plane.cloud.docker_cloud import DockerCloud
 from control_plane.cloud.node_controller import CloudNodeController, Topology
@@ -18,6 +20,8 @@ from control_plane.controllers.base import run_all
 from ku7s.aio import stop_on_signals
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
+from ku7s.metrics.endpoint import PORTS, MetricsEndpoint
+from ku7s.metrics.workqueue import WorkqueueMetrics
 
 
 def main() -> None:
@@ -39,7 +43,12 @@ def main() -> None:
                 CloudNodeController(client, cloud, topology, informers),
                 CloudServiceController(client, cloud, informers),
             ]
-            await run_all(list(controllers), stop)
+            registry = CollectorRegistry()
+            queues = WorkqueueMetrics(registry)
+            for controller, queue in zip(controllers, ("cloud-node", "service"), strict=True):
+                controller.queue.observe(queues.queue(queue))
+            endpoint = MetricsEndpoint({"/metrics": registry}, PORTS["cloud-controller-manager"])
+            await asyncio.gather(run_all(list(controllers), stop), endpoint.run(stop))
 
     uvloop.run(run())
 

@@ -13,14 +13,17 @@ import logging
 from pathlib import Path
 
 import uvloop
+from prometheus_client import CollectorRegistry
 
 from control_plane.container import own_address
+from control_plane.dns.metrics import DNSMetrics
 from control_plane.dns.records import ClusterRecords
 from control_plane.dns.registration import register_service
 from control_plane.dns.server import DNSHandler, serve
 from ku7s.aio import stop_on_signals
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
+from ku7s.metrics.endpoint import PORTS, MetricsEndpoint
 
 
 def upstream_servers(resolv_conf: Path) -> list[str]:
@@ -68,8 +71,12 @@ def main() -> None:
         async with client:
             factory = InformerFactory(client)
             records = LiveRecords(factory, args.domain)
-            handler = DNSHandler(records, upstream_servers(Path("/etc/resolv.conf")))
+            registry = CollectorRegistry()
+            metrics = DNSMetrics(registry, f"dns://:{args.port}")
+            handler = DNSHandler(records, upstream_servers(Path("/etc/resolv.conf")), metrics)
+            endpoint = MetricsEndpoint({"/metrics": registry}, PORTS["cluster-dns"])
             async with asyncio.TaskGroup() as group:
+                group.create_task(endpoint.run(stop))
                 for informer in factory.all():
                     group.create_task(informer.run(stop))
                 group.create_task(serve(handler, "0.0.0.0", args.port, stop))

@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+import time
 from collections.abc import Callable
 from typing import cast
 
 from dnslib import CNAME, QTYPE, RCODE, RR, SRV, A, DNSRecord
+from prometheus_client import CollectorRegistry
 
+from control_plane.dns.metrics import DNSMetrics
 from control_plane.dns.records import ClusterRecords
 
 log = logging.getLogger("cluster-dns")
@@ -21,17 +24,30 @@ FORWARD_TIMEOUT = 2.0
 
 
 class DNSHandler:
-    def __init__(self, records: Callable[[], ClusterRecords], upstream: list[str]) -> None:
+    def __init__(
+        self,
+        records: Callable[[], ClusterRecords],
+        upstream: list[str],
+        metrics: DNSMetrics | None = None,
+    ) -> None:
         self._records = records
         self._upstream = upstream
+        self._metrics = metrics or DNSMetrics(CollectorRegistry())
 
-    async def answer(self, packet: bytes) -> bytes | None:
+    async def answer(self, packet: bytes, proto: str = "udp") -> bytes | None:
         try:
             request = DNSRecord.parse(packet)
         except Exception:  # dnslib raises its own errors and struct's alike
             return None
         if not request.questions:
             return None
+        started = time.perf_counter()
+        reply = await self._answer(packet, request)
+        qtype = QTYPE.get(request.questions[0].qtype, "other")
+        self._metrics.answered(proto, str(qtype), reply, time.perf_counter() - started)
+        return reply
+
+    async def _answer(self, packet: bytes, request: DNSRecord) -> bytes:
         question = request.questions[0]
         records = self._records()
         name = str(question.qname)
@@ -131,7 +147,7 @@ async def _tcp_client(
     try:
         while True:
             (length,) = struct.unpack("!H", await reader.readexactly(2))
-            reply = await handler.answer(await reader.readexactly(length))
+            reply = await handler.answer(await reader.readexactly(length), "tcp")
             if reply is None:
                 break
             writer.write(struct.pack("!H", len(reply)) + reply)

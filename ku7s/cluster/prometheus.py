@@ -5,8 +5,9 @@ for every component of a cluster.
   credentials (written beside the configuration, readable by its owner only).
 - Every other component serves a read-only metrics port on the cluster's Docker network,
   which the host reaches: etcd 2381, kube-scheduler 10259, kube-controller-manager 10257,
-  kube-state-metrics 8080; on each worker the kubelet 10255 (``/metrics``,
-  ``/metrics/resource``, ``/metrics/cadvisor``) and kube-proxy 10249.
+  kube-state-metrics 8080, cloud-controller-manager 10258, cluster-dns 9153; on each worker
+  the kubelet 10255 (``/metrics``, ``/metrics/resource``, ``/metrics/cadvisor``) and
+  kube-proxy 10249.
 - Targets live in file service discovery files (``targets/*.json``) that Prometheus re-reads
   by itself. The export's directory is recorded in the cluster (a ConfigMap), and
   ``ku7s create node`` and ``ku7s delete node`` rewrite those files, so a running Prometheus
@@ -39,6 +40,8 @@ JOBS: dict[str, tuple[str, int, str]] = {
     "kube-scheduler": (CONTROL_PLANE, PORTS["kube-scheduler"], "/metrics"),
     "kube-controller-manager": (CONTROL_PLANE, PORTS["kube-controller-manager"], "/metrics"),
     "kube-state-metrics": (CONTROL_PLANE, PORTS["kube-state-metrics"], "/metrics"),
+    "cloud-controller-manager": (CONTROL_PLANE, PORTS["cloud-controller-manager"], "/metrics"),
+    "cluster-dns": (CONTROL_PLANE, PORTS["cluster-dns"], "/metrics"),
     "kubelet": (WORKER, PORTS["kubelet"], "/metrics"),
     "kubelet-resource": (WORKER, PORTS["kubelet"], "/metrics/resource"),
     "cadvisor": (WORKER, PORTS["kubelet"], "/metrics/cadvisor"),

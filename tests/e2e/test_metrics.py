@@ -27,6 +27,8 @@ JOBS = {
     "kube-scheduler",
     "kube-controller-manager",
     "kube-state-metrics",
+    "cloud-controller-manager",
+    "cluster-dns",
     "kubelet",
     "kubelet-resource",
     "cadvisor",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dnslib import QTYPE, RCODE, DNSRecord
+from prometheus_client import CollectorRegistry
 
+from control_plane.dns.metrics import DNSMetrics
 from control_plane.dns.records import ClusterRecords
 from control_plane.dns.server import DNSHandler
 
@@ -71,7 +73,8 @@ async def ask(handler: DNSHandler, name: str, qtype: str = "A") -> DNSRecord:
 
 
 async def test_the_wire_answers_a_srv_nxdomain_and_the_short_name():
-    handler = DNSHandler(records, upstream=[])
+    registry = CollectorRegistry()
+    handler = DNSHandler(records, upstream=[], metrics=DNSMetrics(registry))
     a = await ask(handler, "web.shop.svc.cluster.local")
     assert [str(rr.rdata) for rr in a.rr] == ["10.96.5.5"] and a.rr[0].ttl == 5
     srv = await ask(handler, "_http._tcp.web.shop.svc.cluster.local", "SRV")
@@ -84,3 +87,12 @@ async def test_the_wire_answers_a_srv_nxdomain_and_the_short_name():
     outside = await ask(handler, "example.com")  # no upstream to ask here
     assert outside.header.rcode == RCODE.SERVFAIL
     assert await handler.answer(b"\x00garbage") is None
+    # Counted under CoreDNS's names.
+    requests = {"server": "dns://:53", "zone": ".", "view": "", "proto": "udp", "family": "1"}
+    assert registry.get_sample_value("coredns_dns_requests_total", {**requests, "type": "A"}) == 4
+    assert registry.get_sample_value("coredns_dns_requests_total", {**requests, "type": "SRV"}) == 1
+    responses = {"server": "dns://:53", "zone": ".", "view": "", "plugin": ""}
+    nxdomain = registry.get_sample_value(
+        "coredns_dns_responses_total", {**responses, "rcode": "NXDOMAIN"}
+    )
+    assert nxdomain == 1
