@@ -35,6 +35,16 @@ def metrics_response(registry: CollectorRegistry) -> web.Response:
     return response
 
 
+def add_metrics_routes(app: web.Application, registries: dict[str, CollectorRegistry]) -> None:
+    """Serve each registry at its path on an application (the endpoint's or a component's)."""
+    for path, registry in registries.items():
+
+        async def serve(_: web.Request, registry: CollectorRegistry = registry) -> web.Response:
+            return metrics_response(registry)
+
+        app.router.add_get(path, serve)
+
+
 class MetricsEndpoint:
     """Serves each registry at its path (``/metrics`` by default) until stopped."""
 
@@ -50,12 +60,7 @@ class MetricsEndpoint:
 
     def app(self) -> web.Application:
         app = web.Application()
-        for path, registry in self._registries.items():
-
-            async def serve(_: web.Request, registry: CollectorRegistry = registry) -> web.Response:
-                return metrics_response(registry)
-
-            app.router.add_get(path, serve)
+        add_metrics_routes(app, self._registries)
         return app
 
     async def run(self, stop: asyncio.Event) -> None:

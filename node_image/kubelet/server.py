@@ -16,7 +16,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from ku7s.api import meta
-from ku7s.metrics.endpoint import metrics_response
+from ku7s.metrics.endpoint import add_metrics_routes
 from node_image.kubelet.attach import AttachSession, stdin_fifo
 from node_image.kubelet.container_logs import LogOptions, read_log
 from node_image.kubelet.cri import PodRuntime
@@ -74,12 +74,7 @@ class KubeletServer:
         app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", self._exec)
         app.router.add_route("*", "/portForward/{namespace}/{pod}", self._port_forward)
         app.router.add_route("*", "/attach/{namespace}/{pod}/{container}", self._attach)
-        for path, registry in self._metrics.items():
-
-            async def serve(_: web.Request, registry: CollectorRegistry = registry) -> web.Response:
-                return metrics_response(registry)
-
-            app.router.add_get(path, serve)
+        add_metrics_routes(app, self._metrics)
         return app
 
     async def _healthz(self, _: web.Request) -> web.Response:
