@@ -16,6 +16,7 @@ from control_plane.controllers.endpointslice import EndpointSliceController
 from control_plane.controllers.garbage_collector import GarbageCollector
 from control_plane.controllers.job import JobController
 from control_plane.controllers.namespace import NamespaceController
+from control_plane.controllers.node_collector_metrics import NodeCollectorMetrics
 from control_plane.controllers.node_lifecycle import NodeLifecycleController
 from control_plane.controllers.replicaset import ReplicaSetController
 from control_plane.controllers.statefulset import StatefulSetController
@@ -44,6 +45,7 @@ class ControllerManager:
         self._informers = InformerFactory(client)
         self.registry = registry or CollectorRegistry()
         self._queues = WorkqueueMetrics(self.registry)
+        self._node_metrics = NodeCollectorMetrics(self.registry)
         self.chaos_faults = ChaosFaultMetrics(client, self.registry)
         #: kube-state-metrics' series, on the controllers' own informers.
         self.state_registry = state_registry or CollectorRegistry()
@@ -58,7 +60,7 @@ class ControllerManager:
             ReplicaSetController(self._client, informers),
             DeploymentController(self._client, informers),
             GarbageCollector(self._client, informers),
-            NodeLifecycleController(self._client, informers),
+            NodeLifecycleController(self._client, informers, metrics=self._node_metrics),
             DaemonSetController(self._client, informers),
             JobController(self._client, informers),
             StatefulSetController(self._client, informers),

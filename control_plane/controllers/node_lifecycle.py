@@ -14,8 +14,11 @@ import datetime
 import logging
 from typing import Any, ClassVar
 
+from prometheus_client import CollectorRegistry
+
 from control_plane.controllers import pod_control as pc
 from control_plane.controllers.base import Controller
+from control_plane.controllers.node_collector_metrics import NodeCollectorMetrics
 from ku7s.api import meta
 from ku7s.api.taints import tolerates
 from ku7s.client.events import EventRecorder
@@ -78,10 +81,17 @@ class NodeLifecycleController(Controller):
     name: ClassVar[str] = "node-lifecycle"
 
     def __init__(
-        self, client: APIClient, informers: InformerFactory | None = None, *, workers: int = 2
+        self,
+        client: APIClient,
+        informers: InformerFactory | None = None,
+        *,
+        workers: int = 2,
+        metrics: NodeCollectorMetrics | None = None,
     ) -> None:
         super().__init__(client, informers, workers=workers)
         self.nodes = self.factory.informer("/api/v1/nodes")
+        self.metrics = metrics or NodeCollectorMetrics(CollectorRegistry())
+        self.metrics.watch(self.nodes)
         self.pods = self.factory.informer("/api/v1/pods")
         self.pods.add_index("node", node_name_index)
         self.nodes.on_change(lambda _, node: self.queue.add(meta.name_of(node)))
@@ -133,6 +143,8 @@ class NodeLifecycleController(Controller):
         except APIStatusError as e:
             if e.code != 404:
                 raise
+            return
+        self.metrics.evicted(self.nodes.get(pod["spec"]["nodeName"]))
 
     async def _delete_orphaned_pods(self, node_name: str) -> None:
         """The node is gone: nothing will ever stop its pods, so they go at once."""

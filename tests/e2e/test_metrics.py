@@ -208,6 +208,12 @@ def test_series_follow_what_the_cluster_does(metrics_cluster: Cluster, prometheu
         assert int(burn.split()[2].removesuffix("m")) >= 500, pods
         nodes = cluster.kubectl("top", "nodes", version=version).stdout
         assert all(worker in nodes for worker in cluster.workers), nodes
+
+    def zones_hold_every_node() -> bool:
+        zones = prometheus.query("sum(node_collector_zone_size)")
+        return bool(zones) and float(zones[0]["value"][1]) == len(cluster.workers)
+
+    cluster.wait_for(zones_hold_every_node, timeout=20, interval=1, what="node_collector_*")
     state = prometheus.query(f'kube_deployment_status_replicas_ready{{namespace="{ns}"}}')
     assert state and float(state[0]["value"][1]) == 2
     cluster.kubectl("delete", "namespace", ns, "--wait=false")

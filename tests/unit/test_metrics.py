@@ -9,6 +9,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from control_plane.controllers.chaos_faults import ChaosFaultMetrics
+from control_plane.controllers.node_collector_metrics import NodeCollectorMetrics
+from ku7s.client.informer import Informer
 from ku7s.client.workqueue import WorkQueue
 from ku7s.metrics.endpoint import MetricsEndpoint
 from ku7s.metrics.workqueue import WorkqueueMetrics
@@ -98,3 +100,28 @@ def test_the_endpoint_serves_the_registry_as_prometheus_text():
     status, content_type, text = asyncio.run(scrape())
     assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
     assert 'workqueue_adds_total{name="job"} 1.0' in text
+
+
+def zoned_node(name: str, zone: str, ready: str) -> dict:
+    labels = {"topology.kubernetes.io/region": "local", "topology.kubernetes.io/zone": zone}
+    return {
+        "metadata": {"name": name, "labels": labels},
+        "status": {"conditions": [{"type": "Ready", "status": ready}]},
+    }
+
+
+def test_node_collector_reports_zone_sizes_health_and_evictions():
+    registry = CollectorRegistry()
+    metrics = NodeCollectorMetrics(registry)
+    nodes = Informer(None, "/api/v1/nodes")  # type: ignore[arg-type]
+    for node in (zoned_node("a1", "a", "True"), zoned_node("a2", "a", "Unknown")):
+        nodes._apply("ADDED", node)
+    nodes._apply("ADDED", zoned_node("b1", "b", "True"))
+    metrics.watch(nodes)
+    zone_a = {"zone": "local:\x00:a"}
+    assert sample(registry, "node_collector_zone_size", **zone_a) == 2
+    assert sample(registry, "node_collector_unhealthy_nodes_in_zone", **zone_a) == 1
+    assert sample(registry, "node_collector_zone_health", **zone_a) == 50.0
+    assert sample(registry, "node_collector_zone_health", zone="local:\x00:b") == 100.0
+    metrics.evicted(nodes.get("a2"))
+    assert sample(registry, "node_collector_evictions_total", **zone_a) == 1
