@@ -165,26 +165,35 @@ class ImageBuilder:
         )
 
     def base_tag(self) -> str:
+        return self._debian_tag("ku7s/base", self.packages())
+
+    @staticmethod
+    def _debian_tag(repository: str, packages: list[str]) -> str:
         key = json.dumps(
-            {"suite": DEBIAN_SUITE, "variant": "minbase", "packages": self.packages()}
+            {"suite": DEBIAN_SUITE, "variant": "minbase", "packages": sorted(packages)}
         ).encode()
-        return f"ku7s/base:{hashlib.sha256(key).hexdigest()[:12]}"
+        return f"{repository}:{hashlib.sha256(key).hexdigest()[:12]}"
 
     def ensure_base(self) -> BuildResult:
-        tag = self.base_tag()
+        return self.ensure_debian("ku7s/base", self.packages())
+
+    def ensure_debian(self, repository: str, packages: list[str]) -> BuildResult:
+        """A Debian minbase image with these packages, tagged by their list (so it is built
+        once): the nodes' base, or a plain machine for the SSH provider's tests."""
+        tag = self._debian_tag(repository, packages)
         if self._exists(tag):
             return BuildResult(tag, False, 0.0)
         if os.geteuid() != 0:
-            raise ImageBuildError("building the base image runs debootstrap, which needs root")
+            raise ImageBuildError("building a Debian image runs debootstrap, which needs root")
         started = time.monotonic()
         self._say(f"debootstrap {DEBIAN_SUITE} from {self._mirror} (about a minute)")
-        with tempfile.TemporaryDirectory(prefix="ku7s-base-", dir="/var/tmp") as tmp:
+        with tempfile.TemporaryDirectory(prefix="ku7s-debian-", dir="/var/tmp") as tmp:
             rootfs = Path(tmp) / "rootfs"
             _run(
                 [
                     "debootstrap",
                     "--variant=minbase",
-                    f"--include={','.join(self.packages())}",
+                    f"--include={','.join(sorted(packages))}",
                     DEBIAN_SUITE,
                     str(rootfs),
                     self._mirror,
