@@ -167,12 +167,18 @@ class SSHHost:
                 "known_hosts: refusing to connect (it may have been reinstalled, or someone "
                 "is in the middle)"
             ) from e
-        except paramiko.AuthenticationException as e:
-            how = f"with {self._identity}" if self._identity else "with the agent's or default keys"
-            raise SSHError(f"cannot log in to {self.target} {how}: {e}") from e
         except TimeoutError as e:
             raise SSHError(f"cannot reach {where}: no answer in {self._timeout:g}s") from e
+        except paramiko.ssh_exception.NoValidConnectionsError as e:
+            raise SSHError(f"cannot reach {where}: connection refused") from e
         except (OSError, paramiko.SSHException) as e:
+            # A key refused shows as AuthenticationException, or as whatever paramiko's
+            # last try at reading the key file raised; either way the server answered.
+            transport = client.get_transport()
+            answered = transport is not None and transport.is_active()
+            if isinstance(e, paramiko.AuthenticationException) or answered:
+                how = f"with {self._identity}" if self._identity else "with the agent's keys"
+                raise SSHError(f"cannot log in to {self.target} {how}: key refused") from e
             raise SSHError(f"cannot reach {where}: {e}") from e
         self._sudo = "" if self.target.user == "root" else "sudo -n "
 
