@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.abc import AbstractResolver
 
 from control_plane.apiserver import errors
 from control_plane.apiserver.spdy.exec_bridge import PROTOCOL_VERSIONS as EXEC_SPDY_VERSIONS
@@ -84,15 +85,22 @@ def container_of(pod: Object, requested: str | None) -> str:
 
 
 class KubeletProxy:
-    def __init__(self, ssl_context: ssl.SSLContext | None, port: int = KUBELET_PORT) -> None:
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None,
+        port: int = KUBELET_PORT,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
         self._ssl = ssl_context
         self._port = port
+        self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)
+                connector=aiohttp.TCPConnector(resolver=self._resolver),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
             )
         return self._session
 

@@ -23,6 +23,7 @@ from control_plane.apiserver.bootstrap import (
 from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.kubelet_proxy import KubeletProxy, kubelet_ssl_context
 from control_plane.apiserver.metrics import APIServerMetrics
+from control_plane.apiserver.node_addresses import NodeAddressResolver
 from control_plane.apiserver.node_service.ipam import PodCIDRAllocator
 from control_plane.apiserver.node_service.lease_monitor import NodeLeaseMonitor
 from control_plane.apiserver.node_service.service import ClusterNetwork, NodeService, Timing
@@ -102,7 +103,7 @@ class APIServer:
         grpc_server = self._grpc_server(node_service)
         await grpc_server.start()
 
-        kubelets = KubeletProxy(kubelet_ssl_context(pki))
+        kubelets = KubeletProxy(kubelet_ssl_context(pki), resolver=NodeAddressResolver(registry))
         app = build_app(registry, cfg.advertise_address, kubelets=kubelets, metrics=self._metrics)
         counting = asyncio.create_task(
             self._metrics.count_objects(registry.kinds, storage.count, stop)

@@ -68,6 +68,7 @@ def settings_from_env(env: dict[str, str]) -> NodeSettings:
         taints=parse_taints(env.get("KU7S_NODE_TAINTS", "")),
         cpu=env.get("KU7S_NODE_CPU") or None,
         memory=env.get("KU7S_NODE_MEMORY") or None,
+        address=env.get("KU7S_NODE_IP", ""),
     )
 
 

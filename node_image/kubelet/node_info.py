@@ -28,6 +28,9 @@ class NodeSettings:
     taints: list[tuple[str, str, str]] = field(default_factory=list)  # key, value, effect
     cpu: str | None = None  # Kubernetes quantity, e.g. "2" or "500m"
     memory: str | None = None  # Kubernetes quantity, e.g. "1Gi"
+    #: The address other nodes and the control plane reach this one at; found from the
+    #: node's name (Docker's /etc/hosts) when not given, as in node containers.
+    address: str = ""
 
 
 def _read(path: str, default: str = "") -> str:
@@ -112,7 +115,9 @@ def registration(settings: NodeSettings, runtime_version: str) -> node_pb2.Regis
         capacity=capacity,
         allocatable=dict(capacity),
         addresses=[
-            node_pb2.NodeAddress(type="InternalIP", address=internal_ip(settings.name)),
+            node_pb2.NodeAddress(
+                type="InternalIP", address=settings.address or internal_ip(settings.name)
+            ),
             node_pb2.NodeAddress(type="Hostname", address=settings.name),
         ],
         node_info=node_pb2.NodeSystemInfo(

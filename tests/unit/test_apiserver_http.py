@@ -13,6 +13,7 @@ from control_plane.apiserver.auth import User, user_from_peercert
 from control_plane.apiserver.bootstrap import ensure_default_namespaces
 from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.metrics_api import MetricsAPI
+from control_plane.apiserver.node_addresses import NodeAddressResolver
 from control_plane.apiserver.registry import ListOptions, Registry
 from tests.unit.fakes import MemoryStorage
 
@@ -391,3 +392,28 @@ async def test_metrics_api_rates_cpu_between_two_readings_for_kubectl_top():
         {"name": "nginx", "usage": {"cpu": "250000000n", "memory": "1024Ki"}}
     ]
     assert await api.pod_metrics("default", ListOptions(label_selector="app=other")) == []
+
+
+async def test_kubelets_are_reached_at_their_nodes_internal_ip():
+    registry = Registry(MemoryStorage(), builtin_kinds())
+    nodes = registry.kinds.get("nodes")
+    addresses = [
+        {"type": "InternalIP", "address": "172.30.0.9"},
+        {"type": "Hostname", "address": "vm"},
+    ]
+    await registry.create(
+        nodes, "", {"metadata": {"name": "vm"}, "status": {"addresses": addresses}}
+    )
+
+    class Fallback:
+        async def resolve(self, host, port=0, family=0):
+            return [{"hostname": host, "host": "10.0.0.1", "port": port}]
+
+        async def close(self) -> None:
+            pass
+
+    resolver = NodeAddressResolver(registry, Fallback())  # type: ignore[arg-type]
+    [found] = await resolver.resolve("vm", 10250)
+    assert (found["host"], found["port"], found["hostname"]) == ("172.30.0.9", 10250, "vm")
+    [other] = await resolver.resolve("not-a-node", 10250)
+    assert other["host"] == "10.0.0.1"  # Docker's DNS, as before
