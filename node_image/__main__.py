@@ -10,17 +10,16 @@ from ku7s.supervisor import Program
 from ku7s.supervisor.supervisor import run_until_signalled
 
 
-def programs() -> list[Program]:
+def programs(env: dict[str, str]) -> list[Program]:
     python = sys.executable
+    config = env.get("KU7S_CONTAINERD_CONFIG", "/etc/containerd/config.toml")
     return [
-        Program(
-            "containerd", ("containerd", "--config", "/etc/containerd/config.toml"), stop_timeout=10
-        ),
+        Program("containerd", ("containerd", "--config", config), stop_timeout=10),
         Program("kubelet", (python, "-m", "node_image.kubelet")),
         Program("kube-proxy", (python, "-m", "node_image.kube_proxy")),
     ]
 
 
 if __name__ == "__main__":
-    os.makedirs("/etc/cni/net.d", exist_ok=True)
-    run_until_signalled(programs(), Path("/var/log/ku7s"))
+    os.makedirs(os.environ.get("KU7S_CNI_CONF_DIR", "/etc/cni/net.d"), exist_ok=True)
+    run_until_signalled(programs(dict(os.environ)), Path("/var/log/ku7s"))

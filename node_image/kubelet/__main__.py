@@ -23,6 +23,7 @@ from node_image.kubelet.resource_usage import CgroupReader
 from node_image.kubelet.sandbox_config import ClusterDNS
 
 CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
+CNI_CONF_DIR = "/etc/cni/net.d"
 
 
 def parse_labels(text: str) -> dict[str, str]:
@@ -81,7 +82,10 @@ def main() -> None:
     async def run() -> None:
         stop = stop_on_signals()
         metrics = KubeletMetrics(CollectorRegistry(), settings.name)
-        cri = CRIClient(CONTAINERD_SOCKET, observe=metrics.runtime_operation)
+        # Node containers use the defaults; a machine joined over SSH keeps its own
+        # containerd and CNI files out of the distribution's paths.
+        socket = env.get("KU7S_CONTAINERD_SOCKET", CONTAINERD_SOCKET)
+        cri = CRIClient(socket, observe=metrics.runtime_operation)
         cgroups = PodCgroups.of_this_process()
         usage = UsageSource(CgroupReader(), cgroups, cgroups.node_cgroup)
         kubelet = Kubelet(
@@ -90,8 +94,8 @@ def main() -> None:
             env.get("KU7S_BOOTSTRAP_TOKEN", ""),
             cri,
             CredentialStore(state, Path(env.get("KU7S_CA_FILE", "/etc/ku7s/pki/ca.crt"))),
-            ImagePreloader(Path("/var/lib/ku7s/images"), CONTAINERD_SOCKET),
-            Path("/etc/cni/net.d"),
+            ImagePreloader(Path("/var/lib/ku7s/images"), socket),
+            Path(env.get("KU7S_CNI_CONF_DIR", CNI_CONF_DIR)),
             cgroups,
             PodSettings(dns=node_resolver(Path("/etc/resolv.conf"))),
             metrics=metrics,
