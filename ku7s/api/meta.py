@@ -65,6 +65,10 @@ def labels_of(obj: Object) -> dict[str, str]:
     return dict(obj.get("metadata", {}).get("labels") or {})
 
 
+def annotations_of(obj: Object) -> dict[str, str]:
+    return obj.get("metadata", {}).get("annotations") or {}
+
+
 def condition(obj: Object, kind: str) -> Object | None:
     """The status condition of the given type, or None."""
     for c in obj.get("status", {}).get("conditions") or []:

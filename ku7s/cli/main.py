@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 import yaml
@@ -136,11 +138,63 @@ def create_cluster(
     )
 
 
+def _ssh_options(required: bool) -> Callable[[Any], Any]:
+    """How to reach and trust a machine: the options every SSH command takes."""
+
+    def decorate(command: Any) -> Any:
+        for option in reversed(
+            [
+                click.option(
+                    "--host",
+                    default=None,
+                    required=False,
+                    help="[user@]address[:port] of the machine"
+                    + ("" if required else " (default: where it joined from)"),
+                ),
+                click.option(
+                    "--identity",
+                    type=click.Path(path_type=Path),
+                    default=None,
+                    help="private key (default: the agent's and ~/.ssh keys)",
+                ),
+                click.option(
+                    "--known-hosts",
+                    type=click.Path(path_type=Path),
+                    default=None,
+                    help="known_hosts file besides ~/.ssh/known_hosts",
+                ),
+                click.option(
+                    "--fingerprint",
+                    default=None,
+                    help="trust this host key (SHA256:..., as ssh-keygen -lf prints it)",
+                ),
+            ]
+        ):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 @create.command("node")
 @name_option
 @click.option("--labels", default="", help="node labels, k=v,k2=v2")
 @click.option("--cpu", default=None, help="CPU limit, also the node's capacity (e.g. 1, 500m)")
 @click.option("--memory", default=None, help="memory limit and capacity (e.g. 512Mi)")
+@click.option(
+    "--provider",
+    type=click.Choice(["docker", "ssh"]),
+    default="docker",
+    show_default=True,
+    help="a node container, or a machine reached over SSH (--host)",
+)
+@_ssh_options(required=True)
+@click.option("--node-name", default="", help="ssh: the node's name (default <cluster>-<hostname>)")
+@click.option(
+    "--control-plane-address",
+    default="",
+    help="ssh: where the machine reaches the control plane (default its cluster network address)",
+)
 @wait_option
 @image_option
 @pass_context
@@ -150,14 +204,44 @@ def create_node(
     labels: str,
     cpu: str | None,
     memory: str | None,
+    provider: str,
+    host: str | None,
+    identity: Path | None,
+    known_hosts: Path | None,
+    fingerprint: str | None,
+    node_name: str,
+    control_plane_address: str,
     wait: float,
     image: str | None,
 ) -> None:
-    """Add a worker node to a running cluster."""
+    """Add a worker node to a running cluster: a container, or a machine over SSH."""
     from ku7s.cluster.nodes import add_node
     from ku7s.cluster.prometheus import refresh_exports
 
     validate_cluster_name(cluster)
+    if provider == "ssh":
+        from ku7s.cluster.ssh_node import SSHAccess, add_ssh_node
+
+        if not host:
+            raise UserInputError("--provider ssh needs --host [user@]address[:port]")
+        if cpu or memory or image:
+            raise UserInputError("--cpu, --memory and --image are for container nodes")
+        progress = ctx.progress()
+        with progress.step(f'Joining {host} to cluster "{cluster}"'):
+            name = add_ssh_node(
+                ctx.provider,
+                cluster,
+                SSHAccess(host, identity, known_hosts, fingerprint),
+                node_name=node_name,
+                labels=parse_labels_flag(labels),
+                control_plane_address=control_plane_address,
+                wait=wait or 120.0,
+                say=progress.note,
+            )
+        ctx.out.print(name)
+        return
+    if host or identity or known_hosts or fingerprint or node_name or control_plane_address:
+        raise UserInputError("--host and the other SSH options need --provider ssh")
     resources = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}
     worker = {"role": WORKER, "labels": parse_labels_flag(labels), "resources": resources}
     parsed = parse_config(
@@ -196,14 +280,40 @@ def delete_cluster_cmd(ctx: CLIContext, cluster: str, all_clusters: bool) -> Non
 
 @delete.command("node")
 @click.argument("node")
+@click.option(
+    "--name",
+    "cluster",
+    default=None,
+    help="the cluster, for a machine joined over SSH (default: the container's, or ku7s)",
+)
+@_ssh_options(required=False)
 @pass_context
-def delete_node_cmd(ctx: CLIContext, node: str) -> None:
-    """Delete a worker node: its container and its Node object."""
+def delete_node_cmd(
+    ctx: CLIContext,
+    node: str,
+    cluster: str | None,
+    host: str | None,
+    identity: Path | None,
+    known_hosts: Path | None,
+    fingerprint: str | None,
+) -> None:
+    """Delete a worker node: its container, or for a machine joined over SSH what ku7s
+    installed on it; then its Node object."""
     from ku7s.cluster.nodes import delete_node
     from ku7s.cluster.prometheus import refresh_exports
     from ku7s.names import validate_node_name
 
     validate_node_name(node)
+    if not ctx.provider.container_exists(node):
+        from ku7s.cluster.ssh_node import SSHAccess, delete_ssh_node
+
+        cluster = validate_cluster_name(cluster or DEFAULT_CLUSTER)
+        progress = ctx.progress()
+        with progress.step(f'Removing node "{node}" from cluster "{cluster}"'):
+            access = SSHAccess(host or "", identity, known_hosts, fingerprint)
+            delete_ssh_node(ctx.provider, cluster, node, access, say=progress.note)
+        ctx.err.print(f'Deleted node "{node}" from cluster "{cluster}"')
+        return
     cluster = delete_node(ctx.provider, node)
     refresh_exports(ctx.provider, cluster)
     ctx.err.print(f'Deleted node "{node}" from cluster "{cluster}"')
@@ -232,12 +342,20 @@ def get_clusters(ctx: CLIContext) -> None:
 @name_option
 @pass_context
 def get_nodes(ctx: CLIContext, cluster: str) -> None:
-    """List a cluster's node containers."""
+    """List a cluster's nodes and where each runs: a Docker container, or a machine over SSH."""
+    from ku7s.cluster.ssh_node import ssh_nodes
+
     nodes = ctx.provider.list_nodes(validate_cluster_name(cluster))
     if not nodes:
         ctx.err.print(f'No nodes found for cluster "{cluster}".')
-    for node in nodes:
-        ctx.out.print(node.name)
+        return
+    rows = [(node.name, "docker") for node in nodes]
+    rows += [
+        (name, f"ssh {where}".strip()) for name, where in ssh_nodes(ctx.provider, cluster).items()
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, provider in rows:
+        ctx.out.print(f"{name:<{width}}  {provider}", highlight=False)
 
 
 @get.command("kubeconfig")

@@ -301,6 +301,58 @@ class ImageBuilder:
         (wheels / ".complete").write_text("")
         return wheels
 
+    def node_wheels(self) -> Path:
+        """The node agent's Python dependencies as wheels for this Python (cached)."""
+        return self._wheels()
+
+    def agent_wheel(self) -> Path:
+        """ku7s itself as a wheel (its stubs included), for machines joined over SSH;
+        built once per source tree."""
+        self._check_stubs()
+        digest = hashlib.sha256()
+        _hash_tree(digest, self._root, [self._root / d for d in _PACKAGES_DIRS])
+        directory = self._cache / f"agent-{digest.hexdigest()[:12]}"
+        found = sorted(directory.glob("ku7s-*.whl"))
+        if found:
+            return found[0]
+        self._say("building the node agent's wheel")
+        directory.mkdir(parents=True, exist_ok=True)
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--no-build-isolation",
+                "--wheel-dir",
+                str(directory),
+                str(self._root),
+            ],
+            "pip wheel (the node agent)",
+        )
+        return sorted(directory.glob("ku7s-*.whl"))[0]
+
+    def save_preloaded(self, directory: Path) -> None:
+        """The images every node has at first boot, as the node image ships them."""
+        self.ensure_pause()
+        base = self.ensure_base().image
+        for stand_in in STAND_INS:
+            if stand_in.preloaded:
+                self.ensure_stand_in(stand_in, base)
+        self._save_images(directory)
+
+    @staticmethod
+    def _save_images(directory: Path) -> None:
+        # One archive for all images: one `ctr import` per node at first boot.
+        # (The SDK saves one image per archive; the docker CLI saves several.)
+        directory.mkdir(parents=True, exist_ok=True)
+        _run(["docker", "save", "-o", str(directory / "images.tar"), *PRELOADED], "docker save")
+        index = {"images.tar": PRELOADED}
+        (directory / "index.json").write_text(json.dumps(index, indent=2) + "\n")
+
     def node_source_hash(self, base: str) -> str:
         digest = hashlib.sha256()
         digest.update(f"{base}\0".encode())
@@ -345,16 +397,7 @@ class ImageBuilder:
             for directory in _PACKAGES_DIRS:
                 shutil.copytree(self._root / directory, context / directory, ignore=_SKIP)
             shutil.copytree(wheels, context / "wheels", ignore=shutil.ignore_patterns(".complete"))
-            images = context / "images"
-            images.mkdir()
-            # One archive for all images: one `ctr import` per node at first boot.
-            # (The SDK saves one image per archive; the docker CLI saves several.)
-            _run(
-                ["docker", "save", "-o", str(images / "images.tar"), *PRELOADED],
-                "docker save",
-            )
-            index = {"images.tar": PRELOADED}
-            (images / "index.json").write_text(json.dumps(index, indent=2) + "\n")
+            self._save_images(context / "images")
             self._say(f"docker build {tag}")
             self._docker_build(
                 context,

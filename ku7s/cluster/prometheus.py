@@ -54,9 +54,7 @@ def node_addresses(provider: DockerProvider, cluster: str) -> dict[str, tuple[st
     network = network_name(cluster)
     found = {}
     for node in provider.list_nodes(cluster):
-        container = provider.client.containers.get(node.name)
-        networks = container.attrs.get("NetworkSettings", {}).get("Networks") or {}
-        address = (networks.get(network) or {}).get("IPAddress", "")
+        address = provider.address_on(node.name, network)
         if address:
             found[node.name] = (node.role, address)
     return found

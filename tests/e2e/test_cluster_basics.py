@@ -131,7 +131,9 @@ def test_cli_lists_clusters_and_nodes(cluster: Cluster):
     clusters = run_ku7s("get", "clusters", env=cluster.env)
     assert cluster.name in clusters.stdout.split()
     nodes = run_ku7s("get", "nodes", "--name", cluster.name, env=cluster.env)
-    assert nodes.stdout.split() == [f"{cluster.name}-control-plane", *sorted(cluster.workers)]
+    rows = [line.split() for line in nodes.stdout.splitlines()]
+    assert [name for name, _ in rows] == [f"{cluster.name}-control-plane", *sorted(cluster.workers)]
+    assert {provider for _, provider in rows} == {"docker"}
 
 
 def test_get_and_export_kubeconfig(cluster: Cluster, tmp_path):

@@ -157,6 +157,12 @@ class DockerProvider:
         """Every container of the cluster: its nodes and the mock cloud's load balancers."""
         return [c.name or "" for c in self._containers({"label": f"{CLUSTER_LABEL}={cluster}"})]
 
+    def address_on(self, container: str, network: str) -> str:
+        """The container's address on a network ("" when it is not on it)."""
+        attrs = self._client.containers.get(container).attrs
+        networks = attrs.get("NetworkSettings", {}).get("Networks") or {}
+        return str((networks.get(network) or {}).get("IPAddress", ""))
+
     def find_node(self, name: str) -> NodeContainer:
         try:
             c = self._client.containers.get(name)
