@@ -84,3 +84,8 @@ def etcd_volume_name(cluster: str) -> str:
 
 def containerd_volume_name(node: str) -> str:
     return f"{node}-containerd"
+
+
+#: The label on Nodes that are not containers of the cluster's Docker engine (machines joined
+#: over SSH: ``ssh``); the mock cloud leaves such nodes alone.
+PROVIDER_LABEL = "ku7s.dev/provider"

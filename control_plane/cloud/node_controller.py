@@ -14,6 +14,7 @@ from control_plane.controllers.base import Controller
 from ku7s.api import meta
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient, APIStatusError
+from ku7s.names import PROVIDER_LABEL
 
 Object = dict[str, Any]
 
@@ -78,6 +79,8 @@ class CloudNodeController(Controller):
         if node is None:
             self._zones.pop(key, None)
             return
+        if PROVIDER_LABEL in meta.labels_of(node):
+            return  # not an instance of this cloud: a machine joined over SSH
         if not meta.is_node_ready(node):
             if not await self._cloud.instance_exists(key):
                 log.info("deleting node %s: its container is gone", key)

@@ -304,7 +304,7 @@ def delete_node_cmd(
     from ku7s.names import validate_node_name
 
     validate_node_name(node)
-    if not ctx.provider.container_exists(node):
+    if not ctx.provider.is_node_container(node):
         from ku7s.cluster.ssh_node import SSHAccess, delete_ssh_node
 
         cluster = validate_cluster_name(cluster or DEFAULT_CLUSTER)

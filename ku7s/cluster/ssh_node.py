@@ -35,7 +35,13 @@ from ku7s.cluster.node_specs import PKI_DIR, TOKENS_PATH
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.cluster.providers.ssh import SSHError, SSHHost, SSHTarget, host_facts
 from ku7s.errors import NotFoundError, UserInputError
-from ku7s.names import WORKER, control_plane_name, network_name, validate_node_name
+from ku7s.names import (
+    PROVIDER_LABEL,
+    WORKER,
+    control_plane_name,
+    network_name,
+    validate_node_name,
+)
 
 #: Debian packages the agent runs on; those missing are installed (and removed on delete).
 PACKAGES = (
@@ -65,7 +71,6 @@ CREATED_LIST = f"{CONFIG}/created-paths"
 #: Mounts the agent's pods leave behind (below its own directories, and their netns).
 OWN_MOUNTS = "^/(run|var/lib)/ku7s/|^/run/netns/cni-|^/run/containerd/"
 CNI_NETWORK = "ku7s"
-PROVIDER_LABEL = "ku7s.dev/provider"
 HOST_ANNOTATION = "ku7s.dev/ssh-host"
 
 Say = Callable[[str], None]
@@ -316,7 +321,8 @@ def _node_name(host: SSHHost, cluster: str, wanted: str) -> str:
         return validate_node_name(wanted)
     short = host.run("hostname -s", as_root=False).stdout.strip().lower()
     cleaned = re.sub(r"[^a-z0-9-]+", "-", short).strip("-") or "machine"
-    return validate_node_name(f"{cluster}-{cleaned}"[:63].rstrip("-"))
+    named = cleaned if cleaned.startswith(f"{cluster}-") else f"{cluster}-{cleaned}"
+    return validate_node_name(named[:63].rstrip("-"))
 
 
 def add_ssh_node(
@@ -338,7 +344,8 @@ def add_ssh_node(
     address = control_plane_address or provider.address_on(control_plane, network_name(cluster))
     with access.machine() as host:
         name = _node_name(host, cluster, node_name)
-        if provider.container_exists(name) or asyncio.run(_node_exists(config, name)):
+        containers = {n.name for n in provider.list_nodes(cluster)}
+        if name in containers or asyncio.run(_node_exists(config, name)):
             raise UserInputError(f'cluster "{cluster}" already has a node named "{name}"')
         joining = Joining(
             cluster,

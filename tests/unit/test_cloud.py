@@ -86,6 +86,12 @@ async def test_a_new_node_is_labelled_and_a_vanished_one_deleted():
     controller.nodes._apply("MODIFIED", node("w1", ready=False))
     await controller.reconcile("w1")  # NotReady but its container is there: kept
     assert api.calls[-1][0] == "patch"
+    machine = node("vm", ready=False)
+    machine["metadata"]["labels"]["ku7s.dev/provider"] = "ssh"
+    controller.nodes._apply("ADDED", machine)
+    calls = len(api.calls)
+    await controller.reconcile("vm")  # joined over SSH: no container, and not this cloud's
+    assert len(api.calls) == calls
 
 
 def lb_service(**spec):

@@ -163,6 +163,14 @@ class DockerProvider:
         networks = attrs.get("NetworkSettings", {}).get("Networks") or {}
         return str((networks.get(network) or {}).get("IPAddress", ""))
 
+    def is_node_container(self, name: str) -> bool:
+        """Whether name is a ku7s node container (not some other container of a cluster,
+        such as a load balancer or a test's machine)."""
+        try:
+            return self.find_node(name).role in (CONTROL_PLANE, WORKER)
+        except NotFoundError:
+            return False
+
     def find_node(self, name: str) -> NodeContainer:
         try:
             c = self._client.containers.get(name)
