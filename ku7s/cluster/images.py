@@ -77,6 +77,12 @@ def _run(argv: list[str], what: str, **kwargs: object) -> str:
     return str(result.stdout)
 
 
+def _pip_wheel(directory: Path, args: list[str], what: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check"]
+    _run([*pip, "--wheel-dir", str(directory), *args], what)
+
+
 def _hash_tree(digest: hashlib._Hash, root: Path, paths: list[Path]) -> None:
     for path in sorted(paths):
         if path.is_dir():
@@ -282,22 +288,7 @@ class ImageBuilder:
         if (wheels / ".complete").exists():
             return wheels
         self._say("building Python wheels for the node image")
-        wheels.mkdir(parents=True, exist_ok=True)
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--wheel-dir",
-                str(wheels),
-                "-r",
-                str(requirements),
-            ],
-            "pip wheel",
-        )
+        _pip_wheel(wheels, ["-r", str(requirements)], "pip wheel")
         (wheels / ".complete").write_text("")
         return wheels
 
@@ -316,21 +307,9 @@ class ImageBuilder:
         if found:
             return found[0]
         self._say("building the node agent's wheel")
-        directory.mkdir(parents=True, exist_ok=True)
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-deps",
-                "--no-build-isolation",
-                "--wheel-dir",
-                str(directory),
-                str(self._root),
-            ],
+        _pip_wheel(
+            directory,
+            ["--no-deps", "--no-build-isolation", str(self._root)],
             "pip wheel (the node agent)",
         )
         return sorted(directory.glob("ku7s-*.whl"))[0]

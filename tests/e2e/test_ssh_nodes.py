@@ -21,14 +21,12 @@ import docker.errors
 import paramiko
 import pytest
 
-from ku7s.cluster.images import ImageBuilder
 from ku7s.cluster.providers.docker import DockerProvider, NodeSpec
 from ku7s.cluster.providers.ssh import fingerprint
 from ku7s.names import network_name
 from tests.e2e.conftest import Cluster, new_cluster, run_ku7s
+from tests.e2e.ssh_machines import VM_DIR, plain_debian
 
-VM_DIR = Path(__file__).parent / "ssh_vm"
-VM_PACKAGES = ["iptables", "openssh-server", "sudo"]
 APP = """\
 apiVersion: apps/v1
 kind: Deployment
@@ -82,7 +80,7 @@ def ssh_cluster(
 def machine(
     provider: DockerProvider, ssh_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Machine]:
-    base = ImageBuilder(provider.client).ensure_debian("ku7s/debian", VM_PACKAGES).image
+    base = plain_debian(provider)
     image = f"ku7s-test/vm:{base.split(':')[1]}"
     provider.client.images.build(
         path=str(VM_DIR), tag=image, buildargs={"BASE_IMAGE": base}, rm=True

@@ -16,14 +16,10 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from ku7s.cluster.images import ImageBuilder
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.cluster.providers.ssh import SSHError, SSHHost, SSHTarget, fingerprint, host_facts
 from tests.e2e.conftest import unique
-
-VM_DIR = Path(__file__).parent / "ssh_vm"
-#: The plain machine: Debian minbase, sshd and sudo, nothing of ku7s.
-VM_PACKAGES = ["openssh-server", "sudo"]
+from tests.e2e.ssh_machines import VM_DIR, plain_debian
 
 
 def write_key(path: Path) -> paramiko.RSAKey:
@@ -55,7 +51,7 @@ def docker_compose_project_name() -> str:
 
 @pytest.fixture(scope="session")
 def docker_compose_file(provider: DockerProvider, client_key: tuple[Path, paramiko.RSAKey]) -> str:
-    base = ImageBuilder(provider.client).ensure_debian("ku7s/debian", VM_PACKAGES).image
+    base = plain_debian(provider)
     _, key = client_key
     os.environ["KU7S_VM_BASE_IMAGE"] = base
     os.environ["KU7S_VM_AUTHORIZED_KEY"] = f"{key.get_name()} {key.get_base64()}"
