@@ -417,7 +417,12 @@ def delete_ssh_node(
     say: Say = lambda _: None,
 ) -> None:
     """Take the agent and what it installed off the machine, then forget the Node."""
-    machines = ssh_nodes(provider, cluster)
+    try:
+        machines = ssh_nodes(provider, cluster)
+    except NotFoundError:
+        raise NotFoundError(
+            f'no node named "{name}": no such container, and no cluster "{cluster}" to look in'
+        ) from None
     if name not in machines:
         raise NotFoundError(f'no node named "{name}" in cluster "{cluster}"')
     access = access or SSHAccess(machines[name])
