@@ -7,6 +7,8 @@
       podSubnet: 10.244.0.0/16
       serviceSubnet: 10.96.0.0/16
       apiServerPort: 0            # host port of the API server; 0 picks a free one
+      nodeServiceAddress: ""      # a host address to publish the API and node service on
+                                  # (6443-6445), for machines joined over SSH from elsewhere
     nodes:
     - role: control-plane
     - role: worker
@@ -99,6 +101,9 @@ class ClusterConfig:
     pod_subnet: str = DEFAULT_POD_SUBNET
     service_subnet: str = DEFAULT_SERVICE_SUBNET
     api_server_port: int = 0
+    #: A host address the control plane's API (6443) and node service (6444, 6445) are
+    #: published on, so machines outside the cluster's network can join; "" for none.
+    node_service_address: str = ""
     nodes: tuple[NodeConfig, ...] = (NodeConfig(CONTROL_PLANE), NodeConfig(WORKER))
     node_grace_seconds: int = 5
     pod_eviction_seconds: int = 10
@@ -289,7 +294,22 @@ def parse_config(data: Any, source: str = "config") -> ClusterConfig:
         except UserInputError as e:
             raise ConfigError(f"name: {e}") from None
     net = _expect(data.get("networking") or {}, dict, "networking", "a mapping")
-    _check_fields(net, {"podSubnet", "serviceSubnet", "apiServerPort"}, "networking")
+    _check_fields(
+        net, {"podSubnet", "serviceSubnet", "apiServerPort", "nodeServiceAddress"}, "networking"
+    )
+    node_service = str(
+        _expect(
+            net.get("nodeServiceAddress", ""), str, "networking.nodeServiceAddress", "an address"
+        )
+    )
+    if node_service:
+        try:
+            ipaddress.ip_address(node_service)
+        except ValueError:
+            raise ConfigError(
+                f"networking.nodeServiceAddress: must be an IP address of this host, "
+                f"not {node_service!r}"
+            ) from None
     pod = _parse_cidr(
         net.get("podSubnet", DEFAULT_POD_SUBNET), "networking.podSubnet", 8, NODE_CIDR_MASK
     )
@@ -328,6 +348,7 @@ def parse_config(data: Any, source: str = "config") -> ClusterConfig:
         pod_subnet=pod,
         service_subnet=svc,
         api_server_port=port,
+        node_service_address=node_service,
         nodes=nodes,
         node_grace_seconds=grace,
         pod_eviction_seconds=eviction,

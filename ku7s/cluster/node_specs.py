@@ -18,6 +18,11 @@ from ku7s.names import (
 )
 
 PKI_DIR = "/etc/ku7s/pki"
+#: The API server's and node service's (bootstrap, then node) ports, published on
+#: networking.nodeServiceAddress when it is set.
+CONTROL_PLANE_PORTS = (6443, 6444, 6445)
+#: Where the control plane's container tells which host address they are published on.
+NODE_SERVICE_ADDRESS_ENV = "KU7S_NODE_SERVICE_ADDRESS"
 TOKENS_PATH = "/etc/ku7s/bootstrap-tokens"
 ADMIN_KUBECONFIG_PATH = "/etc/ku7s/admin.conf"
 CONTROLLER_MANAGER_KUBECONFIG_PATH = "/etc/ku7s/controller-manager.conf"
@@ -123,6 +128,7 @@ def control_plane_spec(
             "KU7S_POD_EVICTION_SECONDS": str(config.pod_eviction_seconds),
             "KU7S_REGION": config.region,
             "KU7S_ZONES": str(config.zones),
+            NODE_SERVICE_ADDRESS_ENV: config.node_service_address,
         },
         files={
             f"{PKI_DIR}/ca.crt": secrets.ca.cert_pem,
@@ -140,6 +146,11 @@ def control_plane_spec(
         nano_cpus=node.nano_cpus,
         memory_bytes=node.memory_bytes,
         api_server_host_port=host_port,
+        published=tuple(
+            (port, "TCP", config.node_service_address, port) for port in CONTROL_PLANE_PORTS
+        )
+        if config.node_service_address
+        else (),
     )
 
 

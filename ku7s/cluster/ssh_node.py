@@ -31,7 +31,7 @@ from ku7s.api import meta
 from ku7s.client.rest import APIClient, APIStatusError
 from ku7s.cluster.access import admin_kubeconfig, delete_node_objects, wait_for_nodes
 from ku7s.cluster.images import ImageBuilder, project_root
-from ku7s.cluster.node_specs import PKI_DIR, TOKENS_PATH
+from ku7s.cluster.node_specs import NODE_SERVICE_ADDRESS_ENV, PKI_DIR, TOKENS_PATH
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.cluster.providers.ssh import SSHError, SSHHost, SSHTarget, host_facts
 from ku7s.errors import NotFoundError, UserInputError
@@ -341,7 +341,13 @@ def add_ssh_node(
     if not provider.container_exists(control_plane):
         raise NotFoundError(f'no cluster named "{cluster}"')
     config = admin_kubeconfig(provider, cluster)
-    address = control_plane_address or provider.address_on(control_plane, network_name(cluster))
+    # Given, or published for machines elsewhere (networking.nodeServiceAddress), or the
+    # control plane's address on the cluster's network.
+    address = (
+        control_plane_address
+        or provider.container_env(control_plane).get(NODE_SERVICE_ADDRESS_ENV, "")
+        or provider.address_on(control_plane, network_name(cluster))
+    )
     with access.machine() as host:
         name = _node_name(host, cluster, node_name)
         containers = {n.name for n in provider.list_nodes(cluster)}

@@ -1,13 +1,27 @@
-"""The plain machine the SSH provider's tests use: Debian's minbase with iptables, sshd and
-sudo (nothing of ku7s), built by ku7s's image builder, and sshd's start script and image
-recipe in ssh_vm/."""
+"""The plain machines the SSH provider's tests use: Debian's minbase with iptables, sshd and
+sudo (nothing of ku7s), built by ku7s's image builder from ssh_vm/.
+
+A machine that joins runs nested containerd, so it is started as node containers are (with
+their privileges, which compose cannot express here) and with a volume for /var/lib
+(overlayfs does not nest on the container's own overlay root)."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import secrets
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import docker.errors
+import paramiko
+
 from ku7s.cluster.images import ImageBuilder
-from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.cluster.providers.docker import DockerProvider, NodeSpec
+from ku7s.cluster.providers.ssh import fingerprint
 
 VM_DIR = Path(__file__).parent / "ssh_vm"
 VM_PACKAGES = ["iptables", "openssh-server", "sudo"]
@@ -16,3 +30,71 @@ VM_PACKAGES = ["iptables", "openssh-server", "sudo"]
 def plain_debian(provider: DockerProvider) -> str:
     """The Debian image the machine is built on (made once, then found by its tag)."""
     return ImageBuilder(provider.client).ensure_debian("ku7s/debian", VM_PACKAGES).image
+
+
+def docker_sh(container: str, command: str) -> str:
+    return subprocess.run(
+        ["docker", "exec", container, "sh", "-c", command], capture_output=True, text=True
+    ).stdout
+
+
+@dataclass
+class Machine:
+    name: str
+    address: str
+    identity: Path
+    fingerprint: str
+
+    def sh(self, command: str) -> str:
+        return docker_sh(self.name, command)
+
+    def ssh_args(self, user: str = "deploy") -> list[str]:
+        return [
+            "--host",
+            f"{user}@{self.address}",
+            "--identity",
+            str(self.identity),
+            "--fingerprint",
+            self.fingerprint,
+        ]
+
+
+@contextlib.contextmanager
+def started_machine(
+    provider: DockerProvider, cluster: str, network: str, directory: Path
+) -> Iterator[Machine]:
+    """A machine on the network, its key in directory; removed (with its volume) after."""
+    base = plain_debian(provider)
+    image = f"ku7s-test/vm:{base.split(':')[1]}"
+    provider.client.images.build(
+        path=str(VM_DIR), tag=image, buildargs={"BASE_IMAGE": base}, rm=True
+    )
+    identity = directory / "id_rsa"
+    key = paramiko.RSAKey.generate(2048)
+    key.write_private_key_file(str(identity))
+    name = f"{cluster}-vm-{secrets.token_hex(2)}"
+    volume = f"{name}-var-lib"
+    try:
+        provider.create_node(
+            NodeSpec(
+                name=name,
+                cluster=cluster,
+                role="machine",
+                image=image,
+                network=network,
+                env={"AUTHORIZED_KEY": f"{key.get_name()} {key.get_base64()}"},
+                volume=volume,
+                volume_path="/var/lib",
+            )
+        )
+        deadline = time.monotonic() + 20
+        while not docker_sh(name, "pgrep -x sshd") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        # The host key, read out of band as an administrator would give it.
+        kind, data = docker_sh(name, "cat /etc/ssh/ssh_host_ed25519_key.pub").split()[:2]
+        pinned = fingerprint(paramiko.PKey.from_type_string(kind, base64.b64decode(data)))
+        yield Machine(name, provider.address_on(name, network), identity, pinned)
+    finally:
+        provider.remove_containers([name])
+        with contextlib.suppress(docker.errors.NotFound):
+            provider.client.volumes.get(volume).remove(force=True)

@@ -9,23 +9,16 @@ node container's privileges (nested containerd needs them, and compose cannot ex
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import secrets
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import docker.errors
-import paramiko
 import pytest
 
-from ku7s.cluster.providers.docker import DockerProvider, NodeSpec
-from ku7s.cluster.providers.ssh import fingerprint
+from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.names import network_name
 from tests.e2e.conftest import Cluster, new_cluster, run_ku7s
-from tests.e2e.ssh_machines import VM_DIR, plain_debian
+from tests.e2e.ssh_machines import Machine, started_machine
 
 APP = """\
 apiVersion: apps/v1
@@ -51,23 +44,6 @@ spec:
 """
 
 
-@dataclass
-class Machine:
-    name: str
-    address: str
-    identity: Path
-    fingerprint: str
-
-    def sh(self, command: str) -> str:
-        return docker_sh(self.name, command)
-
-
-def docker_sh(container: str, command: str) -> str:
-    return subprocess.run(
-        ["docker", "exec", container, "sh", "-c", command], capture_output=True, text=True
-    ).stdout
-
-
 @pytest.fixture(scope="module")
 def ssh_cluster(
     provider: DockerProvider, node_image: str, tmp_path_factory: pytest.TempPathFactory
@@ -80,52 +56,9 @@ def ssh_cluster(
 def machine(
     provider: DockerProvider, ssh_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Machine]:
-    base = plain_debian(provider)
-    image = f"ku7s-test/vm:{base.split(':')[1]}"
-    provider.client.images.build(
-        path=str(VM_DIR), tag=image, buildargs={"BASE_IMAGE": base}, rm=True
-    )
-    identity = tmp_path_factory.mktemp("machine") / "id_rsa"
-    key = paramiko.RSAKey.generate(2048)
-    key.write_private_key_file(str(identity))
-    name = f"{ssh_cluster.name}-vm-{secrets.token_hex(2)}"
-    volume = f"{name}-var-lib"
-    provider.create_node(
-        NodeSpec(
-            name=name,
-            cluster=ssh_cluster.name,
-            role="machine",
-            image=image,
-            network=network_name(ssh_cluster.name),
-            env={"AUTHORIZED_KEY": f"{key.get_name()} {key.get_base64()}"},
-            volume=volume,
-            volume_path="/var/lib",
-        )
-    )
-    try:
-        ssh_cluster.wait_for(
-            lambda: docker_sh(name, "pgrep -x sshd"), timeout=20, interval=0.2, what="sshd"
-        )
-        # The host key, read out of band as an administrator would give it.
-        kind, data = docker_sh(name, "cat /etc/ssh/ssh_host_ed25519_key.pub").split()[:2]
-        pinned = fingerprint(paramiko.PKey.from_type_string(kind, base64.b64decode(data)))
-        address = provider.address_on(name, network_name(ssh_cluster.name))
-        yield Machine(name, address, identity, pinned)
-    finally:
-        provider.remove_containers([name])
-        with contextlib.suppress(docker.errors.NotFound):
-            provider.client.volumes.get(volume).remove(force=True)
-
-
-def ssh_args(machine: Machine, user: str = "deploy") -> list[str]:
-    return [
-        "--host",
-        f"{user}@{machine.address}",
-        "--identity",
-        str(machine.identity),
-        "--fingerprint",
-        machine.fingerprint,
-    ]
+    network = network_name(ssh_cluster.name)
+    with started_machine(provider, ssh_cluster.name, network, tmp_path_factory.mktemp("vm")) as m:
+        yield m
 
 
 def test_bad_input_installs_nothing(ssh_cluster: Cluster, machine: Machine):
@@ -145,7 +78,7 @@ def test_bad_input_installs_nothing(ssh_cluster: Cluster, machine: Machine):
             "unknown host key SHA256:",
         ),
         (
-            ["--provider", "ssh", *ssh_args(machine, "guest")],
+            ["--provider", "ssh", *machine.ssh_args("guest")],
             "is not root and has no passwordless sudo",
         ),
     ):
@@ -163,7 +96,7 @@ def test_a_machine_joins_runs_pods_and_leaves_clean(ssh_cluster: Cluster, machin
     state = "iptables-save | grep -E '^-A|^:[^ ]+ -' | sort; ls /opt /run /var/lib"
     before = machine.sh(state)
     joined = run_ku7s(
-        "create", "node", "--name", cluster.name, "--provider", "ssh", *ssh_args(machine),
+        "create", "node", "--name", cluster.name, "--provider", "ssh", *machine.ssh_args(),
         env=cluster.env, timeout=600,
     )  # fmt: skip
     assert joined.returncode == 0, joined.stderr
@@ -212,3 +145,43 @@ def test_a_machine_joins_runs_pods_and_leaves_clean(ssh_cluster: Cluster, machin
         "/proc/mounts:0",
     ]
     assert "ii" not in machine.sh("dpkg -l containerd runc python3 2>/dev/null | grep ^ii")
+
+
+def test_a_machine_elsewhere_joins_through_the_published_node_service(
+    provider: DockerProvider, node_image: str, tmp_path: Path
+):
+    """networking.nodeServiceAddress publishes the API and node service on a host address
+    (here Docker's default bridge's), and a machine on another network joins through it.
+    Without a route between the networks, its pods run but are not reachable from the
+    others (that is the overlay's job, still to come)."""
+    gateway = provider.client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    config = tmp_path / "cluster.yaml"
+    config.write_text(
+        "kind: Cluster\napiVersion: ku7s.dev/v1alpha1\n"
+        f"networking: {{nodeServiceAddress: {gateway}}}\n"
+        "nodes: [{role: control-plane}, {role: worker}]\n"
+    )
+    outside = provider.client.networks.create(f"ku7s-outside-{secrets.token_hex(3)}")
+    try:
+        with (
+            new_cluster(provider, tmp_path, "sshp", "--config", str(config)) as cluster,
+            started_machine(provider, cluster.name, outside.name, tmp_path) as machine,
+        ):
+            joined = run_ku7s(
+                "create", "node", "--name", cluster.name, "--provider", "ssh",
+                *machine.ssh_args(), env=cluster.env, timeout=600,
+            )  # fmt: skip
+            assert joined.returncode == 0, joined.stderr
+            node = joined.stdout.strip()
+            assert f"{gateway} {cluster.name}-control-plane" in machine.sh("cat /etc/hosts")
+            overrides = f'{{"spec":{{"nodeName":"{node}"}}}}'
+            cluster.kubectl("run", "there", "--image=nginx:latest", f"--overrides={overrides}")
+            cluster.kubectl("wait", "--for=condition=Ready", "pod/there", "--timeout=60s")
+            deleted = run_ku7s(
+                "delete", "node", node, "--name", cluster.name,
+                *machine.ssh_args()[2:], env=cluster.env, timeout=300,
+            )  # fmt: skip
+            assert deleted.returncode == 0, deleted.stderr
+            assert "ku7s" not in machine.sh("cat /etc/hosts; ls /opt /etc")
+    finally:
+        outside.remove()

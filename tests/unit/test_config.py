@@ -189,3 +189,12 @@ def test_node_lifecycle_defaults_and_overrides():
     assert (defaults.node_grace_seconds, defaults.pod_eviction_seconds) == (5, 10)
     tuned = parse_config(doc(nodeLifecycle={"gracePeriodSeconds": 40, "podEvictionSeconds": 0}))
     assert (tuned.node_grace_seconds, tuned.pod_eviction_seconds) == (40, 0)
+
+
+def test_the_node_service_can_be_published_on_a_host_address():
+    base = {"kind": "Cluster", "apiVersion": "ku7s.dev/v1alpha1"}
+    config = parse_config({**base, "networking": {"nodeServiceAddress": "192.168.1.10"}})
+    assert config.node_service_address == "192.168.1.10"
+    assert parse_config(base).node_service_address == ""
+    with pytest.raises(ConfigError, match="nodeServiceAddress: must be an IP address"):
+        parse_config({**base, "networking": {"nodeServiceAddress": "my-laptop"}})

@@ -171,6 +171,10 @@ class DockerProvider:
         except NotFoundError:
             return False
 
+    def container_env(self, name: str) -> dict[str, str]:
+        env = self._client.containers.get(name).attrs.get("Config", {}).get("Env") or []
+        return dict(entry.split("=", 1) for entry in env if "=" in entry)
+
     def find_node(self, name: str) -> NodeContainer:
         try:
             c = self._client.containers.get(name)
@@ -257,15 +261,18 @@ class DockerProvider:
             binds["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
             if Path("/lib/modules").is_dir():
                 binds["/lib/modules"] = {"bind": "/lib/modules", "mode": "ro"}
-        bindings: dict[object, tuple[str, int]] = {}
-        exposed: list[object] = []
+        # container port -> every (host address, host port) it is published on; the API
+        # server's loopback binding first (api_server_host_port reads it).
+        bindings: dict[object, list[tuple[str, int]]] = {}
+        published = list(spec.published)
         if spec.api_server_host_port is not None:
-            bindings[API_SERVER_PORT] = ("127.0.0.1", spec.api_server_host_port)
-            exposed.append(API_SERVER_PORT)
-        for container_port, protocol, address, host_port in spec.published:
+            published.insert(0, (API_SERVER_PORT, "TCP", "127.0.0.1", spec.api_server_host_port))
+        exposed: list[object] = []
+        for container_port, protocol, address, host_port in published:
             key = f"{container_port}/{protocol.lower()}"
-            bindings[key] = (address, host_port)
-            exposed.append((container_port, protocol.lower()))
+            if key not in bindings:
+                exposed.append((container_port, protocol.lower()))
+            bindings.setdefault(key, []).append((address, host_port))
         ports: dict[str, object] = {}
         if bindings:
             host["port_bindings"] = bindings
