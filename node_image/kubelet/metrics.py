@@ -93,9 +93,11 @@ class KubeletMetrics(Collector):
             registry=registry,
         )
         Gauge(
-            "kubelet_node_name", "The node's name. The count is always 1.", ["node"],
+            "kubelet_node_name",
+            "The node's name. The count is always 1.",
+            ["node"],
             registry=registry,
-        ).labels(node_name).set(1)  # fmt: skip
+        ).labels(node_name).set(1)
         registry.register(self)
 
     def watch_runtime(self, counts: RuntimeCounts) -> None:

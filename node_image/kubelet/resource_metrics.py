@@ -163,8 +163,9 @@ class CadvisorMetrics(Collector):
             labels=memory_labels,
         )
 
-        def row(container: str, cgroup: str, image: str, name: str, ns: str, pod: str,
-                usage: Usage) -> None:  # fmt: skip
+        def row(
+            container: str, cgroup: str, image: str, name: str, ns: str, pod: str, usage: Usage
+        ) -> None:
             cpu.add_metric(
                 [container, "total", cgroup, image, name, ns, pod],
                 usage.cpu_seconds,

@@ -15,15 +15,27 @@ READ_ONLY_VERBS = ("get", "list")
 
 class NodeMetricsKind(Kind):
     resource = ResourceType(
-        GROUP, VERSION, "nodes", "", "NodeMetrics", False, verbs=READ_ONLY_VERBS,
+        GROUP,
+        VERSION,
+        "nodes",
+        "",
+        "NodeMetrics",
+        False,
+        verbs=READ_ONLY_VERBS,
         storage_name="metrics.k8s.io-nodes",
-    )  # fmt: skip
+    )
     stored: ClassVar[bool] = False
 
 
 class PodMetricsKind(Kind):
     resource = ResourceType(
-        GROUP, VERSION, "pods", "", "PodMetrics", True, verbs=READ_ONLY_VERBS,
+        GROUP,
+        VERSION,
+        "pods",
+        "",
+        "PodMetrics",
+        True,
+        verbs=READ_ONLY_VERBS,
         storage_name="metrics.k8s.io-pods",
-    )  # fmt: skip
+    )
     stored: ClassVar[bool] = False
