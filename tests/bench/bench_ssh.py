@@ -17,7 +17,6 @@ The machines are containers started as the e2e tests start theirs (tests/e2e/ssh
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import secrets
@@ -27,71 +26,23 @@ import tempfile
 import time
 from pathlib import Path
 
-import paramiko
-
-# Run as a script, this directory is on the path.
+# Run as a script, this directory is on the path; the repository root too, for the tests'
+# machine helper.
 from bench_apiserver import ku7s
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from ku7s.cluster.images import ImageBuilder
-from ku7s.cluster.providers.docker import DockerProvider, NodeSpec
-from ku7s.cluster.providers.ssh import fingerprint
+from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.cluster.ssh_node import PACKAGES
 from ku7s.names import network_name
+from tests.e2e.ssh_machines import VM_PACKAGES, started_machine
 
-ROOT = Path(__file__).resolve().parents[2]
-VM_DIR = ROOT / "tests" / "e2e" / "ssh_vm"
-PLAIN = ["iptables", "openssh-server", "sudo"]
 MIB = 500
-
-
-def machine(
-    provider: DockerProvider, cluster: str, packages: list[str], key: paramiko.PKey
-) -> tuple[str, str, str]:
-    """Start a machine; return its name, address and host key fingerprint."""
-    base = ImageBuilder(provider.client).ensure_debian("ku7s/debian", packages).image
-    image = f"ku7s-test/vm:{base.split(':')[1]}"
-    provider.client.images.build(
-        path=str(VM_DIR), tag=image, buildargs={"BASE_IMAGE": base}, rm=True
-    )
-    name = f"{cluster}-m{secrets.token_hex(2)}"
-    provider.create_node(
-        NodeSpec(
-            name=name,
-            cluster=cluster,
-            role="machine",
-            image=image,
-            network=network_name(cluster),
-            env={"AUTHORIZED_KEY": f"{key.get_name()} {key.get_base64()}"},
-            volume=f"{name}-var-lib",
-            volume_path="/var/lib",
-        )
-    )
-    for _ in range(100):
-        found = subprocess.run(["docker", "exec", name, "pgrep", "-x", "sshd"], capture_output=True)
-        if found.returncode == 0:
-            break
-        time.sleep(0.1)
-    line = subprocess.run(
-        ["docker", "exec", name, "cat", "/etc/ssh/ssh_host_ed25519_key.pub"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    kind, data = line.split()[:2]
-    pinned = fingerprint(paramiko.PKey.from_type_string(kind, base64.b64decode(data)))
-    return name, provider.address_on(name, network_name(cluster)), pinned
 
 
 def timed(*args: str, env: dict[str, str]) -> float:
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "ku7s", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-    )
-    if result.returncode != 0:
-        raise SystemExit(result.stderr)
+    ku7s(*args, env=env)
     return round(time.monotonic() - started, 1)
 
 
@@ -133,62 +84,47 @@ def main() -> None:
     name = f"sshbench-{secrets.token_hex(3)}"
     work = Path(tempfile.mkdtemp())
     env = {"KUBECONFIG": str(work / "kubeconfig")}
-    key = paramiko.RSAKey.generate(2048)
-    identity = work / "id_rsa"
-    key.write_private_key_file(str(identity))
     ku7s("create", "cluster", "--name", name, "--workers", "2", env=env)
     figures: dict[str, object] = {}
     try:
         ImageBuilder(provider.client).agent_wheel()  # off the clock
         for label, packages in (
-            ("packages_to_install", PLAIN),
-            ("packages_present", sorted({*PLAIN, *PACKAGES})),
+            ("packages_to_install", VM_PACKAGES),
+            ("packages_present", sorted({*VM_PACKAGES, *PACKAGES})),
         ):
-            vm, address, pinned = machine(provider, name, packages, key)
-            ssh = [
-                "--host",
-                f"deploy@{address}",
-                "--identity",
-                str(identity),
-                "--fingerprint",
-                pinned,
-            ]
-            join = timed("create", "node", "--name", name, "--provider", "ssh", *ssh, env=env)
-            node = json.loads(
-                kubectl(env, "get", "nodes", "-l", "ku7s.dev/provider=ssh", "-o", "json")
-            )["items"][0]["metadata"]["name"]
-            figures[f"join_s_{label}"] = join
-            if label == "packages_present":
-                workers = [f"{name}-worker", f"{name}-worker2"]
-                on_machine = server_on(env, "srv-machine", node)
-                on_worker2 = server_on(env, "srv-worker2", workers[1])
-                pod_on(env, "client", workers[0], "busybox", "--", "sleep", "3600")
-                figures["pod_to_pod_MiB_s_container_to_machine"] = [
-                    throughput(env, "client", on_machine) for _ in range(3)
-                ]
-                figures["pod_to_pod_MiB_s_container_to_container"] = [
-                    throughput(env, "client", on_worker2) for _ in range(3)
-                ]
-                kubectl(
-                    env, "delete", "pod", "srv-machine", "srv-worker2", "client", "--wait=false"
+            with started_machine(provider, name, network_name(name), work, packages) as machine:
+                join = timed(
+                    "create", "node", "--name", name, "--provider", "ssh", *machine.ssh_args(),
+                    env=env,
+                )  # fmt: skip
+                listed = kubectl(env, "get", "nodes", "-l", "ku7s.dev/provider=ssh", "-o", "json")
+                node = json.loads(listed)["items"][0]["metadata"]["name"]
+                figures[f"join_s_{label}"] = join
+                if label == "packages_present":
+                    figures.update(pod_throughput(env, name, node))
+                figures[f"delete_s_{label}"] = timed(
+                    "delete", "node", node, "--name", name, *machine.ssh_args()[2:], env=env
                 )
-            figures[f"delete_s_{label}"] = timed(
-                "delete",
-                "node",
-                node,
-                "--name",
-                name,
-                "--identity",
-                str(identity),
-                "--fingerprint",
-                pinned,
-                env=env,
-            )
-            provider.remove_containers([vm])
-            provider.client.volumes.get(f"{vm}-var-lib").remove(force=True)
         print(json.dumps(figures, indent=2))
     finally:
         ku7s("delete", "cluster", "--name", name, env=env)
+
+
+def pod_throughput(env: dict[str, str], cluster: str, machine_node: str) -> dict[str, object]:
+    worker, worker2 = f"{cluster}-worker", f"{cluster}-worker2"
+    on_machine = server_on(env, "srv-machine", machine_node)
+    on_worker2 = server_on(env, "srv-worker2", worker2)
+    pod_on(env, "client", worker, "busybox", "--", "sleep", "3600")
+    figures = {
+        "pod_to_pod_MiB_s_container_to_machine": [
+            throughput(env, "client", on_machine) for _ in range(3)
+        ],
+        "pod_to_pod_MiB_s_container_to_container": [
+            throughput(env, "client", on_worker2) for _ in range(3)
+        ],
+    }
+    kubectl(env, "delete", "pod", "srv-machine", "srv-worker2", "client", "--wait=false")
+    return figures
 
 
 if __name__ == "__main__":

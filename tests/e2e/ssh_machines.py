@@ -27,9 +27,9 @@ VM_DIR = Path(__file__).parent / "ssh_vm"
 VM_PACKAGES = ["iptables", "openssh-server", "sudo"]
 
 
-def plain_debian(provider: DockerProvider) -> str:
+def plain_debian(provider: DockerProvider, packages: list[str] = VM_PACKAGES) -> str:
     """The Debian image the machine is built on (made once, then found by its tag)."""
-    return ImageBuilder(provider.client).ensure_debian("ku7s/debian", VM_PACKAGES).image
+    return ImageBuilder(provider.client).ensure_debian("ku7s/debian", packages).image
 
 
 def docker_sh(container: str, command: str) -> str:
@@ -61,10 +61,14 @@ class Machine:
 
 @contextlib.contextmanager
 def started_machine(
-    provider: DockerProvider, cluster: str, network: str, directory: Path
+    provider: DockerProvider,
+    cluster: str,
+    network: str,
+    directory: Path,
+    packages: list[str] = VM_PACKAGES,
 ) -> Iterator[Machine]:
     """A machine on the network, its key in directory; removed (with its volume) after."""
-    base = plain_debian(provider)
+    base = plain_debian(provider, packages)
     image = f"ku7s-test/vm:{base.split(':')[1]}"
     provider.client.images.build(
         path=str(VM_DIR), tag=image, buildargs={"BASE_IMAGE": base}, rm=True
