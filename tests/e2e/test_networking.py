@@ -248,8 +248,15 @@ def test_node_ports_answer_on_every_node_and_local_policy_keeps_the_client(
     port = service["spec"]["ports"][0]["nodePort"]
     assert 30000 <= port <= 32767
     ips = node_ips(cluster)
+
+    def answers(ip: str) -> bool:
+        try:
+            return http_get(f"http://{ip}:{port}/", timeout=2).startswith("echo-")
+        except (urllib.error.URLError, TimeoutError, OSError):
+            return False  # that node's kube-proxy has not synced the new Service yet
+
     for node, ip in ips.items():
-        assert http_get(f"http://{ip}:{port}/").startswith("echo-"), node
+        cluster.wait_for(lambda ip=ip: answers(ip), timeout=10, what=f"node port on {node}")
     # Cluster policy: the pod sees a node's address. Local: the host's own.
     cluster.kubectl(
         "patch", "svc", "echo", "-n", ns, "-p", '{"spec":{"externalTrafficPolicy":"Local"}}'
