@@ -17,6 +17,7 @@ or CNI set-up (if any) is left alone and removal is exact:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import re
 import shlex
@@ -182,12 +183,14 @@ class SSHNodeInstaller:
 
     def _install(self, joining: Joining, payload: bytes, facts: dict[str, object]) -> None:
         run = self.host.run
-        missing = [
-            p
-            for p in PACKAGES
-            if run(f"dpkg-query -W -f='${{Status}}' {p} 2>/dev/null", check=False).stdout
-            != "install ok installed"
-        ]
+        # One query for all of them (a package dpkg does not know is not listed).
+        query = f"dpkg-query -W -f='${{Package}} ${{Status}}\\n' {' '.join(PACKAGES)} 2>/dev/null"
+        installed = {
+            line.split()[0]
+            for line in run(query, check=False).stdout.splitlines()
+            if line.endswith("install ok installed")
+        }
+        missing = [p for p in PACKAGES if p not in installed]
         run(f"mkdir -p {CONFIG}/pki {CONFIG}/cni {ROOT} /var/log/ku7s /run/ku7s")
         run(
             f": > {CREATED_LIST}; for p in {' '.join(SHARED_PATHS)}; do "
@@ -431,9 +434,10 @@ def delete_ssh_node(
         ) from None
     if name not in machines:
         raise NotFoundError(f'no node named "{name}" in cluster "{cluster}"')
-    access = access or SSHAccess(machines[name])
+    # Reached where it joined from, unless told otherwise.
+    access = access or SSHAccess("")
     if not access.host:
-        access = SSHAccess(machines[name], access.identity, access.known_hosts, access.fingerprint)
+        access = dataclasses.replace(access, host=machines[name])
     with access.machine() as host:
         SSHNodeInstaller(host, say).uninstall()
     asyncio.run(_forget(admin_kubeconfig(provider, cluster), name))

@@ -89,6 +89,23 @@ class Cluster:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
         return result
 
+    def pinned_pod(
+        self,
+        name: str,
+        node: str,
+        namespace: str = "default",
+        image: str = "busybox",
+        command: tuple[str, ...] = ("sleep", "3600"),
+    ) -> None:
+        """Run a pod on the given node (no grace period) and wait until it is Ready."""
+        overrides = json.dumps({"spec": {"nodeName": node, "terminationGracePeriodSeconds": 0}})
+        run = ["run", name, "-n", namespace, f"--image={image}", f"--overrides={overrides}"]
+        self.kubectl(*run, *(["--", *command] if command else []))
+        self.kubectl(
+            "wait", "--for=condition=Ready", f"pod/{name}", "-n", namespace, "--timeout=60s",
+            timeout=70,
+        )  # fmt: skip
+
     def get_json(self, *args: str) -> dict:
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
 

@@ -4,7 +4,6 @@ bad input injects nothing."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -234,19 +233,7 @@ def test_pod_faults_and_resource_pressure(chaos_cluster: Cluster):
     worker = sorted(cluster.workers)[0]
     ns = f"p{int(time.time())}"
     cluster.kubectl("create", "namespace", ns)
-    overrides = json.dumps({"spec": {"nodeName": worker, "terminationGracePeriodSeconds": 0}})
-    cluster.kubectl(
-        "run",
-        "victim",
-        "-n",
-        ns,
-        "--image=busybox",
-        f"--overrides={overrides}",
-        "--",
-        "sleep",
-        "3600",
-    )
-    cluster.kubectl("wait", "--for=condition=Ready", "pod/victim", "-n", ns, "--timeout=60s")
+    cluster.pinned_pod("victim", worker, ns)
 
     def restarts() -> int:
         pod = cluster.get_json("pod", "victim", "-n", ns)

@@ -103,19 +103,7 @@ def echo_server(
 
 
 def client_pod(cluster: Cluster, ns: str, node: str) -> str:
-    overrides = json.dumps({"spec": {"nodeName": node, "terminationGracePeriodSeconds": 0}})
-    cluster.kubectl(
-        "run",
-        "client",
-        "-n",
-        ns,
-        "--image=busybox",
-        f"--overrides={overrides}",
-        "--",
-        "sleep",
-        "3600",
-    )
-    cluster.kubectl("wait", "--for=condition=Ready", "pod/client", "-n", ns, "--timeout=60s")
+    cluster.pinned_pod("client", node, ns)
     return "client"
 
 

@@ -119,11 +119,7 @@ def test_a_machine_joins_runs_pods_and_leaves_clean(ssh_cluster: Cluster, machin
         "for i in 1 2 3 4 5 6; do timeout 3 wget -qO- http://web >/dev/null && echo ok; done; "
         f"timeout 3 wget -qO- http://{on_machine['status']['podIP']} >/dev/null && echo direct"
     )
-    overrides = f'{{"spec":{{"nodeName":"{worker}"}}}}'
-    cluster.kubectl(
-        "run", "probe", "--image=busybox", f"--overrides={overrides}", "--", "sleep", "3600"
-    )
-    cluster.kubectl("wait", "--for=condition=Ready", "pod/probe", "--timeout=60s", timeout=70)
+    cluster.pinned_pod("probe", worker)
     out = cluster.kubectl("exec", "probe", "--", "sh", "-c", probe, timeout=60).stdout
     assert out.split() == ["ok"] * 6 + ["direct"], out
     name = on_machine["metadata"]["name"]
@@ -174,9 +170,7 @@ def test_a_machine_elsewhere_joins_through_the_published_node_service(
             assert joined.returncode == 0, joined.stderr
             node = joined.stdout.strip()
             assert f"{gateway} {cluster.name}-control-plane" in machine.sh("cat /etc/hosts")
-            overrides = f'{{"spec":{{"nodeName":"{node}"}}}}'
-            cluster.kubectl("run", "there", "--image=nginx:latest", f"--overrides={overrides}")
-            cluster.kubectl("wait", "--for=condition=Ready", "pod/there", "--timeout=60s")
+            cluster.pinned_pod("there", node, image="nginx:latest", command=())
             deleted = run_ku7s(
                 "delete", "node", node, "--name", cluster.name,
                 *machine.ssh_args()[2:], env=cluster.env, timeout=300,

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ku7s.chaos.faults.netem import has_netem, netem_commands, netem_undo
-from ku7s.chaos.faults.timer import apply_timed, undo_timed
+from ku7s.chaos.faults.timer import apply_timed, exec_output, undo_timed
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.errors import Ku7sError, UserInputError
 
@@ -180,11 +180,7 @@ class NetworkFault:
         if self.kind == "latency":
             started = container.exec_run(self.delayer())
             if started.exit_code != 0:
-                output = started.output if isinstance(started.output, bytes) else b""
-                raise Ku7sError(
-                    f"cannot delay packets on {name}: "
-                    f"{output.decode(errors='replace').strip()[-200:]}"
-                )
+                raise Ku7sError(f"cannot delay packets on {name}: {exec_output(started)}")
         what = f"add the {self.kind} rules"
         apply_timed(container, self.rules(name), self.undo(), self.seconds, self.chain, what)
 

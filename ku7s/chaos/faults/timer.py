@@ -33,6 +33,12 @@ def stop_timer(container: Any, tag: str) -> None:
     container.exec_run(["pkill", "-f", f"# {tag}"])
 
 
+def exec_output(result: Any) -> str:
+    """What a failed docker exec said, for an error message: its end."""
+    output = result.output if isinstance(result.output, bytes) else b""
+    return output.decode(errors="replace").strip()[-200:]
+
+
 def apply_timed(
     container: Any, commands: list[str], undo: str, seconds: float, tag: str, what: str
 ) -> None:
@@ -40,10 +46,7 @@ def apply_timed(
     result = container.exec_run(["sh", "-c", " && ".join(commands)])
     if result.exit_code != 0:
         container.exec_run(["sh", "-c", undo])
-        output = result.output if isinstance(result.output, bytes) else b""
-        raise Ku7sError(
-            f"cannot {what} on {container.name}: {output.decode(errors='replace').strip()[-200:]}"
-        )
+        raise Ku7sError(f"cannot {what} on {container.name}: {exec_output(result)}")
     start_timer(container, seconds, undo, tag)
 
 
