@@ -15,6 +15,8 @@ CLUSTER_LABEL = "io.ku7s.cluster"
 ROLE_LABEL = "io.ku7s.role"
 CONTROL_PLANE = "control-plane"
 WORKER = "worker"
+#: The role of a Docker host's gateway container, when a cluster spans several hosts.
+GATEWAY = "gateway"
 #: The role of the containers the mock cloud runs for Services of type LoadBalancer.
 LOAD_BALANCER = "load-balancer"
 #: On a load balancer container: the uid of the Service it serves.
@@ -70,6 +72,10 @@ def worker_index(cluster: str, node_name: str) -> int | None:
     return int(rest) if rest.isdigit() and not rest.startswith("0") else None
 
 
+def gateway_name(cluster: str) -> str:
+    return f"{cluster}-{GATEWAY}"
+
+
 def network_name(cluster: str) -> str:
     return f"ku7s-{cluster}"
 
@@ -89,3 +95,6 @@ def containerd_volume_name(node: str) -> str:
 #: The label on Nodes that are not containers of the cluster's Docker engine (machines joined
 #: over SSH: ``ssh``); the mock cloud leaves such nodes alone.
 PROVIDER_LABEL = "ku7s.dev/provider"
+#: On Nodes whose container runs on another Docker engine than the control plane's: the
+#: name of that Docker host in the cluster's record (``ku7s.pod_network.docker_hosts``).
+DOCKER_HOST_LABEL = "ku7s.dev/docker-host"

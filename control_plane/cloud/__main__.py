@@ -16,12 +16,15 @@ from prometheus_client import CollectorRegistry
 from control_plane.cloud.docker_cloud import DockerCloud
 from control_plane.cloud.node_controller import CloudNodeController, Topology
 from control_plane.cloud.service_controller import CloudServiceController
+from control_plane.container import own_address
 from control_plane.controllers.base import run_all
 from ku7s.aio import stop_on_signals
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
 from ku7s.metrics.endpoint import PORTS, MetricsEndpoint
 from ku7s.metrics.workqueue import WorkqueueMetrics
+from ku7s.names import control_plane_name
+from ku7s.pod_network.routes import PodRoutes, docker_hosts_informer, node_plan
 
 
 def main() -> None:
@@ -48,7 +51,19 @@ def main() -> None:
             for controller, queue in zip(controllers, ("cloud-node", "service"), strict=True):
                 controller.queue.observe(queues.queue(queue))
             endpoint = MetricsEndpoint({"/metrics": registry}, PORTS["cloud-controller-manager"])
-            await asyncio.gather(run_all(list(controllers), stop), endpoint.run(stop))
+            # The control plane's own routes to nodes and pods on other Docker hosts.
+            docker_hosts = docker_hosts_informer(client)
+            routes = PodRoutes(
+                informers.informer("/api/v1/nodes"),
+                node_plan(control_plane_name(args.cluster), own_address()),
+                docker_hosts=docker_hosts,
+            )
+            await asyncio.gather(
+                run_all(list(controllers), stop),
+                endpoint.run(stop),
+                docker_hosts.run(stop),
+                routes.run(stop),
+            )
 
     uvloop.run(run())
 

@@ -189,6 +189,17 @@ def _ssh_options(required: bool) -> Callable[[Any], Any]:
     help="a node container, or a machine reached over SSH (--host)",
 )
 @_ssh_options(required=True)
+@click.option(
+    "--docker-host",
+    default="",
+    help="docker: run the node on this engine, ssh://[user@]host[:port] (uses the SSH "
+    "key options; the cluster needs networking.nodeServiceAddress)",
+)
+@click.option(
+    "--docker-host-address",
+    default="",
+    help="docker: where the other hosts reach that engine's host (default: its --docker-host)",
+)
 @click.option("--node-name", default="", help="ssh: the node's name (default <cluster>-<hostname>)")
 @click.option(
     "--control-plane-address",
@@ -209,12 +220,15 @@ def create_node(
     identity: Path | None,
     known_hosts: Path | None,
     fingerprint: str | None,
+    docker_host: str,
+    docker_host_address: str,
     node_name: str,
     control_plane_address: str,
     wait: float,
     image: str | None,
 ) -> None:
-    """Add a worker node to a running cluster: a container, or a machine over SSH."""
+    """Add a worker node to a running cluster: a container (on this Docker engine or on
+    another one, --docker-host), or a machine over SSH."""
     from ku7s.cluster.nodes import add_node
     from ku7s.cluster.prometheus import refresh_exports
 
@@ -224,8 +238,10 @@ def create_node(
 
         if not host:
             raise UserInputError("--provider ssh needs --host [user@]address[:port]")
-        if cpu or memory or image:
-            raise UserInputError("--cpu, --memory and --image are for container nodes")
+        if cpu or memory or image or docker_host or docker_host_address:
+            raise UserInputError(
+                "--cpu, --memory, --image and --docker-host are for container nodes"
+            )
         progress = ctx.progress()
         with progress.step(f'Joining {host} to cluster "{cluster}"'):
             name = add_ssh_node(
@@ -240,14 +256,31 @@ def create_node(
             )
         ctx.out.print(name)
         return
-    if host or identity or known_hosts or fingerprint or node_name or control_plane_address:
-        raise UserInputError("--host and the other SSH options need --provider ssh")
+    if host or node_name or control_plane_address:
+        raise UserInputError("--host, --node-name and --control-plane-address need --provider ssh")
+    if (identity or known_hosts or fingerprint or docker_host_address) and not docker_host:
+        raise UserInputError("the SSH key options need --provider ssh or --docker-host")
     resources = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}
     worker = {"role": WORKER, "labels": parse_labels_flag(labels), "resources": resources}
     parsed = parse_config(
         {"kind": KIND, "apiVersion": API_VERSION, "nodes": [{"role": CONTROL_PLANE}, worker]}
     )
     tag = _ensure_image(ctx, image)
+    if docker_host:
+        from ku7s.cluster.docker_hosts import MultiHostCluster
+        from ku7s.cluster.ssh_node import SSHAccess
+
+        progress = ctx.progress()
+        with progress.step(f'Adding a worker on {docker_host} to cluster "{cluster}"'):
+            name = MultiHostCluster(ctx.provider, cluster, progress.note).add_node(
+                SSHAccess(docker_host, identity, known_hosts, fingerprint),
+                parsed.workers[0],
+                image=tag,
+                endpoint_address=docker_host_address,
+                wait=wait or 120.0,
+            )
+        ctx.out.print(name)
+        return
     with ctx.progress().step(f'Adding a worker to cluster "{cluster}"'):
         name = add_node(ctx.provider, cluster, parsed.workers[0], image=tag, wait=wait)
     refresh_exports(ctx.provider, cluster)
@@ -274,7 +307,7 @@ def delete_cluster_cmd(ctx: CLIContext, cluster: str, all_clusters: bool) -> Non
     names = provider.list_clusters() if all_clusters else [validate_cluster_name(cluster)]
     for name in names:
         ctx.err.print(f'Deleting cluster "{name}" ...')
-        if not delete_cluster(provider, name, kubeconfig.default_path()):
+        if not delete_cluster(provider, name, kubeconfig.default_path(), say=ctx.err.print):
             ctx.err.print(f'   no cluster named "{name}" was found; nothing to delete')
 
 
@@ -305,13 +338,19 @@ def delete_node_cmd(
 
     validate_node_name(node)
     if not ctx.provider.is_node_container(node):
+        from ku7s.cluster.docker_hosts import MultiHostCluster
         from ku7s.cluster.ssh_node import SSHAccess, delete_ssh_node
 
         cluster = validate_cluster_name(cluster or DEFAULT_CLUSTER)
         progress = ctx.progress()
         with progress.step(f'Removing node "{node}" from cluster "{cluster}"'):
             access = SSHAccess(host or "", identity, known_hosts, fingerprint)
-            delete_ssh_node(ctx.provider, cluster, node, access, say=progress.note)
+            elsewhere = MultiHostCluster(ctx.provider, cluster, progress.note)
+            if node in elsewhere.remote_nodes():
+                given = SSHAccess(host, identity, known_hosts, fingerprint) if host else None
+                elsewhere.delete_node(node, given)
+            else:
+                delete_ssh_node(ctx.provider, cluster, node, access, say=progress.note)
         ctx.err.print(f'Deleted node "{node}" from cluster "{cluster}"')
         return
     cluster = delete_node(ctx.provider, node)
@@ -342,7 +381,9 @@ def get_clusters(ctx: CLIContext) -> None:
 @name_option
 @pass_context
 def get_nodes(ctx: CLIContext, cluster: str) -> None:
-    """List a cluster's nodes and where each runs: a Docker container, or a machine over SSH."""
+    """List a cluster's nodes and where each runs: a Docker container (here, or on another
+    Docker host), or a machine over SSH."""
+    from ku7s.cluster.docker_hosts import MultiHostCluster
     from ku7s.cluster.ssh_node import ssh_nodes
 
     nodes = ctx.provider.list_nodes(validate_cluster_name(cluster))
@@ -353,6 +394,8 @@ def get_nodes(ctx: CLIContext, cluster: str) -> None:
     rows += [
         (name, f"ssh {where}".strip()) for name, where in ssh_nodes(ctx.provider, cluster).items()
     ]
+    remote = MultiHostCluster(ctx.provider, cluster).remote_nodes()
+    rows += [(name, f"docker {where}") for name, where in sorted(remote.items())]
     width = max(len(name) for name, _ in rows)
     for name, provider in rows:
         ctx.out.print(f"{name:<{width}}  {provider}", highlight=False)

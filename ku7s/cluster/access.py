@@ -85,3 +85,18 @@ async def delete_node_objects(client: APIClient, node: str) -> None:
         except APIStatusError as e:
             if e.code != 404:
                 raise
+
+
+async def save_configmap(
+    client: APIClient, namespace: str, name: str, data: dict[str, str]
+) -> None:
+    """Create the ConfigMap, or replace the one there: where ku7s keeps what it must find
+    again (Prometheus exports, Docker hosts)."""
+    collection = f"/api/v1/namespaces/{namespace}/configmaps"
+    body = {"metadata": {"name": name, "namespace": namespace}, "data": data}
+    try:
+        await client.replace(f"{collection}/{name}", body)
+    except APIStatusError as e:
+        if e.code != 404:
+            raise
+        await client.create(collection, body)

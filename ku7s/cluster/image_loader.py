@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +17,13 @@ from pathlib import Path
 import docker.errors
 
 from ku7s.cluster.images import ImageBuilder
+from ku7s.cluster.progress import Say
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.cluster.stand_ins import normalize, stand_in_for
 from ku7s.errors import Ku7sError, NotFoundError, UserInputError
 from ku7s.names import WORKER
 
 IMAGE_ID_LABEL = "ku7s-image-id"
-
-Say = Callable[[str], None]
 
 
 class ImageLoadError(Ku7sError):

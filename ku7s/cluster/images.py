@@ -23,13 +23,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 import docker.errors
 
+from ku7s.cluster.progress import Say
 from ku7s.cluster.stand_ins import BUSYBOX, STAND_INS, StandIn
 from ku7s.errors import ImageBuildError
 
@@ -43,8 +43,6 @@ DEBIAN_SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 _PACKAGES_DIRS = ("ku7s", "control_plane", "node_image")
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-
-Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)

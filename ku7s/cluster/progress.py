@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
+
+#: Reports one line of what a long operation is doing.
+Say = Callable[[str], None]
 
 
 class Progress(Protocol):

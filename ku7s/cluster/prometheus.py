@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from ku7s.client.rest import APIClient, APIStatusError
-from ku7s.cluster.access import admin_kubeconfig
+from ku7s.cluster.access import admin_kubeconfig, save_configmap
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.errors import NotFoundError, UserInputError
 from ku7s.metrics.endpoint import PORTS
@@ -158,14 +158,10 @@ async def _remember(config: dict[str, Any], directory: Path) -> None:
         known = await _exports(client)
         if str(directory) in known:
             return
-        body = {
-            "metadata": {"name": RECORD.rsplit("/", 1)[1], "namespace": "kube-system"},
-            "data": {"directories": json.dumps([*known, str(directory)])},
-        }
-        if known:
-            await client.replace(RECORD, body)
-        else:
-            await client.create(RECORD.rsplit("/", 1)[0], body)
+        directories = json.dumps([*known, str(directory)])
+        await save_configmap(
+            client, "kube-system", RECORD.rsplit("/", 1)[1], {"directories": directories}
+        )
 
 
 def refresh_exports(provider: DockerProvider, cluster: str) -> None:

@@ -23,7 +23,6 @@ import re
 import shlex
 import tarfile
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from ku7s.client.rest import APIClient, APIStatusError
 from ku7s.cluster.access import admin_kubeconfig, delete_node_objects, wait_for_nodes
 from ku7s.cluster.images import ImageBuilder, project_root
 from ku7s.cluster.node_specs import NODE_SERVICE_ADDRESS_ENV, PKI_DIR, TOKENS_PATH
+from ku7s.cluster.progress import Say
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.cluster.providers.ssh import SSHError, SSHHost, SSHTarget, host_facts
 from ku7s.errors import NotFoundError, UserInputError
@@ -73,8 +73,6 @@ CREATED_LIST = f"{CONFIG}/created-paths"
 OWN_MOUNTS = "^/(run|var/lib)/ku7s/|^/run/netns/cni-|^/run/containerd/"
 CNI_NETWORK = "ku7s"
 HOST_ANNOTATION = "ku7s.dev/ssh-host"
-
-Say = Callable[[str], None]
 
 
 def containerd_config() -> str:

@@ -21,11 +21,11 @@ from ku7s.aio import sleep_unless, stop_on_signals
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient, APIStatusError, client_ssl_context
 from ku7s.metrics.endpoint import PORTS, MetricsEndpoint
+from ku7s.pod_network.routes import PodRoutes, docker_hosts_informer, node_plan
 from node_image.kube_proxy.iptables import IPTables
 from node_image.kube_proxy.metrics import ProxyMetrics
 from node_image.kube_proxy.proxier import Proxier
 from node_image.kube_proxy.rules import NodeContext
-from node_image.pod_network.routes import PodRoutes
 
 log = logging.getLogger("kube-proxy")
 
@@ -68,14 +68,17 @@ async def run(env: dict[str, str], stop: asyncio.Event) -> None:
             return
         log.info("node %s, cluster CIDR %s", node_name, cidr)
         informers = InformerFactory(client)
-        routes = PodRoutes(informers.informer("/api/v1/nodes"), node_name)
+        docker_hosts = docker_hosts_informer(client)
+        routes = PodRoutes(
+            informers.informer("/api/v1/nodes"), node_plan(node_name), docker_hosts=docker_hosts
+        )
         registry = CollectorRegistry()
         metrics = ProxyMetrics(registry)
         proxier = Proxier(informers, IPTables(), NodeContext(node_name, cidr), metrics=metrics)
         endpoint = MetricsEndpoint({"/metrics": registry}, PORTS["kube-proxy"])
         async with asyncio.TaskGroup() as group:
             group.create_task(endpoint.run(stop))
-            for informer in informers.all():
+            for informer in [*informers.all(), docker_hosts]:
                 group.create_task(informer.run(stop))
             group.create_task(routes.run(stop))
             group.create_task(proxier.run(stop))

@@ -8,12 +8,12 @@ import json
 from prometheus_client import CollectorRegistry
 
 from ku7s.client.informer import Informer, InformerFactory
+from ku7s.pod_network.routes import PodRoutes, node_plan, wanted_routes
 from node_image.kube_proxy.conntrack import Flush, stale_flows
 from node_image.kube_proxy.metrics import ProxyMetrics
 from node_image.kube_proxy.proxier import Proxier
 from node_image.kube_proxy.rules import Affinity, NodeContext, chain_name, render
 from node_image.kube_proxy.service_ports import service_ports
-from node_image.pod_network.routes import PodRoutes, wanted_routes
 
 NODE = NodeContext("worker", "10.244.0.0/16")
 
@@ -166,7 +166,7 @@ async def test_routes_follow_the_nodes():
             table.pop(args[2])
         return ""
 
-    await PodRoutes(informer, "worker", ip).sync()
+    await PodRoutes(informer, node_plan("worker"), ip).sync()
     assert table == {"10.244.1.0/24": "172.18.0.3"}
     assert all(call[-2:] == ("proto", "77") for call in calls)
     assert wanted_routes([node("x", "", "1.2.3.4")], "worker") == {}

@@ -17,11 +17,12 @@ from typing import Any
 
 import docker
 import docker.errors
+import docker.types
 from docker.models.containers import Container
 from docker.models.networks import Network
 
 from ku7s.errors import DockerUnavailableError, NotFoundError
-from ku7s.names import CLUSTER_LABEL, CONTROL_PLANE, ROLE_LABEL, WORKER
+from ku7s.names import CLUSTER_LABEL, CONTROL_PLANE, GATEWAY, ROLE_LABEL, WORKER
 
 API_SERVER_PORT = 6443
 
@@ -42,8 +43,13 @@ class NodeSpec:
     nano_cpus: int | None = None
     memory_bytes: int | None = None
     api_server_host_port: int | None = None  # control plane only
-    #: (container port, protocol, host address, host port) published on the host.
+    #: (container port, protocol, host address, host port) published on the host; host
+    #: port 0 lets the engine pick a free one.
     published: tuple[tuple[int, str, str, int], ...] = ()
+    #: Host names the container resolves to these addresses (/etc/hosts).
+    extra_hosts: dict[str, str] = field(default_factory=dict)
+    #: Namespaced kernel settings of the container (net.*).
+    sysctls: dict[str, str] = field(default_factory=dict)
     #: Replaces the image's entrypoint (benchmarks run bare containerd this way).
     entrypoint: list[str] | None = None
 
@@ -56,33 +62,49 @@ class NodeContainer:
     status: str  # Docker's: created, running, exited, paused, ...
 
 
-def host_allows_privileged(status_path: Path = Path("/proc/self/status")) -> bool:
-    """Whether --privileged can work: it needs every capability in the bounding set.
+@dataclass(frozen=True)
+class Capabilities:
+    """The engine host's capability bounding set, which decides how nodes get privileges.
 
-    On hosts whose bounding set lacks one (seen: CAP_SYS_RESOURCE), Docker fails with
-    "unable to apply caps"; nodes then get every capability but the missing ones.
+    --privileged needs every capability in the bounding set; on hosts whose set lacks one
+    (seen: CAP_SYS_RESOURCE) Docker fails with "unable to apply caps", so nodes then get
+    every capability but the missing ones.
     """
-    try:
-        last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
-        for line in status_path.read_text().splitlines():
-            if line.startswith("CapBnd:"):
-                bounding = int(line.split()[1], 16)
-                return bounding == (1 << (last + 1)) - 1
-    except (OSError, ValueError):
-        pass
-    return False
 
+    bounding: int
+    last: int
 
-def _missing_capabilities() -> list[str]:
-    names = {24: "SYS_RESOURCE", 21: "SYS_ADMIN", 12: "NET_ADMIN"}
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("CapBnd:"):
-                bounding = int(line.split()[1], 16)
-                return [name for bit, name in names.items() if not bounding & (1 << bit)]
-    except (OSError, ValueError):
-        pass
-    return ["SYS_RESOURCE"]
+    @classmethod
+    def parse(cls, status: str, cap_last_cap: str) -> Capabilities:
+        """From /proc/self/status and /proc/sys/kernel/cap_last_cap (none if unreadable)."""
+        try:
+            for line in status.splitlines():
+                if line.startswith("CapBnd:"):
+                    return cls(int(line.split()[1], 16), int(cap_last_cap))
+        except ValueError:
+            pass
+        return cls(0, 0)
+
+    @classmethod
+    def of_this_machine(cls) -> Capabilities:
+        try:
+            return cls.parse(
+                Path("/proc/self/status").read_text(),
+                Path("/proc/sys/kernel/cap_last_cap").read_text(),
+            )
+        except OSError:
+            return cls(0, 0)
+
+    @property
+    def allow_privileged(self) -> bool:
+        return self.last > 0 and self.bounding == (1 << (self.last + 1)) - 1
+
+    @property
+    def missing(self) -> list[str]:
+        names = {24: "SYS_RESOURCE", 21: "SYS_ADMIN", 12: "NET_ADMIN"}
+        if not self.last:
+            return ["SYS_RESOURCE"]
+        return [name for bit, name in names.items() if not self.bounding & (1 << bit)]
 
 
 def local_docker_socket() -> str | None:
@@ -114,9 +136,15 @@ def tar_files(files: dict[str, bytes]) -> bytes:
 
 
 class DockerProvider:
-    def __init__(self, client: docker.DockerClient, privileged: bool | None = None) -> None:
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        privileged: bool | None = None,
+        capabilities: Capabilities | None = None,
+    ) -> None:
         self._client = client
-        self._privileged = host_allows_privileged() if privileged is None else privileged
+        self._capabilities = capabilities or Capabilities.of_this_machine()
+        self._privileged = self._capabilities.allow_privileged if privileged is None else privileged
 
     @classmethod
     def connect(cls) -> DockerProvider:
@@ -216,12 +244,41 @@ class DockerProvider:
 
     # -- changes -------------------------------------------------------------------------
 
-    def create_network(self, name: str, cluster: str) -> None:
+    def published_port(self, container: str, container_port: int, protocol: str) -> int:
+        """The host port the engine gave a published container port."""
+        attrs = self._client.containers.get(container).attrs
+        ports = (attrs.get("NetworkSettings", {}).get("Ports") or {}).get(
+            f"{container_port}/{protocol.lower()}"
+        ) or []
+        if not ports:
+            raise NotFoundError(f"{container} publishes no {container_port}/{protocol}")
+        return int(ports[0]["HostPort"])
+
+    def subnets_in_use(self) -> list[str]:
+        """The IPv4 subnets of every network on the engine."""
+        return [
+            config["Subnet"]
+            for network in self._client.api.networks()
+            for config in (network.get("IPAM") or {}).get("Config") or []
+            if "." in config.get("Subnet", "")
+        ]
+
+    def network_subnet(self, name: str) -> str:
+        for network in self._networks_named(name):
+            for config in (network.attrs.get("IPAM") or {}).get("Config") or []:
+                if "." in config.get("Subnet", ""):
+                    return str(config["Subnet"])
+        raise NotFoundError(f'no Docker network "{name}" with an IPv4 subnet')
+
+    def create_network(self, name: str, cluster: str, subnet: str | None = None) -> None:
         self._client.networks.create(
             name,
             driver="bridge",
             labels={CLUSTER_LABEL: cluster},
             options={"com.docker.network.bridge.enable_ip_masquerade": "true"},
+            ipam=docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
+            if subnet
+            else None,
         )
 
     def _networks_named(self, name: str) -> list[Network]:
@@ -248,14 +305,15 @@ class DockerProvider:
             "network_mode": spec.network,
         }
         privileged_paths = False
-        if spec.role == CONTROL_PLANE:
-            # Network faults put their rules in the control plane's iptables too.
+        if spec.role in (CONTROL_PLANE, GATEWAY):
+            # Network faults put their rules in the control plane's iptables too; the
+            # control plane keeps routes to other Docker hosts; a gateway routes.
             host["cap_add"] = ["NET_ADMIN"]
             if socket := local_docker_socket():
                 # The mock cloud's API is the Docker engine: it runs load balancers and sees
                 # which node containers still exist.
                 binds[socket] = {"bind": "/var/run/docker.sock", "mode": "rw"}
-        if spec.role != CONTROL_PLANE:
+        if spec.role not in (CONTROL_PLANE, GATEWAY):
             host.update(self._node_privileges())
             privileged_paths = not self._privileged
             binds["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
@@ -263,7 +321,7 @@ class DockerProvider:
                 binds["/lib/modules"] = {"bind": "/lib/modules", "mode": "ro"}
         # container port -> every (host address, host port) it is published on; the API
         # server's loopback binding first (api_server_host_port reads it).
-        bindings: dict[object, list[tuple[str, int]]] = {}
+        bindings: dict[object, list[tuple[str, int | None]]] = {}
         published = list(spec.published)
         if spec.api_server_host_port is not None:
             published.insert(0, (API_SERVER_PORT, "TCP", "127.0.0.1", spec.api_server_host_port))
@@ -272,11 +330,15 @@ class DockerProvider:
             key = f"{container_port}/{protocol.lower()}"
             if key not in bindings:
                 exposed.append((container_port, protocol.lower()))
-            bindings.setdefault(key, []).append((address, host_port))
+            bindings.setdefault(key, []).append((address, host_port or None))
         ports: dict[str, object] = {}
         if bindings:
             host["port_bindings"] = bindings
             ports = {"ports": exposed}
+        if spec.extra_hosts:
+            host["extra_hosts"] = spec.extra_hosts
+        if spec.sysctls:
+            host["sysctls"] = spec.sysctls
         if spec.nano_cpus:
             host["nano_cpus"] = spec.nano_cpus
         if spec.memory_bytes:
@@ -314,7 +376,7 @@ class DockerProvider:
             }
         return {
             "cap_add": ["ALL"],
-            "cap_drop": _missing_capabilities(),
+            "cap_drop": self._capabilities.missing,
             "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
             "device_cgroup_rules": ["a *:* rwm"],
         }

@@ -14,6 +14,7 @@ import hashlib
 import ipaddress
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,6 +209,34 @@ class SSHHost:
             ) from e
         result = CommandResult(command, code, stdout, stderr)
         if check and code != 0:
+            raise SSHError(
+                f"{self.target.host}: `{command}` failed (exit {code}):\n{result.output}"
+            )
+        return result
+
+    @property
+    def transport(self) -> paramiko.SSHClient:
+        """The connected paramiko client, for protocols carried over it (Docker's API)."""
+        return self._client
+
+    def run_fed(self, command: str, chunks: Iterable[bytes]) -> CommandResult:
+        """Run a command as root with chunks as its standard input (a stream too big to
+        hold), and fail unless it succeeds."""
+        line = f"{self._sudo}sh -c {shlex.quote(command)}" if self._sudo else command
+        try:
+            stdin, out, err = self._client.exec_command(line)
+            for chunk in chunks:
+                stdin.write(chunk)
+            stdin.channel.shutdown_write()
+            stdout = out.read().decode(errors="replace")
+            stderr = err.read().decode(errors="replace")
+            code = out.channel.recv_exit_status()
+        except (OSError, paramiko.SSHException) as e:
+            raise SSHError(
+                f"{self.target.host}: lost the connection running {command!r}: {e}"
+            ) from e
+        result = CommandResult(command, code, stdout, stderr)
+        if code != 0:
             raise SSHError(
                 f"{self.target.host}: `{command}` failed (exit {code}):\n{result.output}"
             )

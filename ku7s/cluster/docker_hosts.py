@@ -1,0 +1,378 @@
+"""Clusters across Docker hosts: worker containers on other engines, the gateway on each
+host, and the record the route agents follow (``ku7s.pod_network.docker_hosts``).
+
+Adding the first node elsewhere gives the cluster's own host a gateway too. Each host gets
+its own subnet for the cluster's network (chosen clear of every network on every engine of
+the cluster), so node addresses stay unique and routable. Nodes on other hosts reach the API
+through the control plane's ports published on ``networking.nodeServiceAddress``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import ipaddress
+import socket
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+
+from ku7s import kubeconfig, pki
+from ku7s.api import meta
+from ku7s.client.rest import APIClient, APIStatusError
+from ku7s.cluster.access import (
+    admin_kubeconfig,
+    delete_node_objects,
+    save_configmap,
+    wait_for_nodes,
+)
+from ku7s.cluster.config import NodeConfig
+from ku7s.cluster.node_specs import NODE_SERVICE_ADDRESS_ENV, PKI_DIR, TOKENS_PATH, worker_spec
+from ku7s.cluster.progress import Say
+from ku7s.cluster.providers.docker import API_SERVER_PORT, DockerProvider, NodeSpec
+from ku7s.cluster.providers.remote_docker import RemoteEngine, parse_docker_host
+from ku7s.cluster.ssh_node import SSHAccess
+from ku7s.errors import AlreadyExistsError, NotFoundError, UserInputError
+from ku7s.names import (
+    DOCKER_HOST_LABEL,
+    GATEWAY,
+    PROVIDER_LABEL,
+    containerd_volume_name,
+    control_plane_name,
+    gateway_name,
+    network_name,
+    worker_index,
+    worker_name,
+)
+from ku7s.pod_network.docker_hosts import (
+    CONFIGMAP_KEY,
+    CONFIGMAP_NAME,
+    CONFIGMAP_NAMESPACE,
+    LOCAL_HOST,
+    VXLAN_PORT,
+    DockerHost,
+    dump_hosts,
+    hosts_from_configmaps,
+    next_vtep,
+)
+
+GATEWAY_KUBECONFIG_PATH = "/etc/ku7s/gateway.conf"
+#: Where the cluster networks of further hosts are carved from, a /16 each.
+SUBNET_POOL = ipaddress.ip_network("172.16.0.0/12")
+
+Config = dict[str, Any]
+
+
+def free_subnet(taken: list[str]) -> str:
+    """The first /16 of the pool that overlaps none of the taken subnets."""
+    used = [ipaddress.ip_network(s, strict=False) for s in taken]
+    for candidate in SUBNET_POOL.subnets(new_prefix=16):
+        if not any(candidate.overlaps(u) for u in used):
+            return str(candidate)
+    raise UserInputError(f"no /16 of {SUBNET_POOL} is free on the cluster's Docker hosts")
+
+
+async def read_record(config: Config) -> list[DockerHost]:
+    async with APIClient.from_kubeconfig(config) as client:
+        found = await client.get(
+            f"/api/v1/namespaces/{CONFIGMAP_NAMESPACE}/configmaps",
+            {"fieldSelector": f"metadata.name={CONFIGMAP_NAME}"},
+        )
+    return hosts_from_configmaps(found.get("items", []))
+
+
+async def write_record(config: Config, hosts: list[DockerHost]) -> None:
+    """Save the record (none left when no other host is)."""
+    async with APIClient.from_kubeconfig(config) as client:
+        if hosts:
+            data = {CONFIGMAP_KEY: dump_hosts(hosts)}
+            await save_configmap(client, CONFIGMAP_NAMESPACE, CONFIGMAP_NAME, data)
+            return
+        try:
+            await client.delete(
+                f"/api/v1/namespaces/{CONFIGMAP_NAMESPACE}/configmaps/{CONFIGMAP_NAME}"
+            )
+        except APIStatusError as e:
+            if e.code != 404:
+                raise
+
+
+async def _node_names(config: Config, selector: str = "") -> list[str]:
+    async with APIClient.from_kubeconfig(config) as client:
+        found = await client.get("/api/v1/nodes", {"labelSelector": selector} if selector else {})
+    return [meta.name_of(n) for n in found.get("items", [])]
+
+
+def access_of(host: DockerHost, given: SSHAccess | None = None) -> SSHAccess:
+    """How to reach a host again: what the command line gives, else what was recorded."""
+    return SSHAccess(
+        host.url,
+        (given.identity if given else None) or _path(host.identity),
+        (given.known_hosts if given else None) or _path(host.known_hosts),
+        (given.fingerprint if given else None) or host.fingerprint or None,
+    )
+
+
+def _path(text: str) -> Path | None:
+    return Path(text) if text else None
+
+
+def engine_of(access: SSHAccess) -> RemoteEngine:
+    target = parse_docker_host(access.host)
+    host = dataclasses.replace(access, host=str(target)).machine()
+    return RemoteEngine(access.host, host)
+
+
+class MultiHostCluster:
+    """One cluster's nodes on other Docker hosts, driven from the host it was created on."""
+
+    def __init__(self, provider: DockerProvider, cluster: str, say: Say = lambda _: None) -> None:
+        control_plane = control_plane_name(cluster)
+        if not provider.container_exists(control_plane):
+            raise NotFoundError(f'no cluster named "{cluster}"')
+        self._local = provider
+        self._cluster = cluster
+        self._control_plane = control_plane
+        self._say = say
+        self.config = admin_kubeconfig(provider, cluster)
+
+    def node_service_address(self) -> str:
+        address = self._local.container_env(self._control_plane).get(NODE_SERVICE_ADDRESS_ENV)
+        if not address:
+            raise UserInputError(
+                f'cluster "{self._cluster}" publishes its API on no host address, so nodes on '
+                "other Docker hosts cannot reach it: create it with networking."
+                "nodeServiceAddress set to an address of this machine they can reach"
+            )
+        return address
+
+    # -- adding ----------------------------------------------------------------------------
+
+    def add_node(
+        self,
+        access: SSHAccess,
+        node: NodeConfig,
+        *,
+        image: str,
+        endpoint_address: str = "",
+        wait: float = 120.0,
+    ) -> str:
+        """Start a worker on the engine at access.host; return its name once Ready."""
+        address = self.node_service_address()
+        with engine_of(access) as engine:
+            if engine.copy_image(self._local.client, image, self._say):
+                self._say("image copied")
+            hosts = asyncio.run(read_record(self.config))
+            if not any(h.name == LOCAL_HOST for h in hosts):
+                hosts.append(self._start_local_gateway(image, address, hosts))
+                asyncio.run(write_record(self.config, hosts))
+            there = next((h for h in hosts if h.url == access.host), None)
+            if there is None:
+                there = self._start_remote_gateway(
+                    engine, access, image, address, endpoint_address, hosts
+                )
+                hosts.append(there)
+                asyncio.run(write_record(self.config, hosts))
+            name = self._next_worker_name()
+            labels = {**node.labels, PROVIDER_LABEL: "docker", DOCKER_HOST_LABEL: there.name}
+            spec = worker_spec(
+                self._cluster,
+                name,
+                dataclasses.replace(node, labels=labels),
+                image,
+                self._local.read_file(self._control_plane, f"{PKI_DIR}/ca.crt"),
+                self._local.read_file(self._control_plane, TOKENS_PATH).decode().split()[0],
+            )
+            spec = dataclasses.replace(spec, extra_hosts={self._control_plane: address})
+            self._say(f"starting {name} on {there.name}")
+            try:
+                engine.provider.create_node(spec)
+            except docker.errors.APIError as e:
+                engine.provider.remove_volume(containerd_volume_name(name))
+                raise UserInputError(
+                    f"{there.name}: creating {name} failed: {e.explanation}"
+                ) from None
+            if wait > 0:
+                try:
+                    asyncio.run(self._wait_ready(name, wait))
+                except BaseException:
+                    engine.provider.remove_containers([name])
+                    engine.provider.remove_volume(containerd_volume_name(name))
+                    asyncio.run(self._forget(name))
+                    raise
+        return name
+
+    def _next_worker_name(self) -> str:
+        names = {n.name for n in self._local.list_nodes(self._cluster)}
+        names |= set(asyncio.run(_node_names(self.config)))
+        taken = {worker_index(self._cluster, n) for n in names}
+        index = 1
+        while index in taken:
+            index += 1
+        return worker_name(self._cluster, index)
+
+    async def _wait_ready(self, name: str, wait: float) -> None:
+        async with APIClient.from_kubeconfig(self.config) as client:
+            await wait_for_nodes(client, {name}, wait)
+
+    async def _forget(self, name: str) -> None:
+        async with APIClient.from_kubeconfig(self.config) as client:
+            await delete_node_objects(client, name)
+
+    def _gateway_spec(
+        self, host: str, image: str, published_on: str, extra_hosts: dict[str, str]
+    ) -> NodeSpec:
+        ca = pki.CertificateAuthority.load(
+            self._local.read_file(self._control_plane, f"{PKI_DIR}/ca.crt"),
+            self._local.read_file(self._control_plane, f"{PKI_DIR}/ca.key"),
+        )
+        identity = ca.issue_client(f"ku7s:gateway:{host}")
+        config = kubeconfig.render(
+            self._cluster,
+            f"https://{self._control_plane}:{API_SERVER_PORT}",
+            ca.cert_pem,
+            identity.cert_pem,
+            identity.key_pem,
+        )
+        return NodeSpec(
+            name=gateway_name(self._cluster),
+            cluster=self._cluster,
+            role=GATEWAY,
+            image=image,
+            network=network_name(self._cluster),
+            env={"KU7S_ROLE": GATEWAY, "KU7S_CLUSTER": self._cluster, "KU7S_DOCKER_HOST": host},
+            files={GATEWAY_KUBECONFIG_PATH: kubeconfig.dump(config).encode()},
+            published=((VXLAN_PORT, "UDP", published_on, 0),),
+            extra_hosts=extra_hosts,
+            sysctls={"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0"},
+        )
+
+    def _started_gateway(
+        self, provider: DockerProvider, spec: NodeSpec, url: str, hosts: list[DockerHost]
+    ) -> tuple[str, str, int, str]:
+        """Start spec's gateway; return its subnet, its address, its published port, vtep."""
+        provider.create_node(spec)
+        network = network_name(self._cluster)
+        return (
+            provider.network_subnet(network),
+            provider.address_on(spec.name, network),
+            provider.published_port(spec.name, VXLAN_PORT, "UDP"),
+            next_vtep(hosts),
+        )
+
+    def _start_local_gateway(self, image: str, address: str, hosts: list[DockerHost]) -> DockerHost:
+        self._say("starting this host's gateway")
+        spec = self._gateway_spec(LOCAL_HOST, image, address, {})
+        subnet, gateway, port, vtep = self._started_gateway(self._local, spec, "", hosts)
+        return DockerHost(LOCAL_HOST, "", subnet, gateway, vtep, address, port)
+
+    def _start_remote_gateway(
+        self,
+        engine: RemoteEngine,
+        access: SSHAccess,
+        image: str,
+        node_service_address: str,
+        endpoint_address: str,
+        hosts: list[DockerHost],
+    ) -> DockerHost:
+        remote = engine.provider
+        network = network_name(self._cluster)
+        name = engine.host.target.host.strip("[]")
+        if remote.network_exists(network) or remote.container_exists(gateway_name(self._cluster)):
+            raise AlreadyExistsError(
+                f'{name} already has a network "{network}" or a container '
+                f'"{gateway_name(self._cluster)}" (left from another cluster of that name?)'
+            )
+        endpoint = endpoint_address or name
+        try:
+            endpoint = socket.gethostbyname(endpoint)
+        except OSError as e:
+            raise UserInputError(f"cannot resolve {endpoint}: {e}") from None
+        taken = [*self._local.subnets_in_use(), *remote.subnets_in_use()]
+        taken += [h.subnet for h in hosts] + [f"{node_service_address}/32", f"{endpoint}/32"]
+        subnet = free_subnet(taken)
+        self._say(f"creating network {network} ({subnet}) and the gateway on {name}")
+        remote.create_network(network, self._cluster, subnet)
+        spec = self._gateway_spec(
+            name, image, "0.0.0.0", {self._control_plane: node_service_address}
+        )
+        _, gateway, port, vtep = self._started_gateway(remote, spec, access.host, hosts)
+        return DockerHost(
+            name,
+            access.host,
+            subnet,
+            gateway,
+            vtep,
+            endpoint,
+            port,
+            str(access.identity.absolute()) if access.identity else "",
+            str(access.known_hosts.absolute()) if access.known_hosts else "",
+            access.fingerprint or "",
+        )
+
+    # -- removing --------------------------------------------------------------------------
+
+    def remote_nodes(self) -> dict[str, str]:
+        """Nodes on other Docker hosts: node name -> host name."""
+
+        async def listing() -> dict[str, str]:
+            async with APIClient.from_kubeconfig(self.config) as client:
+                found = await client.get("/api/v1/nodes", {"labelSelector": DOCKER_HOST_LABEL})
+            return {
+                meta.name_of(n): meta.labels_of(n)[DOCKER_HOST_LABEL]
+                for n in found.get("items", [])
+            }
+
+        return asyncio.run(listing())
+
+    def delete_node(self, name: str, given: SSHAccess | None = None) -> None:
+        """Remove a worker on another host; a host left without nodes loses its gateway and
+        network (and this host its own gateway when no other host is left)."""
+        where = self.remote_nodes().get(name)
+        if where is None:
+            raise NotFoundError(f'no node named "{name}" in cluster "{self._cluster}"')
+        hosts = asyncio.run(read_record(self.config))
+        host = next((h for h in hosts if h.name == where), None)
+        if host is None:
+            raise NotFoundError(f'{name} is on Docker host "{where}", which is not on record')
+        with engine_of(access_of(host, given)) as engine:
+            self._say(f"removing {name} from {where}")
+            engine.provider.remove_containers([name])
+            engine.provider.remove_volume(containerd_volume_name(name))
+            asyncio.run(self._forget(name))
+            if where not in self.remote_nodes().values():
+                self._remove_host_objects(engine.provider)
+                hosts = [h for h in hosts if h.name != where]
+        if [h.name for h in hosts] == [LOCAL_HOST]:
+            self._local.remove_containers([gateway_name(self._cluster)])
+            hosts = []
+        asyncio.run(write_record(self.config, hosts))
+
+    def _remove_host_objects(self, provider: DockerProvider) -> None:
+        provider.remove_containers(provider.cluster_containers(self._cluster))
+        provider.remove_cluster_leftovers(self._cluster, network_name(self._cluster))
+
+
+def delete_remote_hosts(provider: DockerProvider, cluster: str, say: Say) -> list[str]:
+    """Remove what a cluster has on other Docker hosts (before the cluster itself); return
+    the hosts that could not be cleaned, saying why."""
+    try:
+        cluster_hosts = MultiHostCluster(provider, cluster, say)
+        hosts = asyncio.run(read_record(cluster_hosts.config))
+    except (NotFoundError, OSError, APIStatusError, TimeoutError):
+        return []
+    failed = []
+    for host in hosts:
+        if not host.url:
+            continue
+        try:
+            with engine_of(access_of(host)) as engine:
+                say(f"removing the cluster's containers on {host.name}")
+                remote = engine.provider
+                remote.remove_containers(remote.cluster_containers(cluster))
+                remote.remove_cluster_leftovers(cluster, network_name(cluster))
+        except Exception as e:  # one unreachable host must not keep the rest
+            say(f"{host.name}: {e}")
+            failed.append(host.name)
+    return failed

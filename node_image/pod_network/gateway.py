@@ -1,0 +1,145 @@
+"""A Docker host's gateway: ``python -m node_image.pod_network.gateway``.
+
+One per Docker host of a cluster that spans several (``ku7s.pod_network.docker_hosts``). It
+keeps a VXLAN device whose forwarding entries point at the other hosts' gateways (their
+published UDP ports, so NAT between hosts does not matter) and routes between its host's
+cluster network and that overlay, following the Nodes and the Docker hosts' record.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import fcntl
+import json
+import logging
+import os
+import socket
+import struct
+from collections.abc import Callable
+
+import uvloop
+
+from ku7s.aio import stop_on_signals
+from ku7s.client.informer import Informer
+from ku7s.client.rest import APIClient
+from ku7s.pod_network.docker_hosts import VXLAN_DEVICE, VXLAN_ID, VXLAN_MTU, VXLAN_PORT, DockerHost
+from ku7s.pod_network.routes import (
+    IPCommand,
+    PodRoutes,
+    docker_hosts_informer,
+    gateway_routes,
+    run_ip,
+    run_tool,
+)
+
+log = logging.getLogger("gateway")
+
+KUBECONFIG_PATH = "/etc/ku7s/gateway.conf"
+
+
+#: ioctl(2) request and ethtool command that switch a device's transmit checksumming.
+SIOCETHTOOL = 0x8946
+ETHTOOL_STXCSUM = 0x17
+
+
+async def run_bridge(*args: str) -> str:
+    return await run_tool("bridge", *args)
+
+
+def stop_checksum_offload(device: str) -> None:
+    """Make the kernel checksum packets before VXLAN wraps them (``ethtool -K dev tx off``).
+
+    Left to offload, an inner checksum is only finished where the packet leaves the kernel
+    that made it; a relay between hosts that copies the datagram in user space (Docker's
+    userland proxy for published UDP ports) would pass it on unfinished, and the receiving
+    node drops it.
+    """
+    value = array.array("I", [ETHTOOL_STXCSUM, 0])  # struct ethtool_value
+    request = struct.pack("16sP", device.encode(), value.buffer_info()[0]).ljust(40, b"\0")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        fcntl.ioctl(sock.fileno(), SIOCETHTOOL, request)
+
+
+class Overlay:
+    """The VXLAN device and its entries for the other hosts' gateways."""
+
+    def __init__(
+        self,
+        own: str,
+        ip: IPCommand = run_ip,
+        bridge: IPCommand = run_bridge,
+        no_offload: Callable[[str], None] = stop_checksum_offload,
+    ) -> None:
+        self._own = own
+        self._ip = ip
+        self._bridge = bridge
+        self._no_offload = no_offload
+
+    async def sync(self, hosts: list[DockerHost]) -> None:
+        here = next((h for h in hosts if h.name == self._own), None)
+        if here is None:
+            return
+        links = json.loads(await self._ip("-j", "link", "show") or "[]")
+        if not any(link.get("ifname") == VXLAN_DEVICE for link in links):
+            await self._ip(
+                "link", "add", VXLAN_DEVICE, "type", "vxlan", "id", str(VXLAN_ID),
+                "dstport", str(VXLAN_PORT), "nolearning", "noudpcsum",
+            )  # fmt: skip
+            self._no_offload(VXLAN_DEVICE)
+            log.info("made %s (%s, %s)", VXLAN_DEVICE, here.vtep, here.mac)
+        await self._ip(
+            "link", "set", VXLAN_DEVICE, "address", here.mac, "mtu", str(VXLAN_MTU), "up"
+        )
+        await self._ip("addr", "replace", f"{here.vtep}/32", "dev", VXLAN_DEVICE)
+        others = [h for h in hosts if h.name != here.name]
+        wanted_macs = {h.mac for h in others}
+        for entry in json.loads(await self._bridge("-j", "fdb", "show", "dev", VXLAN_DEVICE)):
+            mac = entry.get("mac", "")
+            if mac.startswith("02:77:") and mac not in wanted_macs:
+                await self._bridge("fdb", "del", mac, "dev", VXLAN_DEVICE)
+        for neighbour in json.loads(await self._ip("-j", "neigh", "show", "dev", VXLAN_DEVICE)):
+            if neighbour.get("lladdr", "") not in wanted_macs:
+                await self._ip("neigh", "del", neighbour["dst"], "dev", VXLAN_DEVICE)
+        for other in others:
+            await self._bridge(
+                "fdb", "replace", other.mac, "dev", VXLAN_DEVICE,
+                "dst", other.endpoint_address, "port", str(other.endpoint_port),
+            )  # fmt: skip
+            await self._ip(
+                "neigh", "replace", other.vtep, "lladdr", other.mac,
+                "dev", VXLAN_DEVICE, "nud", "permanent",
+            )  # fmt: skip
+
+
+async def run(env: dict[str, str], stop: asyncio.Event) -> None:
+    own = env["KU7S_DOCKER_HOST"]
+    async with APIClient.from_kubeconfig_file(KUBECONFIG_PATH, timeout=30) as client:
+        nodes = Informer(client, "/api/v1/nodes")
+        docker_hosts = docker_hosts_informer(client)
+        overlay = Overlay(own)
+        routes = PodRoutes(
+            nodes,
+            lambda found, hosts: gateway_routes(found, own, hosts),
+            docker_hosts=docker_hosts,
+            before_sync=overlay.sync,
+            resync=10.0,
+        )
+        log.info("gateway of Docker host %s", own)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(nodes.run(stop))
+            group.create_task(docker_hosts.run(stop))
+            group.create_task(routes.run(stop))
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    async def start() -> None:
+        await run(dict(os.environ), stop_on_signals())
+
+    uvloop.run(start())
+
+
+if __name__ == "__main__":
+    main()
