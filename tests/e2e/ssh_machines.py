@@ -58,6 +58,17 @@ class Machine:
             self.fingerprint,
         ]
 
+    def docker_host_args(self) -> list[str]:
+        """How `ku7s create node --docker-host` reaches the machine's Docker engine."""
+        return [
+            "--docker-host",
+            f"ssh://root@{self.address}",
+            "--identity",
+            str(self.identity),
+            "--fingerprint",
+            self.fingerprint,
+        ]
+
 
 @contextlib.contextmanager
 def started_machine(
@@ -66,12 +77,17 @@ def started_machine(
     network: str,
     directory: Path,
     packages: list[str] = VM_PACKAGES,
+    *,
+    image_dir: Path = VM_DIR,
+    volume_path: str = "/var/lib",
+    ready: str = "pgrep -x sshd",
 ) -> Iterator[Machine]:
-    """A machine on the network, its key in directory; removed (with its volume) after."""
+    """A machine on the network, its key in directory; removed (with its volume) after.
+    It is up once the shell command ``ready`` prints something."""
     base = plain_debian(provider, packages)
-    image = f"ku7s-test/vm:{base.split(':')[1]}"
+    image = f"ku7s-test/{image_dir.name.replace('_', '-')}:{base.split(':')[1]}"
     provider.client.images.build(
-        path=str(VM_DIR), tag=image, buildargs={"BASE_IMAGE": base}, rm=True
+        path=str(image_dir), tag=image, buildargs={"BASE_IMAGE": base}, rm=True
     )
     identity = directory / "id_rsa"
     key = paramiko.RSAKey.generate(2048)
@@ -88,11 +104,11 @@ def started_machine(
                 network=network,
                 env={"AUTHORIZED_KEY": f"{key.get_name()} {key.get_base64()}"},
                 volume=volume,
-                volume_path="/var/lib",
+                volume_path=volume_path,
             )
         )
-        deadline = time.monotonic() + 20
-        while not docker_sh(name, "pgrep -x sshd") and time.monotonic() < deadline:
+        deadline = time.monotonic() + 30
+        while not docker_sh(name, ready) and time.monotonic() < deadline:
             time.sleep(0.2)
         # The host key, read out of band as an administrator would give it.
         kind, data = docker_sh(name, "cat /etc/ssh/ssh_host_ed25519_key.pub").split()[:2]

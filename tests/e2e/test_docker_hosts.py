@@ -1,0 +1,107 @@
+"""A cluster across two Docker engines: `ku7s create node --docker-host ssh://...` starts a
+worker on the second engine, the hosts' gateways join their networks over VXLAN, and a
+Service's pods on both hosts answer clients on either."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.names import gateway_name
+from tests.e2e.conftest import Cluster, new_cluster, run_ku7s, unique
+from tests.e2e.docker_hosts import second_docker_host
+from tests.e2e.ssh_machines import docker_sh
+from tests.e2e.test_networking import apply, echo_server, fetch
+
+SPREAD_ECHO = """
+apiVersion: v1
+kind: Service
+metadata: {name: echo}
+spec:
+  selector: {app: echo}
+  ports: [{port: 80, targetPort: http}]
+"""
+
+
+def cluster_objects_on(host_sh, cluster: str) -> str:
+    """What the second engine still holds of the cluster: containers, networks, volumes."""
+    return host_sh(
+        f"docker ps -aq --filter label=io.ku7s.cluster={cluster}; "
+        f"docker network ls -q --filter label=io.ku7s.cluster={cluster}; "
+        f"docker volume ls -q --filter label=io.ku7s.cluster={cluster}"
+    ).strip()
+
+
+def test_a_cluster_spans_two_docker_hosts(
+    provider: DockerProvider, node_image: str, tmp_path: Path
+):
+    with second_docker_host(provider, tmp_path) as (host, address):
+        config = tmp_path / "cluster.yaml"
+        config.write_text(
+            "kind: Cluster\napiVersion: ku7s.dev/v1alpha1\n"
+            f"networking: {{nodeServiceAddress: {address}}}\n"
+            "nodes: [{role: control-plane}, {role: worker}]\n"
+        )
+        with new_cluster(provider, tmp_path, "hosts", "--config", str(config)) as cluster:
+            added = run_ku7s(
+                "create", "node", "--name", cluster.name, *host.docker_host_args(),
+                env=cluster.env, timeout=600,
+            )  # fmt: skip
+            assert added.returncode == 0, added.stderr
+            remote = added.stdout.strip()
+            # The worker is a container of the second engine, not of this one.
+            assert remote in host.sh("docker ps --format '{{.Names}}'").split()
+            assert not provider.container_exists(remote)
+            listed = run_ku7s("get", "nodes", "--name", cluster.name, env=cluster.env)
+            assert [remote, "docker", host.address] in [
+                line.split() for line in listed.stdout.splitlines()
+            ]
+            local = f"{cluster.name}-worker"
+            assert cluster.node_ready() == {local: "True", remote: "True"}
+
+            record = cluster.get_json("configmap", "ku7s-docker-hosts", "-n", "kube-system")
+            hosts = json.loads(record["data"]["hosts.json"])
+            [remote_subnet] = [h["subnet"] for h in hosts if h["url"]]
+
+            def routed_to_remote() -> bool:
+                return docker_sh(local, "ip route show proto 77").count(remote_subnet) == 1
+
+            cluster.wait_for(routed_to_remote, 30, what=f"a route to {remote_subnet}")
+
+            _service_across_hosts(cluster, tmp_path, local, remote)
+
+            deleted = run_ku7s(
+                "delete", "node", remote, "--name", cluster.name, env=cluster.env, timeout=120
+            )
+            assert deleted.returncode == 0, deleted.stderr
+            # The last node there: the host keeps nothing of the cluster, and this host's
+            # gateway, the record and the routes to the other host go too.
+            assert cluster_objects_on(host.sh, cluster.name) == ""
+            assert not provider.container_exists(gateway_name(cluster.name))
+            assert remote not in cluster.node_ready()
+            cluster.wait_for(lambda: not routed_to_remote(), 30, what="the route to go")
+
+
+def _service_across_hosts(cluster: Cluster, tmp_path: Path, local: str, remote: str) -> None:
+    """Two echo pods, one per host, behind a Service: clients on both hosts reach both, by
+    pod address, by Service name, and through cluster DNS; exec reaches the remote pod."""
+    ns = unique("hosts")
+    cluster.kubectl("create", "namespace", ns)
+    servers = echo_server(cluster, ns, tmp_path, replicas=2)
+    assert {p["spec"]["nodeName"] for p in servers} == {local, remote}, "not spread"
+    apply(cluster, ns, SPREAD_ECHO, tmp_path)
+    names = {p["metadata"]["name"] for p in servers}
+    for node in (local, remote):
+        client = f"client-{node.rsplit('-', 1)[1]}"
+        cluster.pinned_pod(client, node, ns)
+        for pod in servers:
+            assert (
+                fetch(cluster, ns, client, f"http://{pod['status']['podIP']}:8080/")
+                == (pod["metadata"]["name"])
+            )
+        answers = {fetch(cluster, ns, client, "http://echo/") for _ in range(12)}
+        assert answers == names, f"from {node}"
+        assert fetch(cluster, ns, client, f"http://echo.{ns}.svc.cluster.local/") in names
+    [there] = [p["metadata"]["name"] for p in servers if p["spec"]["nodeName"] == remote]
+    assert cluster.kubectl("logs", "-n", ns, there).returncode == 0
