@@ -233,6 +233,10 @@ def create_node(
     from ku7s.cluster.prometheus import refresh_exports
 
     validate_cluster_name(cluster)
+    if docker_host:
+        from ku7s.cluster.providers.remote_docker import parse_docker_host
+
+        parse_docker_host(docker_host)
     if provider == "ssh":
         from ku7s.cluster.ssh_node import SSHAccess, add_ssh_node
 

@@ -84,6 +84,9 @@ class FakeProvider:
     def list_nodes(self, cluster: str):
         return self._nodes.get(cluster, [])
 
+    def container_exists(self, name: str) -> bool:
+        return False  # no control plane to ask for nodes on other Docker hosts
+
     def cluster_containers(self, cluster: str) -> list[str]:
         return [n.name for n in self._nodes.get(cluster, [])]
 
