@@ -342,17 +342,16 @@ def delete_node_cmd(
 
     validate_node_name(node)
     if not ctx.provider.is_node_container(node):
-        from ku7s.cluster.docker_hosts import MultiHostCluster
+        from ku7s.cluster.docker_hosts import MultiHostCluster, nodes_elsewhere
         from ku7s.cluster.ssh_node import SSHAccess, delete_ssh_node
 
         cluster = validate_cluster_name(cluster or DEFAULT_CLUSTER)
         progress = ctx.progress()
         with progress.step(f'Removing node "{node}" from cluster "{cluster}"'):
             access = SSHAccess(host or "", identity, known_hosts, fingerprint)
-            elsewhere = MultiHostCluster(ctx.provider, cluster, progress.note)
-            if node in elsewhere.remote_nodes():
+            if node in nodes_elsewhere(ctx.provider, cluster):
                 given = SSHAccess(host, identity, known_hosts, fingerprint) if host else None
-                elsewhere.delete_node(node, given)
+                MultiHostCluster(ctx.provider, cluster, progress.note).delete_node(node, given)
             else:
                 delete_ssh_node(ctx.provider, cluster, node, access, say=progress.note)
         ctx.err.print(f'Deleted node "{node}" from cluster "{cluster}"')

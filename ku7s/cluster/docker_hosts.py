@@ -55,6 +55,7 @@ from ku7s.pod_network.docker_hosts import (
     dump_hosts,
     hosts_from_configmaps,
     next_vtep,
+    parse_hosts,
 )
 
 GATEWAY_KUBECONFIG_PATH = "/etc/ku7s/gateway.conf"
@@ -96,6 +97,10 @@ async def write_record(config: Config, hosts: list[DockerHost]) -> None:
         except APIStatusError as e:
             if e.code != 404:
                 raise
+
+
+#: A copy of the record in this host's gateway, for `delete cluster` when the API is down.
+RECORD_COPY_PATH = "/etc/ku7s/docker-hosts.json"
 
 
 async def _node_names(config: Config, selector: str = "") -> list[str]:
@@ -166,14 +171,14 @@ class MultiHostCluster:
             hosts = asyncio.run(read_record(self.config))
             if not any(h.name == LOCAL_HOST for h in hosts):
                 hosts.append(self._start_local_gateway(image, address, hosts))
-                asyncio.run(write_record(self.config, hosts))
+                self._save(hosts)
             there = next((h for h in hosts if h.url == access.host), None)
             if there is None:
                 there = self._start_remote_gateway(
                     engine, access, image, address, endpoint_address, hosts
                 )
                 hosts.append(there)
-                asyncio.run(write_record(self.config, hosts))
+                self._save(hosts)
             name = self._next_worker_name()
             labels = {**node.labels, PROVIDER_LABEL: "docker", DOCKER_HOST_LABEL: there.name}
             spec = worker_spec(
@@ -347,11 +352,25 @@ class MultiHostCluster:
         if [h.name for h in hosts] == [LOCAL_HOST]:
             self._local.remove_containers([gateway_name(self._cluster)])
             hosts = []
+        self._save(hosts)
+
+    def _save(self, hosts: list[DockerHost]) -> None:
         asyncio.run(write_record(self.config, hosts))
+        gateway = gateway_name(self._cluster)
+        if hosts and self._local.container_exists(gateway):
+            self._local.write_file(gateway, RECORD_COPY_PATH, dump_hosts(hosts).encode())
 
     def _remove_host_objects(self, provider: DockerProvider) -> None:
         provider.remove_containers(provider.cluster_containers(self._cluster))
         provider.remove_cluster_leftovers(self._cluster, network_name(self._cluster))
+
+
+def nodes_elsewhere(provider: DockerProvider, cluster: str) -> dict[str, str]:
+    """The cluster's nodes on other Docker hosts ({} when there is no such cluster)."""
+    try:
+        return MultiHostCluster(provider, cluster).remote_nodes()
+    except NotFoundError:
+        return {}
 
 
 def delete_remote_hosts(provider: DockerProvider, cluster: str, say: Say) -> list[str]:
@@ -361,7 +380,13 @@ def delete_remote_hosts(provider: DockerProvider, cluster: str, say: Say) -> lis
         cluster_hosts = MultiHostCluster(provider, cluster, say)
         hosts = asyncio.run(read_record(cluster_hosts.config))
     except (NotFoundError, OSError, APIStatusError, TimeoutError):
-        return []
+        # No API to ask: the copy in this host's gateway, if the cluster has one.
+        if not provider.container_exists(gateway_name(cluster)):
+            return []
+        try:
+            hosts = parse_hosts(provider.read_file(gateway_name(cluster), RECORD_COPY_PATH))
+        except (NotFoundError, docker.errors.DockerException, ValueError, TypeError):
+            return []
     failed = []
     for host in hosts:
         if not host.url:

@@ -63,7 +63,7 @@ class DockerHost:
             return False
 
 
-def parse_hosts(text: str) -> list[DockerHost]:
+def parse_hosts(text: str | bytes) -> list[DockerHost]:
     fields = set(DockerHost.__dataclass_fields__)
     return [DockerHost(**{k: v for k, v in h.items() if k in fields}) for h in json.loads(text)]
 

@@ -10,20 +10,32 @@ from __future__ import annotations
 
 import array
 import asyncio
+import dataclasses
 import fcntl
 import json
 import logging
 import os
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import uvloop
 
 from ku7s.aio import stop_on_signals
 from ku7s.client.informer import Informer
-from ku7s.client.rest import APIClient
-from ku7s.pod_network.docker_hosts import VXLAN_DEVICE, VXLAN_ID, VXLAN_MTU, VXLAN_PORT, DockerHost
+from ku7s.client.rest import APIClient, APIStatusError
+from ku7s.pod_network.docker_hosts import (
+    CONFIGMAP_KEY,
+    CONFIGMAP_NAME,
+    CONFIGMAP_NAMESPACE,
+    VXLAN_DEVICE,
+    VXLAN_ID,
+    VXLAN_MTU,
+    VXLAN_PORT,
+    DockerHost,
+    dump_hosts,
+    parse_hosts,
+)
 from ku7s.pod_network.routes import (
     IPCommand,
     PodRoutes,
@@ -70,16 +82,25 @@ class Overlay:
         ip: IPCommand = run_ip,
         bridge: IPCommand = run_bridge,
         no_offload: Callable[[str], None] = stop_checksum_offload,
+        *,
+        address: str = "",
+        report_address: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._own = own
         self._ip = ip
         self._bridge = bridge
         self._no_offload = no_offload
+        self._address = address
+        self._report_address = report_address
 
     async def sync(self, hosts: list[DockerHost]) -> None:
         here = next((h for h in hosts if h.name == self._own), None)
         if here is None:
             return
+        if self._address and here.gateway != self._address and self._report_address:
+            # Restarted with another address: the nodes must send their traffic there.
+            log.info("reporting this gateway's new address %s", self._address)
+            await self._report_address(self._address)
         links = json.loads(await self._ip("-j", "link", "show") or "[]")
         if not any(link.get("ifname") == VXLAN_DEVICE for link in links):
             await self._ip(
@@ -112,12 +133,30 @@ class Overlay:
             )  # fmt: skip
 
 
+async def report_address(client: APIClient, own: str, address: str) -> None:
+    """Write this gateway's address into its host's entry of the record (a conflict with
+    another writer is retried at the next sync)."""
+    path = f"/api/v1/namespaces/{CONFIGMAP_NAMESPACE}/configmaps/{CONFIGMAP_NAME}"
+    try:
+        configmap = await client.get(path)
+        hosts = parse_hosts(configmap["data"][CONFIGMAP_KEY])
+        moved = [dataclasses.replace(h, gateway=address) if h.name == own else h for h in hosts]
+        configmap["data"][CONFIGMAP_KEY] = dump_hosts(moved)
+        await client.replace(path, configmap)
+    except (APIStatusError, KeyError, ValueError, OSError, TimeoutError) as e:
+        log.warning("could not report this gateway's address: %s", e)
+
+
 async def run(env: dict[str, str], stop: asyncio.Event) -> None:
     own = env["KU7S_DOCKER_HOST"]
     async with APIClient.from_kubeconfig_file(KUBECONFIG_PATH, timeout=30) as client:
         nodes = Informer(client, "/api/v1/nodes")
         docker_hosts = docker_hosts_informer(client)
-        overlay = Overlay(own)
+        overlay = Overlay(
+            own,
+            address=socket.gethostbyname(socket.gethostname()),
+            report_address=lambda address: report_address(client, own, address),
+        )
         routes = PodRoutes(
             nodes,
             lambda found, hosts: gateway_routes(found, own, hosts),

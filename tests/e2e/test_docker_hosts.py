@@ -69,7 +69,18 @@ def test_a_cluster_spans_two_docker_hosts(
 
             cluster.wait_for(routed_to_remote, 30, what=f"a route to {remote_subnet}")
 
-            _service_across_hosts(cluster, tmp_path, local, remote)
+            ns, names = _service_across_hosts(cluster, tmp_path, local, remote)
+
+            # Gateways restarted (or moved) pick up where they were: device, entries, routes.
+            provider.client.containers.get(gateway_name(cluster.name)).restart(timeout=1)
+            host.sh(f"docker restart -t 1 {gateway_name(cluster.name)}")
+            cluster.wait_for(
+                lambda: (
+                    {fetch(cluster, ns, "client-worker", "http://echo/") for _ in range(8)} == names
+                ),
+                60,
+                what="the service across hosts after the gateways restarted",
+            )
 
             deleted = run_ku7s(
                 "delete", "node", remote, "--name", cluster.name, env=cluster.env, timeout=120
@@ -83,7 +94,9 @@ def test_a_cluster_spans_two_docker_hosts(
             cluster.wait_for(lambda: not routed_to_remote(), 30, what="the route to go")
 
 
-def _service_across_hosts(cluster: Cluster, tmp_path: Path, local: str, remote: str) -> None:
+def _service_across_hosts(
+    cluster: Cluster, tmp_path: Path, local: str, remote: str
+) -> tuple[str, set[str]]:
     """Two echo pods, one per host, behind a Service: clients on both hosts reach both, by
     pod address, by Service name, and through cluster DNS; exec reaches the remote pod."""
     ns = unique("hosts")
@@ -105,3 +118,4 @@ def _service_across_hosts(cluster: Cluster, tmp_path: Path, local: str, remote: 
         assert fetch(cluster, ns, client, f"http://echo.{ns}.svc.cluster.local/") in names
     [there] = [p["metadata"]["name"] for p in servers if p["spec"]["nodeName"] == remote]
     assert cluster.kubectl("logs", "-n", ns, there).returncode == 0
+    return ns, names

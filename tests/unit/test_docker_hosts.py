@@ -106,7 +106,16 @@ async def test_the_gateway_keeps_one_forwarding_entry_per_other_host():
         calls.append(("bridge", *args))
         return json.dumps([stale, {"mac": "33:33:00:00:00:01"}]) if args[0] == "-j" else ""
 
-    await Overlay("local", ip, bridge, offloaded.append).sync([HERE, THERE])
+    reported: list[str] = []
+
+    async def report(address: str) -> None:
+        reported.append(address)
+
+    overlay = Overlay(
+        "local", ip, bridge, offloaded.append, address="172.21.0.7", report_address=report
+    )
+    await overlay.sync([HERE, THERE])
+    assert reported == ["172.21.0.7"]  # restarted elsewhere: the record must follow
     lines = [" ".join(c) for c in calls]
     assert "ip link add ku7s-vx type vxlan id 77 dstport 4789 nolearning noudpcsum" in lines
     assert offloaded == ["ku7s-vx"]

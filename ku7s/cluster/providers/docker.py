@@ -244,6 +244,9 @@ class DockerProvider:
 
     # -- changes -------------------------------------------------------------------------
 
+    def write_file(self, container: str, path: str, content: bytes) -> None:
+        self._client.api.put_archive(container, "/", tar_files({path: content}))
+
     def published_port(self, container: str, container_port: int, protocol: str) -> int:
         """The host port the engine gave a published container port."""
         attrs = self._client.containers.get(container).attrs
