@@ -59,6 +59,10 @@ from ku7s.pod_network.docker_hosts import (
 )
 
 GATEWAY_KUBECONFIG_PATH = "/etc/ku7s/gateway.conf"
+#: How many UDP ports from VXLAN's a gateway may try on its host.
+GATEWAY_PORTS = 100
+#: What engines say when a host port is in use.
+PORT_TAKEN = ("port is already allocated", "address already in use")
 #: Where the cluster networks of further hosts are carved from, a /16 each.
 SUBNET_POOL = ipaddress.ip_network("172.16.0.0/12")
 
@@ -248,7 +252,7 @@ class MultiHostCluster:
             network=network_name(self._cluster),
             env={"KU7S_ROLE": GATEWAY, "KU7S_CLUSTER": self._cluster, "KU7S_DOCKER_HOST": host},
             files={GATEWAY_KUBECONFIG_PATH: kubeconfig.dump(config).encode()},
-            published=((VXLAN_PORT, "UDP", published_on, 0),),
+            published=((VXLAN_PORT, "UDP", published_on, VXLAN_PORT),),
             extra_hosts=extra_hosts,
             sysctls={"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0"},
         )
@@ -256,13 +260,31 @@ class MultiHostCluster:
     def _started_gateway(
         self, provider: DockerProvider, spec: NodeSpec, url: str, hosts: list[DockerHost]
     ) -> tuple[str, str, int, str]:
-        """Start spec's gateway; return its subnet, its address, its published port, vtep."""
-        provider.create_node(spec)
+        """Start spec's gateway; return its subnet, its address, its published port, vtep.
+
+        The port is fixed, not left to the engine, which would pick another one at every
+        restart: VXLAN's own (4789) if the host has it free, else the next free one.
+        """
+        (_, protocol, address, _), *_ = spec.published
+        for port in range(VXLAN_PORT, VXLAN_PORT + GATEWAY_PORTS):
+            published = ((VXLAN_PORT, protocol, address, port),)
+            try:
+                provider.create_node(dataclasses.replace(spec, published=published))
+                break
+            except docker.errors.APIError as e:
+                provider.remove_containers([spec.name])
+                if not any(taken in str(e) for taken in PORT_TAKEN):
+                    raise UserInputError(f"starting {spec.name} failed: {e.explanation}") from None
+        else:
+            raise UserInputError(
+                f"no UDP port of {VXLAN_PORT}-{VXLAN_PORT + GATEWAY_PORTS - 1} is free on "
+                f"{address} for {spec.name}"
+            )
         network = network_name(self._cluster)
         return (
             provider.network_subnet(network),
             provider.address_on(spec.name, network),
-            provider.published_port(spec.name, VXLAN_PORT, "UDP"),
+            port,
             next_vtep(hosts),
         )
 

@@ -43,8 +43,7 @@ class NodeSpec:
     nano_cpus: int | None = None
     memory_bytes: int | None = None
     api_server_host_port: int | None = None  # control plane only
-    #: (container port, protocol, host address, host port) published on the host; host
-    #: port 0 lets the engine pick a free one.
+    #: (container port, protocol, host address, host port) published on the host.
     published: tuple[tuple[int, str, str, int], ...] = ()
     #: Host names the container resolves to these addresses (/etc/hosts).
     extra_hosts: dict[str, str] = field(default_factory=dict)
@@ -247,16 +246,6 @@ class DockerProvider:
     def write_file(self, container: str, path: str, content: bytes) -> None:
         self._client.api.put_archive(container, "/", tar_files({path: content}))
 
-    def published_port(self, container: str, container_port: int, protocol: str) -> int:
-        """The host port the engine gave a published container port."""
-        attrs = self._client.containers.get(container).attrs
-        ports = (attrs.get("NetworkSettings", {}).get("Ports") or {}).get(
-            f"{container_port}/{protocol.lower()}"
-        ) or []
-        if not ports:
-            raise NotFoundError(f"{container} publishes no {container_port}/{protocol}")
-        return int(ports[0]["HostPort"])
-
     def subnets_in_use(self) -> list[str]:
         """The IPv4 subnets of every network on the engine."""
         return [
@@ -324,7 +313,7 @@ class DockerProvider:
                 binds["/lib/modules"] = {"bind": "/lib/modules", "mode": "ro"}
         # container port -> every (host address, host port) it is published on; the API
         # server's loopback binding first (api_server_host_port reads it).
-        bindings: dict[object, list[tuple[str, int | None]]] = {}
+        bindings: dict[object, list[tuple[str, int]]] = {}
         published = list(spec.published)
         if spec.api_server_host_port is not None:
             published.insert(0, (API_SERVER_PORT, "TCP", "127.0.0.1", spec.api_server_host_port))
@@ -333,7 +322,7 @@ class DockerProvider:
             key = f"{container_port}/{protocol.lower()}"
             if key not in bindings:
                 exposed.append((container_port, protocol.lower()))
-            bindings.setdefault(key, []).append((address, host_port or None))
+            bindings.setdefault(key, []).append((address, host_port))
         ports: dict[str, object] = {}
         if bindings:
             host["port_bindings"] = bindings
