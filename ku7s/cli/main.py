@@ -508,12 +508,17 @@ def load() -> None:
 def load_image(ctx: CLIContext, images: tuple[str, ...], cluster: str, nodes: str) -> None:
     """Copy IMAGES from the host's Docker into every worker's containerd (as `kind load
     docker-image`). nginx, python and busybox are built from Debian packages if missing."""
+    from ku7s.cluster.docker_hosts import ctr_elsewhere
     from ku7s.cluster.image_loader import ImageLoader
 
     progress = ctx.progress()
     wanted = [n.strip() for n in nodes.split(",") if n.strip()] or None
-    with progress.step(f"Loading {', '.join(images)} into cluster {cluster}"):
-        results = ImageLoader(ctx.provider, say=progress.note).load(cluster, list(images), wanted)
+    with (
+        progress.step(f"Loading {', '.join(images)} into cluster {cluster}"),
+        ctr_elsewhere(ctx.provider, cluster) as elsewhere,
+    ):
+        loader = ImageLoader(ctx.provider, say=progress.note)
+        results = loader.load(cluster, list(images), wanted, elsewhere)
     for result in results:
         state = "loaded" if result.loaded else "already present"
         ctx.out.print(f"{result.image} {state} on {result.node}")

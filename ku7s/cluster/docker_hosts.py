@@ -10,9 +10,11 @@ through the control plane's ports published on ``networking.nodeServiceAddress``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import ipaddress
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from ku7s.cluster.access import (
     wait_for_nodes,
 )
 from ku7s.cluster.config import NodeConfig
+from ku7s.cluster.image_loader import Ctr, ctr_over_ssh
 from ku7s.cluster.node_specs import NODE_SERVICE_ADDRESS_ENV, PKI_DIR, TOKENS_PATH, worker_spec
 from ku7s.cluster.progress import Say
 from ku7s.cluster.providers.docker import API_SERVER_PORT, DockerProvider, NodeSpec
@@ -393,6 +396,21 @@ def nodes_elsewhere(provider: DockerProvider, cluster: str) -> dict[str, str]:
         return MultiHostCluster(provider, cluster).remote_nodes()
     except NotFoundError:
         return {}
+
+
+@contextlib.contextmanager
+def ctr_elsewhere(provider: DockerProvider, cluster: str) -> Iterator[dict[str, Ctr]]:
+    """ctr in each of the cluster's nodes on other Docker hosts, one connection per host."""
+    nodes = nodes_elsewhere(provider, cluster)
+    with contextlib.ExitStack() as stack:
+        ctrs: dict[str, Ctr] = {}
+        if nodes:
+            for host in asyncio.run(read_record(admin_kubeconfig(provider, cluster))):
+                names = [name for name, where in nodes.items() if where == host.name]
+                if names and host.url:
+                    engine = stack.enter_context(engine_of(access_of(host)))
+                    ctrs.update({name: ctr_over_ssh(engine.host, name) for name in names})
+        yield ctrs
 
 
 def delete_remote_hosts(provider: DockerProvider, cluster: str, say: Say) -> list[str]:

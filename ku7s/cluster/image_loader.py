@@ -8,8 +8,10 @@ image ID it came from, which is how a node that has it already is recognised.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ import docker.errors
 from ku7s.cluster.images import ImageBuilder
 from ku7s.cluster.progress import Say
 from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.cluster.providers.ssh import SSHError, SSHHost
 from ku7s.cluster.stand_ins import normalize, stand_in_for
 from ku7s.errors import Ku7sError, NotFoundError, UserInputError
 from ku7s.names import WORKER
@@ -50,16 +53,52 @@ class NodeLoad:
     loaded: bool  # False: the node had it already
 
 
-def _ctr(node: str, *args: str, stdin: Path | None = None) -> str:
-    argv = ["docker", "exec", *(["-i"] if stdin else []), node, "ctr", "-n", "k8s.io", *args]
-    with open(stdin, "rb") if stdin else open("/dev/null", "rb") as source:
-        result = subprocess.run(argv, stdin=source, capture_output=True, text=True)
-    if result.returncode != 0:
-        message = (result.stderr or result.stdout).strip().splitlines()
-        raise ImageLoadError(
-            f"{node}: ctr {' '.join(args[:2])} failed: {message[-1] if message else ''}"
-        )
-    return result.stdout
+#: Runs `ctr -n k8s.io ARGS` in one node (with a file as its input) and returns its output.
+Ctr = Callable[[tuple[str, ...], Path | None], str]
+#: How many ctr commands run at once.
+PARALLEL = 8
+
+
+def _ctr_argv(node: str, args: tuple[str, ...], stdin: Path | None) -> list[str]:
+    return ["docker", "exec", *(["-i"] if stdin else []), node, "ctr", "-n", "k8s.io", *args]
+
+
+def _failed(node: str, args: tuple[str, ...], output: str) -> ImageLoadError:
+    message = output.strip().splitlines()
+    return ImageLoadError(
+        f"{node}: ctr {' '.join(args[:2])} failed: {message[-1] if message else ''}"
+    )
+
+
+def local_ctr(node: str) -> Ctr:
+    """ctr in a node container of this machine's engine."""
+
+    def run(args: tuple[str, ...], stdin: Path | None) -> str:
+        with open(stdin, "rb") if stdin else open("/dev/null", "rb") as source:
+            result = subprocess.run(
+                _ctr_argv(node, args, stdin), stdin=source, capture_output=True, text=True
+            )
+        if result.returncode != 0:
+            raise _failed(node, args, result.stderr or result.stdout)
+        return result.stdout
+
+    return run
+
+
+def ctr_over_ssh(host: SSHHost, node: str) -> Ctr:
+    """ctr in a node container of another Docker host, through its SSH connection."""
+
+    def run(args: tuple[str, ...], stdin: Path | None) -> str:
+        command = shlex.join(_ctr_argv(node, args, stdin))
+        try:
+            if stdin is None:
+                return host.run(command).stdout
+            with stdin.open("rb") as source:
+                return host.run_fed(command, iter(lambda: source.read(1 << 20), b"")).stdout
+        except SSHError as e:
+            raise _failed(node, args, str(e)) from None
+
+    return run
 
 
 class ImageLoader:
@@ -94,8 +133,8 @@ class ImageLoader:
         tags = tuple(sorted({normalize(t) for t in image.tags} | {wanted}))
         return HostImage(reference, str(image.id), docker_tag, tags)
 
-    def _present(self, node: str, image: HostImage) -> bool:
-        listing = _ctr(node, "images", "ls")
+    def _present(self, ctr: Ctr, image: HostImage) -> bool:
+        listing = ctr(("images", "ls"), None)
         for line in listing.splitlines()[1:]:
             fields = line.split()
             labelled = f"{IMAGE_ID_LABEL}={image.image_id}" in line
@@ -104,13 +143,21 @@ class ImageLoader:
         return False
 
     def load(
-        self, cluster: str, references: list[str], nodes: list[str] | None = None
+        self,
+        cluster: str,
+        references: list[str],
+        nodes: list[str] | None = None,
+        elsewhere: dict[str, Ctr] | None = None,
     ) -> list[NodeLoad]:
-        workers = [
-            n.name
+        """Load into the running workers of this engine and the nodes elsewhere (node name ->
+        its ctr: those on other Docker hosts)."""
+        ctrs = {
+            n.name: local_ctr(n.name)
             for n in self._provider.list_nodes(cluster)
             if n.role == WORKER and n.status == "running"
-        ]
+        }
+        ctrs.update(elsewhere or {})
+        workers = sorted(ctrs)
         if not self._provider.list_nodes(cluster):
             raise NotFoundError(f'no cluster named "{cluster}"')
         if nodes:
@@ -122,8 +169,8 @@ class ImageLoader:
             workers = [n for n in workers if n in nodes]
         images = [self.resolve(r) for r in references]
         pairs = [(n, i) for n in workers for i in images]
-        with ThreadPoolExecutor(max_workers=max(1, len(pairs))) as pool:
-            present = list(pool.map(lambda pair: self._present(*pair), pairs))
+        with ThreadPoolExecutor(max_workers=max(1, min(len(pairs), PARALLEL))) as pool:
+            present = list(pool.map(lambda pair: self._present(ctrs[pair[0]], pair[1]), pairs))
         missing = [pair for pair, there in zip(pairs, present, strict=True) if not there]
         results = [
             NodeLoad(n, i.reference, False)
@@ -146,13 +193,14 @@ class ImageLoader:
                 archives[image.image_id] = archive
 
             def one(node: str, image: HostImage) -> NodeLoad:
-                _ctr(node, "images", "import", "-", stdin=archives[image.image_id])
+                ctr = ctrs[node]
+                ctr(("images", "import", "-"), archives[image.image_id])
                 for tag in image.tags:
                     if tag != image.primary:
-                        _ctr(node, "images", "tag", "--force", image.primary, tag)
-                    _ctr(node, "images", "label", tag, f"{IMAGE_ID_LABEL}={image.image_id}")
+                        ctr(("images", "tag", "--force", image.primary, tag), None)
+                    ctr(("images", "label", tag, f"{IMAGE_ID_LABEL}={image.image_id}"), None)
                 return NodeLoad(node, image.reference, True)
 
-            with ThreadPoolExecutor(max_workers=len(missing)) as pool:
+            with ThreadPoolExecutor(max_workers=min(len(missing), PARALLEL)) as pool:
                 results += list(pool.map(lambda pair: one(*pair), missing))
         return results

@@ -60,6 +60,8 @@ def test_a_cluster_spans_two_docker_hosts(
             local = f"{cluster.name}-worker"
             assert cluster.node_ready() == {local: "True", remote: "True"}
 
+            _image_loaded_elsewhere(provider, cluster, remote)
+
             record = cluster.get_json("configmap", "ku7s-docker-hosts", "-n", "kube-system")
             hosts = json.loads(record["data"]["hosts.json"])
             [remote_subnet] = [h["subnet"] for h in hosts if h["url"]]
@@ -119,3 +121,18 @@ def _service_across_hosts(
     [there] = [p["metadata"]["name"] for p in servers if p["spec"]["nodeName"] == remote]
     assert cluster.kubectl("logs", "-n", ns, there).returncode == 0
     return ns, names
+
+
+def _image_loaded_elsewhere(provider: DockerProvider, cluster: Cluster, remote: str) -> None:
+    """`ku7s load image` reaches the node on the other engine too, and a pod runs it there."""
+    assert run_ku7s("load", "image", "busybox", "--name", cluster.name).returncode == 0
+    tag = f"ku7s-test/hello:{unique('t')}"
+    provider.client.images.get("busybox:latest").tag(tag)
+    try:
+        loaded = run_ku7s("load", "image", tag, "--name", cluster.name, env=cluster.env)
+        assert loaded.returncode == 0, loaded.stderr
+        assert f"{tag} loaded on {remote}" in loaded.stdout
+        cluster.pinned_pod("hello", remote, image=tag)
+        cluster.kubectl("delete", "pod", "hello", "--wait=false")
+    finally:
+        provider.client.images.remove(tag)
