@@ -11,7 +11,28 @@ from ku7s.chaos.selection import Selection
 from ku7s.client.rest import APIClient, APIStatusError
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.errors import UserInputError
-from ku7s.names import WORKER, control_plane_name, network_name
+from ku7s.names import (
+    DOCKER_HOST_LABEL,
+    PROVIDER_LABEL,
+    WORKER,
+    control_plane_name,
+    network_name,
+)
+
+
+async def _not_here(client: APIClient, cluster: str, name: str) -> str:
+    """Why a node name is not a target: no such node, or one that is not a container of
+    this Docker engine."""
+    try:
+        node = await client.get(f"/api/v1/nodes/{name}")
+    except (APIStatusError, OSError, TimeoutError):
+        return f'no node named "{name}" in cluster "{cluster}"'
+    labels = meta.labels_of(node)
+    where = labels.get(DOCKER_HOST_LABEL) or f"a machine over {labels.get(PROVIDER_LABEL, '?')}"
+    return (
+        f'node "{name}" runs on {where}, not on this Docker engine; ku7s chaos reaches only '
+        "the node containers of this engine so far"
+    )
 
 
 async def resolve_nodes(
@@ -27,14 +48,17 @@ async def resolve_nodes(
     existing = {n.name for n in provider.list_nodes(cluster)}
     for name in names:
         if name not in existing:
-            raise UserInputError(f'no node named "{name}" in cluster "{cluster}"')
+            raise UserInputError(await _not_here(client, cluster, name))
     candidates = list(names)
     if labels:
         try:
             listing = await client.get("/api/v1/nodes", {"labelSelector": labels})
         except APIStatusError as e:
             raise UserInputError(f"invalid --labels {labels!r}: {e.message}") from None
-        matching = [meta.name_of(n) for n in listing.get("items", [])]
+        # (nodes on other Docker hosts and machines over SSH are out of reach)
+        matching = [
+            meta.name_of(n) for n in listing.get("items", []) if meta.name_of(n) in existing
+        ]
         candidates = [c for c in candidates if c in matching] if names else matching
         if not candidates:
             raise UserInputError(f"no node of cluster {cluster!r} matches labels {labels!r}")

@@ -61,6 +61,8 @@ def test_a_cluster_spans_two_docker_hosts(
             assert cluster.node_ready() == {local: "True", remote: "True"}
 
             _image_loaded_elsewhere(provider, cluster, remote)
+            paused = run_ku7s("chaos", "pause", remote, "--name", cluster.name, env=cluster.env)
+            assert paused.returncode == 1 and f"runs on {host.address}" in paused.stderr
 
             record = cluster.get_json("configmap", "ku7s-docker-hosts", "-n", "kube-system")
             hosts = json.loads(record["data"]["hosts.json"])
