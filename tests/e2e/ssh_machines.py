@@ -83,7 +83,8 @@ def started_machine(
     ready: str = "pgrep -x sshd",
 ) -> Iterator[Machine]:
     """A machine on the network, its key in directory; removed (with its volume) after.
-    It is up once the shell command ``ready`` prints something."""
+    It is up once the shell command ``ready`` prints something. The key is given to root in
+    /root/.ssh/authorized_keys too (for machines that run no start script of ours)."""
     base = plain_debian(provider, packages)
     image = f"ku7s-test/{image_dir.name.replace('_', '-')}:{base.split(':')[1]}"
     provider.client.images.build(
@@ -92,6 +93,7 @@ def started_machine(
     identity = directory / "id_rsa"
     key = paramiko.RSAKey.generate(2048)
     key.write_private_key_file(str(identity))
+    public = f"{key.get_name()} {key.get_base64()}"
     name = f"{cluster}-vm-{secrets.token_hex(2)}"
     volume = f"{name}-var-lib"
     try:
@@ -102,7 +104,8 @@ def started_machine(
                 role="machine",
                 image=image,
                 network=network,
-                env={"AUTHORIZED_KEY": f"{key.get_name()} {key.get_base64()}"},
+                env={"AUTHORIZED_KEY": public},
+                files={"/root/.ssh/authorized_keys": f"{public}\n".encode()},
                 volume=volume,
                 volume_path=volume_path,
             )

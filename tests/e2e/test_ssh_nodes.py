@@ -180,3 +180,44 @@ def test_a_machine_elsewhere_joins_through_the_published_node_service(
             assert "ku7s" not in machine.sh("cat /etc/hosts; ls /opt /etc")
     finally:
         outside.remove()
+
+
+SYSTEMD_VM_PACKAGES = ["iptables", "openssh-server", "sudo", "systemd", "systemd-sysv"]
+
+
+def test_on_a_systemd_machine_the_agent_is_a_unit_that_survives_a_reboot(
+    provider: DockerProvider, ssh_cluster: Cluster, tmp_path: Path
+):
+    """Where systemd runs, the agent is the ku7s-node unit: enabled, so a reboot (the
+    machine's container restarted: /run and the processes go, the disk stays) brings the
+    node back; deleting the node takes the unit away."""
+    cluster = ssh_cluster
+    network = network_name(cluster.name)
+    with started_machine(
+        provider, cluster.name, network, tmp_path, SYSTEMD_VM_PACKAGES,
+        image_dir=Path(__file__).parent / "systemd_vm",
+        ready="systemctl is-active ssh.service | grep -x active",
+    ) as machine:  # fmt: skip
+        joined = run_ku7s(
+            "create", "node", "--name", cluster.name, "--provider", "ssh",
+            *machine.ssh_args(user="root"), env=cluster.env, timeout=600,
+        )  # fmt: skip
+        assert joined.returncode == 0, joined.stderr
+        node = joined.stdout.strip()
+        unit = "systemctl is-enabled ku7s-node.service; systemctl is-active ku7s-node.service"
+        assert machine.sh(unit).split() == ["enabled", "active"]
+
+        provider.client.containers.get(machine.name).restart(timeout=5)
+        cluster.wait_for(
+            lambda: machine.sh(unit).split() == ["enabled", "active"], 60, what="the unit"
+        )
+        cluster.pinned_pod("after-reboot", node)
+        cluster.kubectl("delete", "pod", "after-reboot", "--wait=false")
+
+        deleted = run_ku7s(
+            "delete", "node", node, "--name", cluster.name, "--identity", str(machine.identity),
+            "--fingerprint", machine.fingerprint, env=cluster.env, timeout=300,
+        )  # fmt: skip
+        assert deleted.returncode == 0, deleted.stderr
+        assert machine.sh("systemctl list-unit-files 'ku7s*' --no-legend").strip() == ""
+        assert machine.sh("ls /etc/systemd/system | grep -c ku7s").strip() == "0"
