@@ -281,7 +281,7 @@ def create_node(
                 parsed.workers[0],
                 image=tag,
                 endpoint_address=docker_host_address,
-                wait=wait or 120.0,
+                wait=wait,
             )
         ctx.out.print(name)
         return
@@ -350,8 +350,7 @@ def delete_node_cmd(
         with progress.step(f'Removing node "{node}" from cluster "{cluster}"'):
             access = SSHAccess(host or "", identity, known_hosts, fingerprint)
             if node in nodes_elsewhere(ctx.provider, cluster):
-                given = SSHAccess(host, identity, known_hosts, fingerprint) if host else None
-                MultiHostCluster(ctx.provider, cluster, progress.note).delete_node(node, given)
+                MultiHostCluster(ctx.provider, cluster, progress.note).delete_node(node, access)
             else:
                 delete_ssh_node(ctx.provider, cluster, node, access, say=progress.note)
         ctx.err.print(f'Deleted node "{node}" from cluster "{cluster}"')

@@ -62,6 +62,8 @@ from ku7s.pod_network.docker_hosts import (
 )
 
 GATEWAY_KUBECONFIG_PATH = "/etc/ku7s/gateway.conf"
+#: A copy of the record in this host's gateway, for `delete cluster` when the API is down.
+RECORD_COPY_PATH = "/etc/ku7s/docker-hosts.json"
 #: How many UDP ports from VXLAN's a gateway may try on its host.
 GATEWAY_PORTS = 100
 #: What engines say when a host port is in use.
@@ -106,13 +108,9 @@ async def write_record(config: Config, hosts: list[DockerHost]) -> None:
                 raise
 
 
-#: A copy of the record in this host's gateway, for `delete cluster` when the API is down.
-RECORD_COPY_PATH = "/etc/ku7s/docker-hosts.json"
-
-
-async def _node_names(config: Config, selector: str = "") -> list[str]:
+async def _node_names(config: Config) -> list[str]:
     async with APIClient.from_kubeconfig(config) as client:
-        found = await client.get("/api/v1/nodes", {"labelSelector": selector} if selector else {})
+        found = await client.get("/api/v1/nodes")
     return [meta.name_of(n) for n in found.get("items", [])]
 
 
@@ -173,8 +171,7 @@ class MultiHostCluster:
         """Start a worker on the engine at access.host; return its name once Ready."""
         address = self.node_service_address()
         with engine_of(access) as engine:
-            if engine.copy_image(self._local.client, image, self._say):
-                self._say("image copied")
+            engine.copy_image(self._local.client, image, self._say)
             hosts = asyncio.run(read_record(self.config))
             if not any(h.name == LOCAL_HOST for h in hosts):
                 hosts.append(self._start_local_gateway(image, address, hosts))

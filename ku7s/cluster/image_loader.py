@@ -94,7 +94,7 @@ def ctr_over_ssh(host: SSHHost, node: str) -> Ctr:
             if stdin is None:
                 return host.run(command).stdout
             with stdin.open("rb") as source:
-                return host.run_fed(command, iter(lambda: source.read(1 << 20), b"")).stdout
+                return host.run(command, stdin=iter(lambda: source.read(1 << 20), b"")).stdout
         except SSHError as e:
             raise _failed(node, args, str(e)) from None
 

@@ -29,6 +29,7 @@ from bench_ssh import kubectl, pod_on, server_on, throughput, timed
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from ku7s.cluster.providers.docker import DockerProvider
 from tests.e2e.docker_hosts import second_docker_host
+from tests.e2e.ssh_machines import cluster_config
 
 
 def main() -> None:
@@ -38,12 +39,7 @@ def main() -> None:
     env = {"KUBECONFIG": str(work / "kubeconfig")}
     figures: dict[str, object] = {}
     with second_docker_host(provider, work) as (host, address):
-        config = work / "cluster.yaml"
-        config.write_text(
-            "kind: Cluster\napiVersion: ku7s.dev/v1alpha1\n"
-            f"networking: {{nodeServiceAddress: {address}}}\n"
-            "nodes: [{role: control-plane}, {role: worker}, {role: worker}]\n"
-        )
+        config = cluster_config(work, address, workers=2)
         ku7s("create", "cluster", "--name", name, "--config", str(config), env=env)
         try:
             args = ("create", "node", "--name", name, *host.docker_host_args())

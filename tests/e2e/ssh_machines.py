@@ -48,26 +48,27 @@ class Machine:
     def sh(self, command: str) -> str:
         return docker_sh(self.name, command)
 
+    def key_args(self) -> list[str]:
+        """The test's key and the machine's pinned host key, as ku7s's SSH options."""
+        return ["--identity", str(self.identity), "--fingerprint", self.fingerprint]
+
     def ssh_args(self, user: str = "deploy") -> list[str]:
-        return [
-            "--host",
-            f"{user}@{self.address}",
-            "--identity",
-            str(self.identity),
-            "--fingerprint",
-            self.fingerprint,
-        ]
+        return ["--host", f"{user}@{self.address}", *self.key_args()]
 
     def docker_host_args(self) -> list[str]:
         """How `ku7s create node --docker-host` reaches the machine's Docker engine."""
-        return [
-            "--docker-host",
-            f"ssh://root@{self.address}",
-            "--identity",
-            str(self.identity),
-            "--fingerprint",
-            self.fingerprint,
-        ]
+        return ["--docker-host", f"ssh://root@{self.address}", *self.key_args()]
+
+
+def cluster_config(directory: Path, node_service_address: str, workers: int = 1) -> Path:
+    """A cluster config publishing the control plane's ports on node_service_address."""
+    config = directory / "cluster.yaml"
+    config.write_text(
+        "kind: Cluster\napiVersion: ku7s.dev/v1alpha1\n"
+        f"networking: {{nodeServiceAddress: {node_service_address}}}\n"
+        f"nodes: [{{role: control-plane}}{', {role: worker}' * workers}]\n"
+    )
+    return config
 
 
 @contextlib.contextmanager

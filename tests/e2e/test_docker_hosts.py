@@ -11,7 +11,7 @@ from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.names import gateway_name
 from tests.e2e.conftest import Cluster, new_cluster, run_ku7s, unique
 from tests.e2e.docker_hosts import second_docker_host
-from tests.e2e.ssh_machines import docker_sh
+from tests.e2e.ssh_machines import cluster_config, docker_sh
 from tests.e2e.test_networking import apply, echo_server, fetch
 
 SPREAD_ECHO = """
@@ -37,12 +37,7 @@ def test_a_cluster_spans_two_docker_hosts(
     provider: DockerProvider, node_image: str, tmp_path: Path
 ):
     with second_docker_host(provider, tmp_path) as (host, address):
-        config = tmp_path / "cluster.yaml"
-        config.write_text(
-            "kind: Cluster\napiVersion: ku7s.dev/v1alpha1\n"
-            f"networking: {{nodeServiceAddress: {address}}}\n"
-            "nodes: [{role: control-plane}, {role: worker}]\n"
-        )
+        config = cluster_config(tmp_path, address)
         with new_cluster(provider, tmp_path, "hosts", "--config", str(config)) as cluster:
             added = run_ku7s(
                 "create", "node", "--name", cluster.name, *host.docker_host_args(),

@@ -18,7 +18,7 @@ import pytest
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.names import network_name
 from tests.e2e.conftest import Cluster, new_cluster, run_ku7s
-from tests.e2e.ssh_machines import Machine, started_machine
+from tests.e2e.ssh_machines import Machine, cluster_config, started_machine
 
 APP = """\
 apiVersion: apps/v1
@@ -129,8 +129,8 @@ def test_a_machine_joins_runs_pods_and_leaves_clean(ssh_cluster: Cluster, machin
     cluster.kubectl("delete", "pod", "probe", "--wait=false")
 
     deleted = run_ku7s(
-        "delete", "node", node, "--name", cluster.name, "--identity", str(machine.identity),
-        "--fingerprint", machine.fingerprint, env=cluster.env, timeout=300,
+        "delete", "node", node, "--name", cluster.name, *machine.key_args(),
+        env=cluster.env, timeout=300,
     )  # fmt: skip
     assert deleted.returncode == 0, deleted.stderr
     assert node not in cluster.node_ready()
@@ -150,14 +150,9 @@ def test_a_machine_elsewhere_joins_through_the_published_node_service(
     """networking.nodeServiceAddress publishes the API and node service on a host address
     (here Docker's default bridge's), and a machine on another network joins through it.
     Without a route between the networks, its pods run but are not reachable from the
-    others (that is the overlay's job, still to come)."""
+    others (the overlay between Docker hosts is for container nodes)."""
     gateway = provider.client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
-    config = tmp_path / "cluster.yaml"
-    config.write_text(
-        "kind: Cluster\napiVersion: ku7s.dev/v1alpha1\n"
-        f"networking: {{nodeServiceAddress: {gateway}}}\n"
-        "nodes: [{role: control-plane}, {role: worker}]\n"
-    )
+    config = cluster_config(tmp_path, gateway)
     outside = provider.client.networks.create(f"ku7s-outside-{secrets.token_hex(3)}")
     try:
         with (
@@ -215,8 +210,8 @@ def test_on_a_systemd_machine_the_agent_is_a_unit_that_survives_a_reboot(
         cluster.kubectl("delete", "pod", "after-reboot", "--wait=false")
 
         deleted = run_ku7s(
-            "delete", "node", node, "--name", cluster.name, "--identity", str(machine.identity),
-            "--fingerprint", machine.fingerprint, env=cluster.env, timeout=300,
+            "delete", "node", node, "--name", cluster.name, *machine.key_args(),
+            env=cluster.env, timeout=300,
         )  # fmt: skip
         assert deleted.returncode == 0, deleted.stderr
         assert machine.sh("systemctl list-unit-files 'ku7s*' --no-legend").strip() == ""

@@ -51,6 +51,9 @@ class FakeChannel:
     def recv_exit_status(self) -> int:
         return self.code
 
+    def shutdown_write(self) -> None:
+        pass
+
 
 class FakeStream(io.BytesIO):
     def __init__(self, data: bytes, code: int) -> None:
@@ -82,8 +85,8 @@ class FakeClient:
         self.commands.append(line)
         for prefix, (code, out) in self.answers.items():
             if prefix in line:
-                return None, FakeStream(out.encode(), code), FakeStream(b"", code)
-        return None, FakeStream(b"", 0), FakeStream(b"", 0)
+                return FakeStream(b"", code), FakeStream(out.encode(), code), FakeStream(b"", code)
+        return FakeStream(b"", 0), FakeStream(b"", 0), FakeStream(b"", 0)
 
     def close(self) -> None:
         pass

@@ -107,5 +107,5 @@ class RemoteEngine:
             pass
         size = int(image.attrs.get("Size", 0)) >> 20
         say(f"copying {tag} ({size} MiB) to {self.host.target.host}")
-        self.host.run_fed("docker load -q", image.save(chunk_size=1 << 20, named=tag))
+        self.host.run("docker load -q", stdin=image.save(chunk_size=1 << 20, named=tag))
         return True

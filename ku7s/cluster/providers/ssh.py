@@ -194,12 +194,22 @@ class SSHHost:
         self.close()
 
     def run(
-        self, command: str, *, as_root: bool = True, check: bool = True, timeout: float = 600
+        self,
+        command: str,
+        *,
+        as_root: bool = True,
+        check: bool = True,
+        timeout: float = 600,
+        stdin: Iterable[bytes] = (),
     ) -> CommandResult:
-        """Run a shell command on the machine (as root unless told otherwise)."""
+        """Run a shell command on the machine (as root unless told otherwise), with stdin's
+        chunks as its input (a stream too big to hold: an image for `docker load`)."""
         line = f"{self._sudo}sh -c {shlex.quote(command)}" if as_root and self._sudo else command
         try:
-            _, out, err = self._client.exec_command(line, timeout=timeout)
+            into, out, err = self._client.exec_command(line, timeout=timeout)
+            for chunk in stdin:
+                into.write(chunk)
+            into.channel.shutdown_write()
             stdout = out.read().decode(errors="replace")
             stderr = err.read().decode(errors="replace")
             code = out.channel.recv_exit_status()
@@ -218,29 +228,6 @@ class SSHHost:
     def transport(self) -> paramiko.SSHClient:
         """The connected paramiko client, for protocols carried over it (Docker's API)."""
         return self._client
-
-    def run_fed(self, command: str, chunks: Iterable[bytes]) -> CommandResult:
-        """Run a command as root with chunks as its standard input (a stream too big to
-        hold), and fail unless it succeeds."""
-        line = f"{self._sudo}sh -c {shlex.quote(command)}" if self._sudo else command
-        try:
-            stdin, out, err = self._client.exec_command(line)
-            for chunk in chunks:
-                stdin.write(chunk)
-            stdin.channel.shutdown_write()
-            stdout = out.read().decode(errors="replace")
-            stderr = err.read().decode(errors="replace")
-            code = out.channel.recv_exit_status()
-        except (OSError, paramiko.SSHException) as e:
-            raise SSHError(
-                f"{self.target.host}: lost the connection running {command!r}: {e}"
-            ) from e
-        result = CommandResult(command, code, stdout, stderr)
-        if code != 0:
-            raise SSHError(
-                f"{self.target.host}: `{command}` failed (exit {code}):\n{result.output}"
-            )
-        return result
 
     def put(self, data: bytes, path: str, mode: int = 0o644) -> None:
         """Write a file on the machine as root: staged in the user's temp, moved in place."""
