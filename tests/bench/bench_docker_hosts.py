@@ -17,10 +17,14 @@ this machine, so the figures compare paths, not machines.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
+import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench_apiserver import ku7s
@@ -28,8 +32,9 @@ from bench_ssh import kubectl, pod_on, server_on, throughput, timed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from ku7s.cluster.providers.docker import DockerProvider
-from tests.e2e.docker_hosts import second_docker_host
-from tests.e2e.ssh_machines import cluster_config
+from tests.e2e.conftest import write_key
+from tests.e2e.docker_hosts import COMPOSE_FILE, HOST_PACKAGES, SERVICE, composed_docker_host
+from tests.e2e.ssh_machines import Machine, cluster_config, plain_debian
 
 
 def main() -> None:
@@ -38,7 +43,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp())
     env = {"KUBECONFIG": str(work / "kubeconfig")}
     figures: dict[str, object] = {}
-    with second_docker_host(provider, work) as (host, address):
+    with composed(provider, work) as (host, address):
         config = cluster_config(work, address, workers=2)
         ku7s("create", "cluster", "--name", name, "--config", str(config), env=env)
         try:
@@ -51,6 +56,27 @@ def main() -> None:
         finally:
             ku7s("delete", "cluster", "--name", name, env=env)
     print(json.dumps(figures, indent=2))
+
+
+@contextlib.contextmanager
+def composed(provider: DockerProvider, work: Path) -> Iterator[tuple[Machine, str]]:
+    """The e2e tests' second Docker host, brought up and down with docker-compose."""
+    identity = work / "id_rsa"
+    key = write_key(identity)
+    project = f"ku7sbench{secrets.token_hex(3)}"
+    env = {
+        **os.environ,
+        "KU7S_DOCKER_HOST_BASE_IMAGE": plain_debian(provider, HOST_PACKAGES),
+        "KU7S_VM_BASE_IMAGE": "",
+        "KU7S_VM_AUTHORIZED_KEY": f"{key.get_name()} {key.get_base64()}",
+    }
+    compose = ["docker-compose", "-f", str(COMPOSE_FILE), "-p", project]
+    subprocess.run([*compose, "up", "--build", "-d", SERVICE], env=env, check=True)
+    try:
+        with composed_docker_host(provider, project, identity) as found:
+            yield found
+    finally:
+        subprocess.run([*compose, "down", "-v"], env=env, check=False)
 
 
 def pod_throughput(env: dict[str, str], cluster: str, remote: str) -> dict[str, object]:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from ku7s.cluster.images import ImageBuilder
@@ -174,3 +175,46 @@ def cluster(
 @pytest.fixture
 def scratch_dir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+# -- helper hosts (pytest-docker, helper_hosts.yml) ------------------------------------------
+
+
+def write_key(path: Path) -> paramiko.RSAKey:
+    key = paramiko.RSAKey.generate(2048)
+    key.write_private_key_file(str(path))
+    return key
+
+
+@pytest.fixture(scope="session")
+def client_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, paramiko.RSAKey]:
+    """The key the helper hosts let root (and the VM's users) in with."""
+    path = tmp_path_factory.mktemp("ssh") / "id_rsa"
+    return path, write_key(path)
+
+
+@pytest.fixture(scope="session")
+def docker_compose_command() -> str:
+    return "docker-compose"  # Debian's (v1), which works with this engine
+
+
+@pytest.fixture(scope="session")
+def docker_setup() -> str:
+    return "up --build -d"
+
+
+@pytest.fixture(scope="session")
+def docker_compose_project_name() -> str:
+    return unique("ku7s-helpers").replace("-", "")
+
+
+@pytest.fixture(scope="session")
+def docker_compose_file(provider: DockerProvider, client_key: tuple[Path, paramiko.RSAKey]) -> str:
+    from tests.e2e.docker_hosts import HOST_PACKAGES
+    from tests.e2e.ssh_machines import plain_debian
+
+    _, key = client_key
+    os.environ["KU7S_VM_BASE_IMAGE"] = plain_debian(provider)
+    os.environ["KU7S_DOCKER_HOST_BASE_IMAGE"] = plain_debian(provider, HOST_PACKAGES)
+    os.environ["KU7S_VM_AUTHORIZED_KEY"] = f"{key.get_name()} {key.get_base64()}"
+    return str(Path(__file__).parent / "helper_hosts.yml")

@@ -71,6 +71,19 @@ def cluster_config(directory: Path, node_service_address: str, workers: int = 1)
     return config
 
 
+def up_machine(
+    provider: DockerProvider, name: str, network: str, identity: Path, ready: str
+) -> Machine:
+    """The machine in container name, once the shell command ready prints something."""
+    deadline = time.monotonic() + 30
+    while not docker_sh(name, ready) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    # The host key, read out of band as an administrator would give it.
+    kind, data = docker_sh(name, "cat /etc/ssh/ssh_host_ed25519_key.pub").split()[:2]
+    pinned = fingerprint(paramiko.PKey.from_type_string(kind, base64.b64decode(data)))
+    return Machine(name, provider.address_on(name, network), identity, pinned)
+
+
 @contextlib.contextmanager
 def started_machine(
     provider: DockerProvider,
@@ -111,13 +124,7 @@ def started_machine(
                 volume_path=volume_path,
             )
         )
-        deadline = time.monotonic() + 30
-        while not docker_sh(name, ready) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        # The host key, read out of band as an administrator would give it.
-        kind, data = docker_sh(name, "cat /etc/ssh/ssh_host_ed25519_key.pub").split()[:2]
-        pinned = fingerprint(paramiko.PKey.from_type_string(kind, base64.b64decode(data)))
-        yield Machine(name, provider.address_on(name, network), identity, pinned)
+        yield up_machine(provider, name, network, identity, ready)
     finally:
         provider.remove_containers([name])
         with contextlib.suppress(docker.errors.NotFound):

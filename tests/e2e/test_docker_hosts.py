@@ -5,13 +5,17 @@ Service's pods on both hosts answer clients on either."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+
+import paramiko
+import pytest
 
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.names import gateway_name
 from tests.e2e.conftest import Cluster, new_cluster, run_ku7s, unique
-from tests.e2e.docker_hosts import second_docker_host
-from tests.e2e.ssh_machines import cluster_config, docker_sh
+from tests.e2e.docker_hosts import composed_docker_host
+from tests.e2e.ssh_machines import Machine, cluster_config, docker_sh
 from tests.e2e.test_networking import apply, echo_server, fetch
 
 SPREAD_ECHO = """
@@ -33,64 +37,76 @@ def cluster_objects_on(host_sh, cluster: str) -> str:
     ).strip()
 
 
+@pytest.fixture
+def second_host(
+    docker_services,
+    docker_compose_project_name: str,
+    provider: DockerProvider,
+    client_key: tuple[Path, paramiko.RSAKey],
+) -> Iterator[tuple[Machine, str]]:
+    """The second Docker host (pytest-docker), and this machine's address on its network."""
+    with composed_docker_host(provider, docker_compose_project_name, client_key[0]) as found:
+        yield found
+
+
 def test_a_cluster_spans_two_docker_hosts(
-    provider: DockerProvider, node_image: str, tmp_path: Path
+    provider: DockerProvider, node_image: str, tmp_path: Path, second_host: tuple[Machine, str]
 ):
-    with second_docker_host(provider, tmp_path) as (host, address):
-        config = cluster_config(tmp_path, address)
-        with new_cluster(provider, tmp_path, "hosts", "--config", str(config)) as cluster:
-            added = run_ku7s(
-                "create", "node", "--name", cluster.name, *host.docker_host_args(),
-                env=cluster.env, timeout=600,
-            )  # fmt: skip
-            assert added.returncode == 0, added.stderr
-            remote = added.stdout.strip()
-            # The worker is a container of the second engine, not of this one.
-            assert remote in host.sh("docker ps --format '{{.Names}}'").split()
-            assert not provider.container_exists(remote)
-            listed = run_ku7s("get", "nodes", "--name", cluster.name, env=cluster.env)
-            assert [remote, "docker", host.address] in [
-                line.split() for line in listed.stdout.splitlines()
-            ]
-            local = f"{cluster.name}-worker"
-            assert cluster.node_ready() == {local: "True", remote: "True"}
+    host, address = second_host
+    config = cluster_config(tmp_path, address)
+    with new_cluster(provider, tmp_path, "hosts", "--config", str(config)) as cluster:
+        added = run_ku7s(
+            "create", "node", "--name", cluster.name, *host.docker_host_args(),
+            env=cluster.env, timeout=600,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        remote = added.stdout.strip()
+        # The worker is a container of the second engine, not of this one.
+        assert remote in host.sh("docker ps --format '{{.Names}}'").split()
+        assert not provider.container_exists(remote)
+        listed = run_ku7s("get", "nodes", "--name", cluster.name, env=cluster.env)
+        assert [remote, "docker", host.address] in [
+            line.split() for line in listed.stdout.splitlines()
+        ]
+        local = f"{cluster.name}-worker"
+        assert cluster.node_ready() == {local: "True", remote: "True"}
 
-            _image_loaded_elsewhere(provider, cluster, remote)
-            paused = run_ku7s("chaos", "pause", remote, "--name", cluster.name, env=cluster.env)
-            assert paused.returncode == 1 and f"runs on {host.address}" in paused.stderr
+        _image_loaded_elsewhere(provider, cluster, remote)
+        paused = run_ku7s("chaos", "pause", remote, "--name", cluster.name, env=cluster.env)
+        assert paused.returncode == 1 and f"runs on {host.address}" in paused.stderr
 
-            record = cluster.get_json("configmap", "ku7s-docker-hosts", "-n", "kube-system")
-            hosts = json.loads(record["data"]["hosts.json"])
-            [remote_subnet] = [h["subnet"] for h in hosts if h["url"]]
+        record = cluster.get_json("configmap", "ku7s-docker-hosts", "-n", "kube-system")
+        hosts = json.loads(record["data"]["hosts.json"])
+        [remote_subnet] = [h["subnet"] for h in hosts if h["url"]]
 
-            def routed_to_remote() -> bool:
-                return docker_sh(local, "ip route show proto 77").count(remote_subnet) == 1
+        def routed_to_remote() -> bool:
+            return docker_sh(local, "ip route show proto 77").count(remote_subnet) == 1
 
-            cluster.wait_for(routed_to_remote, 30, what=f"a route to {remote_subnet}")
+        cluster.wait_for(routed_to_remote, 30, what=f"a route to {remote_subnet}")
 
-            ns, names = _service_across_hosts(cluster, tmp_path, local, remote)
+        ns, names = _service_across_hosts(cluster, tmp_path, local, remote)
 
-            # Gateways restarted (or moved) pick up where they were: device, entries, routes.
-            provider.client.containers.get(gateway_name(cluster.name)).restart(timeout=1)
-            host.sh(f"docker restart -t 1 {gateway_name(cluster.name)}")
-            cluster.wait_for(
-                lambda: (
-                    {fetch(cluster, ns, "client-worker", "http://echo/") for _ in range(8)} == names
-                ),
-                60,
-                what="the service across hosts after the gateways restarted",
-            )
+        # Gateways restarted (or moved) pick up where they were: device, entries, routes.
+        provider.client.containers.get(gateway_name(cluster.name)).restart(timeout=1)
+        host.sh(f"docker restart -t 1 {gateway_name(cluster.name)}")
+        cluster.wait_for(
+            lambda: (
+                {fetch(cluster, ns, "client-worker", "http://echo/") for _ in range(8)} == names
+            ),
+            60,
+            what="the service across hosts after the gateways restarted",
+        )
 
-            deleted = run_ku7s(
-                "delete", "node", remote, "--name", cluster.name, env=cluster.env, timeout=120
-            )
-            assert deleted.returncode == 0, deleted.stderr
-            # The last node there: the host keeps nothing of the cluster, and this host's
-            # gateway, the record and the routes to the other host go too.
-            assert cluster_objects_on(host.sh, cluster.name) == ""
-            assert not provider.container_exists(gateway_name(cluster.name))
-            assert remote not in cluster.node_ready()
-            cluster.wait_for(lambda: not routed_to_remote(), 30, what="the route to go")
+        deleted = run_ku7s(
+            "delete", "node", remote, "--name", cluster.name, env=cluster.env, timeout=120
+        )
+        assert deleted.returncode == 0, deleted.stderr
+        # The last node there: the host keeps nothing of the cluster, and this host's
+        # gateway, the record and the routes to the other host go too.
+        assert cluster_objects_on(host.sh, cluster.name) == ""
+        assert not provider.container_exists(gateway_name(cluster.name))
+        assert remote not in cluster.node_ready()
+        cluster.wait_for(lambda: not routed_to_remote(), 30, what="the route to go")
 
 
 def _service_across_hosts(

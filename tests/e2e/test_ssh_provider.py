@@ -6,7 +6,6 @@ changed host key, an unreachable host and a user without sudo each get one clear
 from __future__ import annotations
 
 import base64
-import os
 import re
 import socket
 import time
@@ -18,44 +17,7 @@ import pytest
 
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.cluster.providers.ssh import SSHError, SSHHost, SSHTarget, fingerprint, host_facts
-from tests.e2e.conftest import unique
-from tests.e2e.ssh_machines import VM_DIR, plain_debian
-
-
-def write_key(path: Path) -> paramiko.RSAKey:
-    key = paramiko.RSAKey.generate(2048)
-    key.write_private_key_file(str(path))
-    return key
-
-
-@pytest.fixture(scope="session")
-def client_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, paramiko.RSAKey]:
-    path = tmp_path_factory.mktemp("ssh") / "id_rsa"
-    return path, write_key(path)
-
-
-@pytest.fixture(scope="session")
-def docker_compose_command() -> str:
-    return "docker-compose"  # Debian's (v1), which works with this engine
-
-
-@pytest.fixture(scope="session")
-def docker_setup() -> str:
-    return "up --build -d"
-
-
-@pytest.fixture(scope="session")
-def docker_compose_project_name() -> str:
-    return unique("ku7s-ssh").replace("-", "")
-
-
-@pytest.fixture(scope="session")
-def docker_compose_file(provider: DockerProvider, client_key: tuple[Path, paramiko.RSAKey]) -> str:
-    base = plain_debian(provider)
-    _, key = client_key
-    os.environ["KU7S_VM_BASE_IMAGE"] = base
-    os.environ["KU7S_VM_AUTHORIZED_KEY"] = f"{key.get_name()} {key.get_base64()}"
-    return str(VM_DIR / "docker-compose.yml")
+from tests.e2e.conftest import write_key
 
 
 class VM:
@@ -87,8 +49,9 @@ def vm(
 ) -> Iterator[VM]:
     port = docker_services.port_for("vm", 22)
     docker_services.wait_until_responsive(lambda: sshd_answers(port), timeout=30, pause=0.2)
+    project, service = docker_compose_project_name, "com.docker.compose.service=vm"
     [container] = provider.client.containers.list(
-        filters={"label": f"com.docker.compose.project={docker_compose_project_name}"}
+        filters={"label": [f"com.docker.compose.project={project}", service]}
     )
     # The host key read out of band, as an administrator would give it.
     line = container.exec_run(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"]).output.decode()
