@@ -214,10 +214,15 @@ def test_component_faults_freeze_or_crash_one_process(chaos_cluster: Cluster):
 
 
 def memory_mib(container: str) -> float:
-    stats = DockerProvider.connect().client.containers.get(container).stats(stream=False)
-    memory = stats["memory_stats"]
-    cache = memory.get("stats", {}).get("cache", 0)
-    return (memory["usage"] - cache) / 2**20
+    """The container's memory less its page cache. Docker's one-shot stats now and then come
+    back with no memory figures (seen under load): ask again."""
+    found = DockerProvider.connect().client.containers.get(container)
+    for _ in range(10):
+        memory = found.stats(stream=False)["memory_stats"]
+        if "usage" in memory:
+            return (memory["usage"] - memory.get("stats", {}).get("cache", 0)) / 2**20
+        time.sleep(0.5)
+    raise AssertionError(f"docker stats of {container} gave no memory figures")
 
 
 def chaos_processes(container: str) -> str:
