@@ -175,4 +175,3 @@ def test_a_machine_elsewhere_joins_through_the_published_node_service(
             assert "ku7s" not in machine.sh("cat /etc/hosts; ls /opt /etc")
     finally:
         outside.remove()
-
