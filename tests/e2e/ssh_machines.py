@@ -97,8 +97,7 @@ def started_machine(
     ready: str = "pgrep -x sshd",
 ) -> Iterator[Machine]:
     """A machine on the network, its key in directory; removed (with its volume) after.
-    It is up once the shell command ``ready`` prints something. The key is given to root in
-    /root/.ssh/authorized_keys too (for machines that run no start script of ours)."""
+    It is up once the shell command ``ready`` prints something."""
     base = plain_debian(provider, packages)
     image = f"ku7s-test/{image_dir.name.replace('_', '-')}:{base.split(':')[1]}"
     provider.client.images.build(
@@ -119,7 +118,6 @@ def started_machine(
                 image=image,
                 network=network,
                 env={"AUTHORIZED_KEY": public},
-                files={"/root/.ssh/authorized_keys": f"{public}\n".encode()},
                 volume=volume,
                 volume_path=volume_path,
             )
