@@ -214,8 +214,9 @@ def test_component_faults_freeze_or_crash_one_process(chaos_cluster: Cluster):
 
 
 def memory_mib(container: str) -> float:
-    """The container's memory less its page cache. Docker's one-shot stats now and then come
-    back with no memory figures (seen under load): ask again."""
+    """The container's memory less its page cache. Docker's stats come back without memory
+    figures when dockerd cannot place the container's cgroups (seen once the host had cgroup
+    hierarchies mounted nowhere): ask a few times, then say so."""
     found = DockerProvider.connect().client.containers.get(container)
     for _ in range(10):
         memory = found.stats(stream=False)["memory_stats"]
