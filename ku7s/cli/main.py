@@ -385,6 +385,7 @@ def get_clusters(ctx: CLIContext) -> None:
 def get_nodes(ctx: CLIContext, cluster: str) -> None:
     """List a cluster's nodes and where each runs: a Docker container (here, or on another
     Docker host), or a machine over SSH."""
+    from ku7s.client.rest import APIStatusError
     from ku7s.cluster.docker_hosts import MultiHostCluster
     from ku7s.cluster.ssh_node import ssh_nodes
 
@@ -393,10 +394,13 @@ def get_nodes(ctx: CLIContext, cluster: str) -> None:
         ctx.err.print(f'No nodes found for cluster "{cluster}".')
         return
     rows = [(node.name, "docker") for node in nodes]
-    rows += [
-        (name, f"ssh {where}".strip()) for name, where in ssh_nodes(ctx.provider, cluster).items()
-    ]
-    remote = MultiHostCluster(ctx.provider, cluster).remote_nodes()
+    try:  # the nodes that are not containers of this engine are known to the API only
+        machines = ssh_nodes(ctx.provider, cluster)
+        remote = MultiHostCluster(ctx.provider, cluster).remote_nodes()
+    except (OSError, TimeoutError, APIStatusError) as e:
+        machines, remote = {}, {}
+        ctx.err.print(f"(the API server did not answer, so nodes elsewhere are not listed: {e})")
+    rows += [(name, f"ssh {where}".strip()) for name, where in machines.items()]
     rows += [(name, f"docker {where}") for name, where in sorted(remote.items())]
     width = max(len(name) for name, _ in rows)
     for name, provider in rows:
