@@ -229,9 +229,7 @@ class MultiHostCluster:
         async with APIClient.from_kubeconfig(self.config) as client:
             await delete_node_objects(client, name)
 
-    def _gateway_spec(
-        self, host: str, image: str, published_on: str, extra_hosts: dict[str, str]
-    ) -> NodeSpec:
+    def _gateway_spec(self, host: str, image: str, extra_hosts: dict[str, str]) -> NodeSpec:
         ca = pki.CertificateAuthority.load(
             self._local.read_file(self._control_plane, f"{PKI_DIR}/ca.crt"),
             self._local.read_file(self._control_plane, f"{PKI_DIR}/ca.key"),
@@ -252,22 +250,20 @@ class MultiHostCluster:
             network=network_name(self._cluster),
             env={"KU7S_ROLE": GATEWAY, "KU7S_CLUSTER": self._cluster, "KU7S_DOCKER_HOST": host},
             files={GATEWAY_KUBECONFIG_PATH: kubeconfig.dump(config).encode()},
-            published=((VXLAN_PORT, "UDP", published_on, VXLAN_PORT),),
             extra_hosts=extra_hosts,
             sysctls={"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0"},
         )
 
     def _started_gateway(
-        self, provider: DockerProvider, spec: NodeSpec, url: str, hosts: list[DockerHost]
-    ) -> tuple[str, str, int, str]:
-        """Start spec's gateway; return its subnet, its address, its published port, vtep.
+        self, provider: DockerProvider, spec: NodeSpec, published_on: str
+    ) -> tuple[str, int]:
+        """Start spec's gateway; return its address on the cluster network and its UDP port.
 
         The port is fixed, not left to the engine, which would pick another one at every
         restart: VXLAN's own (4789) if the host has it free, else the next free one.
         """
-        (_, protocol, address, _), *_ = spec.published
         for port in range(VXLAN_PORT, VXLAN_PORT + GATEWAY_PORTS):
-            published = ((VXLAN_PORT, protocol, address, port),)
+            published = ((VXLAN_PORT, "UDP", published_on, port),)
             try:
                 provider.create_node(dataclasses.replace(spec, published=published))
                 break
@@ -278,21 +274,16 @@ class MultiHostCluster:
         else:
             raise UserInputError(
                 f"no UDP port of {VXLAN_PORT}-{VXLAN_PORT + GATEWAY_PORTS - 1} is free on "
-                f"{address} for {spec.name}"
+                f"{published_on} for {spec.name}"
             )
-        network = network_name(self._cluster)
-        return (
-            provider.network_subnet(network),
-            provider.address_on(spec.name, network),
-            port,
-            next_vtep(hosts),
-        )
+        return provider.address_on(spec.name, network_name(self._cluster)), port
 
     def _start_local_gateway(self, image: str, address: str, hosts: list[DockerHost]) -> DockerHost:
         self._say("starting this host's gateway")
-        spec = self._gateway_spec(LOCAL_HOST, image, address, {})
-        subnet, gateway, port, vtep = self._started_gateway(self._local, spec, "", hosts)
-        return DockerHost(LOCAL_HOST, "", subnet, gateway, vtep, address, port)
+        spec = self._gateway_spec(LOCAL_HOST, image, {})
+        gateway, port = self._started_gateway(self._local, spec, address)
+        subnet = self._local.network_subnet(network_name(self._cluster))
+        return DockerHost(LOCAL_HOST, "", subnet, gateway, next_vtep(hosts), address, port)
 
     def _start_remote_gateway(
         self,
@@ -321,16 +312,14 @@ class MultiHostCluster:
         subnet = free_subnet(taken)
         self._say(f"creating network {network} ({subnet}) and the gateway on {name}")
         remote.create_network(network, self._cluster, subnet)
-        spec = self._gateway_spec(
-            name, image, "0.0.0.0", {self._control_plane: node_service_address}
-        )
-        _, gateway, port, vtep = self._started_gateway(remote, spec, access.host, hosts)
+        spec = self._gateway_spec(name, image, {self._control_plane: node_service_address})
+        gateway, port = self._started_gateway(remote, spec, "0.0.0.0")
         return DockerHost(
             name,
             access.host,
             subnet,
             gateway,
-            vtep,
+            next_vtep(hosts),
             endpoint,
             port,
             str(access.identity.absolute()) if access.identity else "",

@@ -102,7 +102,7 @@ def wanted_routes(
     for cidr, address in peers(nodes, own_name):
         there = host_of(address, hosts)
         elsewhere = here is not None and there is not None and there != here
-        routes[cidr] = Route(here.gateway if here is not None and elsewhere else address)
+        routes[cidr] = Route(here.gateway) if here and elsewhere else Route(address)
     if here is not None:
         for other in hosts:
             if other != here:

@@ -248,18 +248,12 @@ class DockerProvider:
 
     def subnets_in_use(self) -> list[str]:
         """The IPv4 subnets of every network on the engine."""
-        return [
-            config["Subnet"]
-            for network in self._client.api.networks()
-            for config in (network.get("IPAM") or {}).get("Config") or []
-            if "." in config.get("Subnet", "")
-        ]
+        return [s for network in self._client.api.networks() for s in _ipv4_subnets(network)]
 
     def network_subnet(self, name: str) -> str:
         for network in self._networks_named(name):
-            for config in (network.attrs.get("IPAM") or {}).get("Config") or []:
-                if "." in config.get("Subnet", ""):
-                    return str(config["Subnet"])
+            for subnet in _ipv4_subnets(network.attrs):
+                return subnet
         raise NotFoundError(f'no Docker network "{name}" with an IPv4 subnet')
 
     def create_network(self, name: str, cluster: str, subnet: str | None = None) -> None:
@@ -390,6 +384,12 @@ class DockerProvider:
     def remove_volume(self, name: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):
             self._client.volumes.get(name).remove(force=True)
+
+
+def _ipv4_subnets(network: dict[str, Any]) -> list[str]:
+    """The IPv4 subnets of a network, from the engine's description of it."""
+    configs = (network.get("IPAM") or {}).get("Config") or []
+    return [str(c["Subnet"]) for c in configs if "." in c.get("Subnet", "")]
 
 
 def _short(error: Exception) -> str:
