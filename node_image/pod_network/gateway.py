@@ -18,6 +18,7 @@ import os
 import socket
 import struct
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import uvloop
 
@@ -102,16 +103,20 @@ class Overlay:
             log.info("reporting this gateway's new address %s", self._address)
             await self._report_address(self._address)
         links = json.loads(await self._ip("-j", "link", "show") or "[]")
-        if not any(link.get("ifname") == VXLAN_DEVICE for link in links):
+        link = next((link for link in links if link.get("ifname") == VXLAN_DEVICE), None)
+        if link is None:
             await self._ip(
                 "link", "add", VXLAN_DEVICE, "type", "vxlan", "id", str(VXLAN_ID),
                 "dstport", str(VXLAN_PORT), "nolearning", "noudpcsum",
             )  # fmt: skip
             self._no_offload(VXLAN_DEVICE)
             log.info("made %s (%s, %s)", VXLAN_DEVICE, here.vtep, here.mac)
-        await self._ip(
-            "link", "set", VXLAN_DEVICE, "address", here.mac, "mtu", str(VXLAN_MTU), "up"
-        )
+        if not _link_is(link, here.mac):
+            # Only when it differs: setting even the same address flushes the device's
+            # neighbours, so the other gateways would be unreachable until re-added.
+            await self._ip(
+                "link", "set", VXLAN_DEVICE, "address", here.mac, "mtu", str(VXLAN_MTU), "up"
+            )
         await self._ip("addr", "replace", f"{here.vtep}/32", "dev", VXLAN_DEVICE)
         others = [h for h in hosts if h.name != here.name]
         wanted_macs = {h.mac for h in others}
@@ -131,6 +136,16 @@ class Overlay:
                 "neigh", "replace", other.vtep, "lladdr", other.mac,
                 "dev", VXLAN_DEVICE, "nud", "permanent",
             )  # fmt: skip
+
+
+def _link_is(link: dict[str, Any] | None, mac: str) -> bool:
+    """Whether the overlay device is up with this address and the overlay's MTU."""
+    return (
+        link is not None
+        and link.get("address") == mac
+        and link.get("mtu") == VXLAN_MTU
+        and "UP" in (link.get("flags") or [])
+    )
 
 
 async def report_address(client: APIClient, own: str, address: str) -> None:

@@ -12,6 +12,7 @@ from ku7s.cluster.providers.docker import Capabilities
 from ku7s.cluster.providers.remote_docker import parse_docker_host
 from ku7s.errors import UserInputError
 from ku7s.pod_network.docker_hosts import (
+    VXLAN_MTU,
     DockerHost,
     dump_hosts,
     host_of,
@@ -162,3 +163,25 @@ def test_privileges_follow_the_engine_hosts_capabilities():
     lacking = Capabilities.parse("CapBnd:\t000001fffeffffff\n", "40")
     assert not lacking.allow_privileged and lacking.missing == ["SYS_RESOURCE"]
     assert Capabilities.parse("", "").missing == ["SYS_RESOURCE"]
+
+
+async def test_a_gateway_in_step_leaves_its_overlay_device_alone():
+    """Setting the device's address, even to the same one, flushes its neighbours: the other
+    gateways would be unreachable until the next entries went in (lost packets every sync)."""
+    calls: list[tuple[str, ...]] = []
+    device = {"ifname": "ku7s-vx", "address": HERE.mac, "mtu": VXLAN_MTU, "flags": ["UP"]}
+
+    async def ip(*args: str) -> str:
+        calls.append(args)
+        return json.dumps([device]) if args[:3] == ("-j", "link", "show") else "[]"
+
+    async def bridge(*args: str) -> str:
+        return "[]"
+
+    await Overlay("local", ip, bridge, lambda _: None).sync([HERE, THERE])
+    assert not [c for c in calls if c[:1] == ("link",)]
+    device["flags"] = ["BROADCAST"]  # down: brought up again
+    await Overlay("local", ip, bridge, lambda _: None).sync([HERE, THERE])
+    assert [c for c in calls if c[:1] == ("link",)] == [
+        ("link", "set", "ku7s-vx", "address", HERE.mac, "mtu", str(VXLAN_MTU), "up")
+    ]
