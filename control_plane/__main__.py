@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from ku7s.metrics.endpoint import PORTS
+from ku7s.metrics.ports import PORTS
 from ku7s.supervisor import Program
 from ku7s.supervisor.supervisor import run_until_signalled
 

@@ -21,7 +21,8 @@ from control_plane.controllers.base import run_all
 from ku7s.aio import stop_on_signals
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
-from ku7s.metrics.endpoint import PORTS, MetricsEndpoint
+from ku7s.metrics.endpoint import MetricsEndpoint
+from ku7s.metrics.ports import PORTS
 from ku7s.metrics.workqueue import WorkqueueMetrics
 from ku7s.names import control_plane_name
 from ku7s.pod_network.routes import PodRoutes, docker_hosts_informer, node_plan

@@ -11,7 +11,8 @@ import uvloop
 from control_plane.controllers.manager import ControllerManager
 from ku7s.aio import stop_on_signals
 from ku7s.client.rest import APIClient
-from ku7s.metrics.endpoint import PORTS, MetricsEndpoint
+from ku7s.metrics.endpoint import MetricsEndpoint
+from ku7s.metrics.ports import PORTS
 
 
 def main() -> None:

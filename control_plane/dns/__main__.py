@@ -23,7 +23,8 @@ from control_plane.dns.server import DNSHandler, serve
 from ku7s.aio import stop_on_signals
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
-from ku7s.metrics.endpoint import PORTS, MetricsEndpoint
+from ku7s.metrics.endpoint import MetricsEndpoint
+from ku7s.metrics.ports import PORTS
 
 
 def upstream_servers(resolv_conf: Path) -> list[str]:

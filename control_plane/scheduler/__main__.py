@@ -13,7 +13,8 @@ from control_plane.scheduler.metrics import SchedulerMetrics
 from control_plane.scheduler.scheduler import DEFAULT_SCHEDULER_NAME, Scheduler
 from ku7s.aio import stop_on_signals
 from ku7s.client.rest import APIClient
-from ku7s.metrics.endpoint import PORTS, MetricsEndpoint
+from ku7s.metrics.endpoint import MetricsEndpoint
+from ku7s.metrics.ports import PORTS
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from ku7s.client.rest import APIClient, APIStatusError
 from ku7s.cluster.access import admin_kubeconfig, save_configmap
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.errors import NotFoundError, UserInputError
-from ku7s.metrics.endpoint import PORTS
+from ku7s.metrics.ports import PORTS
 from ku7s.names import CONTROL_PLANE, WORKER, network_name
 
 RECORD = "/api/v1/namespaces/kube-system/configmaps/ku7s-prometheus-exports"

@@ -16,18 +16,6 @@ log = logging.getLogger("metrics")
 #: The classic text format, which every Prometheus release reads.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-#: The upstream port of each component, kept for the same component here.
-PORTS = {
-    "kube-controller-manager": 10257,
-    "kube-scheduler": 10259,
-    "kube-proxy": 10249,
-    "kubelet": 10255,
-    "cloud-controller-manager": 10258,
-    "cluster-dns": 9153,
-    "etcd": 2381,
-    "kube-state-metrics": 8080,
-}
-
 
 def metrics_response(registry: CollectorRegistry) -> web.Response:
     response = web.Response(body=generate_latest(registry))

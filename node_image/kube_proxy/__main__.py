@@ -20,7 +20,8 @@ from prometheus_client import CollectorRegistry
 from ku7s.aio import sleep_unless, stop_on_signals
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient, APIStatusError, client_ssl_context
-from ku7s.metrics.endpoint import PORTS, MetricsEndpoint
+from ku7s.metrics.endpoint import MetricsEndpoint
+from ku7s.metrics.ports import PORTS
 from ku7s.pod_network.routes import PodRoutes, docker_hosts_informer, node_plan
 from node_image.kube_proxy.iptables import IPTables
 from node_image.kube_proxy.metrics import ProxyMetrics
