@@ -21,6 +21,7 @@ from ku7s.chaos.request import FaultRequest, prepare
 from ku7s.chaos.runner import Chaos
 from ku7s.chaos.selection import Selection
 from ku7s.client.rest import APIClient
+from ku7s.cluster.engines import ClusterEngines
 from ku7s.cluster.providers.docker import DockerProvider
 
 T = TypeVar("T")
@@ -31,7 +32,7 @@ UNTIL_EXIT = 86400.0
 
 class ChaosAPI:
     def __init__(self, provider: DockerProvider, kubeconfig: dict[str, Any], cluster: str) -> None:
-        self._provider = provider
+        self._engines = ClusterEngines(provider, cluster)
         self._kubeconfig = kubeconfig
         self._cluster = cluster
         self._loop = asyncio.new_event_loop()
@@ -50,7 +51,7 @@ class ChaosAPI:
         if self._chaos is None:
             self._client = APIClient.from_kubeconfig(self._kubeconfig, timeout=30)
             await self._client.__aenter__()
-            self._chaos = Chaos(self._provider, self._client, say=self.log.append)
+            self._chaos = Chaos(self._engines, self._client, say=self.log.append)
         return self._chaos
 
     def fault(
@@ -94,6 +95,7 @@ class ChaosAPI:
         self.revert_all()
         if self._client is not None:
             self._call(self._client.__aexit__(None, None, None))
+        self._engines.close()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 

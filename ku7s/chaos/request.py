@@ -89,7 +89,7 @@ async def prepare(chaos: Chaos, cluster: str, request: FaultRequest) -> Fault:
         )
     else:
         chosen = await resolve_targets(
-            chaos.provider,
+            chaos.engines,
             chaos.client,
             cluster,
             request.component,
@@ -102,7 +102,7 @@ async def prepare(chaos: Chaos, cluster: str, request: FaultRequest) -> Fault:
             parameters[option] = parse_latency(option, parameters[option])
     if kind in NETWORK_KINDS:
         first, other = await network_sides(
-            chaos.provider, chaos.client, cluster, chosen, str(parameters.pop("target", "all"))
+            chaos.engines, chaos.client, cluster, chosen, str(parameters.pop("target", "all"))
         )
         direction = str(parameters.pop("direction", DEFAULT_DIRECTION[kind]))
         parameters["drops"] = plan_drops(first, other, direction)
@@ -112,8 +112,8 @@ async def prepare(chaos: Chaos, cluster: str, request: FaultRequest) -> Fault:
         parameters["between"] = f"{','.join(chosen)} {arrow} {other.name}"
     if kind in BANDWIDTH_KINDS:
         first, other = await network_sides(
-            chaos.provider, chaos.client, cluster, chosen, str(parameters.pop("target", "all"))
+            chaos.engines, chaos.client, cluster, chosen, str(parameters.pop("target", "all"))
         )
         parameters["destinations"] = other.addresses
         parameters["between"] = f"{','.join(chosen)} -> {other.name}"
-    return build_fault(kind, chaos.provider, chaos.client, chosen, parameters)
+    return build_fault(kind, chaos.engines, chaos.client, chosen, parameters)

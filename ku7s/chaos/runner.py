@@ -24,7 +24,8 @@ from ku7s.chaos.faults.pressure import PRESSURE_KINDS, PressureFault
 from ku7s.chaos.ledger import FaultRecord, Ledger
 from ku7s.client.events import EventRecorder
 from ku7s.client.rest import APIClient, APIStatusError
-from ku7s.cluster.providers.docker import DockerProvider, NodeContainer
+from ku7s.cluster.engines import ClusterEngines
+from ku7s.cluster.providers.docker import NodeContainer
 from ku7s.errors import NotFoundError, UserInputError
 from ku7s.names import WORKER
 
@@ -37,18 +38,18 @@ LEDGER_TIMEOUT = 30.0
 
 def build_fault(
     kind: str,
-    provider: DockerProvider,
+    engines: ClusterEngines,
     client: APIClient,
     targets: list[str],
     parameters: dict[str, Any],
 ) -> Fault:
     """The fault of a kind; also how a record becomes a fault again for recovery."""
     if kind in ACTIONS:
-        return NodeStateFault(kind, provider, list(targets))
+        return NodeStateFault(kind, engines, list(targets))
     if kind in SIGNALS:
-        return ComponentFault(kind, provider, str(parameters.get("component", "")), list(targets))
+        return ComponentFault(kind, engines, str(parameters.get("component", "")), list(targets))
     if kind in POD_KINDS:
-        return PodFault(kind, provider, client, list(targets), str(parameters.get("container", "")))
+        return PodFault(kind, engines, client, list(targets), str(parameters.get("container", "")))
     if kind in NETWORK_KINDS:
         drops = {str(c): [str(m) for m in ms] for c, ms in (parameters.get("drops") or {}).items()}
         egress = {
@@ -56,7 +57,7 @@ def build_fault(
         }
         return NetworkFault(
             kind,
-            provider,
+            engines,
             sorted({*drops, *egress}),
             drops=drops,
             egress=egress,
@@ -70,7 +71,7 @@ def build_fault(
     if kind in BANDWIDTH_KINDS:
         return BandwidthFault(
             kind,
-            provider,
+            engines,
             list(targets),
             destinations=[str(d) for d in parameters.get("destinations") or []],
             rate=str(parameters.get("rate") or "1mbit"),
@@ -81,7 +82,7 @@ def build_fault(
     if kind in PRESSURE_KINDS:
         fault = PressureFault(
             kind,
-            provider,
+            engines,
             list(targets),
             workers=int(parameters.get("workers") or 1),
             size=memory_size(parameters.get("size", "0")),
@@ -137,9 +138,10 @@ def describe_fault(kind: str, targets: list[str], parameters: dict[str, Any]) ->
 
 @dataclass
 class Chaos:
-    """What running faults takes: Docker, the cluster's API, and somewhere to report."""
+    """What running faults takes: the engines holding the cluster's nodes, the cluster's API,
+    and somewhere to report."""
 
-    provider: DockerProvider
+    engines: ClusterEngines
     client: APIClient
     say: Callable[[str], None] = print
 
@@ -169,7 +171,7 @@ class Chaos:
         found = []
         for name in names:
             try:
-                node = self.provider.find_node(name)
+                node = self.engines.find_node(name)
             except NotFoundError:
                 continue  # removed
             if node.role == WORKER:
@@ -238,7 +240,7 @@ class Chaos:
 
     async def revert(self, record: FaultRecord, fault: Fault | None = None) -> None:
         fault = fault or build_fault(
-            record.kind, self.provider, self.client, record.targets, record.parameters
+            record.kind, self.engines, self.client, record.targets, record.parameters
         )
         await fault.revert()
         what = describe(record)

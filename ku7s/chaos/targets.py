@@ -4,39 +4,38 @@ the control plane or the workers that run the component."""
 
 from __future__ import annotations
 
+import asyncio
+
 from ku7s.api import meta
 from ku7s.chaos.faults.component import CONTROL_PLANE_COMPONENTS, check_component
 from ku7s.chaos.faults.network import Side
 from ku7s.chaos.selection import Selection
 from ku7s.client.rest import APIClient, APIStatusError
-from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.cluster.engines import ClusterEngines
 from ku7s.errors import UserInputError
 from ku7s.names import (
-    DOCKER_HOST_LABEL,
     PROVIDER_LABEL,
-    WORKER,
     control_plane_name,
     network_name,
 )
+from ku7s.pod_network.routes import internal_ip
 
 
 async def _not_here(client: APIClient, cluster: str, name: str) -> str:
-    """Why a node name is not a target: no such node, or one that is not a container of
-    this Docker engine."""
+    """Why a node name is not a target: no such node, or a machine joined over SSH."""
     try:
         node = await client.get(f"/api/v1/nodes/{name}")
     except (APIStatusError, OSError, TimeoutError):
         return f'no node named "{name}" in cluster "{cluster}"'
-    labels = meta.labels_of(node)
-    where = labels.get(DOCKER_HOST_LABEL) or f"a machine over {labels.get(PROVIDER_LABEL, '?')}"
+    provider = meta.labels_of(node).get(PROVIDER_LABEL, "?")
     return (
-        f'node "{name}" runs on {where}, not on this Docker engine; ku7s chaos reaches only '
-        "the node containers of this engine so far"
+        f'node "{name}" is a machine joined over {provider}, not a node container; '
+        "ku7s chaos reaches node containers only (on this Docker host or the cluster's others)"
     )
 
 
 async def resolve_nodes(
-    provider: DockerProvider,
+    engines: ClusterEngines,
     client: APIClient,
     cluster: str,
     names: list[str],
@@ -45,7 +44,7 @@ async def resolve_nodes(
 ) -> list[str]:
     if not names and not labels:
         raise UserInputError("name the nodes to hit, or select them with --labels")
-    existing = {n.name for n in provider.list_nodes(cluster)}
+    existing = set(await asyncio.to_thread(engines.node_names))
     for name in names:
         if name not in existing:
             raise UserInputError(await _not_here(client, cluster, name))
@@ -55,7 +54,7 @@ async def resolve_nodes(
             listing = await client.get("/api/v1/nodes", {"labelSelector": labels})
         except APIStatusError as e:
             raise UserInputError(f"invalid --labels {labels!r}: {e.message}") from None
-        # (nodes on other Docker hosts and machines over SSH are out of reach)
+        # (machines joined over SSH are out of reach)
         matching = [
             meta.name_of(n) for n in listing.get("items", []) if meta.name_of(n) in existing
         ]
@@ -66,7 +65,7 @@ async def resolve_nodes(
 
 
 async def resolve_targets(
-    provider: DockerProvider,
+    engines: ClusterEngines,
     client: APIClient,
     cluster: str,
     component: str,
@@ -77,19 +76,18 @@ async def resolve_targets(
     """The containers a fault hits: nodes, or for a control-plane component the control
     plane's container (no nodes may be named then)."""
     if not component:
-        return await resolve_nodes(provider, client, cluster, names, labels, selection)
+        return await resolve_nodes(engines, client, cluster, names, labels, selection)
     check_component(component)
+    control_plane = control_plane_name(cluster)
     if component in CONTROL_PLANE_COMPONENTS:
         if names or labels:
             raise UserInputError(f"{component} runs on the control plane; name no nodes")
-        control_plane = control_plane_name(cluster)
-        if control_plane not in {n.name for n in provider.list_nodes(cluster)}:
+        if not engines.local.container_exists(control_plane):
             raise UserInputError(f'no cluster named "{cluster}"')
         return [control_plane]
-    targets = await resolve_nodes(provider, client, cluster, names, labels, selection)
-    roles = {n.name: n.role for n in provider.list_nodes(cluster)}
+    targets = await resolve_nodes(engines, client, cluster, names, labels, selection)
     for target in targets:
-        if roles.get(target) != WORKER:
+        if target == control_plane:
             raise UserInputError(f"{component} runs on workers; {target} is the control plane")
     return targets
 
@@ -121,18 +119,19 @@ async def resolve_pods(
 
 
 async def network_sides(
-    provider: DockerProvider, client: APIClient, cluster: str, first: list[str], other: str
+    engines: ClusterEngines, client: APIClient, cluster: str, first: list[str], other: str
 ) -> tuple[Side, Side]:
     """The two sides of a network fault: the chosen containers, and ``all`` (every other
     node, the control plane, the host) or a comma-separated list of node names,
-    ``control-plane`` and ``host``. A node's side holds its address and its pods' CIDR."""
-    network = provider.client.networks.get(network_name(cluster))
+    ``control-plane`` and ``host``. A node's side holds its address and its pods' CIDR;
+    the address of a node on another Docker host is its Node's (the overlay keeps it)."""
+    network = engines.local.client.networks.get(network_name(cluster))
     addresses = {
         c["Name"]: c["IPv4Address"].split("/")[0]
         for c in (network.attrs.get("Containers") or {}).values()
     }
     gateway = str(network.attrs["IPAM"]["Config"][0]["Gateway"])
-    nodes = {n.name for n in provider.list_nodes(cluster)}
+    nodes = set(await asyncio.to_thread(engines.node_names))
     wanted = (
         [n for n in sorted(nodes) if n not in first] + ["host"]
         if other == "all"
@@ -144,6 +143,10 @@ async def network_sides(
     pod_cidrs = {
         meta.name_of(n): (n.get("spec") or {}).get("podCIDR", "") for n in listing.get("items", [])
     }
+    for node in listing.get("items", []):
+        address = internal_ip(node)
+        if address and meta.name_of(node) not in addresses:
+            addresses[meta.name_of(node)] = address
 
     def side_of(names: list[str]) -> dict[str, list[str]]:
         return {

@@ -41,8 +41,10 @@ def _with_chaos(ctx: CLIContext, cluster: str | None, work: Callable[[Chaos], Aw
     from ku7s.cli.main import DEFAULT_CLUSTER
     from ku7s.client.rest import APIClient
     from ku7s.cluster.access import admin_kubeconfig
+    from ku7s.cluster.engines import ClusterEngines
 
-    config = admin_kubeconfig(ctx.provider, cluster or DEFAULT_CLUSTER)
+    name = cluster or DEFAULT_CLUSTER
+    config = admin_kubeconfig(ctx.provider, name)
 
     async def run() -> T:
         # Ctrl-C or a kill ends the wait and the fault is reverted on the way out (also in a
@@ -52,9 +54,10 @@ def _with_chaos(ctx: CLIContext, cluster: str | None, work: Callable[[Chaos], Aw
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: main.cancel() if main else None)
         async with APIClient.from_kubeconfig(config, timeout=30) as client:
-            return await work(
-                Chaos(ctx.provider, client, say=lambda t: ctx.out.print(t, markup=False))
-            )
+            with ClusterEngines(ctx.provider, name) as engines:
+                return await work(
+                    Chaos(engines, client, say=lambda t: ctx.out.print(t, markup=False))
+                )
 
     try:
         return asyncio.run(run())

@@ -5,6 +5,7 @@ Service's pods on both hosts answer clients on either."""
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from ku7s.names import gateway_name
 from tests.e2e.conftest import Cluster, new_cluster, run_ku7s, unique
 from tests.e2e.docker_hosts import composed_docker_host
 from tests.e2e.ssh_machines import Machine, cluster_config, docker_sh
-from tests.e2e.test_networking import apply, echo_server, fetch
+from tests.e2e.test_chaos import chaos, injected
+from tests.e2e.test_networking import apply, echo_server, fetch, in_pod
 
 SPREAD_ECHO = """
 apiVersion: v1
@@ -72,8 +74,6 @@ def test_a_cluster_spans_two_docker_hosts(
         assert cluster.node_ready() == {local: "True", remote: "True"}
 
         _image_loaded_elsewhere(provider, cluster, remote)
-        paused = run_ku7s("chaos", "pause", remote, "--name", cluster.name, env=cluster.env)
-        assert paused.returncode == 1 and f"runs on {host.address}" in paused.stderr
 
         record = cluster.get_json("configmap", "ku7s-docker-hosts", "-n", "kube-system")
         hosts = json.loads(record["data"]["hosts.json"])
@@ -85,6 +85,7 @@ def test_a_cluster_spans_two_docker_hosts(
         cluster.wait_for(routed_to_remote, 30, what=f"a route to {remote_subnet}")
 
         ns, names = _service_across_hosts(cluster, tmp_path, local, remote)
+        _chaos_across_hosts(cluster, host, ns, local, remote)
 
         # Gateways restarted (or moved) pick up where they were: device, entries, routes.
         provider.client.containers.get(gateway_name(cluster.name)).restart(timeout=1)
@@ -134,6 +135,41 @@ def _service_across_hosts(
     [there] = [p["metadata"]["name"] for p in servers if p["spec"]["nodeName"] == remote]
     assert cluster.kubectl("logs", "-n", ns, there).returncode == 0
     return ns, names
+
+
+def _chaos_across_hosts(cluster: Cluster, host: Machine, ns: str, local: str, remote: str) -> None:
+    """`ku7s chaos` reaches the node on the other engine: a pause holds its container there
+    and reverts; a partition between the hosts' nodes cuts their pods apart until it ends."""
+
+    def state() -> str:
+        return host.sh(f"docker inspect -f '{{{{.State.Status}}}}' {remote}").strip()
+
+    run = chaos(cluster, "pause", remote, "--duration", "2s")
+    injected(run)
+    assert state() == "paused"
+    _, err = run.communicate(timeout=30)
+    assert run.returncode == 0, err
+    assert state() == "running"
+
+    [there] = [
+        p["status"]["podIP"]
+        for p in cluster.get_json("pods", "-n", ns, "-l", "app=echo")["items"]
+        if p["spec"]["nodeName"] == remote
+    ]
+
+    def reached() -> bool:
+        url = f"http://{there}:8080/"
+        return in_pod(cluster, ns, "client-worker", f"timeout 3 wget -qO- {url}", check=False) != ""
+
+    run = chaos(cluster, "partition", remote, "--target", local, "--duration", "60s")
+    injected(run)
+    try:
+        assert not reached(), "the partition let a request through"
+    finally:
+        run.send_signal(signal.SIGINT)  # Ctrl-C: reverted on the way out
+        out, err = run.communicate(timeout=60)
+    assert run.returncode == 130 and "reverted partition" in out, err
+    cluster.wait_for(reached, 20, what="the pod across hosts after the partition")
 
 
 def _image_loaded_elsewhere(provider: DockerProvider, cluster: Cluster, remote: str) -> None:

@@ -84,7 +84,7 @@ class FakeAPI:
         return {}
 
 
-class FakeProvider:
+class FakeNodeEngines:
     def find_node(self, name: str) -> NodeContainer:
         return NodeContainer(name, "dev", "worker", "running")
 
@@ -110,7 +110,7 @@ class FakeFault:
 async def test_the_runner_records_holds_and_reverts_also_when_cancelled():
     api = FakeAPI()
     said: list[str] = []
-    chaos = Chaos(FakeProvider(), api, say=said.append)  # type: ignore[arg-type]
+    chaos = Chaos(FakeNodeEngines(), api, say=said.append)  # type: ignore[arg-type]
     chaos.events.record = lambda *a, **k: None  # type: ignore[method-assign]
     fault = FakeFault()
     task = asyncio.create_task(chaos.run(fault, 60, seed=3))
@@ -187,13 +187,11 @@ class FakeContainer:
         return type("Result", (), {"exit_code": int(failed), "output": b""})()
 
 
-class FakeDocker:
+class FakeEngines:
     def __init__(self, netem: bool) -> None:
-        self.containers = self
         self.made = {n: FakeContainer(n, netem) for n in ("w1", "w2")}
-        self.client = self
 
-    def get(self, name):
+    def container(self, name):
         return self.made[name]
 
 
@@ -201,7 +199,7 @@ class FakeDocker:
 def test_latency_uses_netem_on_the_senders_where_the_kernel_has_it(netem):
     worker = Side({"w1": ["172.18.0.2", "10.244.1.0/24"]})
     other = Side({"w2": ["172.18.0.3"]})
-    docker = FakeDocker(netem)
+    docker = FakeEngines(netem)
     fault = build_fault(
         "latency",
         docker,  # type: ignore[arg-type]
@@ -298,7 +296,7 @@ class SlowFault(FakeFault):
 
 async def test_an_interrupt_during_injection_still_reverts_once_it_is_done():
     api = FakeAPI()
-    chaos = Chaos(FakeProvider(), api, say=lambda _: None)  # type: ignore[arg-type]
+    chaos = Chaos(FakeNodeEngines(), api, say=lambda _: None)  # type: ignore[arg-type]
     chaos.events.record = lambda *a, **k: None  # type: ignore[method-assign]
     fault = SlowFault()
     task = asyncio.create_task(chaos.run(fault, 60, seed=1))

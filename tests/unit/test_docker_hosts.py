@@ -3,14 +3,18 @@ and gateways, the gateway's VXLAN entries, and the checks on what users give."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import types
 
+import docker.errors
 import pytest
 
 from ku7s.cluster.docker_hosts import free_subnet
-from ku7s.cluster.providers.docker import Capabilities
+from ku7s.cluster.engines import ClusterEngines
+from ku7s.cluster.providers.docker import Capabilities, NodeContainer
 from ku7s.cluster.providers.remote_docker import parse_docker_host
-from ku7s.errors import UserInputError
+from ku7s.errors import NotFoundError, UserInputError
 from ku7s.pod_network.docker_hosts import (
     VXLAN_MTU,
     DockerHost,
@@ -185,3 +189,58 @@ async def test_a_gateway_in_step_leaves_its_overlay_device_alone():
     assert [c for c in calls if c[:1] == ("link",)] == [
         ("link", "set", "ku7s-vx", "address", HERE.mac, "mtu", str(VXLAN_MTU), "up")
     ]
+
+
+class _Containers:
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.containers = self  # as docker.DockerClient.containers
+
+    def get(self, name: str):
+        if name not in self.names:
+            raise docker.errors.NotFound(name)
+        return types.SimpleNamespace(name=name, status="running")
+
+
+class _Provider:
+    def __init__(self, names: list[str]) -> None:
+        self.client = _Containers(names)
+
+    def list_nodes(self, cluster: str) -> list[NodeContainer]:
+        return [NodeContainer(n, cluster, "worker", "running") for n in self.client.names]
+
+
+def test_cluster_engines_reach_nodes_on_other_hosts_over_one_connection_each():
+    local = _Provider(["dev-control-plane", "dev-worker"])
+    remote = _Provider(["dev-worker2"])
+    opened: list[str] = []
+    closed: list[str] = []
+
+    @contextlib.contextmanager
+    def open_engine(host: DockerHost):
+        opened.append(host.name)
+        yield types.SimpleNamespace(provider=remote)
+        closed.append(host.name)
+
+    lookups: list[str] = []
+
+    def other_hosts(provider, cluster):
+        lookups.append(cluster)
+        return {"dev-worker2": "b"}, [HERE, THERE]
+
+    engines = ClusterEngines(
+        local,  # type: ignore[arg-type]
+        "dev",
+        other_hosts=other_hosts,
+        open_engine=open_engine,  # type: ignore[arg-type]
+    )
+    assert engines.node_names() == ["dev-control-plane", "dev-worker", "dev-worker2"]
+    assert engines.container("dev-worker").name == "dev-worker" and opened == []
+    assert engines.container("dev-worker2").name == "dev-worker2"
+    assert engines.find_node("dev-worker2").role == "worker"
+    assert engines.host_of("dev-worker2") == "b" and engines.host_of("dev-worker") == ""
+    assert opened == ["b"] and lookups == ["dev"]  # one connection, one lookup
+    with pytest.raises(NotFoundError, match="no node named"):
+        engines.container("dev-worker9")
+    engines.close()
+    assert closed == ["b"]

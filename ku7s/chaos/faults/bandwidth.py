@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ku7s.chaos.faults.timer import apply_timed, undo_timed
-from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.cluster.engines import ClusterEngines
 from ku7s.errors import Ku7sError, UserInputError
 
 _RATE = re.compile(r"^(\d+(?:\.\d+)?)(bit|kbit|mbit|gbit)$")
@@ -50,7 +50,7 @@ def rate_bits(rate: str) -> float:
 @dataclass
 class BandwidthFault:
     kind: str
-    provider: DockerProvider
+    engines: ClusterEngines
     #: The sending containers.
     targets: list[str] = field(default_factory=list)
     #: The other side's addresses and networks.
@@ -92,7 +92,7 @@ class BandwidthFault:
 
     def _inject(self) -> None:
         for name in self.targets:
-            container = self.provider.client.containers.get(name)
+            container = self.engines.container(name)
             current = container.exec_run(["tc", "qdisc", "show", "dev", DEVICE, "root"]).output
             if b"htb 1:" in (current if isinstance(current, bytes) else b""):
                 raise Ku7sError(f"a bandwidth or latency fault is already in force on {name}")
@@ -106,7 +106,7 @@ class BandwidthFault:
             )
 
     def _revert(self) -> None:
-        undo_timed(self.provider, self.targets, self.undo(), self.marker)
+        undo_timed(self.engines, self.targets, self.undo(), self.marker)
 
     async def inject(self) -> None:
         await asyncio.to_thread(self._inject)

@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.cluster.engines import ClusterEngines
 from ku7s.errors import Ku7sError, UserInputError
 
 CONTROL_PLANE_COMPONENTS = (
@@ -41,7 +41,7 @@ def check_component(name: str) -> None:
 @dataclass
 class ComponentFault:
     kind: str
-    provider: DockerProvider
+    engines: ClusterEngines
     component: str
     #: The containers whose component is hit: nodes, or the control plane's.
     targets: list[str] = field(default_factory=list)
@@ -58,9 +58,7 @@ class ComponentFault:
         pid_file = f"{PID_DIR}/{self.component}.pid"
         script = f"import os, signal\nos.killpg(int(open({pid_file!r}).read()), signal.SIG{signal})"
         for container in self.targets:
-            result = self.provider.client.containers.get(container).exec_run(
-                ["python3", "-c", script]
-            )
+            result = self.engines.container(container).exec_run(["python3", "-c", script])
             if result.exit_code != 0:
                 output = result.output if isinstance(result.output, bytes) else b""
                 last = output.decode(errors="replace").strip().splitlines()[-1:] or [""]

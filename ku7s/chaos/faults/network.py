@@ -29,7 +29,7 @@ from typing import Any
 
 from ku7s.chaos.faults.netem import has_netem, netem_commands, netem_undo
 from ku7s.chaos.faults.timer import apply_timed, exec_output, undo_timed
-from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.cluster.engines import ClusterEngines
 from ku7s.errors import Ku7sError, UserInputError
 
 NETWORK_KINDS = ("partition", "loss", "latency")
@@ -44,7 +44,7 @@ MAX_DELAY = 60.0
 @dataclass
 class NetworkFault:
     kind: str
-    provider: DockerProvider
+    engines: ClusterEngines
     #: The containers that get rules.
     targets: list[str] = field(default_factory=list)
     #: container -> the matches it drops: "-s ADDRESS" (arriving) or "-d ADDRESS" (leaving).
@@ -160,7 +160,7 @@ class NetworkFault:
         try:
             if self.kind == "latency" and self._netem_everywhere():
                 for name, destinations in self.egress.items():
-                    container = self.provider.client.containers.get(name)
+                    container = self.engines.container(name)
                     commands = netem_commands(destinations, self.delay, self.jitter)
                     what = "delay packets with netem"
                     apply_timed(container, commands, self.undo(), self.seconds, self.chain, what)
@@ -172,11 +172,11 @@ class NetworkFault:
             raise
 
     def _netem_everywhere(self) -> bool:
-        get = self.provider.client.containers.get
+        get = self.engines.container
         return bool(self.egress) and all(has_netem(get(name)) for name in self.egress)
 
     def _inject_into(self, name: str) -> None:
-        container = self.provider.client.containers.get(name)
+        container = self.engines.container(name)
         if self.kind == "latency":
             started = container.exec_run(self.delayer())
             if started.exit_code != 0:
@@ -185,7 +185,7 @@ class NetworkFault:
         apply_timed(container, self.rules(name), self.undo(), self.seconds, self.chain, what)
 
     def _revert(self) -> None:
-        undo_timed(self.provider, self.targets, self.undo(), self.chain)
+        undo_timed(self.engines, self.targets, self.undo(), self.chain)
 
     async def inject(self) -> None:
         await asyncio.to_thread(self._inject)

@@ -10,11 +10,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-import docker.errors
-
-from ku7s.cluster.nodes import delete_node
-from ku7s.cluster.providers.docker import DockerProvider
-from ku7s.errors import NotFoundError
+from ku7s.cluster.engines import ClusterEngines
 
 #: kind -> (inject, revert) as Docker container methods; revert None for one-shot kinds.
 ACTIONS: dict[str, tuple[str, str | None]] = {
@@ -30,7 +26,7 @@ ACTIONS: dict[str, tuple[str, str | None]] = {
 @dataclass
 class NodeStateFault:
     kind: str
-    provider: DockerProvider
+    engines: ClusterEngines
     targets: list[str] = field(default_factory=list)
 
     @property
@@ -41,13 +37,7 @@ class NodeStateFault:
         return {}
 
     def _containers(self) -> list[Any]:
-        found = []
-        for name in self.targets:
-            try:
-                found.append(self.provider.client.containers.get(name))
-            except docker.errors.NotFound:
-                raise NotFoundError(f'no node named "{name}"') from None
-        return found
+        return [self.engines.container(name) for name in self.targets]
 
     async def inject(self) -> None:
         await asyncio.to_thread(self._inject)
@@ -59,7 +49,7 @@ class NodeStateFault:
         action = ACTIONS[self.kind][0]
         if action == "remove":  # as `ku7s delete node`: the container and the Node go
             for name in self.targets:
-                delete_node(self.provider, name)
+                self.engines.remove_node(name)
             return
         for container in self._containers():
             if action == "stop":

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ku7s.client.rest import APIClient, APIStatusError
-from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.cluster.engines import ClusterEngines
 from ku7s.errors import Ku7sError, NotFoundError
 
 POD_KINDS = ("kill-container", "kill-pod")
@@ -19,7 +19,7 @@ POD_KINDS = ("kill-container", "kill-pod")
 @dataclass
 class PodFault:
     kind: str
-    provider: DockerProvider
+    engines: ClusterEngines
     client: APIClient
     targets: list[str] = field(default_factory=list)
     #: Only this container of each pod (kill-container); all of them when empty.
@@ -57,7 +57,7 @@ class PodFault:
             wanted = f"container {self.container!r}" if self.container else "a running container"
             raise Ku7sError(f"pod {target} has no {wanted} to kill")
         for container_id in ids:
-            result = self.provider.client.containers.get(node).exec_run(
+            result = self.engines.container(node).exec_run(
                 ["ctr", "-n", "k8s.io", "task", "kill", "-s", "SIGKILL", container_id]
             )
             if result.exit_code != 0:

@@ -10,10 +10,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-import docker.errors
-
-from ku7s.cluster.providers.docker import DockerProvider
-from ku7s.errors import Ku7sError
+from ku7s.cluster.engines import ClusterEngines
+from ku7s.errors import Ku7sError, NotFoundError
 
 PRESSURE_KINDS = ("cpu-burn", "memory-fill")
 
@@ -31,7 +29,7 @@ _FILL = (
 @dataclass
 class PressureFault:
     kind: str
-    provider: DockerProvider
+    engines: ClusterEngines
     targets: list[str] = field(default_factory=list)
     #: Busy loops per node (cpu-burn).
     workers: int = 1
@@ -57,7 +55,7 @@ class PressureFault:
         script, extra = (_BURN, []) if self.kind == "cpu-burn" else (_FILL, [str(self.size)])
         copies = self.workers if self.kind == "cpu-burn" else 1
         for node in self.targets:
-            container = self.provider.client.containers.get(node)
+            container = self.engines.container(node)
             for _ in range(copies):
                 argv = ["python3", "-c", script, self.tag, str(self.seconds), *extra]
                 container.exec_run(argv, detach=True)
@@ -65,8 +63,8 @@ class PressureFault:
     def _stop(self) -> None:
         for node in self.targets:
             try:
-                container = self.provider.client.containers.get(node)
-            except docker.errors.NotFound:  # a node removed meanwhile has nothing to stop
+                container = self.engines.container(node)
+            except NotFoundError:  # a node removed meanwhile has nothing to stop
                 continue
             result = container.exec_run(["pkill", "-f", self.tag])
             if result.exit_code not in (0, 1):  # 1: none left (they ended on time)

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import docker.errors
-
-from ku7s.cluster.providers.docker import DockerProvider
-from ku7s.errors import Ku7sError
+from ku7s.cluster.engines import ClusterEngines
+from ku7s.errors import Ku7sError, NotFoundError
 
 _SCRIPT = (
     "import subprocess, sys, time\n"
@@ -50,12 +48,12 @@ def apply_timed(
     start_timer(container, seconds, undo, tag)
 
 
-def undo_timed(provider: DockerProvider, names: list[str], undo: str, tag: str) -> None:
+def undo_timed(engines: ClusterEngines, names: list[str], undo: str, tag: str) -> None:
     """Stop the timers and undo now, in every container that still exists."""
     for name in names:
         try:
-            container = provider.client.containers.get(name)
-        except docker.errors.NotFound:  # removed meanwhile: nothing left to undo
+            container = engines.container(name)
+        except NotFoundError:  # removed meanwhile: nothing left to undo
             continue
         stop_timer(container, tag)
         container.exec_run(["sh", "-c", undo])
