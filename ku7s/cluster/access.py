@@ -15,7 +15,7 @@ from ku7s.client.rest import APIClient, APIStatusError
 from ku7s.cluster.node_specs import ADMIN_KUBECONFIG_PATH
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.errors import ClusterCreateError, NotFoundError
-from ku7s.names import control_plane_name
+from ku7s.names import PROVIDER_LABEL, control_plane_name
 
 
 def external_server(port: int) -> str:
@@ -53,9 +53,22 @@ async def wait_for_api(client: APIClient, timeout: float) -> None:
     raise ClusterCreateError(f"the API server did not become ready within {timeout:.0f}s ({last})")
 
 
+def initialized(node: dict[str, Any]) -> bool:
+    """Whether the cloud controller has done its part (provider ID, region and zone labels,
+    set in one patch). Nodes joined from elsewhere carry the provider label and are not the
+    mock cloud's to initialize."""
+    return PROVIDER_LABEL in meta.labels_of(node) or bool(
+        (node.get("spec") or {}).get("providerID")
+    )
+
+
 async def ready_nodes(client: APIClient) -> set[str]:
+    """Nodes that are Ready and initialized: what a user may rely on once a create returns
+    (the zone labels are there for topology spreading, say)."""
     nodes = await client.get("/api/v1/nodes")
-    return {meta.name_of(n) for n in nodes.get("items", []) if meta.is_node_ready(n)}
+    return {
+        meta.name_of(n) for n in nodes.get("items", []) if meta.is_node_ready(n) and initialized(n)
+    }
 
 
 async def wait_for_nodes(client: APIClient, names: set[str], timeout: float) -> None:
@@ -70,7 +83,10 @@ async def wait_for_nodes(client: APIClient, names: set[str], timeout: float) -> 
             pass
         await asyncio.sleep(0.05)
     missing = ", ".join(sorted(names - ready))
-    raise ClusterCreateError(f"nodes not Ready within {timeout:.0f}s: {missing}")
+    raise ClusterCreateError(
+        f"nodes not Ready (and initialized by the cloud controller) within {timeout:.0f}s: "
+        f"{missing}"
+    )
 
 
 async def delete_node_objects(client: APIClient, node: str) -> None:

@@ -15,6 +15,7 @@ from control_plane.cloud.service_controller import (
     backend_nodes,
     proxy_config,
 )
+from ku7s.cluster.access import initialized
 
 
 class RecordingAPI:
@@ -92,6 +93,9 @@ async def test_a_new_node_is_labelled_and_a_vanished_one_deleted():
     calls = len(api.calls)
     await controller.reconcile("vm")  # joined over SSH: no container, and not this cloud's
     assert len(api.calls) == calls
+    # What `create` waits for besides Ready: this cloud's nodes initialized, others as they are.
+    assert not initialized(node("w1")) and initialized(machine)
+    assert initialized({**node("w1"), "spec": {"providerID": "ku7s://dev/w1"}})
 
 
 def lb_service(**spec):
