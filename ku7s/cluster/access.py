@@ -62,30 +62,28 @@ def initialized(node: dict[str, Any]) -> bool:
     )
 
 
-async def ready_nodes(client: APIClient) -> set[str]:
-    """Nodes that are Ready and initialized: what a user may rely on once a create returns
-    (the zone labels are there for topology spreading, say)."""
-    nodes = await client.get("/api/v1/nodes")
-    return {
-        meta.name_of(n) for n in nodes.get("items", []) if meta.is_node_ready(n) and initialized(n)
-    }
-
-
 async def wait_for_nodes(client: APIClient, names: set[str], timeout: float) -> None:
+    """Until the nodes are Ready and initialized: what a user may rely on once a create
+    returns (the zone labels are there for topology spreading, say)."""
     deadline = time.monotonic() + timeout
     ready: set[str] = set()
+    done: set[str] = set()
     while time.monotonic() < deadline:
         try:
-            ready = await ready_nodes(client)
-            if names <= ready:
+            nodes = (await client.get("/api/v1/nodes")).get("items", [])
+            ready = {meta.name_of(n) for n in nodes if meta.is_node_ready(n)}
+            done = {meta.name_of(n) for n in nodes if meta.name_of(n) in ready and initialized(n)}
+            if names <= done:
                 return
         except (TimeoutError, APIStatusError, aiohttp.ClientError, OSError):
             pass
         await asyncio.sleep(0.05)
-    missing = ", ".join(sorted(names - ready))
+    if names - ready:
+        missing = ", ".join(sorted(names - ready))
+        raise ClusterCreateError(f"nodes not Ready within {timeout:.0f}s: {missing}")
+    missing = ", ".join(sorted(names - done))
     raise ClusterCreateError(
-        f"nodes not Ready (and initialized by the cloud controller) within {timeout:.0f}s: "
-        f"{missing}"
+        f"nodes not initialized by the cloud controller within {timeout:.0f}s: {missing}"
     )
 
 
