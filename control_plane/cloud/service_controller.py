@@ -16,6 +16,7 @@ from ku7s.api import meta
 from ku7s.api.endpoint_slices import service_key
 from ku7s.client.informer import InformerFactory, object_key
 from ku7s.client.rest import APIClient, APIStatusError
+from ku7s.names import DOCKER_HOST_LABEL
 
 Object = dict[str, Any]
 
@@ -49,9 +50,14 @@ def internal_ip(node: Object) -> str:
 
 
 def backend_nodes(service: Object, nodes: list[Object], slices: list[Object]) -> list[str]:
-    """Addresses of the nodes the load balancer sends to, sorted."""
+    """Addresses of the nodes the load balancer sends to, sorted. Nodes on other Docker
+    hosts are left out: the load balancer's container has no route to their networks."""
     eligible = [
-        n for n in nodes if meta.is_node_ready(n) and EXCLUDE_LABEL not in meta.labels_of(n)
+        n
+        for n in nodes
+        if meta.is_node_ready(n)
+        and EXCLUDE_LABEL not in meta.labels_of(n)
+        and DOCKER_HOST_LABEL not in meta.labels_of(n)
     ]
     if (service.get("spec") or {}).get("externalTrafficPolicy") == "Local":
         hosting = {

@@ -114,7 +114,9 @@ def lb_service(**spec):
 
 def test_backends_are_ready_nodes_or_only_those_with_local_endpoints():
     nodes = [node("a", ip="172.18.0.3"), node("b", ip="172.18.0.2"), node("c", ready=False)]
-    assert backend_nodes(lb_service(), nodes, []) == ["172.18.0.2", "172.18.0.3"]
+    elsewhere = node("d", ip="172.16.0.3")  # on another Docker host: out of the LB's reach
+    elsewhere["metadata"]["labels"]["ku7s.dev/docker-host"] = "b"
+    assert backend_nodes(lb_service(), [*nodes, elsewhere], []) == ["172.18.0.2", "172.18.0.3"]
     slices = [{"endpoints": [{"nodeName": "a", "conditions": {"ready": True}}]}]
     local = lb_service(externalTrafficPolicy="Local")
     assert backend_nodes(local, nodes, slices) == ["172.18.0.3"]
