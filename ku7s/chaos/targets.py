@@ -21,13 +21,15 @@ from ku7s.names import (
 from ku7s.pod_network.routes import internal_ip
 
 
-async def _not_here(client: APIClient, cluster: str, name: str) -> str:
+async def why_out_of_reach(client: APIClient, cluster: str, name: str) -> str:
     """Why a node name is not a target: no such node, or a machine joined over SSH."""
     try:
         node = await client.get(f"/api/v1/nodes/{name}")
     except (APIStatusError, OSError, TimeoutError):
         return f'no node named "{name}" in cluster "{cluster}"'
-    provider = meta.labels_of(node).get(PROVIDER_LABEL, "?")
+    provider = meta.labels_of(node).get(PROVIDER_LABEL)
+    if provider in (None, "docker"):  # a Node whose container is gone
+        return f'no node container named "{name}" in cluster "{cluster}"'
     return (
         f'node "{name}" is a machine joined over {provider}, not a node container; '
         "ku7s chaos reaches node containers only (on this Docker host or the cluster's others)"
@@ -47,7 +49,7 @@ async def resolve_nodes(
     existing = set(await asyncio.to_thread(engines.node_names))
     for name in names:
         if name not in existing:
-            raise UserInputError(await _not_here(client, cluster, name))
+            raise UserInputError(await why_out_of_reach(client, cluster, name))
     candidates = list(names)
     if labels:
         try:

@@ -18,6 +18,8 @@ from ku7s.chaos.request import parse_latency
 from ku7s.chaos.runner import Chaos, build_fault, describe_fault
 from ku7s.chaos.scenario import load_scenario
 from ku7s.chaos.selection import Selection
+from ku7s.chaos.targets import why_out_of_reach
+from ku7s.client.rest import APIStatusError
 from ku7s.cluster.providers.docker import NodeContainer
 from ku7s.errors import UserInputError
 
@@ -321,3 +323,20 @@ def test_bandwidth_classes_send_the_other_side_through_the_limit():
     for bad in ("fast", "10", "-1mbit", "0mbit"):
         with pytest.raises(UserInputError, match="--rate"):
             rate_bits(bad)
+
+
+async def test_a_node_out_of_chaos_reach_is_named_for_what_it_is():
+    class Nodes:
+        async def get(self, path, params=None):
+            name = path.rsplit("/", 1)[1]
+            labels = {"vm": {"ku7s.dev/provider": "ssh"}, "gone": {}}
+            if name not in labels:
+                raise APIStatusError(404, "NotFound", "not found")
+            return {"metadata": {"name": name, "labels": labels[name]}}
+
+    async def why(name: str) -> str:
+        return await why_out_of_reach(Nodes(), "dev", name)  # type: ignore[arg-type]
+
+    assert "a machine joined over ssh" in await why("vm")
+    assert await why("gone") == 'no node container named "gone" in cluster "dev"'
+    assert await why("nope") == 'no node named "nope" in cluster "dev"'
