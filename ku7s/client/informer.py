@@ -5,6 +5,7 @@ again (and reports what changed meanwhile), so the cache never drifts for long."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -99,20 +100,34 @@ class Informer:
             return
         self._running = True
         while not stop.is_set():
+            # Stop ends a request in flight too: a quiet watch would otherwise hold its
+            # component's shutdown until the next event.
+            listing = asyncio.ensure_future(self._list_and_watch())
+            stopping = asyncio.ensure_future(stop.wait())
             try:
-                version = await self._relist()
-                self.synced.set()
-                watch = self._client.watch(
-                    self._path,
-                    {**self._params, "resourceVersion": version, "allowWatchBookmarks": "true"},
-                )
-                async for event_type, obj in watch:
-                    if stop.is_set():
-                        break
-                    self._apply(event_type, obj)
+                await asyncio.wait({listing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopping.cancel()
+                if not listing.done():
+                    listing.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await listing
+            try:
+                if not listing.cancelled():
+                    listing.result()
             except (TimeoutError, APIStatusError, aiohttp.ClientError, OSError) as e:
                 log.info("watch of %s ended (%s); listing again", self._path, e)
             await sleep_unless(stop, self._retry)
+
+    async def _list_and_watch(self) -> None:
+        version = await self._relist()
+        self.synced.set()
+        watch = self._client.watch(
+            self._path,
+            {**self._params, "resourceVersion": version, "allowWatchBookmarks": "true"},
+        )
+        async for event_type, obj in watch:
+            self._apply(event_type, obj)
 
     async def _relist(self) -> str:
         listing = await self._client.get(self._path, self._params)

@@ -78,6 +78,7 @@ class Supervisor:
             keeper = keepers[program.name]
             keeper.join(max(0.0, asked + program.stop_timeout - self._clock()))
             if keeper.is_alive() and program.name in running:
+                self._say(f"{program.name} did not stop within {program.stop_timeout:g}s; killed")
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(running[program.name].pid, signal.SIGKILL)
                 keeper.join()

@@ -9,6 +9,7 @@ import pytest
 from control_plane.apiserver import errors
 from control_plane.apiserver.allocators import ServiceAllocator
 from control_plane.controllers.namespace import ContentRemaining, NamespaceController
+from ku7s.client.informer import Informer
 from ku7s.client.workqueue import WorkQueue
 from tests.unit.fakes import MemoryStorage
 
@@ -116,3 +117,23 @@ async def test_namespace_controller_retries_while_content_remains():
     with pytest.raises(ContentRemaining):
         await controller.reconcile("team")
     await asyncio.sleep(0)
+
+
+async def test_an_informer_stops_at_once_even_while_its_watch_is_quiet():
+    """Shutdown does not wait for the next watch event (components stopped in seconds)."""
+
+    class QuietAPI:
+        async def get(self, path, params=None):
+            return {"metadata": {"resourceVersion": "7"}, "items": [{"metadata": {"name": "a"}}]}
+
+        async def watch(self, path, params=None):
+            await asyncio.Event().wait()  # nothing ever happens
+            yield "ADDED", {}
+
+    informer = Informer(QuietAPI(), "/api/v1/nodes")  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    running = asyncio.create_task(informer.run(stop))
+    await asyncio.wait_for(informer.synced.wait(), 1)
+    assert [o["metadata"]["name"] for o in informer.list()] == ["a"]
+    stop.set()
+    await asyncio.wait_for(running, 1)
