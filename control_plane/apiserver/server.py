@@ -36,6 +36,9 @@ from ku7s.rpc import node_pb2_grpc
 
 log = logging.getLogger("kube-apiserver")
 
+#: Seconds to close the etcd client at shutdown.
+STORAGE_CLOSE_TIMEOUT = 1.0
+
 
 @dataclass(frozen=True)
 class APIServerConfig:
@@ -125,11 +128,16 @@ class APIServer:
             await monitor.run(stop)
         finally:
             counting.cancel()
-            await grpc_server.stop(grace=1)
+            # Kubelet streams and watches never end by themselves: both get their second.
+            await asyncio.gather(grpc_server.stop(grace=1), runner.cleanup())
             await node_service.drain()
-            await runner.cleanup()
             await kubelets.close()
-            await storage.close()
+            # etcd gets its SIGTERM at the same moment and may be gone: closing a client
+            # to it then waits for nothing.
+            try:
+                await asyncio.wait_for(storage.close(), STORAGE_CLOSE_TIMEOUT)
+            except TimeoutError:
+                log.info("etcd gone before its client closed")
 
     def _grpc_server(self, node_service: NodeService) -> grpc.aio.Server:
         cfg, pki = self._config, self._config.pki_dir
