@@ -72,6 +72,8 @@ def default_path(env: dict[str, str] | None = None) -> Path:
 @contextlib.contextmanager
 def _locked(path: Path, timeout: float = 10) -> Iterator[None]:
     lock = path.with_name(path.name + ".lock")
+    # On a fresh machine ~/.kube does not exist yet; the lock is the first thing made in it.
+    path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
     while True:
         try:

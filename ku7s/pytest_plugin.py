@@ -7,12 +7,16 @@ never outlive a test.
 
 ``--ku7s-workers N`` sizes the cluster; ``--ku7s-reuse`` takes the cluster of that name if it
 exists and keeps it afterwards (``--ku7s-name``), so a debugging loop does not wait for a new
-one each time. Only pytest is imported until a fixture is used.
+one each time. Only pytest is imported until a fixture is used. The cluster is deleted when
+the session ends, also when it was interrupted (Ctrl-C, or SIGTERM from a CI runner).
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import signal
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,13 +45,35 @@ def ku7s_cluster(
         "pytest-ku7s" if reuse else f"pytest-{secrets.token_hex(3)}"
     )
     kubeconfig = tmp_path_factory.mktemp("ku7s") / "kubeconfig"
-    session = ClusterSession.up(
-        name, int(request.config.getoption("--ku7s-workers")), kubeconfig, reuse=reuse
-    )
+    with _terminate_as_interrupt():
+        session = ClusterSession.up(
+            name, int(request.config.getoption("--ku7s-workers")), kubeconfig, reuse=reuse
+        )
+        try:
+            yield session
+        finally:
+            session.close()
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While the cluster exists, SIGTERM (what a CI runner sends on a timeout or a cancel)
+    ends the run as Ctrl-C does: pytest stops and tears down, so the cluster is deleted.
+    A handler the program set itself is left alone."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(
+        signal.SIGTERM
+    ) not in (signal.SIG_DFL, None):
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
     try:
-        yield session
+        yield
     finally:
-        session.close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @pytest.fixture

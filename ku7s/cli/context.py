@@ -32,6 +32,7 @@ class CLIContext:
         default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True)
     )
     connect: Callable[[], DockerProvider] = _connect
+    verbose: bool = False
     _provider: DockerProvider | None = None
 
     @property

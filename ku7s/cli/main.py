@@ -2,7 +2,9 @@
 
 Every command is thin: it parses its options, calls one function of ku7s.cluster and prints
 the result. Any error ku7s raises on purpose becomes one line, ``ERROR: <what is wrong>``,
-and exit status 1; a usage mistake gets the same, with exit status 2.
+and exit status 1; a usage mistake gets the same, with exit status 2. So does an error nobody
+foresaw (a Docker engine's refusal, a file that cannot be written): its one line says what
+failed, and ``--verbose`` prints the traceback too.
 """
 
 from __future__ import annotations
@@ -75,8 +77,11 @@ def _config_keys(path: Path) -> set[str]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ku7s")
-def cli() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="print the traceback of unexpected errors")
+@pass_context
+def cli(ctx: CLIContext, verbose: bool) -> None:
     """ku7s: Kubernetes-shaped clusters in Docker, in seconds."""
+    ctx.verbose = verbose
 
 
 # -- create ------------------------------------------------------------------------------
@@ -558,7 +563,27 @@ def main(argv: list[str] | None = None, context: CLIContext | None = None) -> in
         return fail(str(e), 1)
     except KeyboardInterrupt:
         return fail("interrupted", 130)
+    except Exception as e:  # the last line of defence: one line, not a traceback
+        if ctx.verbose:
+            ctx.err.print_exception()
+        return fail(unexpected_error_line(e, ctx.verbose), 1)
     return 0
+
+
+def unexpected_error_line(error: Exception, verbose: bool) -> str:
+    """One line for an error no command handled: what failed, and where to look further."""
+    import docker.errors
+
+    if isinstance(error, docker.errors.APIError):
+        what = f"the Docker engine refused: {error.explanation or error}"
+    elif isinstance(error, docker.errors.DockerException):
+        what = f"talking to the Docker engine failed: {error}"
+    elif isinstance(error, OSError) and error.filename:
+        what = f"{error.strerror or error}: {error.filename}"
+    else:
+        what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    what = " ".join(what.split())
+    return what if verbose else f"{what} (run again with --verbose for the traceback)"
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from ku7s.cluster.node_specs import ClusterSecrets, control_plane_spec, worker_s
 from ku7s.cluster.ports import free_port, require_free
 from ku7s.cluster.progress import Progress
 from ku7s.cluster.providers.docker import DockerProvider, NodeSpec
-from ku7s.errors import AlreadyExistsError, ClusterCreateError, Ku7sError
+from ku7s.errors import AlreadyExistsError, ClusterCreateError
 from ku7s.names import control_plane_name, network_name, worker_name
 
 API_READY_TIMEOUT = 60.0
@@ -102,9 +102,9 @@ class ClusterCreator:
             asyncio.run(self._wait(entry, {w.name for w in workers}, wait))
             with self._progress.step(f"Writing kubeconfig context {entry['current-context']}"):
                 kubeconfig.merge(self._kubeconfig_path, entry)
-        except (Ku7sError, docker.errors.DockerException, KeyboardInterrupt) as error:
+        except BaseException as error:  # whatever stopped it, what was made goes
             if created and not retain:
-                self._clean_up(name)
+                self._clean_up(name, error)
             if isinstance(error, docker.errors.APIError):
                 raise ClusterCreateError(str(error.explanation)) from None
             raise
@@ -129,8 +129,21 @@ class ClusterCreator:
                 with self._progress.step(f"Waiting for {len(workers)} nodes to be Ready"):
                     await wait_for_nodes(client, workers, wait)
 
-    def _clean_up(self, cluster: str) -> None:
-        nodes = [n.name for n in self._provider.list_nodes(cluster)]
-        self._provider.remove_containers(nodes)
-        self._provider.remove_cluster_leftovers(cluster, network_name(cluster))
-        kubeconfig.remove(self._kubeconfig_path, cluster)
+    def _clean_up(self, cluster: str, cause: BaseException) -> None:
+        """Remove what the failed create made; a failure here must not hide the cause."""
+        try:
+            self._provider.remove_cluster(cluster, network_name(cluster))
+            kubeconfig.remove(self._kubeconfig_path, cluster)
+        except Exception as e:
+            raise ClusterCreateError(
+                f"{_describe(cause)}; removing what was made also failed ({e}): "
+                f"run `ku7s delete cluster --name {cluster}`"
+            ) from cause
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, docker.errors.APIError):
+        return str(error.explanation)
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return str(error) or type(error).__name__

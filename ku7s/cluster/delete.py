@@ -1,5 +1,6 @@
 """``ku7s delete cluster``: remove every container, volume and the network of a cluster,
-and its kubeconfig context. Deleting a cluster that does not exist succeeds, as in kind."""
+and its kubeconfig context. Deleting a cluster that does not exist succeeds, as in kind; so
+does deleting one that another delete is removing at the same moment."""
 
 from __future__ import annotations
 
@@ -16,10 +17,9 @@ def delete_cluster(
     provider: DockerProvider, cluster: str, kubeconfig_path: Path, say: Say = lambda _: None
 ) -> bool:
     """Return whether anything of the cluster existed. Its containers on other Docker hosts
-    go first, while the control plane still tells where they are."""
+    go first, while the control plane still tells where they are; then the control plane,
+    so that its cloud controller creates no more load balancers; then everything else."""
     delete_remote_hosts(provider, cluster, say)
-    nodes = provider.cluster_containers(cluster)
-    provider.remove_containers(nodes)
-    provider.remove_cluster_leftovers(cluster, network_name(cluster))
+    removed = provider.remove_cluster(cluster, network_name(cluster))
     removed_context = kubeconfig.remove(kubeconfig_path, cluster)
-    return bool(nodes) or removed_context
+    return bool(removed) or removed_context

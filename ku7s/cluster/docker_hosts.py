@@ -372,8 +372,7 @@ class MultiHostCluster:
             self._local.write_file(gateway, RECORD_COPY_PATH, dump_hosts(hosts).encode())
 
     def _remove_host_objects(self, provider: DockerProvider) -> None:
-        provider.remove_containers(provider.cluster_containers(self._cluster))
-        provider.remove_cluster_leftovers(self._cluster, network_name(self._cluster))
+        provider.remove_cluster(self._cluster, network_name(self._cluster))
 
 
 def nodes_elsewhere(provider: DockerProvider, cluster: str) -> dict[str, str]:
@@ -401,7 +400,10 @@ def ctr_elsewhere(provider: DockerProvider, cluster: str) -> Iterator[dict[str, 
 
 def delete_remote_hosts(provider: DockerProvider, cluster: str, say: Say) -> list[str]:
     """Remove what a cluster has on other Docker hosts (before the cluster itself); return
-    the hosts that could not be cleaned, saying why."""
+    the hosts that could not be cleaned, saying why. A cluster on other hosts has a gateway
+    on this one; without it there is nothing to ask the API server about."""
+    if not provider.container_exists(gateway_name(cluster)):
+        return []
     try:
         cluster_hosts = MultiHostCluster(provider, cluster, say)
         hosts = asyncio.run(read_record(cluster_hosts.config))
@@ -421,8 +423,7 @@ def delete_remote_hosts(provider: DockerProvider, cluster: str, say: Say) -> lis
             with engine_of(access_of(host)) as engine:
                 say(f"removing the cluster's containers on {host.name}")
                 remote = engine.provider
-                remote.remove_containers(remote.cluster_containers(cluster))
-                remote.remove_cluster_leftovers(cluster, network_name(cluster))
+                remote.remove_cluster(cluster, network_name(cluster))
         except Exception as e:  # one unreachable host must not keep the rest
             say(f"{host.name}: {e}")
             failed.append(host.name)

@@ -5,6 +5,7 @@ when done unless kept for reuse."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,9 @@ from typing import Any
 import yaml
 
 from ku7s.errors import Ku7sError
+
+#: How long an interrupted ku7s command gets to undo what it started.
+UNDO_SECONDS = 60
 
 
 class ClusterSession:
@@ -27,13 +31,29 @@ class ClusterSession:
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
 
     def _ku7s(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        """Run a ku7s command to its end. If this program is interrupted meanwhile, the
+        command is interrupted too and given the time to undo what it started (a create
+        removes what it made) before the interruption goes on."""
+        with subprocess.Popen(
             [sys.executable, "-m", "ku7s", *args],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env=self.env,
-            timeout=600,
-        )
+            # A Ctrl-C in the terminal reaches only this program, which passes one on: a
+            # second one would cut short the command's own clean-up.
+            start_new_session=True,
+        ) as process:
+            try:
+                out, err = process.communicate(timeout=600)
+            except BaseException:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.communicate(timeout=UNDO_SECONDS)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                raise
+        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
     @classmethod
     def up(
@@ -44,7 +64,13 @@ class ClusterSession:
         if reuse and name in session._ku7s("get", "clusters").stdout.split():
             result = session._ku7s("export", "kubeconfig", "--name", name)
         else:
-            result = session._ku7s("create", "cluster", "--name", name, "--workers", str(workers))
+            try:
+                result = session._ku7s(
+                    "create", "cluster", "--name", name, "--workers", str(workers)
+                )
+            except BaseException:  # interrupted while creating: leave nothing behind
+                session._ku7s("delete", "cluster", "--name", name)
+                raise
         if result.returncode != 0:
             raise Ku7sError(f"cluster {name}: {result.stderr.strip()}")
         return session
@@ -84,8 +110,13 @@ class ClusterSession:
         return self._chaos
 
     def close(self) -> None:
-        """Revert every fault still in force; delete the cluster unless it is kept."""
-        if self._chaos is not None:
-            self._chaos.close()
-        if not self.keep:
-            self._ku7s("delete", "cluster", "--name", self.name)
+        """Revert every fault still in force; delete the cluster unless it is kept (also
+        when reverting failed). A delete that fails is said, not swallowed."""
+        try:
+            if self._chaos is not None:
+                self._chaos.close()
+        finally:
+            if not self.keep:
+                result = self._ku7s("delete", "cluster", "--name", self.name)
+                if result.returncode != 0:
+                    raise Ku7sError(f"deleting cluster {self.name}: {result.stderr.strip()}")

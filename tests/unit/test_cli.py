@@ -87,16 +87,13 @@ class FakeProvider:
     def container_exists(self, name: str) -> bool:
         return False  # no control plane to ask for nodes on other Docker hosts
 
-    def cluster_containers(self, cluster: str) -> list[str]:
-        return [n.name for n in self._nodes.get(cluster, [])]
+    def remove_cluster(self, cluster: str, network: str):
+        from ku7s.cluster.providers.docker_sweep import SweepResult
 
-    def remove_containers(self, names) -> None:
-        self.removed += list(names)
-        for cluster in self._nodes:
-            self._nodes[cluster] = [n for n in self._nodes[cluster] if n.name not in names]
-
-    def remove_cluster_leftovers(self, cluster: str, network: str) -> None:
+        names = [n.name for n in self._nodes.pop(cluster, [])]
+        self.removed += names
         self.cleaned.append(network)
+        return SweepResult(containers=names, networks=[network])
 
 
 def test_delete_all_removes_every_cluster(tmp_path, monkeypatch):
@@ -110,3 +107,38 @@ def test_delete_all_removes_every_cluster(tmp_path, monkeypatch):
     assert fake.removed == ["a-control-plane", "a-worker", "b-control-plane"]
     assert fake.cleaned == ["ku7s-a", "ku7s-b"]
     assert 'Deleting cluster "a"' in err.getvalue() and 'Deleting cluster "b"' in err.getvalue()
+
+
+def run_with(connect, *argv: str) -> tuple[int, str]:
+    err = io.StringIO()
+    context = CLIContext(
+        out=Console(file=io.StringIO()), err=Console(file=err, width=400), connect=connect
+    )
+    return main(list(argv), context), err.getvalue()
+
+
+def test_an_unexpected_error_is_one_line_and_verbose_shows_the_traceback():
+    import docker.errors
+
+    def refused():
+        raise docker.errors.APIError(
+            "403", explanation="error while removing network: network ku7s-x has active endpoints"
+        )
+
+    code, err = run_with(refused, "get", "clusters")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("ERROR: the Docker engine refused: error while removing network")
+    assert "--verbose" in err
+
+    def broken():
+        raise FileNotFoundError(2, "No such file or directory", "/nowhere/.kube/config.lock")
+
+    code, err = run_with(broken, "get", "clusters")
+    assert code == 1
+    assert err == (
+        "ERROR: No such file or directory: /nowhere/.kube/config.lock "
+        "(run again with --verbose for the traceback)\n"
+    )
+    code, err = run_with(broken, "--verbose", "get", "clusters")
+    assert code == 1 and "Traceback" in err and "FileNotFoundError" in err
+    assert err.rstrip().endswith("ERROR: No such file or directory: /nowhere/.kube/config.lock")

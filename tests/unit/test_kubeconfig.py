@@ -56,3 +56,11 @@ def test_remove_clears_the_current_context(tmp_path):
 def test_with_server_rewrites_every_cluster():
     config = kubeconfig.with_server(entry("dev"), "https://127.0.0.1:9")
     assert config["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:9"
+
+
+def test_merge_creates_the_directory_on_a_fresh_machine(tmp_path):
+    """A new user has no ~/.kube: the lock file beside the config is the first thing in it."""
+    path = tmp_path / "home" / ".kube" / "config"
+    kubeconfig.merge(path, entry("dev"))
+    assert yaml.safe_load(path.read_text())["current-context"] == "ku7s-dev"
+    assert not (path.parent / "config.lock").exists()

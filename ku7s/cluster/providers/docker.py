@@ -21,6 +21,7 @@ import docker.types
 from docker.models.containers import Container
 from docker.models.networks import Network
 
+from ku7s.cluster.providers.docker_sweep import ClusterSweep, SweepResult
 from ku7s.errors import DockerUnavailableError, NotFoundError
 from ku7s.names import CLUSTER_LABEL, CONTROL_PLANE, GATEWAY, ROLE_LABEL, WORKER
 
@@ -167,9 +168,15 @@ class DockerProvider:
         return list(self._client.containers.list(all=True, filters=filters))
 
     def list_clusters(self) -> list[str]:
-        names = {
-            c.labels.get(CLUSTER_LABEL, "") for c in self._containers({"label": CLUSTER_LABEL})
-        }
+        """Clusters with anything on this engine: a cluster being created has its network
+        before its containers, and a half-deleted one may have only a volume left."""
+        label = {"label": CLUSTER_LABEL}
+        names = {c.labels.get(CLUSTER_LABEL, "") for c in self._containers(label)}
+        for other in [
+            *self._client.networks.list(filters=label),
+            *self._client.volumes.list(filters=label),
+        ]:
+            names.add((other.attrs.get("Labels") or {}).get(CLUSTER_LABEL, ""))
         return sorted(n for n in names if n)
 
     def list_nodes(self, cluster: str) -> list[NodeContainer]:
@@ -372,14 +379,14 @@ class DockerProvider:
             with contextlib.suppress(docker.errors.NotFound):
                 self._client.containers.get(name).remove(force=True, v=True)
 
-    def remove_cluster_leftovers(self, cluster: str, network: str) -> None:
-        """Remove the cluster's volumes and its network (after its containers)."""
-        for volume in self._client.volumes.list(filters={"label": f"{CLUSTER_LABEL}={cluster}"}):
-            with contextlib.suppress(docker.errors.NotFound):
-                volume.remove(force=True)
-        for net in self._networks_named(network):
-            with contextlib.suppress(docker.errors.NotFound):
-                net.remove()
+    def cluster_objects(self, cluster: str, network: str) -> list[str]:
+        """Everything of the cluster on this engine ("container NAME", "volume NAME", ...)."""
+        return ClusterSweep(self._client, cluster, network).remaining()
+
+    def remove_cluster(self, cluster: str, network: str, timeout: float = 60.0) -> SweepResult:
+        """Remove every container, volume and network of the cluster, control planes first,
+        including objects that appear meanwhile (see ClusterSweep)."""
+        return ClusterSweep(self._client, cluster, network).run(timeout)
 
     def remove_volume(self, name: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):

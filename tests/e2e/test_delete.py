@@ -1,0 +1,114 @@
+"""`ku7s delete cluster` always finishes and leaves nothing, whatever the cluster is doing:
+here, while its cloud controller is creating load balancers for Services just applied, and
+while a second delete of the same cluster runs at the same moment."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.names import network_name
+from tests.e2e.conftest import kubectl_path, run_ku7s, unique
+
+
+def workload(services: int) -> str:
+    """A Deployment and Services of type LoadBalancer in front of it (kubectl's List)."""
+    items: list[dict] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "nginx", "image": "nginx"}]},
+                },
+            },
+        }
+    ]
+    items += [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": f"lb{i}", "namespace": "default"},
+            "spec": {
+                "type": "LoadBalancer",
+                "selector": {"app": "web"},
+                "ports": [{"port": 80 + i, "targetPort": 80}],
+            },
+        }
+        for i in range(services)
+    ]
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+
+
+def leftovers(provider: DockerProvider, cluster: str) -> list[str]:
+    return provider.cluster_objects(cluster, network_name(cluster))
+
+
+def test_delete_while_load_balancers_are_being_created(
+    provider: DockerProvider, node_image: str, tmp_path: Path
+):
+    manifest = tmp_path / "workload.json"
+    manifest.write_text(workload(3))
+    kubeconfig = tmp_path / "kubeconfig"
+    env = {"KUBECONFIG": str(kubeconfig)}
+    moments = random.Random()
+    seen_load_balancers = 0
+    for attempt in range(10):
+        name = unique("del")
+        try:
+            created = run_ku7s("create", "cluster", "--name", name, "--workers", "1", env=env)
+            assert created.returncode == 0, created.stderr
+            subprocess.run(
+                [
+                    kubectl_path("1.33"),
+                    "--kubeconfig",
+                    str(kubeconfig),
+                    "apply",
+                    "-f",
+                    str(manifest),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+            time.sleep(moments.uniform(0, 5))
+            seen_load_balancers += sum("-lb-" in thing for thing in leftovers(provider, name))
+            deleted = run_ku7s("delete", "cluster", "--name", name, env=env)
+            assert deleted.returncode == 0, f"attempt {attempt}: {deleted.stderr}"
+            assert "Traceback" not in deleted.stderr
+            assert leftovers(provider, name) == [], f"attempt {attempt}"
+        finally:
+            if leftovers(provider, name):
+                run_ku7s("delete", "cluster", "--name", name, env=env)
+    # The deletes did meet load balancers (else this proved nothing about the race).
+    assert seen_load_balancers > 0
+
+
+def test_two_deletes_of_one_cluster_at_once(provider: DockerProvider, node_image: str, tmp_path):
+    env = {"KUBECONFIG": str(tmp_path / "kubeconfig")}
+    name = unique("del2")
+    try:
+        created = run_ku7s("create", "cluster", "--name", name, "--workers", "2", env=env)
+        assert created.returncode == 0, created.stderr
+        with ThreadPoolExecutor(2) as pool:
+            results = list(
+                pool.map(lambda _: run_ku7s("delete", "cluster", "--name", name, env=env), [1, 2])
+            )
+        for result in results:
+            assert result.returncode == 0, result.stderr
+        assert leftovers(provider, name) == []
+        again = run_ku7s("delete", "cluster", "--name", name, env=env)
+        assert again.returncode == 0
+        assert f'no cluster named "{name}" was found' in again.stderr
+    finally:
+        if leftovers(provider, name):
+            run_ku7s("delete", "cluster", "--name", name, env=env)
