@@ -1,10 +1,13 @@
-"""`kubectl attach` (and `kubectl run -it`) on the node: the container's own output as it is
-written, and keystrokes into its stdin, over the remote command WebSocket.
+"""`kubectl attach` (and `kubectl run -i`/`-it`) on the node: the container's own output as
+it is written, and keystrokes into its stdin, over the remote command WebSocket.
 
-The output comes from the CRI log file, followed from its end and passed on entry by
-entry, partial lines included (a shell's prompt has no newline); what the client types goes
-into the stdin FIFO containerd keeps for the container (it exists when the pod spec asks
-for `stdin: true`).
+The output comes from the CRI log file, passed on entry by entry, partial lines included (a
+shell's prompt has no newline). An attach follows the log from its end, as upstream's does,
+except the first attach to a container made for one (`stdin` and `stdinOnce`, as `kubectl
+run -i` makes it): that one is the container's only reader, so it gets the output from the
+start, the part written before the client could connect included, even when the container
+has already finished. What the client types goes into the stdin FIFO containerd keeps for the
+container.
 """
 
 from __future__ import annotations
@@ -16,9 +19,17 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
-from node_image.kubelet.remote_command import CLOSE, ERROR, STDERR, STDIN, STDOUT, exit_status
+from node_image.kubelet.remote_command import (
+    CLOSE,
+    ERROR,
+    STDERR,
+    STDIN,
+    STDOUT,
+    exit_status,
+    frame_payload,
+)
 
 FOLLOW_POLL = 0.05
 
@@ -48,7 +59,9 @@ class AttachSession:
         stdin: Path | None,
         tty: bool,
         still_running: Callable[[], bool],
+        from_start: bool = False,
     ) -> None:
+        self._from_start = from_start
         self._ws = ws
         self._log = log_path
         self._stdin = stdin
@@ -74,15 +87,19 @@ class AttachSession:
 
     async def _follow(self) -> None:
         with self._log.open("rb") as f:
-            f.seek(0, os.SEEK_END)
+            if not self._from_start:
+                f.seek(0, os.SEEK_END)
             pending = b""
             while True:
                 line = f.readline()
                 if not line:
-                    if not self._still_running():
+                    if self._still_running():
+                        await asyncio.sleep(FOLLOW_POLL)
+                        continue
+                    # It stopped: its log is complete now, with what it wrote as we looked.
+                    line = f.readline()
+                    if not line:
                         return
-                    await asyncio.sleep(FOLLOW_POLL)
-                    continue
                 line, pending = pending + line, b""
                 if not line.endswith(b"\n"):
                     pending = line
@@ -100,9 +117,10 @@ class AttachSession:
             if self._stdin is not None:
                 fd = os.open(self._stdin, os.O_WRONLY | os.O_NONBLOCK)
             async for message in self._ws:
-                if message.type != WSMsgType.BINARY or not message.data:
+                data = frame_payload(message)
+                if not data:
                     continue
-                channel, payload = message.data[0], message.data[1:]
+                channel, payload = data[0], data[1:]
                 if channel == STDIN and fd is not None and payload:
                     await _write_all(fd, payload)
                 elif channel == CLOSE and payload[:1] == bytes([STDIN]) and fd is not None:

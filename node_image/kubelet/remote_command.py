@@ -1,13 +1,21 @@
 """`kubectl exec` on the node: the Kubernetes remote command protocol over a WebSocket,
-bridged to a process started in the container by containerd.
+bridged to a process started in the container by runc.
 
-Protocol (v4 and v5 of channel.k8s.io, binary): every message starts with a channel byte;
-0 stdin, 1 stdout, 2 stderr, 3 error (one Status JSON at the end), 4 resize
-({"Width":w,"Height":h}); v5 adds 255, "close channel N" (the client's end of stdin).
+Protocol (v4 and v5 of channel.k8s.io): every message starts with a channel byte; 0 stdin,
+1 stdout, 2 stderr, 3 error (one Status JSON at the end), 4 resize ({"Width":w,"Height":h});
+v5 adds 255, "close channel N" (the client's end of stdin). Binary and text frames carry the
+same bytes (the Python client sends text frames when given str), as upstream's server reads
+them.
 
-The process is started with containerd's own client (`ctr task exec`) on pipes, or on a
-pseudo-terminal for -t; containerd's CRI streaming server speaks only older protocol
-versions, which cannot tell a command that its input has ended.
+The process is started with `runc exec` on the container containerd runs, in the
+foreground: runc passes its own stdin on and copies the process's output to its own until
+the process and everything that inherited its output have closed them, and only then exits
+with the process's status. So the output arrives whole before the exit status, however
+briefly the process ran. (containerd's client, `ctr task exec`, cancels its copy of the
+output when the process exits and can drop what a short-lived process wrote; containerd's
+CRI streaming server speaks only older protocol versions, which cannot end a command's
+input.) With -t, runc gives the process a terminal of its own and copies it to and from
+the pseudo-terminal made here, whose size the client sets.
 """
 
 from __future__ import annotations
@@ -18,7 +26,6 @@ import fcntl
 import json
 import os
 import pty
-import secrets
 import signal
 import struct
 import termios
@@ -31,6 +38,24 @@ STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 #: A terminal resize that came this soon after the start is passed on once more then.
 RESIZE_SETTLE = 0.3
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+#: Where containerd's runc shim keeps the state of the containers of the CRI's namespace.
+RUNC_ROOT = "/run/containerd/runc/k8s.io"
+
+
+def runc_exec_argv(
+    container_id: str, command: list[str], tty: bool, runc: str = "runc", root: str = RUNC_ROOT
+) -> list[str]:
+    """runc running a command in a container, in the foreground (see the module's text)."""
+    return [runc, "--root", root, "exec", *(["--tty"] if tty else []), container_id, *command]
+
+
+def frame_payload(message: Any) -> bytes | None:
+    """The bytes of a client's binary or text frame; None for any other message."""
+    if message.type == WSMsgType.BINARY:
+        return bytes(message.data)
+    if message.type == WSMsgType.TEXT:
+        return str(message.data).encode()
+    return None
 
 
 @dataclass(frozen=True)
@@ -75,18 +100,10 @@ def failure_status(message: str) -> dict[str, Any]:
 
 
 class ExecSession:
-    def __init__(
-        self,
-        request: ExecRequest,
-        ws: web.WebSocketResponse,
-        *,
-        ctr: str = "ctr",
-        namespace: str = "k8s.io",
-    ) -> None:
+    def __init__(self, request: ExecRequest, ws: web.WebSocketResponse, argv: list[str]) -> None:
         self._request = request
         self._ws = ws
-        self._ctr = ctr
-        self._namespace = namespace
+        self._argv = argv  # what starts the process in the container (runc_exec_argv)
         self._terminal: int | None = None  # pty master, with -t
         self._started = 0.0
         self._send_lock = asyncio.Lock()
@@ -97,45 +114,14 @@ class ExecSession:
                 await self._ws.send_bytes(bytes([channel]) + data)
 
     async def run(self) -> None:
-        request = self._request
-        argv = [
-            self._ctr,
-            "-n",
-            self._namespace,
-            "task",
-            "exec",
-            "--exec-id",
-            f"exec-{secrets.token_hex(6)}",
-        ]
-        if request.tty:
-            argv.append("--tty")
-        argv += [request.container_id, *request.command]
         self._started = asyncio.get_running_loop().time()
-        if request.tty:
-            master, slave = pty.openpty()
-            self._terminal = master
-            # ctr's own complaints go to its stderr, not into the user's terminal.
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=slave,
-                stdout=slave,
-                stderr=asyncio.subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            os.close(slave)
-            readers = [self._pump_terminal(master)]
-        else:
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE if request.stdin else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            assert process.stdout is not None and process.stderr is not None
-            readers = [
-                self._pump(process.stdout, STDOUT if request.stdout else None),
-                self._pump(process.stderr, STDERR if request.stderr else None),
-            ]
+        try:
+            process, readers = await self._start()
+        except OSError as e:
+            failure = failure_status(f"starting {self._argv[0]}: {e}")
+            await self._send(ERROR, json.dumps(failure).encode())
+            await self._ws.close()
+            return
         inbound = asyncio.create_task(self._inbound(process))
         try:
             await asyncio.gather(*readers)
@@ -151,6 +137,32 @@ class ExecSession:
                 await process.wait()
         await self._send(ERROR, json.dumps(exit_status(code)).encode())
         await self._ws.close()
+
+    async def _start(self) -> tuple[asyncio.subprocess.Process, list[Any]]:
+        if self._request.tty:
+            master, slave = pty.openpty()
+            self._terminal = master
+            # runc's own complaints go to its stderr, not into the user's terminal.
+            process = await asyncio.create_subprocess_exec(
+                *self._argv,
+                stdin=slave,
+                stdout=slave,
+                stderr=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            os.close(slave)
+            return process, [self._pump_terminal(master)]
+        process = await asyncio.create_subprocess_exec(
+            *self._argv,
+            stdin=asyncio.subprocess.PIPE if self._request.stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert process.stdout is not None and process.stderr is not None
+        return process, [
+            self._pump(process.stdout, STDOUT if self._request.stdout else None),
+            self._pump(process.stderr, STDERR if self._request.stderr else None),
+        ]
 
     async def _pump(self, stream: asyncio.StreamReader, channel: int | None) -> None:
         while chunk := await stream.read(32 * 1024):
@@ -171,9 +183,9 @@ class ExecSession:
     async def _inbound(self, process: asyncio.subprocess.Process) -> None:
         """Client to process: stdin bytes, terminal resizes, the end of stdin."""
         async for message in self._ws:
-            if message.type != WSMsgType.BINARY or not message.data:
+            data = frame_payload(message)
+            if not data:
                 continue
-            data: bytes = message.data
             channel, payload = data[0], data[1:]
             if channel == STDIN and payload:
                 await self._write_stdin(process, payload)

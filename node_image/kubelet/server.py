@@ -17,13 +17,19 @@ from prometheus_client import CollectorRegistry
 
 from ku7s.api import meta
 from ku7s.metrics.endpoint import add_metrics_routes
+from ku7s.rpc.cri_pb2 import CONTAINER_RUNNING
 from node_image.kubelet.attach import AttachSession, stdin_fifo
 from node_image.kubelet.container_logs import LogOptions, read_log
 from node_image.kubelet.cri import PodRuntime
 from node_image.kubelet.pod_manager import PodManager
 from node_image.kubelet.pod_status import RUNNING
 from node_image.kubelet.port_forward import PortForwardSession, opener_for
-from node_image.kubelet.remote_command import PROTOCOLS, ExecRequest, ExecSession
+from node_image.kubelet.remote_command import (
+    PROTOCOLS,
+    ExecRequest,
+    ExecSession,
+    runc_exec_argv,
+)
 from node_image.kubelet.runtime_view import RuntimeView
 from node_image.kubelet.sandbox_config import log_directory
 
@@ -66,6 +72,8 @@ class KubeletServer:
         self._view = view
         self._runtime = runtime
         self._metrics = metrics or {}
+        #: Containers that have had their first attach (see _attach).
+        self._attached: set[str] = set()
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[only_the_api_server])
@@ -136,12 +144,18 @@ class KubeletServer:
     async def _attach(self, request: web.Request) -> web.StreamResponse:
         worker, latest = self._container(request)
         container = request.match_info["container"]
-        if latest is None or latest.state != RUNNING:
+        containers: list[dict[str, Any]] = (worker.pod.get("spec") or {}).get("containers") or []
+        spec = next((c for c in containers if c.get("name") == container), {})
+        # The first attach to a container made for one client gets all of its output (see
+        # attach.py), also when it already finished; any other needs it running, as
+        # upstream. The runtime is asked, not this kubelet's last look at it.
+        made_for_one = bool(spec.get("stdin") and spec.get("stdinOnce"))
+        first = latest is not None and made_for_one and latest.id not in self._attached
+        if latest is None or not (first or await self._is_running(latest.id)):
             raise web.HTTPBadRequest(
                 text=f"unable to upgrade connection: container {container} is not running\n"
             )
-        containers: list[dict[str, Any]] = (worker.pod.get("spec") or {}).get("containers") or []
-        spec = next((c for c in containers if c.get("name") == container), {})
+        self._attached.add(latest.id)
         path = Path(log_directory(worker.pod)) / container / f"{latest.restart_count}.log"
         instance = latest.id
 
@@ -154,8 +168,16 @@ class KubeletServer:
             raise web.HTTPBadRequest(text="Upgrade request required\n")
         await ws.prepare(request)
         stdin = stdin_fifo(instance) if _flag(request, "stdin") else None
-        await AttachSession(ws, path, stdin, bool(spec.get("tty")), still_running).run()
+        tty = bool(spec.get("tty"))
+        await AttachSession(ws, path, stdin, tty, still_running, from_start=first).run()
         return ws
+
+    async def _is_running(self, container_id: str) -> bool:
+        try:
+            status = await self._runtime.container_status(container_id)
+        except Exception:  # gone from the runtime
+            return False
+        return bool(status.state == CONTAINER_RUNNING)
 
     async def _port_forward(self, request: web.Request) -> web.StreamResponse:
         worker = self._worker(request)
@@ -186,7 +208,9 @@ class KubeletServer:
         if not ws.can_prepare(request).ok:
             raise web.HTTPBadRequest(text="Upgrade request required\n")
         await ws.prepare(request)
-        await ExecSession(ExecRequest.from_query(latest.id, request.query), ws).run()
+        exec_request = ExecRequest.from_query(latest.id, request.query)
+        argv = runc_exec_argv(latest.id, exec_request.command, exec_request.tty)
+        await ExecSession(exec_request, ws, argv).run()
         return ws
 
 

@@ -5,12 +5,15 @@ failing one, and the cluster is gone at the end."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from ku7s.cluster.providers.docker import DockerProvider
-from tests.e2e.conftest import unique
+from ku7s.names import network_name
+from tests.e2e.conftest import run_ku7s, unique
 
 USER_TESTS = """
 import subprocess
@@ -84,3 +87,54 @@ def test_the_plugin_gives_a_cluster_and_reverts_every_fault(
             capture_output=True,
             env={**os.environ, "KUBECONFIG": str(tmp_path / "cleanup-kubeconfig")},
         )
+
+
+WAITING_TEST = """
+import pathlib
+import time
+
+
+def test_waits(ku7s_cluster):
+    pathlib.Path("started").write_text(ku7s_cluster.name)
+    time.sleep(600)
+"""
+
+
+def _wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_an_interrupted_session_leaves_no_cluster(
+    provider: DockerProvider, node_image: str, tmp_path
+):
+    """Ctrl-C while the cluster is being created, and SIGTERM (a CI runner's timeout) while
+    a test runs: either way the cluster is gone when pytest has ended."""
+    (tmp_path / "test_waiting.py").write_text(WAITING_TEST)
+    for sig, moment in ((signal.SIGINT, "creating"), (signal.SIGTERM, "testing")):
+        name = unique("plugi")
+        (tmp_path / "started").unlink(missing_ok=True)
+        session = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             "--ku7s-workers", "1", "--ku7s-name", name, "test_waiting.py"],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            if moment == "creating":
+                _wait_until(
+                    lambda name=name: bool(provider.cluster_containers(name)),
+                    120,
+                    "the first node container",
+                )
+            else:
+                _wait_until((tmp_path / "started").exists, 120, "the test to start")
+            session.send_signal(sig)
+            output, _ = session.communicate(timeout=120)
+            assert session.returncode != 0, output
+            assert provider.cluster_objects(name, network_name(name)) == [], output
+        finally:
+            session.kill()
+            session.communicate()
+            run_ku7s("delete", "cluster", "--name", name)
