@@ -427,7 +427,10 @@ class ResourceHandlers:
         obj, gone = await self._registry.delete(
             path.kind, self._namespace(path), path.name, _delete_options(request, body)
         )
-        return json_response(success_status(path.kind, obj) if gone else obj)
+        # A deletion still pending answers with the object, as does one of a kind that
+        # returns deleted objects; any other answers with a Status (upstream's rule).
+        answer = obj if not gone or path.kind.returns_deleted_object else None
+        return json_response(answer or success_status(path.kind, obj))
 
     async def _delete_collection(self, request: web.Request, path: ResourcePath) -> web.Response:
         body = await read_body(request) if request.can_read_body else None

@@ -6,7 +6,8 @@ No registry can be reached, so every image comes from Debian packages or from th
            ``docker import``; tagged by a hash of the package list, so it is rebuilt only
            when that list changes.
 - pause:   node_image/pause/pause.c compiled statically, alone in a scratch image.
-- busybox: Debian's busybox-static from the base image, tagged docker.io/library/busybox.
+- busybox: Debian trixie's busybox-static (see stand_ins.py), tagged
+           docker.io/library/busybox.
 - node:    Dockerfile.node on top of base, with the Python dependencies as wheels built on
            the host, pause and busybox as tarballs to preload, and the project's packages.
            Labelled with a hash of everything that went in, so an unchanged tree is not
@@ -29,6 +30,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from ku7s.cluster.debian_packages import DebianFiles
 from ku7s.cluster.progress import Say
 from ku7s.cluster.stand_ins import BUSYBOX, STAND_INS, StandIn
 from ku7s.errors import ImageBuildError
@@ -116,6 +118,7 @@ class ImageBuilder:
             or Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "ku7s"
         )
         self._mirror = mirror or os.environ.get("KU7S_DEBIAN_MIRROR", DEFAULT_MIRROR)
+        self._debian_files = DebianFiles(self._mirror, self._cache)
         self._say = say
 
     # -- helpers -------------------------------------------------------------------------
@@ -258,8 +261,9 @@ class ImageBuilder:
         args = {"BASE_IMAGE": base}
         if stand_in is not BUSYBOX:
             args["BUSYBOX_IMAGE"] = self.ensure_stand_in(BUSYBOX, base).image
+        files = {name: vars(wanted) for name, wanted in stand_in.debian_files}
         digest = hashlib.sha256(
-            json.dumps({"recipe": stand_in.recipe, "args": args}).encode()
+            json.dumps({"recipe": stand_in.recipe, "args": args, "files": files}).encode()
         ).hexdigest()[:16]
         canonical = stand_in.tags[0]
         if all(self._image_label(t, SOURCE_HASH_LABEL) == digest for t in stand_in.tags):
@@ -268,6 +272,8 @@ class ImageBuilder:
         self._say(f"building the {stand_in.name} image from Debian packages")
         with tempfile.TemporaryDirectory(prefix=f"ku7s-{stand_in.name}-") as tmp:
             (Path(tmp) / "Dockerfile").write_text(stand_in.recipe)
+            for name, wanted in stand_in.debian_files:
+                self._debian_files.extract(wanted, Path(tmp) / name)
             self._docker_build(
                 Path(tmp), canonical, buildargs=args, labels={SOURCE_HASH_LABEL: digest}
             )

@@ -1,15 +1,21 @@
 """Offline stand-ins for the images everyone's examples use, built from Debian packages.
 
-No registry can be reached, so `busybox`, `nginx` and `python` are made from the base
-image's own packages: each keeps just its program, the shared libraries it links and its
-data, on a busybox shell. They carry the upstream names, so manifests from tutorials run
-unchanged. busybox and nginx are small and preloaded on every node; python is built when
-first loaded (`ku7s load image python:3`).
+No registry can be reached, so `busybox`, `nginx` and `python` are made from Debian's
+packages: each keeps just its program, the shared libraries it links and its data, on a
+busybox shell. They carry the upstream names, so manifests from tutorials run unchanged.
+busybox and nginx are small and preloaded on every node; python is built when first loaded
+(`ku7s load image python:3`).
+
+busybox is Debian trixie's busybox-static: bookworm's is built without wget's timeout, so
+`wget -T 5`, which tutorials and scripts use all the time, crashed it; trixie's behaves as
+the upstream image's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ku7s.cluster.debian_packages import DebianFile
 
 #: Copies a program and the libraries ldd finds for it under /out (a shell helper).
 _COLLECT = (
@@ -25,15 +31,15 @@ class StandIn:
     #: A Dockerfile; BASE_IMAGE (Debian, with the packages) and BUSYBOX_IMAGE are given.
     recipe: str
     preloaded: bool
+    #: Files taken from Debian packages into the build context, by the name given here.
+    debian_files: tuple[tuple[str, DebianFile], ...] = ()
 
 
 BUSYBOX = StandIn(
     "busybox",
     ("docker.io/library/busybox:latest",),
-    "ARG BASE_IMAGE\n"
-    "FROM ${BASE_IMAGE} AS debian\n"
     "FROM scratch\n"
-    "COPY --from=debian /bin/busybox /bin/busybox\n"
+    "COPY busybox /bin/busybox\n"
     'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
     # The directories and accounts the upstream image has, which scripts and `kubectl cp`
     # (tar into /tmp) expect.
@@ -43,6 +49,7 @@ BUSYBOX = StandIn(
     '/etc/group"]\n'
     'CMD ["sh"]\n',
     preloaded=True,
+    debian_files=(("busybox", DebianFile("trixie", "busybox-static", "/usr/bin/busybox")),),
 )
 
 NGINX = StandIn(

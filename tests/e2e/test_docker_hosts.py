@@ -159,7 +159,7 @@ def _chaos_across_hosts(cluster: Cluster, host: Machine, ns: str, local: str, re
 
     def reached() -> bool:
         url = f"http://{there}:8080/"
-        return in_pod(cluster, ns, "client-worker", f"timeout 3 wget -qO- {url}", check=False) != ""
+        return in_pod(cluster, ns, "client-worker", f"wget -T 3 -qO- {url}", check=False) != ""
 
     run = chaos(cluster, "partition", remote, "--target", local, "--duration", "60s")
     injected(run)

@@ -113,8 +113,8 @@ def in_pod(cluster: Cluster, ns: str, pod: str, script: str, check: bool = True)
 
 
 def fetch(cluster: Cluster, ns: str, pod: str, url: str) -> str:
-    """GET from inside a pod; busybox's own -T crashes, so timeout(1) bounds it."""
-    return in_pod(cluster, ns, pod, f"timeout 5 wget -qO- {url}")
+    """GET from inside a pod, as scripts do it: busybox wget with a timeout."""
+    return in_pod(cluster, ns, pod, f"wget -T 5 -qO- {url}")
 
 
 def iptables(cluster: Cluster, node: str) -> str:
@@ -306,7 +306,7 @@ def test_traffic_avoids_an_unready_endpoint_and_a_deleted_service_leaves_no_rule
             cluster,
             ns,
             "client",
-            "for i in 1 2 3 4 5 6 7 8; do timeout 5 wget -qO- http://echo/; done",
+            "for i in 1 2 3 4 5 6 7 8; do wget -T 5 -qO- http://echo/; done",
         )
         return sick not in answers.split()
 

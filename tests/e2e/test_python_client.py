@@ -107,7 +107,14 @@ def test_typed_crud_on_every_kind(api, namespace):
     assert batch.read_namespaced_job("x", namespace).spec.selector.match_labels
     assert [d.metadata.name for d in apps.list_namespaced_daemon_set(namespace).items] == ["x"]
     assert apps.list_namespaced_replica_set(namespace, label_selector="app=x").items
-    core.delete_namespaced_config_map("x", namespace)
+    # Each delete answers as upstream's: a Status for most kinds, the object for services
+    # and pods (a pod with a grace period still there, with its deletionTimestamp).
+    assert core.delete_namespaced_config_map("x", namespace)["status"] == "Success"
+    deleted_service = core.delete_namespaced_service("x", namespace)
+    assert isinstance(deleted_service, client.V1Service) and deleted_service.metadata.name == "x"
+    deleted_pod = core.delete_namespaced_pod("x", namespace, grace_period_seconds=30)
+    assert isinstance(deleted_pod, client.V1Pod) and deleted_pod.metadata.name == "x"
+    assert core.delete_namespaced_service_account("default", namespace).metadata.name == "default"
     with pytest.raises(ApiException) as caught:
         core.read_namespaced_config_map("x", namespace)
     assert caught.value.status == 404

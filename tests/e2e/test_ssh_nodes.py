@@ -117,8 +117,8 @@ def test_a_machine_joins_runs_pods_and_leaves_clean(ssh_cluster: Cluster, machin
     on_machine = placed[node]
     # From a pod on the container node: the Service (both backends) and the machine's pod.
     probe = (
-        "for i in 1 2 3 4 5 6; do timeout 3 wget -qO- http://web >/dev/null && echo ok; done; "
-        f"timeout 3 wget -qO- http://{on_machine['status']['podIP']} >/dev/null && echo direct"
+        "for i in 1 2 3 4 5 6; do wget -T 3 -qO- http://web >/dev/null && echo ok; done; "
+        f"wget -T 3 -qO- http://{on_machine['status']['podIP']} >/dev/null && echo direct"
     )
     cluster.pinned_pod("probe", worker)
     out = cluster.kubectl("exec", "probe", "--", "sh", "-c", probe, timeout=60).stdout

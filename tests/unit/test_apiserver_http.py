@@ -144,6 +144,12 @@ async def test_crud_round_trip_with_statuses(client):
     deleted = await client.delete("/api/v1/nodes/n1")
     assert deleted.status == 200
     assert (await deleted.json())["status"] == "Success"
+    await client.post("/api/v1/namespaces", json={"metadata": {"name": "ns1"}})
+    service = {"metadata": {"name": "s1"}, "spec": {"ports": [{"port": 80}]}}
+    await client.post("/api/v1/namespaces/ns1/services", json=service)
+    deleted = await client.delete("/api/v1/namespaces/ns1/services/s1")
+    assert deleted.status == 200  # services answer with the deleted object, as upstream's
+    assert (await deleted.json())["metadata"]["name"] == "s1"
     gone = await client.get("/api/v1/nodes/n1")
     assert gone.status == 404
     assert (await gone.json())["message"] == 'nodes "n1" not found'

@@ -45,6 +45,9 @@ class Kind:
     columns: ClassVar[list[Column]] = [NAME, ("Created At", "date", "", 0)]
     #: False for kinds answered at the time of asking (metrics.k8s.io), kept nowhere.
     stored: ClassVar[bool] = True
+    #: A delete that removes the object at once answers with the object rather than a
+    #: Status (upstream's ReturnDeletedObject: pods, services, service accounts, namespaces).
+    returns_deleted_object: ClassVar[bool] = False
 
     # -- writes ----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ NAMESPACE_FINALIZER = "kubernetes"
 
 
 class NamespaceKind(Kind):
+    returns_deleted_object = True
     resource = ResourceType(
         "",
         "v1",

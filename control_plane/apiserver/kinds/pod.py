@@ -117,6 +117,7 @@ def _masked_spec(spec: Object) -> Object:
 
 
 class PodKind(Kind):
+    returns_deleted_object = True
     resource = ResourceType(
         "",
         "v1",

@@ -56,6 +56,7 @@ def _external_ip_cell(obj: Object) -> str:
 
 
 class ServiceKind(Kind):
+    returns_deleted_object = True
     resource = ResourceType(
         "",
         "v1",

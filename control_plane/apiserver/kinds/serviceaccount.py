@@ -11,6 +11,7 @@ from ku7s.api import meta
 
 
 class ServiceAccountKind(Kind):
+    returns_deleted_object = True
     resource = ResourceType(
         "",
         "v1",
