@@ -40,6 +40,7 @@ Object = dict[str, Any]
 log = logging.getLogger("kube-apiserver")
 
 KUBELET_PORT = 10250
+READ_BUFFER = 4 << 20
 _LOG_OPTIONS = (
     "follow",
     "previous",
@@ -101,6 +102,9 @@ class KubeletProxy:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(resolver=self._resolver),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+                # Room for a whole port-forward message (up to 1 MiB) and the next: with
+                # aiohttp's 64 KiB the connection paused and resumed within every message.
+                read_bufsize=READ_BUFFER,
             )
         return self._session
 
