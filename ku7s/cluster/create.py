@@ -30,6 +30,8 @@ from ku7s.errors import AlreadyExistsError, ClusterCreateError
 from ku7s.names import control_plane_name, network_name, worker_name
 
 API_READY_TIMEOUT = 60.0
+#: How often a create that waits looks whether its control plane is still there.
+CONTROL_PLANE_CHECK = 1.0
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class ClusterCreator:
                 secrets.admin.cert_pem,
                 secrets.admin.key_pem,
             )
-            asyncio.run(self._wait(entry, {w.name for w in workers}, wait))
+            asyncio.run(self._wait_unless_removed(name, entry, {w.name for w in workers}, wait))
             with self._progress.step(f"Writing kubeconfig context {entry['current-context']}"):
                 kubeconfig.merge(self._kubeconfig_path, entry)
         except BaseException as error:  # whatever stopped it, what was made goes
@@ -115,6 +117,32 @@ class ClusterCreator:
             self._kubeconfig_path,
             time.monotonic() - started,
         )
+
+    async def _wait_unless_removed(
+        self, cluster: str, entry: kubeconfig.Config, workers: set[str], wait: float
+    ) -> None:
+        """Wait for the cluster to come up; fail at once if its control plane is removed
+        meanwhile (a `ku7s delete cluster` that ran while this create did), rather than
+        when the wait times out."""
+        waiting = asyncio.create_task(self._wait(entry, workers, wait))
+        watching = asyncio.create_task(self._control_plane_removed(cluster))
+        try:
+            done, _ = await asyncio.wait({waiting, watching}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiting, watching):
+                task.cancel()
+            await asyncio.gather(waiting, watching, return_exceptions=True)
+        if waiting in done:
+            waiting.result()
+            return
+        raise ClusterCreateError(
+            f"the control plane {control_plane_name(cluster)} was removed while the cluster "
+            "was being created (by a `ku7s delete cluster` meanwhile?)"
+        )
+
+    async def _control_plane_removed(self, cluster: str) -> None:
+        while await asyncio.to_thread(self._provider.container_exists, control_plane_name(cluster)):
+            await asyncio.sleep(CONTROL_PLANE_CHECK)
 
     async def _wait(self, entry: kubeconfig.Config, workers: set[str], wait: float) -> None:
         async with APIClient.from_kubeconfig(entry, timeout=5) as client:

@@ -1,6 +1,7 @@
 """`ku7s delete cluster` always finishes and leaves nothing, whatever the cluster is doing:
-here, while its cloud controller is creating load balancers for Services just applied, and
-while a second delete of the same cluster runs at the same moment."""
+here, while its cloud controller is creating load balancers for Services just applied,
+while a second delete of the same cluster runs at the same moment, and (`--all`) while the
+clusters are still being created."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.names import network_name
 from tests.e2e.conftest import kubectl_path, run_ku7s, unique
+from tests.e2e.private_engine import private_engine
 
 
 def workload(services: int) -> str:
@@ -112,3 +114,28 @@ def test_two_deletes_of_one_cluster_at_once(provider: DockerProvider, node_image
     finally:
         if leftovers(provider, name):
             run_ku7s("delete", "cluster", "--name", name, env=env)
+
+
+def test_delete_all_while_two_clusters_are_being_created(node_image: str, tmp_path: Path):
+    """On an engine of the test's own (`--all` takes every cluster of an engine): both
+    creates are under way when the delete runs; it finishes and leaves nothing, and each
+    create ends with one ERROR line rather than a traceback or a wait to its timeout."""
+    with private_engine(node_image) as engine:
+        env = {"KUBECONFIG": str(tmp_path / "kubeconfig")}
+        names = [unique("all"), unique("all")]
+        create = ["create", "cluster", "--workers", "2", "--image", node_image, "--name"]
+        creates = [engine.ku7s(*create, name, env=env) for name in names]
+        deadline = time.monotonic() + 60
+        while not all(engine.provider.cluster_containers(name) for name in names):
+            assert time.monotonic() < deadline, "the creates did not start their containers"
+            time.sleep(0.05)
+        delete = engine.ku7s("delete", "cluster", "--all", env=env)
+        _, err = delete.communicate(timeout=120)
+        assert delete.returncode == 0, err
+        assert all(f'Deleting cluster "{name}"' in err for name in names), err
+        for create in creates:
+            _, err = create.communicate(timeout=120)
+            assert "Traceback" not in err
+            assert create.returncode != 0 and err.splitlines()[-1].startswith("ERROR: "), err
+        for name in names:
+            assert engine.provider.cluster_objects(name, network_name(name)) == []

@@ -2,32 +2,60 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import docker.errors
 import pytest
 
+from control_plane.cloud.docker_cloud import LB_CONFIG_PATH
 from ku7s.cluster.config import NodeConfig
 from ku7s.cluster.nodes import add_node
-from ku7s.names import containerd_volume_name
-from tests.e2e.conftest import Cluster, run_ku7s
+from ku7s.names import SERVICE_UID_LABEL, containerd_volume_name, network_name
+from tests.e2e.conftest import Cluster, run_ku7s, unique
+
+
+def load_balancer_backends(cluster: Cluster, namespace: str, service: str) -> list[str]:
+    """The node addresses the Service's load balancer container sends to."""
+    uid = cluster.get_json("service", service, "-n", namespace)["metadata"]["uid"]
+    [container] = cluster.provider.client.containers.list(
+        filters={"label": f"{SERVICE_UID_LABEL}={uid}"}
+    )
+    config = json.loads(cluster.provider.read_file(str(container.name), LB_CONFIG_PATH))
+    return list(config["backends"])
 
 
 def test_add_and_delete_a_node(cluster: Cluster):
+    """The new node joins the load balancers' backends, and leaves them when deleted: a
+    load balancer is updated, neither orphaned nor left sending to a node that is gone."""
+    ns = unique("lbnodes")
+    cluster.kubectl("create", "namespace", ns)
+    cluster.kubectl("create", "service", "loadbalancer", "front", "--tcp=80:80", "-n", ns)
     added = run_ku7s(
         "create", "node", "--name", cluster.name, "--labels", "tier=extra", env=cluster.env
     )
     assert added.returncode == 0, added.stderr
     name = added.stdout.strip()
     assert name == f"{cluster.name}-worker{len(cluster.workers)}"
+    address = cluster.provider.address_on(name, network_name(cluster.name))
     try:
         node = cluster.get_json("node", name)
         assert node["metadata"]["labels"]["tier"] == "extra"
         assert cluster.node_ready()[name] == "True"
+        cluster.wait_for(
+            lambda: address in load_balancer_backends(cluster, ns, "front"), 30,
+            what="the new node among the load balancer's backends",
+        )  # fmt: skip
     finally:
         deleted = run_ku7s("delete", "node", name, env=cluster.env)
     assert deleted.returncode == 0, deleted.stderr
     assert name not in cluster.node_ready()
+    cluster.wait_for(
+        lambda: address not in load_balancer_backends(cluster, ns, "front"), 30,
+        what="the deleted node out of the load balancer's backends",
+    )  # fmt: skip
+    assert load_balancer_backends(cluster, ns, "front")  # the other workers are still there
+    cluster.kubectl("delete", "namespace", ns, "--wait=false")
     assert not cluster.provider.container_exists(name)
     leases = cluster.kubectl("get", "leases", "-n", "kube-node-lease", "-o", "name").stdout
     assert name not in leases
