@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -316,7 +317,14 @@ def delete_cluster_cmd(ctx: CLIContext, cluster: str, all_clusters: bool) -> Non
     names = provider.list_clusters() if all_clusters else [validate_cluster_name(cluster)]
     for name in names:
         ctx.err.print(f'Deleting cluster "{name}" ...')
-        if not delete_cluster(provider, name, kubeconfig.default_path(), say=ctx.err.print):
+
+    def delete_one(name: str) -> bool:
+        return delete_cluster(provider, name, kubeconfig.default_path(), say=ctx.err.print)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:  # --all: at once
+        existed = list(pool.map(delete_one, names))
+    for name, found in zip(names, existed, strict=True):
+        if not found:
             ctx.err.print(f'   no cluster named "{name}" was found; nothing to delete')
 
 

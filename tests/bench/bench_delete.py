@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import statistics
 import subprocess
@@ -24,54 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_cluster import ku7s
+
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.names import network_name
 
-
-def ku7s(*args: str, env: dict[str, str]) -> float:
-    started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "ku7s", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"ku7s {' '.join(args)} failed:\n{result.stderr}")
-    return time.monotonic() - started
-
-
-def load_balancer_manifests(count: int) -> str:
-    """A Deployment and `count` Services of type LoadBalancer in front of it."""
-    documents: list[dict[str, object]] = [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "web", "namespace": "default"},
-            "spec": {
-                "replicas": 2,
-                "selector": {"matchLabels": {"app": "web"}},
-                "template": {
-                    "metadata": {"labels": {"app": "web"}},
-                    "spec": {"containers": [{"name": "nginx", "image": "nginx"}]},
-                },
-            },
-        }
-    ]
-    documents += [
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": f"lb{i}", "namespace": "default"},
-            "spec": {
-                "type": "LoadBalancer",
-                "selector": {"app": "web"},
-                "ports": [{"port": 80, "targetPort": 80}],
-            },
-        }
-        for i in range(count)
-    ]
-    return json.dumps({"apiVersion": "v1", "kind": "List", "items": documents})
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the tests package
+from tests.workloads import load_balanced_web
 
 
 def leftovers(provider: DockerProvider, cluster: str) -> list[str]:
@@ -110,7 +68,7 @@ def one_round(
     ku7s("create", "cluster", "--name", busy, "--workers", str(workers), env=env)
     try:
         manifest = tmp / "lb.json"
-        manifest.write_text(load_balancer_manifests(services))
+        manifest.write_text(load_balanced_web(services))
         subprocess.run(
             ["kubectl", "--kubeconfig", env["KUBECONFIG"], "apply", "-f", str(manifest)],
             check=True,

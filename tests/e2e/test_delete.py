@@ -5,7 +5,6 @@ clusters are still being created."""
 
 from __future__ import annotations
 
-import json
 import random
 import subprocess
 import time
@@ -16,39 +15,7 @@ from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.names import network_name
 from tests.e2e.conftest import kubectl_path, run_ku7s, unique
 from tests.e2e.private_engine import private_engine
-
-
-def workload(services: int) -> str:
-    """A Deployment and Services of type LoadBalancer in front of it (kubectl's List)."""
-    items: list[dict] = [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "web", "namespace": "default"},
-            "spec": {
-                "replicas": 2,
-                "selector": {"matchLabels": {"app": "web"}},
-                "template": {
-                    "metadata": {"labels": {"app": "web"}},
-                    "spec": {"containers": [{"name": "nginx", "image": "nginx"}]},
-                },
-            },
-        }
-    ]
-    items += [
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": f"lb{i}", "namespace": "default"},
-            "spec": {
-                "type": "LoadBalancer",
-                "selector": {"app": "web"},
-                "ports": [{"port": 80 + i, "targetPort": 80}],
-            },
-        }
-        for i in range(services)
-    ]
-    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+from tests.workloads import load_balanced_web
 
 
 def leftovers(provider: DockerProvider, cluster: str) -> list[str]:
@@ -59,7 +26,7 @@ def test_delete_while_load_balancers_are_being_created(
     provider: DockerProvider, node_image: str, tmp_path: Path
 ):
     manifest = tmp_path / "workload.json"
-    manifest.write_text(workload(3))
+    manifest.write_text(load_balanced_web(3))
     kubeconfig = tmp_path / "kubeconfig"
     env = {"KUBECONFIG": str(kubeconfig)}
     moments = random.Random()
@@ -118,8 +85,9 @@ def test_two_deletes_of_one_cluster_at_once(provider: DockerProvider, node_image
 
 def test_delete_all_while_two_clusters_are_being_created(node_image: str, tmp_path: Path):
     """On an engine of the test's own (`--all` takes every cluster of an engine): both
-    creates are under way when the delete runs; it finishes and leaves nothing, and each
-    create ends with one ERROR line rather than a traceback or a wait to its timeout."""
+    creates are under way when the delete runs; it finishes and leaves nothing, and a create
+    whose cluster went ends with one ERROR line rather than a traceback or a wait to its
+    timeout."""
     with private_engine(node_image) as engine:
         env = {"KUBECONFIG": str(tmp_path / "kubeconfig")}
         names = [unique("all"), unique("all")]
@@ -134,8 +102,9 @@ def test_delete_all_while_two_clusters_are_being_created(node_image: str, tmp_pa
         assert delete.returncode == 0, err
         assert all(f'Deleting cluster "{name}"' in err for name in names), err
         for create in creates:
+            # A create fails with one line, unless it finished before its cluster's turn.
             _, err = create.communicate(timeout=120)
             assert "Traceback" not in err
-            assert create.returncode != 0 and err.splitlines()[-1].startswith("ERROR: "), err
+            assert create.returncode == 0 or err.splitlines()[-1].startswith("ERROR: "), err
         for name in names:
             assert engine.provider.cluster_objects(name, network_name(name)) == []

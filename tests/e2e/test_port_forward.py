@@ -5,7 +5,6 @@ and several connections at once, with kubectl's SPDY (1.27), kubectl's WebSocket
 from __future__ import annotations
 
 import hashlib
-import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.stream import portforward
 
-from tests.e2e.conftest import Cluster, unique
+from tests.e2e.conftest import Cluster, free_port, unique
 
 SIZE = 100 * 2**20
 
@@ -37,12 +36,6 @@ def web(cluster: Cluster) -> Iterator[tuple[str, str]]:
         yield ns, made.stdout.split()[0]
     finally:
         cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(url: str) -> bytes:

@@ -4,7 +4,6 @@ each test in a namespace of its own, deleted afterwards."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import textwrap
 import time
@@ -16,7 +15,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.stream import portforward, stream
 
-from tests.e2e.conftest import Cluster, run_ku7s, unique
+from tests.e2e.conftest import Cluster, free_port, run_ku7s, unique
 
 
 @pytest.fixture
@@ -535,12 +534,6 @@ def test_a_loaded_image_runs(cluster: Cluster, ns: str, tmp_path: Path):
     assert missing.stderr.strip().endswith("is not in the host's Docker: build or pull it first")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.read().decode()
@@ -552,7 +545,7 @@ def test_port_forward_and_exec_with_each_kubectl(cluster: Cluster, ns: str, vers
     1.27 speaks SPDY for both."""
     cluster.kubectl("run", "web", "-n", ns, "--image=nginx")
     cluster.wait_for(lambda: running(cluster.get_json("pod", "web", "-n", ns)), 60, what="Running")
-    port = _free_port()
+    port = free_port()
     forward = subprocess.Popen(
         [*cluster.kubectl_argv(version), "port-forward", "-n", ns, "pod/web", f"{port}:80"],
         stdout=subprocess.PIPE,

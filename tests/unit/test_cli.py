@@ -104,8 +104,8 @@ def test_delete_all_removes_every_cluster(tmp_path, monkeypatch):
         out=Console(file=io.StringIO()), err=Console(file=err), connect=lambda: fake
     )
     assert main(["delete", "cluster", "--all"], context) == 0
-    assert fake.removed == ["a-control-plane", "a-worker", "b-control-plane"]
-    assert fake.cleaned == ["ku7s-a", "ku7s-b"]
+    assert sorted(fake.removed) == ["a-control-plane", "a-worker", "b-control-plane"]
+    assert sorted(fake.cleaned) == ["ku7s-a", "ku7s-b"]
     assert 'Deleting cluster "a"' in err.getvalue() and 'Deleting cluster "b"' in err.getvalue()
 
 

@@ -57,6 +57,27 @@ class FakeCollection:
         raise docker.errors.NotFound(name)
 
 
+class FakeLowLevelAPI:
+    """The engine's listing and removal of containers, by id, as docker.APIClient has them."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        self._engine = engine
+
+    def containers(self, all: bool = False, filters=None) -> list[dict]:
+        found = self._engine.containers.list(all=all, filters=filters)
+        listed = [{"Id": c.id, "Names": [f"/{c.name}"], "Labels": c.labels} for c in found]
+        if self._engine.after_listing:
+            self._engine.after_listing.pop(0)()
+        return listed
+
+    def remove_container(self, container: str, force: bool = False, v: bool = False) -> None:
+        for obj in self._engine.objects:
+            if obj.kind == "container" and obj.id == container:
+                self._engine.remove(obj)
+                return
+        raise docker.errors.NotFound(container)
+
+
 class FakeEngine:
     """A Docker engine's containers, volumes and networks, and the rules its removals
     follow: a network with containers on it refuses (403)."""
@@ -70,6 +91,8 @@ class FakeEngine:
         self.containers = FakeCollection(self, "container")
         self.volumes = FakeCollection(self, "volume")
         self.networks = FakeCollection(self, "network")
+        self.api = FakeLowLevelAPI(self)
+        self.after_listing: list = []  # what happens right after a listing, one per listing
 
     def add(self, kind: str, name: str, cluster: str = "dev", role: str = WORKER, network=""):
         labels = {CLUSTER_LABEL: cluster, ROLE_LABEL: role} if cluster else {}
@@ -160,6 +183,15 @@ def test_what_another_delete_is_removing_is_waited_for():
     clock = Clock()
     sweep(engine, clock).run()
     assert engine.objects == [] and clock.now > 0
+
+
+def test_what_another_delete_removed_after_the_listing_counts_as_gone():
+    engine = FakeEngine()
+    a_cluster(engine)
+    worker = next(o for o in engine.objects if o.name == "dev-worker")
+    engine.after_listing.append(lambda: engine.remove(worker))
+    result = sweep(engine).run()
+    assert engine.objects == [] and "dev-worker" in result.containers
 
 
 def test_a_users_container_on_the_network_is_disconnected_not_removed():

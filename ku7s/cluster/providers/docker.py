@@ -141,8 +141,11 @@ class DockerProvider:
         client: docker.DockerClient,
         privileged: bool | None = None,
         capabilities: Capabilities | None = None,
+        parallel_requests: int = 16,
     ) -> None:
         self._client = client
+        #: How many requests may be in flight at once (an engine over SSH has few sessions).
+        self._parallel = parallel_requests
         self._capabilities = capabilities or Capabilities.of_this_machine()
         self._privileged = self._capabilities.allow_privileged if privileged is None else privileged
 
@@ -165,7 +168,8 @@ class DockerProvider:
     # -- queries -------------------------------------------------------------------------
 
     def _containers(self, filters: dict[str, Any]) -> list[Container]:
-        return list(self._client.containers.list(all=True, filters=filters))
+        # (a container removed between the listing and its inspection is left out)
+        return list(self._client.containers.list(all=True, filters=filters, ignore_removed=True))
 
     def list_clusters(self) -> list[str]:
         """Clusters with anything on this engine: a cluster being created has its network
@@ -386,7 +390,7 @@ class DockerProvider:
     def remove_cluster(self, cluster: str, network: str, timeout: float = 60.0) -> SweepResult:
         """Remove every container, volume and network of the cluster, control planes first,
         including objects that appear meanwhile (see ClusterSweep)."""
-        return ClusterSweep(self._client, cluster, network).run(timeout)
+        return ClusterSweep(self._client, cluster, network, workers=self._parallel).run(timeout)
 
     def remove_volume(self, name: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):

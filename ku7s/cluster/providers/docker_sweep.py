@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import docker
 import docker.errors
-from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.models.volumes import Volume
 
@@ -32,6 +32,20 @@ RETRY_PAUSE = 0.1
 
 class SweepError(Ku7sError):
     """Something of the cluster could not be removed in time."""
+
+
+@dataclass(frozen=True)
+class ContainerEntry:
+    """A container as the engine's listing gives it."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> ContainerEntry:
+        names = entry.get("Names") or [""]
+        return cls(str(entry["Id"]), str(names[0]).lstrip("/"), dict(entry.get("Labels") or {}))
 
 
 @dataclass
@@ -54,8 +68,10 @@ class ClusterSweep:
         network: str,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        workers: int = 16,
     ) -> None:
         self._client = client
+        self._workers = workers
         self._cluster = cluster
         self._network = network
         self._clock = clock
@@ -85,8 +101,13 @@ class ClusterSweep:
         containers, volumes, networks = self._find()
         return _describe(containers, volumes, networks)
 
-    def _find(self) -> tuple[list[Container], list[Volume], list[Network]]:
-        containers = self._client.containers.list(all=True, filters=self._label)
+    def _find(self) -> tuple[list[ContainerEntry], list[Volume], list[Network]]:
+        # One listing call: the SDK's containers.list inspects each container after, which
+        # fails on one that another delete removed in between.
+        containers = [
+            ContainerEntry.of(entry)
+            for entry in self._client.api.containers(all=True, filters=self._label)
+        ]
         volumes = self._client.volumes.list(filters=self._label)
         return containers, volumes, self._networks()
 
@@ -99,7 +120,7 @@ class ClusterSweep:
         creators = [c for c in containers if c.labels.get(ROLE_LABEL) == CONTROL_PLANE]
         others = [c for c in containers if c not in creators]
         for group in (creators, others):
-            with ThreadPoolExecutor(max_workers=max(1, min(len(group), 16))) as pool:
+            with ThreadPoolExecutor(max_workers=max(1, min(len(group), self._workers))) as pool:
                 for container, gone in zip(
                     group, pool.map(self._remove_container, group), strict=True
                 ):
@@ -126,8 +147,8 @@ class ClusterSweep:
         named = [n for n in named if n.name == self._network]
         return list({n.id: n for n in labelled + named}.values())
 
-    def _remove_container(self, container: Container) -> bool:
-        return self._remove(container.remove, force=True, v=True)
+    def _remove_container(self, container: ContainerEntry) -> bool:
+        return self._remove(self._client.api.remove_container, container.id, force=True, v=True)
 
     def _remove_network(self, network: Network) -> bool:
         """Remove it; a container of no cluster still attached (a user's) is disconnected
@@ -143,11 +164,11 @@ class ClusterSweep:
         return self._remove(network.remove)
 
     @staticmethod
-    def _remove(remove: Callable[..., object], **options: object) -> bool:
+    def _remove(remove: Callable[..., object], *args: object, **options: object) -> bool:
         """Whether the object is gone: removed now, or not there any more. False when the
         engine refuses for now (being removed by another, still in use, has endpoints)."""
         try:
-            remove(**options)
+            remove(*args, **options)
         except docker.errors.NotFound:
             return True
         except docker.errors.APIError as e:
@@ -158,7 +179,7 @@ class ClusterSweep:
 
 
 def _describe(
-    containers: list[Container], volumes: list[Volume], networks: list[Network]
+    containers: list[ContainerEntry], volumes: list[Volume], networks: list[Network]
 ) -> list[str]:
     return (
         [f"container {c.name}" for c in containers]

@@ -86,7 +86,9 @@ class RemoteEngine:
                 self.host.run("cat /proc/self/status", check=False).stdout,
                 self.host.run("cat /proc/sys/kernel/cap_last_cap", check=False).stdout,
             )
-            self._provider = DockerProvider(client, capabilities=capabilities)
+            self._provider = DockerProvider(
+                client, capabilities=capabilities, parallel_requests=MAX_SESSIONS
+            )
         except BaseException:
             self.host.close()
             raise
