@@ -115,7 +115,10 @@ class AttachSession:
         fd: int | None = None
         try:
             if self._stdin is not None:
-                fd = os.open(self._stdin, os.O_WRONLY | os.O_NONBLOCK)
+                # ENXIO: nobody reads the FIFO any more (the container has finished); the
+                # session still shows its output.
+                with contextlib.suppress(OSError):
+                    fd = os.open(self._stdin, os.O_WRONLY | os.O_NONBLOCK)
             async for message in self._ws:
                 data = frame_payload(message)
                 if not data:

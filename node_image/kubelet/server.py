@@ -155,7 +155,8 @@ class KubeletServer:
             raise web.HTTPBadRequest(
                 text=f"unable to upgrade connection: container {container} is not running\n"
             )
-        self._attached.add(latest.id)
+        if made_for_one:
+            self._attached.add(latest.id)
         path = Path(log_directory(worker.pod)) / container / f"{latest.restart_count}.log"
         instance = latest.id
 
