@@ -112,8 +112,11 @@ def test_typed_crud_on_every_kind(api, namespace):
     assert core.delete_namespaced_config_map("x", namespace)["status"] == "Success"
     deleted_service = core.delete_namespaced_service("x", namespace)
     assert isinstance(deleted_service, client.V1Service) and deleted_service.metadata.name == "x"
-    deleted_pod = core.delete_namespaced_pod("x", namespace, grace_period_seconds=30)
-    assert isinstance(deleted_pod, client.V1Pod) and deleted_pod.metadata.name == "x"
+    # (a pod of its own: the controllers above may adopt and remove pod x meanwhile)
+    lone = client.V1Pod(metadata=client.V1ObjectMeta(name="lone"), spec=template.spec)
+    core.create_namespaced_pod(namespace, lone)
+    deleted_pod = core.delete_namespaced_pod("lone", namespace, grace_period_seconds=30)
+    assert isinstance(deleted_pod, client.V1Pod) and deleted_pod.metadata.name == "lone"
     assert core.delete_namespaced_service_account("default", namespace).metadata.name == "default"
     with pytest.raises(ApiException) as caught:
         core.read_namespaced_config_map("x", namespace)
