@@ -135,6 +135,7 @@ class ClusterCreator:
         if waiting in done:
             waiting.result()
             return
+        watching.result()  # a failure to ask the engine is told as itself
         raise ClusterCreateError(
             f"the control plane {control_plane_name(cluster)} was removed while the cluster "
             "was being created (by a `ku7s delete cluster` meanwhile?)"
