@@ -19,7 +19,9 @@ import struct
 import threading
 from collections.abc import Awaitable, Callable
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
+
+from node_image.kubelet.remote_command import frame_payload
 
 CLOSE = 255
 #: How much of a pod's answer one message carries at most. Big reads mean few WebSocket
@@ -124,9 +126,10 @@ class PortForwardSession:
 
     async def _from_client(self) -> None:
         async for message in self._ws:
-            if message.type != WSMsgType.BINARY or not message.data:
+            data = frame_payload(message)
+            if not data:
                 continue
-            channel, payload = message.data[0], message.data[1:]
+            channel, payload = data[0], data[1:]
             if channel == CLOSE and payload:
                 writer = self._writers.get(payload[0] // 2)
                 if writer is not None and writer.can_write_eof():

@@ -19,9 +19,8 @@ import docker
 import docker.errors
 import docker.types
 from docker.models.containers import Container
-from docker.models.networks import Network
 
-from ku7s.cluster.providers.docker_sweep import ClusterSweep, SweepResult
+from ku7s.cluster.providers.docker_sweep import ClusterSweep, SweepResult, networks_named
 from ku7s.errors import DockerUnavailableError, NotFoundError
 from ku7s.names import CLUSTER_LABEL, CONTROL_PLANE, GATEWAY, ROLE_LABEL, WORKER
 
@@ -262,7 +261,7 @@ class DockerProvider:
         return [s for network in self._client.api.networks() for s in _ipv4_subnets(network)]
 
     def network_subnet(self, name: str) -> str:
-        for network in self._networks_named(name):
+        for network in networks_named(self._client, name):
             for subnet in _ipv4_subnets(network.attrs):
                 return subnet
         raise NotFoundError(f'no Docker network "{name}" with an IPv4 subnet')
@@ -278,12 +277,8 @@ class DockerProvider:
             else None,
         )
 
-    def _networks_named(self, name: str) -> list[Network]:
-        # Docker's name filter matches substrings: "ku7s-dev" also finds "ku7s-dev2".
-        return [n for n in self._client.networks.list(names=[name]) if n.name == name]
-
     def network_exists(self, name: str) -> bool:
-        return bool(self._networks_named(name))
+        return bool(networks_named(self._client, name))
 
     def create_node(self, spec: NodeSpec) -> None:
         """Create the container, copy its files in, and start it.

@@ -142,9 +142,7 @@ class ClusterSweep:
 
     def _networks(self) -> list[Network]:
         labelled = self._client.networks.list(filters=self._label)
-        # Docker's name filter matches substrings: "ku7s-dev" also finds "ku7s-dev2".
-        named = self._client.networks.list(names=[self._network])
-        named = [n for n in named if n.name == self._network]
+        named = networks_named(self._client, self._network)
         return list({n.id: n for n in labelled + named}.values())
 
     def _remove_container(self, container: ContainerEntry) -> bool:
@@ -176,6 +174,12 @@ class ClusterSweep:
                 return False
             raise
         return True
+
+
+def networks_named(client: docker.DockerClient, name: str) -> list[Network]:
+    """The networks called exactly `name` (Docker's name filter matches substrings:
+    "ku7s-dev" also finds "ku7s-dev2")."""
+    return [n for n in client.networks.list(names=[name]) if n.name == name]
 
 
 def _describe(
