@@ -39,6 +39,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[APIServerConfig, str, int
     )
     parser.add_argument("--default-not-ready-toleration-seconds", type=int, default=300)
     parser.add_argument("--default-unreachable-toleration-seconds", type=int, default=300)
+    parser.add_argument(
+        "--service-account-max-token-expiration",
+        type=int,
+        default=None,
+        help="seconds: tokens asked for longer get this long (default: no bound)",
+    )
     args = parser.parse_args(argv)
     host, _, port = args.etcd.rpartition(":")
     config = APIServerConfig(
@@ -54,6 +60,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[APIServerConfig, str, int
         node_grace_seconds=args.node_monitor_grace_period,
         not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
         unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
+        service_account_max_token_expiration=args.service_account_max_token_expiration,
     )
     return config, host or "127.0.0.1", int(port)
 

@@ -12,19 +12,25 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry
 
 from control_plane.apiserver import discovery, errors
-from control_plane.apiserver.auth import PUBLIC_PATHS, User, authenticate
+from control_plane.apiserver.access_reviews_api import AccessReviewsAPI
+from control_plane.apiserver.authentication.user import ANONYMOUS, USER, User
+from control_plane.apiserver.authentication.x509 import certificate_user
+from control_plane.apiserver.authorization.attributes import forbidden, request_attributes
+from control_plane.apiserver.authorization.authorizer import Authorizer
+from control_plane.apiserver.authorization.impersonation import impersonated
 from control_plane.apiserver.handlers import BOOKMARK_INTERVAL, ResourceHandlers, json_response
 from control_plane.apiserver.kubelet_proxy import KubeletProxy
 from control_plane.apiserver.metrics import APIServerMetrics
 from control_plane.apiserver.metrics_api import MetricsAPI
 from control_plane.apiserver.registry import Registry
+from control_plane.apiserver.tokens_api import TokensAPI
 from ku7s import KUBERNETES_VERSION, __version__
 from ku7s.metrics.endpoint import metrics_response
 
 log = logging.getLogger("kube-apiserver")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Authenticator = Callable[[web.Request], User | None]
+Authenticator = Callable[[web.Request], Awaitable[User]]
 
 
 def version_info() -> dict[str, str]:
@@ -63,15 +69,37 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return json_response(errors.internal(repr(e)).status(), status=500)
 
 
-def authentication(authenticator: Authenticator) -> Middleware:
-    """401 for any request but the public health and version paths without a user."""
+#: Paths anyone may read when no authorizer decides (system:public-info-viewer's).
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+
+
+async def certificate_or_anonymous(request: web.Request) -> User:
+    """Client certificates and nothing else (tests that need no tokens)."""
+    return certificate_user(request) or ANONYMOUS
+
+
+def _public(path: str) -> bool:
+    path = path.rstrip("/")
+    return path in PUBLIC_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/"))
+
+
+def access_control(authenticator: Authenticator, authorizer: Authorizer | None) -> Middleware:
+    """Who asks (401 if a credential does not check out), as whom (impersonation), and
+    whether they may (403 in upstream's words). Without an authorizer everyone
+    authenticated may do anything, and anonymous callers only read the health paths."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        path = request.path.rstrip("/")
-        public = path in PUBLIC_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/"))
-        if not public and authenticator(request) is None:
+        user = await authenticator(request)
+        if authorizer is not None:
+            user = impersonated(user, request.headers, authorizer.authorize)
+            attrs = request_attributes(user, request.method, request.path, request.query)
+            decision = authorizer.authorize(attrs)
+            if not decision.allowed:
+                raise forbidden(attrs, decision.reason)
+        elif user.is_anonymous and not _public(request.path):
             raise errors.unauthorized()
+        request[USER] = user
         return await handler(request)
 
     return middleware
@@ -111,17 +139,19 @@ class HealthChecks:
 def build_app(
     registry: Registry,
     advertise_address: str,
-    authenticator: Authenticator = authenticate,
+    authenticator: Authenticator = certificate_or_anonymous,
+    authorizer: Authorizer | None = None,
     bookmark_interval: float = BOOKMARK_INTERVAL,
     kubelets: KubeletProxy | None = None,
     metrics: APIServerMetrics | None = None,
+    tokens: TokensAPI | None = None,
 ) -> web.Application:
     metrics = metrics or APIServerMetrics(CollectorRegistry())
     app = web.Application(
         middlewares=[
             metrics.middleware(registry.kinds),
             status_errors,
-            authentication(authenticator),
+            access_control(authenticator, authorizer),
         ],
         client_max_size=3 * 1024 * 1024,
     )
@@ -197,6 +227,9 @@ def build_app(
     r.add_get("/readyz/{check:.*}", health.ready)
     if kubelets is not None:
         MetricsAPI(registry, kubelets.resource_metrics).routes(app)
+    if tokens is not None:
+        tokens.routes(app)
+    AccessReviewsAPI(authorizer).routes(app)
     r.add_route("*", "/api/v1/{tail:.+}", resources.core)
     r.add_get("/apis/{group}", api_group)
     r.add_get("/apis/{group}/{version}", group_version)

@@ -1,5 +1,6 @@
 """Objects every cluster has from its first second: the four default namespaces with their
-default service accounts, the ``kubernetes`` Service pointing at this apiserver, and the
+default service accounts, the ``kubernetes`` Service pointing at this apiserver, the
+``kube-root-ca.crt`` ConfigMap of every namespace (the CA pods verify the API with), and the
 ``kube-proxy`` ConfigMap (as kubeadm writes it) from which every kube-proxy reads the
 cluster's pod network."""
 
@@ -9,7 +10,8 @@ import logging
 from typing import Any
 
 from control_plane.apiserver import errors
-from control_plane.apiserver.registry import Registry
+from control_plane.apiserver.kinds.namespace import root_ca_config_map
+from control_plane.apiserver.registry import ListOptions, Registry
 
 log = logging.getLogger("kube-apiserver")
 
@@ -34,6 +36,14 @@ async def ensure_default_namespaces(registry: Registry) -> None:
     for name in DEFAULT_NAMESPACES:
         await _ensure(registry, "namespaces", "", {"metadata": {"name": name}})
         await _ensure(registry, "serviceaccounts", name, {"metadata": {"name": "default"}})
+
+
+async def ensure_root_ca_config_maps(registry: Registry, ca_pem: str) -> None:
+    """Namespaces made before the cluster published its CA get the ConfigMap now."""
+    namespaces = await registry.list(registry.kinds.get("namespaces"), None, ListOptions())
+    for namespace in namespaces.items:
+        name = namespace["metadata"]["name"]
+        await _ensure(registry, "configmaps", name, root_ca_config_map(ca_pem))
 
 
 async def ensure_kubernetes_service(

@@ -24,6 +24,7 @@ _SUBRESOURCE_VERBS = {
     "attach": ["create", "get"],
     "portforward": ["create", "get"],
     "proxy": ["create", "delete", "get", "patch", "update"],
+    "token": ["create"],
 }
 _SUBRESOURCE_KINDS = {
     "scale": ("autoscaling", "v1", "Scale"),
@@ -33,6 +34,7 @@ _SUBRESOURCE_KINDS = {
     "attach": ("", "v1", "PodAttachOptions"),
     "portforward": ("", "v1", "PodPortForwardOptions"),
     "proxy": ("", "v1", "ServiceProxyOptions"),
+    "token": ("authentication.k8s.io", "v1", "TokenRequest"),
 }
 
 #: The media type parameters of aggregated discovery, newest first.

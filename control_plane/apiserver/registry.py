@@ -15,11 +15,12 @@ import contextlib
 import datetime
 import json
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from control_plane.apiserver import errors
+from control_plane.apiserver.admission import AdmissionPlugin
 from control_plane.apiserver.kinds import Kind, Kinds
 from control_plane.apiserver.kinds.base import (
     FOREGROUND_FINALIZER,
@@ -151,9 +152,12 @@ def validate_metadata(kind: Kind, obj: Object, errors_: FieldErrors) -> None:
 class Registry:
     """Create, read, update, delete, list and watch objects of any served kind."""
 
-    def __init__(self, storage: Storage, kinds: Kinds) -> None:
+    def __init__(
+        self, storage: Storage, kinds: Kinds, admission: Sequence[AdmissionPlugin] = ()
+    ) -> None:
         self._storage = storage
         self.kinds = kinds
+        self._admission = tuple(admission)
         #: Namespaces by name, as last read or written. Every namespace write goes through
         #: this registry (there is one apiserver), so the cache cannot go stale; it saves the
         #: etcd round trip each namespaced create would otherwise pay.
@@ -340,6 +344,8 @@ class Registry:
         problems = FieldErrors()
         if kind.label_names:
             problems.dns_label("metadata.name", name)
+        elif kind.path_segment_names:
+            problems.path_segment("metadata.name", name)
         else:
             problems.dns_subdomain("metadata.name", name)
         if not name and obj["metadata"].get("generateName") is None:
@@ -365,6 +371,8 @@ class Registry:
             raise errors.invalid(kind.resource.kind, name, problems.causes(), kind.resource.group)
 
     async def _admit(self, kind: Kind, obj: Object, old: Object | None) -> None:
+        for plugin in self._admission:
+            await plugin.admit(self, kind, obj, old)
         admit = getattr(kind, "admit", None)
         if admit is not None:
             await admit(obj, old)

@@ -12,13 +12,20 @@ import grpc
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from control_plane.apiserver.admission.service_account import ServiceAccountAdmission
 from control_plane.apiserver.allocators import ServiceAllocator
 from control_plane.apiserver.app import build_app
-from control_plane.apiserver.auth import server_ssl_context
+from control_plane.apiserver.authentication.request_authenticator import RequestAuthenticator
+from control_plane.apiserver.authentication.service_account_tokens import ServiceAccountTokens
+from control_plane.apiserver.authentication.x509 import server_ssl_context
+from control_plane.apiserver.authorization.authorizer import Authorizer
+from control_plane.apiserver.authorization.policy_reconciler import reconcile_bootstrap_policy
+from control_plane.apiserver.authorization.rbac import RBACAuthorizer
 from control_plane.apiserver.bootstrap import (
     ensure_default_namespaces,
     ensure_kube_proxy_config,
     ensure_kubernetes_service,
+    ensure_root_ca_config_maps,
 )
 from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.kubelet_proxy import KubeletProxy, kubelet_ssl_context
@@ -30,7 +37,9 @@ from control_plane.apiserver.node_service.service import ClusterNetwork, NodeSer
 from control_plane.apiserver.node_service.tokens import BootstrapTokens
 from control_plane.apiserver.registry import Registry
 from control_plane.apiserver.storage import EtcdStorage
+from control_plane.apiserver.tokens_api import TokensAPI
 from control_plane.container import own_address
+from ku7s import pki as pki_files
 from ku7s.pki import CertificateAuthority
 from ku7s.rpc import node_pb2_grpc
 
@@ -59,6 +68,20 @@ class APIServerConfig:
     #: DefaultTolerationSeconds admission).
     not_ready_toleration_seconds: int = 300
     unreachable_toleration_seconds: int = 300
+    #: Upper bound on a service account token's life (--service-account-max-token-expiration).
+    service_account_max_token_expiration: int | None = None
+
+
+def service_account_key(pki: Path) -> bytes:
+    """The token signing key made at create time (sa.key), made now for an older cluster."""
+    path = pki / "sa.key"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        key = pki_files.private_key_pem(pki_files.new_private_key())
+        path.write_bytes(key)
+        path.chmod(0o600)
+        return key
 
 
 class APIServer:
@@ -78,6 +101,8 @@ class APIServer:
         cfg = self._config
         storage = self._storage
         await storage.connect()
+        pki = cfg.pki_dir
+        ca_pem = (pki / "ca.crt").read_bytes()
         allocator = ServiceAllocator(storage, cfg.service_cidr)
         registry = Registry(
             storage,
@@ -85,16 +110,33 @@ class APIServer:
                 allocator,
                 not_ready_toleration_seconds=cfg.not_ready_toleration_seconds,
                 unreachable_toleration_seconds=cfg.unreachable_toleration_seconds,
+                root_ca_pem=ca_pem.decode(),
             ),
+            admission=[ServiceAccountAdmission()],
         )
         await ensure_default_namespaces(registry)
+        await ensure_root_ca_config_maps(registry, ca_pem.decode())
+        await reconcile_bootstrap_policy(registry)
+        rbac = RBACAuthorizer(registry)
+        following_rbac = asyncio.create_task(rbac.run(stop))
+        await rbac.wait_synced()
         await ensure_kubernetes_service(
             registry, allocator.kubernetes_service_ip, own_address(), cfg.secure_port
         )
         await ensure_kube_proxy_config(registry, cfg.cluster_cidr)
 
-        pki = cfg.pki_dir
-        ca = CertificateAuthority.load((pki / "ca.crt").read_bytes(), (pki / "ca.key").read_bytes())
+        ca = CertificateAuthority.load(ca_pem, (pki / "ca.key").read_bytes())
+        tokens = ServiceAccountTokens(
+            service_account_key(pki),
+            max_expiration_seconds=cfg.service_account_max_token_expiration,
+        )
+
+        async def lookup(plural: str, namespace: str, name: str) -> dict[str, object] | None:
+            return await registry.find(registry.kinds.get(plural), namespace, name)
+
+        authenticator = RequestAuthenticator(
+            tokens, lookup, BootstrapTokens(cfg.bootstrap_token_file)
+        )
         node_service = NodeService(
             registry,
             ca,
@@ -102,12 +144,21 @@ class APIServer:
             PodCIDRAllocator(cfg.cluster_cidr, cfg.node_cidr_mask),
             self._timing,
             ClusterNetwork(cfg.cluster_cidr, allocator.cluster_dns_ip),
+            service_account_tokens=tokens,
         )
         grpc_server = self._grpc_server(node_service)
         await grpc_server.start()
 
         kubelets = KubeletProxy(kubelet_ssl_context(pki), resolver=NodeAddressResolver(registry))
-        app = build_app(registry, cfg.advertise_address, kubelets=kubelets, metrics=self._metrics)
+        app = build_app(
+            registry,
+            cfg.advertise_address,
+            authenticator=authenticator,
+            authorizer=Authorizer(rbac),
+            kubelets=kubelets,
+            metrics=self._metrics,
+            tokens=TokensAPI(registry, tokens, authenticator, cfg.advertise_address),
+        )
         counting = asyncio.create_task(
             self._metrics.count_objects(registry.kinds, storage.count, stop)
         )
@@ -128,6 +179,7 @@ class APIServer:
             await monitor.run(stop)
         finally:
             counting.cancel()
+            following_rbac.cancel()
             # Kubelet streams and watches never end by themselves: both get their second.
             await asyncio.gather(grpc_server.stop(grace=1), runner.cleanup())
             await node_service.drain()

@@ -72,6 +72,15 @@ class FieldErrors:
         elif problems := dns1123_label_errors(value):
             self.invalid(path, value, problems[0])
 
+    def path_segment(self, path: str, value: Any) -> None:
+        """Names that need only fit in a URL path segment (upstream's ValidatePathSegmentName)."""
+        if not isinstance(value, str) or not value:
+            self.required(path, "name or generateName is required")
+        elif value in (".", ".."):
+            self.invalid(path, value, f"may not be '{value}'")
+        elif "/" in value or "%" in value:
+            self.invalid(path, value, "may not contain '/' or '%'")
+
     def dns_subdomain(self, path: str, value: Any) -> None:
         if not isinstance(value, str) or not value:
             self.required(path)

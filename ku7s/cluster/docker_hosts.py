@@ -234,7 +234,7 @@ class MultiHostCluster:
             self._local.read_file(self._control_plane, f"{PKI_DIR}/ca.crt"),
             self._local.read_file(self._control_plane, f"{PKI_DIR}/ca.key"),
         )
-        identity = ca.issue_client(f"ku7s:gateway:{host}")
+        identity = ca.issue_client(f"ku7s:gateway:{host}", ("ku7s:gateways",))
         config = kubeconfig.render(
             self._cluster,
             f"https://{self._control_plane}:{API_SERVER_PORT}",

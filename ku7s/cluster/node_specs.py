@@ -18,6 +18,7 @@ from ku7s.names import (
 )
 
 PKI_DIR = "/etc/ku7s/pki"
+SERVICE_ACCOUNT_KEY_FILE = "sa.key"
 #: The API server's and node service's (bootstrap, then node) ports, published on
 #: networking.nodeServiceAddress when it is set.
 CONTROL_PLANE_PORTS = (6443, 6444, 6445)
@@ -47,6 +48,9 @@ class ClusterSecrets:
     dns: pki.KeyPair
     cloud_controller_manager: pki.KeyPair
     token: str
+    #: Signs service account tokens (kubeadm's sa.key): the API server signs with it and
+    #: the token controller fills legacy token Secrets with it.
+    service_account_key_pem: bytes
 
     @classmethod
     def create(cls, cluster: str, service_subnet: str = "10.96.0.0/16") -> ClusterSecrets:
@@ -79,6 +83,7 @@ class ClusterSecrets:
             ca.issue_client("system:serviceaccount:kube-system:coredns"),
             ca.issue_client("system:cloud-controller-manager"),
             pki.new_bootstrap_token(),
+            pki.private_key_pem(pki.new_private_key()),
         )
 
 
@@ -137,6 +142,7 @@ def control_plane_spec(
             f"{PKI_DIR}/apiserver.key": secrets.apiserver.key_pem,
             f"{PKI_DIR}/apiserver-kubelet-client.crt": secrets.kubelet_client.cert_pem,
             f"{PKI_DIR}/apiserver-kubelet-client.key": secrets.kubelet_client.key_pem,
+            f"{PKI_DIR}/{SERVICE_ACCOUNT_KEY_FILE}": secrets.service_account_key_pem,
             TOKENS_PATH: secrets.token.encode() + b"\n",
             ADMIN_KUBECONFIG_PATH: kubeconfig.dump(admin).encode(),
             **components,

@@ -179,11 +179,11 @@ async def container_environment(
     env: dict[str, str] = {}
     if spec.get("enableServiceLinks", True):
         env.update(service_variables(await objects.list("services", namespace)))
-    # The API server's own service is announced to every namespace, as upstream does.
-    if namespace != "default":
-        kubernetes = await objects.get("services", "default", "kubernetes")
-        if kubernetes is not None:
-            env.update(service_variables([kubernetes]))
+    # The API server's own service is announced to every pod, service links or not, as
+    # upstream does: in-cluster clients find the API through KUBERNETES_SERVICE_HOST.
+    kubernetes = await objects.get("services", "default", "kubernetes")
+    if kubernetes is not None:
+        env.update(service_variables([kubernetes]))
     for source in container.get("envFrom") or []:
         prefix = source.get("prefix", "")
         for field, resource in (("configMapRef", "configmaps"), ("secretRef", "secrets")):

@@ -32,6 +32,7 @@ from node_image.kubelet.reporter import Reporter
 from node_image.kubelet.resource_metrics import CadvisorMetrics, ResourceMetrics, UsageSource
 from node_image.kubelet.runtime_view import RuntimeView
 from node_image.kubelet.sandbox_config import ClusterDNS
+from node_image.kubelet.service_account_tokens import ServiceAccountTokens
 from node_image.kubelet.volumes import PodVolumes
 
 log = logging.getLogger("kubelet")
@@ -172,7 +173,9 @@ class Kubelet:
                 runtime=self._cri.pods,
                 view=view,
                 reporter=reporter,
-                volumes=PodVolumes(settings.pods_dir, objects, allocatable),
+                volumes=PodVolumes(
+                    settings.pods_dir, objects, allocatable, ServiceAccountTokens(channel)
+                ),
                 objects=objects,
                 cgroups=self._cgroups,
                 dns=settings.dns,

@@ -15,7 +15,7 @@ import logging
 import shutil
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ku7s.api.quantity import parse_quantity
 from node_image.kubelet import atomic_writer
@@ -46,13 +46,26 @@ def volume_type(volume: Object) -> str:
     return ""
 
 
+class TokenSource(Protocol):
+    """Service account tokens for a pod (the kubelet's token manager)."""
+
+    async def token(self, pod: Object, audience: str, expiration_seconds: int) -> str: ...
+
+    def forget(self, pod_uid: str) -> None: ...
+
+
 class PodVolumes:
     def __init__(
-        self, pods_dir: Path, objects: ObjectSource, node_allocatable: Object | None = None
+        self,
+        pods_dir: Path,
+        objects: ObjectSource,
+        node_allocatable: Object | None = None,
+        tokens: TokenSource | None = None,
     ) -> None:
         self._pods_dir = pods_dir
         self._objects = objects
         self._allocatable = node_allocatable or {}
+        self._tokens = tokens
 
     def pod_dir(self, pod_uid: str) -> Path:
         return self._pods_dir / pod_uid
@@ -123,9 +136,16 @@ class PodVolumes:
             elif "downwardAPI" in projection:
                 part = self._downward(pod, projection["downwardAPI"].get("items") or [], mode)
             elif "serviceAccountToken" in projection:
-                raise ConfigError("serviceAccountToken projections are not supported by ku7s")
+                part = await self._token(pod, projection["serviceAccountToken"] or {}, mode)
             payload.update(part or {})
         return payload
+
+    async def _token(self, pod: Object, source: Object, mode: int) -> atomic_writer.Payload:
+        if self._tokens is None:
+            raise ConfigError("this kubelet cannot request service account tokens")
+        seconds = int(source.get("expirationSeconds") or 3600)
+        token = await self._tokens.token(pod, str(source.get("audience") or ""), seconds)
+        return {str(source.get("path") or "token"): (token.encode(), mode)}
 
     async def _keyed(
         self, resource: str, namespace: str, name: str, source: Object, mode: int
@@ -175,6 +195,8 @@ class PodVolumes:
         return payload
 
     async def tear_down(self, pod_uid: str) -> None:
+        if self._tokens is not None:
+            self._tokens.forget(pod_uid)
         directory = self.pod_dir(pod_uid)
         empty_dirs = directory / "volumes" / _PLUGIN_DIRS["emptyDir"]
         if empty_dirs.is_dir():

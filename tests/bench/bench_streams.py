@@ -16,7 +16,9 @@ Prints figures; asserts nothing. Run from the repository root with the venv acti
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import secrets
 import socket
 import statistics
@@ -103,6 +105,24 @@ def busy_cores(since: tuple[int, int] | None = None) -> Any:
     return 1 - (now[1] - since[1]) / max(1, now[0] - since[0])
 
 
+def host_pids(container: str, pattern: str) -> list[int]:
+    """Host PIDs of a container's processes whose command line contains `pattern`."""
+    out = subprocess.run(
+        ["docker", "top", container, "-eo", "pid,args"], check=True, capture_output=True, text=True
+    ).stdout
+    return [int(line.split()[0]) for line in out.splitlines()[1:] if pattern in line]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes so far (clock ticks from /proc/PID/stat)."""
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def megabytes_per_second(url: str, size: int, rounds: int = 3) -> float:
     rates = []
     for _ in range(rounds):
@@ -133,9 +153,20 @@ def port_forward_throughput(kubeconfig: Path, node: str, megabytes: int) -> None
     try:
         assert forward.stdout is not None
         forward.stdout.readline()
+        parts = {
+            "kubectl": [forward.pid],
+            "kube-apiserver": host_pids(node.rsplit("-", 1)[0] + "-control-plane", "apiserver"),
+            "kubelet": host_pids(node, "node_image.kubelet"),
+            "docker-proxy": [int(p) for p in subprocess.run(
+                ["pgrep", "-f", "docker-proxy"], capture_output=True, text=True
+            ).stdout.split()],
+        }  # fmt: skip
+        spent = {name: cpu_seconds(pids) for name, pids in parts.items()}
         before = busy_cores()
         forwarded = megabytes_per_second(f"http://127.0.0.1:{port}/big", size)
         busy = busy_cores(before)
+        gigabytes = 3 * size / 2**30  # megabytes_per_second's three rounds
+        spent = {name: (cpu_seconds(parts[name]) - s) / gigabytes for name, s in spent.items()}
     finally:
         forward.kill()
     pod = json.loads(kubectl(kubeconfig, "get", "pod", "web", "-o", "json"))
@@ -155,6 +186,11 @@ def port_forward_throughput(kubeconfig: Path, node: str, megabytes: int) -> None
         f"GET of {megabytes} MB: kubectl port-forward {forwarded:.0f} MB/s, straight to the "
         f"pod IP {direct:.0f} MB/s: {forwarded / direct:.0%} of direct (goal >= 50 %); the "
         f"machine's cores were {busy:.0%} busy during the port-forward"
+    )
+    print(
+        "  CPU seconds per GB forwarded: "
+        + ", ".join(f"{name} {seconds:.2f}" for name, seconds in spent.items())
+        + f"; kubectl's own share caps the rate at {1024 / spent['kubectl']:.0f} MB/s per core"
     )
 
 

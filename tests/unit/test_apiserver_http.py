@@ -9,7 +9,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from control_plane.apiserver.app import build_app
-from control_plane.apiserver.auth import User, user_from_peercert
+from control_plane.apiserver.authentication.user import ANONYMOUS, User
+from control_plane.apiserver.authentication.x509 import user_from_peercert
 from control_plane.apiserver.bootstrap import ensure_default_namespaces
 from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.metrics_api import MetricsAPI
@@ -21,12 +22,19 @@ TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 ADMIN = User("kubernetes-admin", ("system:masters", "system:authenticated"))
 
 
+def always(user: User):
+    async def authenticate(request) -> User:
+        return user
+
+    return authenticate
+
+
 @pytest.fixture
 async def client():
     registry = Registry(MemoryStorage(), builtin_kinds())
     await ensure_default_namespaces(registry)
     app = build_app(
-        registry, "127.0.0.1:6443", authenticator=lambda request: ADMIN, bookmark_interval=0.2
+        registry, "127.0.0.1:6443", authenticator=always(ADMIN), bookmark_interval=0.2
     )
     async with TestClient(TestServer(app)) as c:
         yield c
@@ -35,7 +43,7 @@ async def client():
 @pytest.fixture
 async def anonymous():
     registry = Registry(MemoryStorage(), builtin_kinds())
-    app = build_app(registry, "127.0.0.1:6443", authenticator=lambda request: None)
+    app = build_app(registry, "127.0.0.1:6443", authenticator=always(ANONYMOUS))
     async with TestClient(TestServer(app)) as c:
         yield c
 
@@ -52,6 +60,9 @@ async def test_discovery_documents(client):
         "discovery.k8s.io",
         "events.k8s.io",
         "metrics.k8s.io",
+        "rbac.authorization.k8s.io",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
     ]
     for group in apis["groups"]:
         assert group["preferredVersion"] == group["versions"][0]

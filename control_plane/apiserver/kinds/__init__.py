@@ -29,6 +29,13 @@ from control_plane.apiserver.kinds.pod import (
     UNREACHABLE_TAINT,
     PodKind,
 )
+from control_plane.apiserver.kinds.rbac import (
+    ClusterRoleBindingKind,
+    ClusterRoleKind,
+    RoleBindingKind,
+    RoleKind,
+)
+from control_plane.apiserver.kinds.reviews import REVIEW_KINDS
 from control_plane.apiserver.kinds.secret import SecretKind
 from control_plane.apiserver.kinds.service import ServiceAllocations, ServiceKind
 from control_plane.apiserver.kinds.serviceaccount import ServiceAccountKind
@@ -87,10 +94,11 @@ def builtin_kinds(
     *,
     not_ready_toleration_seconds: int = DEFAULT_TOLERATION_SECONDS,
     unreachable_toleration_seconds: int = DEFAULT_TOLERATION_SECONDS,
+    root_ca_pem: str = "",
 ) -> Kinds:
     return Kinds(
         [
-            NamespaceKind(),
+            NamespaceKind(root_ca_pem),
             NodeKind(),
             PodKind(
                 {
@@ -114,6 +122,11 @@ def builtin_kinds(
             EventsV1Kind(),
             NodeMetricsKind(),
             PodMetricsKind(),
+            ClusterRoleKind(),
+            ClusterRoleBindingKind(),
+            RoleKind(),
+            RoleBindingKind(),
+            *(review() for review in REVIEW_KINDS),
         ]
     )
 

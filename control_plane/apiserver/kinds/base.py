@@ -33,6 +33,8 @@ class Kind:
     resource: ClassVar[ResourceType]
     #: Names must be DNS labels (namespaces, services) rather than subdomains.
     label_names: ClassVar[bool] = False
+    #: Names need only be valid path segments (RBAC: ``system:kube-scheduler``).
+    path_segment_names: ClassVar[bool] = False
     #: metadata.generation starts at 1 and grows with each spec change.
     tracks_generation: ClassVar[bool] = False
     #: A create starts with an empty status (upstream PrepareForCreate), instead of the

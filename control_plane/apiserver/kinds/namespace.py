@@ -49,9 +49,37 @@ class NamespaceKind(Kind):
             result["spec"] = old.get("spec", {})  # spec.finalizers only moves through /finalize
         return result
 
+    def __init__(self, root_ca_pem: str = "") -> None:
+        self._root_ca_pem = root_ca_pem
+
     def after_create(self, obj: Object) -> list[tuple[str, Object]]:
-        # The service account controller's job upstream; every namespace has one at once here.
-        return [("serviceaccounts", {"metadata": {"name": "default"}})]
+        # The service account and root CA publisher controllers' job upstream; every
+        # namespace has both at once here, so its first pod never waits for them.
+        companions = [("serviceaccounts", {"metadata": {"name": "default"}})]
+        if self._root_ca_pem:
+            companions.append(("configmaps", root_ca_config_map(self._root_ca_pem)))
+        return companions
 
     def row(self, obj: Object) -> list[Any]:
         return [meta.name_of(obj), obj.get("status", {}).get("phase", ""), age(obj)]
+
+
+ROOT_CA_CONFIG_MAP = "kube-root-ca.crt"
+
+
+def root_ca_config_map(ca_pem: str) -> Object:
+    """The CA bundle every namespace publishes for its pods' API clients."""
+    return {
+        "metadata": {
+            "name": ROOT_CA_CONFIG_MAP,
+            "annotations": {
+                "kubernetes.io/description": (
+                    "Contains a CA bundle that can be used to verify the kube-apiserver when "
+                    "using internal endpoints such as the internal service IP or "
+                    "kubernetes.default.svc. No other usage is guaranteed across distributions "
+                    "of Kubernetes clusters."
+                )
+            },
+        },
+        "data": {"ca.crt": ca_pem},
+    }

@@ -20,6 +20,7 @@ class ServiceAccountKind(Kind):
         "ServiceAccount",
         True,
         short_names=("sa",),
+        subresources=("token",),
     )
     columns: ClassVar[list[Column]] = [NAME, ("Secrets", "integer", "", 0), AGE]
 

@@ -14,9 +14,15 @@ import grpc
 import orjson
 
 from control_plane.apiserver import errors
+from control_plane.apiserver.authentication.service_account_tokens import (
+    MIN_EXPIRATION_SECONDS,
+    BoundRef,
+    ServiceAccountTokens,
+)
 from control_plane.apiserver.node_service import node_objects
 from control_plane.apiserver.node_service.ipam import PodCIDRAllocator, PodCIDRExhausted
 from control_plane.apiserver.node_service.pod_feed import PodFeed
+from control_plane.apiserver.node_service.pod_references import pod_references
 from control_plane.apiserver.node_service.pod_reports import PodReports
 from control_plane.apiserver.node_service.tokens import BootstrapTokens
 from control_plane.apiserver.registry import ListOptions, Registry
@@ -62,8 +68,10 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         allocator: PodCIDRAllocator,
         timing: Timing | None = None,
         network: ClusterNetwork | None = None,
+        service_account_tokens: ServiceAccountTokens | None = None,
     ) -> None:
         self._registry = registry
+        self._service_account_tokens = service_account_tokens
         self._network = network or ClusterNetwork()
         self._ca = ca
         self._tokens = tokens
@@ -195,9 +203,10 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
     async def Fetch(
         self, request: node_pb2.FetchRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.FetchResponse:
-        """Objects a pod's spec names: config maps and secrets (volumes, env) and the
-        services of its namespace (service environment variables)."""
-        if _node_name_from_peer(context.auth_context()) is None:
+        """Objects a pod's spec names: config maps and secrets (volumes, env) of pods bound
+        to the calling node, and the services of its namespace (service variables)."""
+        node = _node_name_from_peer(context.auth_context())
+        if node is None:
             await context.abort(
                 grpc.StatusCode.UNAUTHENTICATED, "Fetch needs the client certificate issued by Join"
             )
@@ -205,6 +214,14 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"nodes may not read {request.resource!r}; only {', '.join(FETCHABLE)}",
+            )
+        if request.resource != "services" and not await self._referenced(
+            str(node), request.resource, request.namespace, request.name
+        ):
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"node {node!r} may read only the {request.resource} of pods bound to it: "
+                f"no such pod references {request.namespace}/{request.name}",
             )
         kind = self._registry.kinds.get(request.resource)
         try:
@@ -220,6 +237,70 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             code = grpc.StatusCode.NOT_FOUND if e.code == 404 else grpc.StatusCode.UNAVAILABLE
             await context.abort(code, e.message)
         return node_pb2.FetchResponse(object_json=orjson.dumps(found))
+
+    async def _pods_on(self, node: str, namespace: str) -> list[Any]:
+        page = await self._registry.list(
+            self._registry.kinds.get("pods"),
+            namespace,
+            ListOptions(field_selector=f"spec.nodeName={node}"),
+        )
+        return page.items
+
+    async def _referenced(self, node: str, resource: str, namespace: str, name: str) -> bool:
+        """Whether a pod bound to node names the object (upstream's Node authorizer rule)."""
+        if not name:
+            return False
+        return any(
+            (resource, name) in pod_references(pod) for pod in await self._pods_on(node, namespace)
+        )
+
+    async def RequestToken(
+        self, request: node_pb2.ServiceAccountTokenRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.ServiceAccountTokenResponse:
+        """A token bound to a pod of the calling node, for its projected volumes."""
+        node = _node_name_from_peer(context.auth_context())
+        if node is None:
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "RequestToken needs the client certificate issued by Join",
+            )
+        if self._service_account_tokens is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "no service account key")
+        tokens = self._service_account_tokens
+        assert tokens is not None and node is not None
+        pods = self._registry.kinds.get("pods")
+        pod = await self._registry.find(pods, request.namespace, request.pod_name)
+        if (
+            pod is None
+            or pod["metadata"].get("uid") != request.pod_uid
+            or (pod.get("spec") or {}).get("nodeName") != node
+            or (pod.get("spec") or {}).get("serviceAccountName", "default")
+            != request.service_account
+        ):
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"node {node!r} may request tokens only for its own pods' service accounts",
+            )
+        assert pod is not None
+        account = await self._registry.find(
+            self._registry.kinds.get("serviceaccounts"), request.namespace, request.service_account
+        )
+        if account is None:
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f'serviceaccount "{request.service_account}" not found',
+            )
+        assert account is not None
+        node_object = await self._registry.find(self._nodes, "", node)
+        token, expires = tokens.issue(
+            request.namespace,
+            BoundRef(request.service_account, account["metadata"]["uid"]),
+            list(request.audiences),
+            max(int(request.expiration_seconds or 3600), MIN_EXPIRATION_SECONDS),
+            pod=BoundRef(request.pod_name, request.pod_uid),
+            node=BoundRef(node, (node_object or {}).get("metadata", {}).get("uid", "")),
+        )
+        return node_pb2.ServiceAccountTokenResponse(token=token, expiration_unix=expires)
 
     def _in_background(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

@@ -1,28 +1,19 @@
 """Authentication by client certificate, as kube-apiserver's x509 authenticator does.
 
 TLS verification against the cluster CA happens in the handshake (the server asks for a
-certificate but does not require one, so health probes can come without); here the verified
-certificate's CN becomes the user name and its O fields the groups. A request to the API
-without a verified certificate gets 401.
+certificate but does not require one, so pods with tokens and health probes come without);
+here the verified certificate's CN becomes the user name and its O fields the groups.
 """
 
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-#: Paths kube-apiserver lets anyone read (system:public-info-viewer).
-PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    groups: tuple[str, ...]
+from control_plane.apiserver.authentication.user import AUTHENTICATED, User
 
 
 def server_ssl_context(cert: Path, key: Path, client_ca: Path) -> ssl.SSLContext:
@@ -47,10 +38,10 @@ def user_from_peercert(peercert: dict[str, Any] | None) -> User | None:
                 groups.append(value)
     if not name:
         return None
-    return User(name, (*groups, "system:authenticated"))
+    return User(name, (*groups, AUTHENTICATED))
 
 
-def authenticate(request: web.Request) -> User | None:
+def certificate_user(request: web.Request) -> User | None:
     transport = request.transport
     if transport is None:
         return None

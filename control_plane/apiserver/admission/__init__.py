@@ -1,0 +1,18 @@
+"""Admission plugins that need more than the object itself: they read other objects
+through the registry before a write is stored (upstream's mutating admission chain)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from control_plane.apiserver.kinds.base import Kind
+    from control_plane.apiserver.registry import Registry
+
+Object = dict[str, Any]
+
+
+class AdmissionPlugin(Protocol):
+    async def admit(
+        self, registry: Registry, kind: Kind, obj: Object, old: Object | None
+    ) -> None: ...

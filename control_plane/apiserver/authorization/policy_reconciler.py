@@ -1,0 +1,73 @@
+"""Start-up reconciliation of the bootstrap policy, as kube-apiserver's RBAC post-start hook.
+
+Missing roles and bindings are created. Existing ones keep what users added: a role gains
+the bootstrap rules it lacks and a binding the subjects it lacks, unless its
+``rbac.authorization.kubernetes.io/autoupdate`` annotation is ``false``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from control_plane.apiserver import errors
+from control_plane.apiserver.authorization import bootstrap_policy
+from control_plane.apiserver.kinds.rbac import GROUP
+from control_plane.apiserver.registry import Registry
+from ku7s.api import meta
+
+log = logging.getLogger("kube-apiserver")
+
+Object = dict[str, Any]
+
+
+def _merged(existing: Object, wanted: Object) -> Object | None:
+    """The object to write back, or None if `existing` already has what `wanted` brings."""
+    merged = meta.clone(existing)
+    changed = False
+    labels = merged["metadata"].setdefault("labels", {})
+    for key, value in (wanted["metadata"].get("labels") or {}).items():
+        if labels.get(key) != value:
+            labels[key], changed = value, True
+    if "roleRef" in wanted:
+        subjects = merged.setdefault("subjects", [])
+        for subject in wanted["subjects"]:
+            if subject not in subjects:
+                subjects.append(subject)
+                changed = True
+        return merged if changed else None
+    if "aggregationRule" in wanted:
+        if merged.get("aggregationRule") != wanted["aggregationRule"]:
+            merged["aggregationRule"], changed = wanted["aggregationRule"], True
+        return merged if changed else None
+    rules = merged.setdefault("rules", [])
+    for rule in wanted["rules"]:
+        if rule not in rules:
+            rules.append(rule)
+            changed = True
+    return merged if changed else None
+
+
+async def reconcile_bootstrap_policy(registry: Registry) -> None:
+    for plural, objects in (
+        ("clusterroles", bootstrap_policy.cluster_roles()),
+        ("clusterrolebindings", bootstrap_policy.cluster_role_bindings()),
+    ):
+        kind = registry.kinds.get(plural, GROUP)
+        for wanted in objects:
+            name = wanted["metadata"]["name"]
+            existing = await registry.find(kind, "", name)
+            if existing is None:
+                try:
+                    await registry.create(kind, "", wanted)
+                except errors.APIError as e:
+                    if e.code != 409:
+                        raise
+                continue
+            annotations = existing["metadata"].get("annotations") or {}
+            if annotations.get(bootstrap_policy.AUTOUPDATE) == "false":
+                continue
+            merged = _merged(existing, wanted)
+            if merged is not None:
+                log.info("reconciling %s %s with the bootstrap policy", plural, name)
+                await registry.update(kind, "", name, merged)
