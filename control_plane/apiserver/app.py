@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from control_plane.apiserver import discovery, errors
 from control_plane.apiserver.access_reviews_api import AccessReviewsAPI
+from control_plane.apiserver.authentication.request_user import REQUEST_USER
 from control_plane.apiserver.authentication.user import ANONYMOUS, USER, User
 from control_plane.apiserver.authentication.x509 import certificate_user
 from control_plane.apiserver.authorization.attributes import forbidden, request_attributes
@@ -100,6 +101,7 @@ def access_control(authenticator: Authenticator, authorizer: Authorizer | None) 
         elif user.is_anonymous and not _public(request.path):
             raise errors.unauthorized()
         request[USER] = user
+        REQUEST_USER.set(user)
         return await handler(request)
 
     return middleware

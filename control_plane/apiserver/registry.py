@@ -157,7 +157,8 @@ class Registry:
     ) -> None:
         self._storage = storage
         self.kinds = kinds
-        self._admission = tuple(admission)
+        #: Admission plugins in order; the server adds those that need the registry first.
+        self.admission = list(admission)
         #: Namespaces by name, as last read or written. Every namespace write goes through
         #: this registry (there is one apiserver), so the cache cannot go stale; it saves the
         #: etcd round trip each namespaced create would otherwise pay.
@@ -371,7 +372,7 @@ class Registry:
             raise errors.invalid(kind.resource.kind, name, problems.causes(), kind.resource.group)
 
     async def _admit(self, kind: Kind, obj: Object, old: Object | None) -> None:
-        for plugin in self._admission:
+        for plugin in self.admission:
             await plugin.admit(self, kind, obj, old)
         admit = getattr(kind, "admit", None)
         if admit is not None:

@@ -12,11 +12,11 @@ import grpc
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from control_plane.apiserver.admission.rbac_escalation import RBACEscalationCheck
 from control_plane.apiserver.admission.service_account import ServiceAccountAdmission
 from control_plane.apiserver.allocators import ServiceAllocator
 from control_plane.apiserver.app import build_app
 from control_plane.apiserver.authentication.request_authenticator import RequestAuthenticator
-from control_plane.apiserver.authentication.service_account_tokens import ServiceAccountTokens
 from control_plane.apiserver.authentication.x509 import server_ssl_context
 from control_plane.apiserver.authorization.authorizer import Authorizer
 from control_plane.apiserver.authorization.policy_reconciler import reconcile_bootstrap_policy
@@ -39,6 +39,7 @@ from control_plane.apiserver.registry import Registry
 from control_plane.apiserver.storage import EtcdStorage
 from control_plane.apiserver.tokens_api import TokensAPI
 from control_plane.container import own_address
+from control_plane.service_account_tokens import ServiceAccountTokens
 from ku7s import pki as pki_files
 from ku7s.pki import CertificateAuthority
 from ku7s.rpc import node_pb2_grpc
@@ -118,6 +119,7 @@ class APIServer:
         await ensure_root_ca_config_maps(registry, ca_pem.decode())
         await reconcile_bootstrap_policy(registry)
         rbac = RBACAuthorizer(registry)
+        registry.admission.append(RBACEscalationCheck(rbac))
         following_rbac = asyncio.create_task(rbac.run(stop))
         await rbac.wait_synced()
         await ensure_kubernetes_service(

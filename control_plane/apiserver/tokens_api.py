@@ -10,15 +10,15 @@ from aiohttp import web
 
 from control_plane.apiserver import errors
 from control_plane.apiserver.authentication.request_authenticator import RequestAuthenticator
-from control_plane.apiserver.authentication.service_account_tokens import (
+from control_plane.apiserver.handlers import json_response, read_body
+from control_plane.apiserver.registry import Registry
+from control_plane.service_account_tokens import (
     DEFAULT_EXPIRATION_SECONDS,
     MAX_EXPIRATION_SECONDS,
     MIN_EXPIRATION_SECONDS,
     BoundRef,
     ServiceAccountTokens,
 )
-from control_plane.apiserver.handlers import json_response, read_body
-from control_plane.apiserver.registry import Registry
 from ku7s.api import meta
 from ku7s.api.field_errors import FieldErrors
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from pathlib import Path
 
 import uvloop
 
 from control_plane.controllers.manager import ControllerManager
+from control_plane.service_account_tokens import ServiceAccountTokens
 from ku7s.aio import stop_on_signals
 from ku7s.client.rest import APIClient
 from ku7s.metrics.endpoint import MetricsEndpoint
@@ -18,13 +20,26 @@ from ku7s.metrics.ports import PORTS
 def main() -> None:
     parser = argparse.ArgumentParser(prog="kube-controller-manager")
     parser.add_argument("--kubeconfig", default="/etc/ku7s/controller-manager.conf")
+    parser.add_argument(
+        "--service-account-private-key-file",
+        type=Path,
+        default=Path("/etc/ku7s/pki/sa.key"),
+        help="signs the tokens of service-account-token Secrets",
+    )
+    parser.add_argument("--root-ca-file", type=Path, default=Path("/etc/ku7s/pki/ca.crt"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     async def run() -> None:
         stop = stop_on_signals()
         client = APIClient.from_kubeconfig_file(args.kubeconfig, timeout=30)
-        manager = ControllerManager(client)
+        signer = None
+        if args.service_account_private_key_file.exists() and args.root_ca_file.exists():
+            signer = (
+                ServiceAccountTokens(args.service_account_private_key_file.read_bytes()),
+                args.root_ca_file.read_text(),
+            )
+        manager = ControllerManager(client, service_account_tokens=signer)
         endpoint = MetricsEndpoint({"/metrics": manager.registry}, PORTS["kube-controller-manager"])
         state = MetricsEndpoint({"/metrics": manager.state_registry}, PORTS["kube-state-metrics"])
         await asyncio.gather(manager.run(stop), endpoint.run(stop), state.run(stop))

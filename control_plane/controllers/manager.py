@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from control_plane.controllers.base import Controller, run_all
 from control_plane.controllers.chaos_faults import ChaosFaultMetrics
+from control_plane.controllers.clusterrole_aggregation import ClusterRoleAggregationController
 from control_plane.controllers.daemonset import DaemonSetController
 from control_plane.controllers.deployment import DeploymentController
 from control_plane.controllers.endpoints import EndpointsController
@@ -19,7 +20,9 @@ from control_plane.controllers.namespace import NamespaceController
 from control_plane.controllers.node_collector_metrics import NodeCollectorMetrics
 from control_plane.controllers.node_lifecycle import NodeLifecycleController
 from control_plane.controllers.replicaset import ReplicaSetController
+from control_plane.controllers.serviceaccount_tokens import ServiceAccountTokenController
 from control_plane.controllers.statefulset import StatefulSetController
+from control_plane.service_account_tokens import ServiceAccountTokens
 from control_plane.state_metrics.collector import StateMetrics
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
@@ -40,8 +43,11 @@ class ControllerManager:
         client: APIClient,
         registry: CollectorRegistry | None = None,
         state_registry: CollectorRegistry | None = None,
+        service_account_tokens: tuple[ServiceAccountTokens, str] | None = None,
     ) -> None:
+        """service_account_tokens: the signer of legacy token Secrets, and the CA they hold."""
         self._client = client
+        self._service_account_tokens = service_account_tokens
         self._informers = InformerFactory(client)
         self.registry = registry or CollectorRegistry()
         self._queues = WorkqueueMetrics(self.registry)
@@ -66,7 +72,14 @@ class ControllerManager:
             StatefulSetController(self._client, informers),
             EndpointsController(self._client, informers),
             EndpointSliceController(self._client, informers),
+            ClusterRoleAggregationController(self._client, informers),
         ]
+        if self._service_account_tokens is not None:
+            controllers.append(
+                ServiceAccountTokenController(
+                    self._client, informers, *self._service_account_tokens
+                )
+            )
         for controller in controllers:
             name = QUEUE_NAMES.get(controller.name, controller.name)
             controller.queue.observe(self._queues.queue(name))

@@ -20,16 +20,17 @@ from typing import Any
 from aiohttp import web
 
 from control_plane.apiserver import errors
-from control_plane.apiserver.authentication.service_account_tokens import (
+from control_plane.apiserver.authentication.user import ANONYMOUS, AUTHENTICATED, User
+from control_plane.apiserver.authentication.x509 import certificate_user
+from control_plane.apiserver.node_service.tokens import BootstrapTokens
+from control_plane.service_account_tokens import (
     LEEWAY_SECONDS,
     BoundRef,
     InvalidToken,
     ServiceAccountTokens,
     TokenClaims,
+    service_account_user,
 )
-from control_plane.apiserver.authentication.user import ANONYMOUS, AUTHENTICATED, User
-from control_plane.apiserver.authentication.x509 import certificate_user
-from control_plane.apiserver.node_service.tokens import BootstrapTokens
 
 Object = dict[str, Any]
 #: Reads an object (plural, namespace, name); None when there is none.
@@ -39,6 +40,27 @@ _WEBSOCKET_PROTOCOL_PREFIX = "base64url.bearer.authorization.k8s.io."
 #: How long a token's bound objects are trusted to exist before they are read again.
 BOUND_CHECK_SECONDS = 1.0
 _CACHE_LIMIT = 10_000
+
+
+_EXTRA = "authentication.kubernetes.io/"
+
+
+def claims_user(claims: TokenClaims) -> User:
+    """The user a service account token stands for, with upstream's extra fields."""
+    extra: dict[str, tuple[str, ...]] = {}
+    for key, ref in (("pod", claims.pod), ("node", claims.node)):
+        if ref is not None:
+            extra[f"{_EXTRA}{key}-name"] = (ref.name,)
+            if ref.uid:
+                extra[f"{_EXTRA}{key}-uid"] = (ref.uid,)
+    if claims.token_id:
+        extra[f"{_EXTRA}credential-id"] = (f"JTI={claims.token_id}",)
+    return User(
+        service_account_user(claims.namespace, claims.service_account.name),
+        ("system:serviceaccounts", f"system:serviceaccounts:{claims.namespace}", AUTHENTICATED),
+        claims.service_account.uid,
+        extra,
+    )
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -90,7 +112,7 @@ class RequestAuthenticator:
         """The user a bearer token stands for, or None if it stands for nobody."""
         if self._tokens is not None and self._tokens.is_ours(token):
             claims = await self._service_account(token, audiences)
-            return None if claims is None else claims.user()
+            return None if claims is None else claims_user(claims)
         if self._bootstrap is not None and self._bootstrap.accepts(token):
             token_id = token.split(".", 1)[0]
             return User(

@@ -73,11 +73,24 @@ def request_attributes(
             verb = "watch" if query.get("watch", "").lower() in ("true", "1") else "list"
         elif verb == "delete":
             verb = "deletecollection"
+        if verb in ("list", "watch"):
+            # A list or watch of one object by name is authorized as that name (upstream).
+            name = _named_by_field_selector(query.get("fieldSelector", ""))
     elif verb == "get" and query.get("watch", "").lower() in ("true", "1"):
         verb = "watch"
     return RequestAttributes(
         user, verb, path, True, group, version, namespace, resource, subresource, name
     )
+
+
+def _named_by_field_selector(selector: str) -> str:
+    for requirement in selector.split(","):
+        field, _, value = requirement.partition("=")
+        if field.strip() == "metadata.name" and not value.startswith("="):
+            return value.strip()
+        if field.strip() == "metadata.name" and value.startswith("="):
+            return value[1:].strip()
+    return ""
 
 
 def forbidden(attrs: RequestAttributes, reason: str = "") -> errors.APIError:

@@ -186,12 +186,26 @@ _NODE_PROXIER = [
     rule([""], ["nodes"], READ),
     rule(["", "events.k8s.io"], ["events"], ["create", "patch", "update"]),
     rule(["discovery.k8s.io"], ["endpointslices"], ["list", "watch"]),
-    rule([""], ["configmaps"], ["get"], resourceNames=["kube-proxy"]),
+]
+
+#: What ku7s' kube-proxy and pod routes read with the node's identity: kubeadm's kube-proxy
+#: ConfigMap and the record of the cluster's Docker hosts.
+_NODE_NETWORK = [
+    rule([""], ["configmaps"], READ, resourceNames=["kube-proxy", "ku7s-docker-hosts"]),
 ]
 
 _COREDNS = [
     rule([""], ["endpoints", "services", "pods", "namespaces"], ["list", "watch"]),
     rule(["discovery.k8s.io"], ["endpointslices"], ["list", "watch"]),
+]
+
+#: ku7s' cluster DNS registers its own kube-dns Service and endpoints (kubeadm's addon
+#: phase does it as admin), so its identity may create those and keep them up to date.
+_CLUSTER_DNS_REGISTRATION = [
+    rule([""], ["services", "endpoints"], ["create"]),
+    rule(["discovery.k8s.io"], ["endpointslices"], ["create"]),
+    rule([""], ["services", "endpoints"], ["get", "update"], resourceNames=["kube-dns"]),
+    rule(["discovery.k8s.io"], ["endpointslices"], ["get", "update"], resourceNames=["kube-dns"]),
 ]
 
 _MONITORING = [urls(["/healthz", "/healthz/*", "/livez", "/livez/*", "/metrics",
@@ -254,7 +268,9 @@ def cluster_roles() -> list[Object]:
         cluster_role("system:kube-controller-manager", _EVERYTHING),
         cluster_role("system:cloud-controller-manager", _EVERYTHING),
         cluster_role("system:node-proxier", _NODE_PROXIER),
+        cluster_role("ku7s:node-network", _NODE_NETWORK),
         cluster_role("system:coredns", _COREDNS),
+        cluster_role("ku7s:cluster-dns-registration", _CLUSTER_DNS_REGISTRATION),
         cluster_role(
             "ku7s:gateway",
             [
@@ -317,8 +333,14 @@ def cluster_role_bindings() -> list[Object]:
             [service_account("kube-system", "kube-proxy")],
         ),
         binding("ku7s:node-proxier", "system:node-proxier", [group("system:nodes")]),
+        binding("ku7s:node-network", "ku7s:node-network", [group("system:nodes")]),
         binding("ku7s:gateway", "ku7s:gateway", [group("ku7s:gateways")]),
         binding("system:coredns", "system:coredns", [service_account("kube-system", "coredns")]),
+        binding(
+            "ku7s:cluster-dns-registration",
+            "ku7s:cluster-dns-registration",
+            [service_account("kube-system", "coredns")],
+        ),
         binding(
             "kubeadm:node-autoapprove-bootstrap",
             "system:node-bootstrapper",

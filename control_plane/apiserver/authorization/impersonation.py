@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from control_plane.apiserver import errors
-from control_plane.apiserver.authentication.service_account_tokens import SERVICE_ACCOUNT_PREFIX
 from control_plane.apiserver.authentication.user import AUTHENTICATED, UNAUTHENTICATED, User
 from control_plane.apiserver.authorization.attributes import RequestAttributes, forbidden
 from control_plane.apiserver.authorization.rbac import Decision
+from control_plane.service_account_tokens import SERVICE_ACCOUNT_PREFIX
 
 USER_HEADER = "Impersonate-User"
 GROUP_HEADER = "Impersonate-Group"

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from control_plane.apiserver.authentication.service_account_tokens import service_account_user
 from control_plane.apiserver.authentication.user import User
 from control_plane.apiserver.authorization.attributes import RequestAttributes
 from control_plane.apiserver.authorization.rules import Rule, rule_allows
 from control_plane.apiserver.kinds.rbac import GROUP
 from control_plane.apiserver.registry import ListOptions, Registry
+from control_plane.service_account_tokens import service_account_user
 from ku7s.api import meta
 
 log = logging.getLogger("kube-apiserver")

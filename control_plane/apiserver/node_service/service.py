@@ -14,11 +14,6 @@ import grpc
 import orjson
 
 from control_plane.apiserver import errors
-from control_plane.apiserver.authentication.service_account_tokens import (
-    MIN_EXPIRATION_SECONDS,
-    BoundRef,
-    ServiceAccountTokens,
-)
 from control_plane.apiserver.node_service import node_objects
 from control_plane.apiserver.node_service.ipam import PodCIDRAllocator, PodCIDRExhausted
 from control_plane.apiserver.node_service.pod_feed import PodFeed
@@ -26,6 +21,11 @@ from control_plane.apiserver.node_service.pod_references import pod_references
 from control_plane.apiserver.node_service.pod_reports import PodReports
 from control_plane.apiserver.node_service.tokens import BootstrapTokens
 from control_plane.apiserver.registry import ListOptions, Registry
+from control_plane.service_account_tokens import (
+    MIN_EXPIRATION_SECONDS,
+    BoundRef,
+    ServiceAccountTokens,
+)
 from ku7s.api import meta
 from ku7s.api.validation import dns1123_label_errors
 from ku7s.pki import CertificateAuthority, CertificateRequestError

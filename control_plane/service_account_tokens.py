@@ -6,6 +6,7 @@ object the token is bound to (a pod, and the pod's node, or a Secret). Legacy to
 ones a token controller puts in ``kubernetes.io/service-account-token`` Secrets) carry the
 pre-1.21 claims and no expiry. Verifying checks the signature, the issuer, the audience
 and the expiry; whether the bound objects still exist is the authenticator's question.
+The API server signs and verifies; the controller manager signs legacy tokens.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from control_plane.apiserver.authentication.user import AUTHENTICATED, User
-
 #: kubeadm's default --service-account-issuer (and so the default API audience).
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 LEGACY_ISSUER = "kubernetes/serviceaccount"
@@ -36,7 +35,6 @@ DEFAULT_EXPIRATION_SECONDS = 3600
 LEEWAY_SECONDS = 60
 
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
-_EXTRA = "authentication.kubernetes.io/"
 
 
 class InvalidToken(Exception):
@@ -60,22 +58,6 @@ class TokenClaims:
     node: BoundRef | None = None
     token_id: str = ""
     expires: int | None = None
-
-    def user(self) -> User:
-        extra: dict[str, tuple[str, ...]] = {}
-        for key, ref in (("pod", self.pod), ("node", self.node)):
-            if ref is not None:
-                extra[f"{_EXTRA}{key}-name"] = (ref.name,)
-                if ref.uid:
-                    extra[f"{_EXTRA}{key}-uid"] = (ref.uid,)
-        if self.token_id:
-            extra[f"{_EXTRA}credential-id"] = (f"JTI={self.token_id}",)
-        return User(
-            service_account_user(self.namespace, self.service_account.name),
-            ("system:serviceaccounts", f"system:serviceaccounts:{self.namespace}", AUTHENTICATED),
-            self.service_account.uid,
-            extra,
-        )
 
 
 def service_account_user(namespace: str, name: str) -> str:
