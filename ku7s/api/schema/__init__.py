@@ -21,7 +21,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ku7s.api.schema import apps_v1, batch_v1, core_v1_objects, core_v1_workloads, meta_v1, misc_v1
+from ku7s.api.schema import (
+    access_v1,
+    apps_v1,
+    batch_v1,
+    core_v1_objects,
+    core_v1_workloads,
+    meta_v1,
+    misc_v1,
+)
 
 SCALARS = frozenset(
     {
@@ -164,6 +172,9 @@ SCHEMA.add("batch", batch_v1.SOURCE)
 SCHEMA.add("coordination", misc_v1.COORDINATION)
 SCHEMA.add("discovery", misc_v1.DISCOVERY)
 SCHEMA.add("events", misc_v1.EVENTS)
+SCHEMA.add("rbac", access_v1.RBAC)
+SCHEMA.add("authentication", access_v1.AUTHENTICATION)
+SCHEMA.add("authorization", access_v1.AUTHORIZATION)
 SCHEMA.resolve()
 
 #: API group -> schema namespace of its kinds.
@@ -175,6 +186,9 @@ _GROUP_NAMESPACES = {
     "discovery.k8s.io": "discovery",
     "events.k8s.io": "events",
     "autoscaling": "meta",
+    "rbac.authorization.k8s.io": "rbac",
+    "authentication.k8s.io": "authentication",
+    "authorization.k8s.io": "authorization",
 }
 
 
