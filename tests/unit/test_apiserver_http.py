@@ -33,9 +33,7 @@ def always(user: User):
 async def client():
     registry = Registry(MemoryStorage(), builtin_kinds())
     await ensure_default_namespaces(registry)
-    app = build_app(
-        registry, "127.0.0.1:6443", authenticator=always(ADMIN), bookmark_interval=0.2
-    )
+    app = build_app(registry, "127.0.0.1:6443", authenticator=always(ADMIN), bookmark_interval=0.2)
     async with TestClient(TestServer(app)) as c:
         yield c
 
