@@ -123,15 +123,16 @@ def _write(path: Path, config: Config) -> None:
     os.replace(tmp, path)
 
 
-def merge(path: Path, entry: Config) -> None:
-    """Add or replace the entry's cluster, user and context and make it current."""
+def merge(path: Path, entry: Config, *, make_current: bool = True) -> None:
+    """Add or replace the entry's cluster, user and context, and make it current."""
     with _locked(path):
         config = _load(path)
         for section in ("clusters", "users", "contexts"):
             names = {item["name"] for item in entry[section]}
             config[section] = [i for i in config[section] if i.get("name") not in names]
             config[section] += entry[section]
-        config["current-context"] = entry["current-context"]
+        if make_current or not config.get("current-context"):
+            config["current-context"] = entry["current-context"]
         _write(path, config)
 
 

@@ -182,6 +182,27 @@ def _ssh_options(required: bool) -> Callable[[Any], Any]:
     return decorate
 
 
+@create.command("user")
+@click.argument("user")
+@click.option("--group", "groups", multiple=True, help="a group the user is in (repeatable)")
+@name_option
+@pass_context
+def create_user(ctx: CLIContext, user: str, groups: tuple[str, ...], cluster: str) -> None:
+    """Issue a client certificate for USER and add a kubeconfig context for it.
+
+    The user has no rights until RBAC grants some (for instance
+    `kubectl create rolebinding ... --user USER`); the current context stays as it is.
+    """
+    from ku7s.cluster.users import user_kubeconfig
+
+    config = user_kubeconfig(ctx.provider, validate_cluster_name(cluster), user, groups)
+    kubeconfig.merge(kubeconfig.default_path(), config, make_current=False)
+    context = config["current-context"]
+    ctx.err.print(
+        f'User "{user}" added as context "{context}"; use it with `kubectl --context {context}`'
+    )
+
+
 @create.command("node")
 @name_option
 @click.option("--labels", default="", help="node labels, k=v,k2=v2")
