@@ -88,7 +88,10 @@ PYTHON = StandIn(
     "ARG BUSYBOX_IMAGE\n"
     "FROM ${BASE_IMAGE} AS debian\n"
     f"RUN set -e; mkdir /out; {_COLLECT}; "
-    "collect /usr/bin/python3.11 /usr/lib/python3.11/lib-dynload/*.so; "
+    "collect /usr/bin/python3.11 /usr/lib/python3.11/lib-dynload/*.so "
+    # All of the C library and the C and C++ runtimes, which wheels with compiled parts
+    # (pydantic-core) link against, as they find them in the upstream image.
+    "$(dpkg -L libc6 libgcc-s1 libstdc++6 | grep -E '/lib[^/]*\\.so[.0-9]*$'); "
     "cp -a --parents /usr/lib/python3.11 /etc/ssl /usr/share/ca-certificates /out/; "
     "rm -rf /out/usr/lib/python3.11/test /out/usr/lib/python3.11/EXTERNALLY-MANAGED; "
     "ln -s python3.11 /out/usr/bin/python3; ln -s python3.11 /out/usr/bin/python\n"
