@@ -11,11 +11,10 @@ from aiohttp import web
 from control_plane.apiserver import errors
 from control_plane.apiserver.authentication.request_authenticator import RequestAuthenticator
 from control_plane.apiserver.handlers import json_response, read_body
+from control_plane.apiserver.kinds.pod_spec import validate_token_expiration
 from control_plane.apiserver.registry import Registry
 from control_plane.service_account_tokens import (
     DEFAULT_EXPIRATION_SECONDS,
-    MAX_EXPIRATION_SECONDS,
-    MIN_EXPIRATION_SECONDS,
     BoundRef,
     ServiceAccountTokens,
 )
@@ -71,18 +70,7 @@ class TokensAPI:
             raise errors.bad_request("spec must be an object")
         problems = FieldErrors()
         seconds = spec.get("expirationSeconds", DEFAULT_EXPIRATION_SECONDS)
-        if isinstance(seconds, bool) or not isinstance(seconds, int):
-            problems.invalid("spec.expirationSeconds", seconds, "must be an integer")
-        elif seconds < MIN_EXPIRATION_SECONDS:
-            problems.invalid(
-                "spec.expirationSeconds", seconds, "may not specify a duration less than 10 minutes"
-            )
-        elif seconds > MAX_EXPIRATION_SECONDS:
-            problems.invalid(
-                "spec.expirationSeconds",
-                seconds,
-                "may not specify a duration larger than 2^32 seconds",
-            )
+        validate_token_expiration("spec.expirationSeconds", seconds, problems)
         audiences = spec.get("audiences") or []
         if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
             problems.invalid("spec.audiences", audiences, "must be a list of strings")

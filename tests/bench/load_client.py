@@ -56,9 +56,17 @@ class _Connection:
 
 
 class LoadClient:
-    def __init__(self, host: str, port: int, ssl_context: ssl.SSLContext, tls_name: str) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext,
+        tls_name: str,
+        bearer_token: str | None = None,
+    ) -> None:
         self._host, self._port = host, port
         self._ssl, self._tls_name = ssl_context, tls_name
+        self._authorization = f"Authorization: Bearer {bearer_token}\r\n" if bearer_token else ""
 
     def request(
         self, method: str, path: str, body: bytes = b"", content_type: str = "application/json"
@@ -66,7 +74,7 @@ class LoadClient:
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: {self._tls_name}\r\n"
             f"Accept: application/json\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"{self._authorization}Content-Length: {len(body)}\r\n\r\n"
         )
         return head.encode() + body
 

@@ -105,14 +105,25 @@ def _api(cluster: Cluster) -> tuple[str, bytes]:
     )
 
 
-def test_requests_without_a_credential_get_401(cluster: Cluster):
+def test_requests_without_a_credential_are_anonymous(cluster: Cluster):
+    """As upstream with anonymous auth on: system:anonymous, whom RBAC refuses all but the
+    public-info paths; a bearer token that checks out as nobody is a 401."""
     server, ca = _api(cluster)
     context = ssl.create_default_context(cadata=ca.decode())
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(f"{server}/api/v1/nodes", context=context, timeout=5)
-    assert caught.value.code == 401
+    assert caught.value.code == 403
     status = json.loads(caught.value.read())
-    assert (status["kind"], status["reason"]) == ("Status", "Unauthorized")
+    assert (status["kind"], status["reason"]) == ("Status", "Forbidden")
+    assert 'User "system:anonymous" cannot list resource "nodes"' in status["message"]
+    with urllib.request.urlopen(f"{server}/readyz", context=context, timeout=5) as ready:
+        assert ready.status == 200
+    request = urllib.request.Request(
+        f"{server}/api/v1/nodes", headers={"Authorization": "Bearer not-a-token"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, context=context, timeout=5)
+    assert caught.value.code == 401
 
 
 def test_a_certificate_from_another_ca_is_refused(cluster: Cluster, tmp_path):

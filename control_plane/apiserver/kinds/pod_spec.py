@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from control_plane.service_account_tokens import MAX_EXPIRATION_SECONDS, MIN_EXPIRATION_SECONDS
 from ku7s.api.field_errors import FieldErrors
 from ku7s.api.quantity import QuantityError, parse_quantity
 
@@ -156,6 +157,31 @@ def _validate_container(path: str, container: Any, errors: FieldErrors, names: s
     _validate_resources(f"{path}.resources", container.get("resources"), errors)
 
 
+def validate_token_expiration(path: str, seconds: Any, errors: FieldErrors) -> None:
+    """A service account token's requested life, bounded as upstream bounds it."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
+        errors.invalid(path, seconds, "must be an integer")
+    elif seconds < MIN_EXPIRATION_SECONDS:
+        errors.invalid(path, seconds, "may not specify a duration less than 10 minutes")
+    elif seconds > MAX_EXPIRATION_SECONDS:
+        errors.invalid(path, seconds, "may not specify a duration larger than 2^32 seconds")
+
+
+def _validate_token_projections(path: str, volume: dict[str, Any], errors: FieldErrors) -> None:
+    sources = (volume.get("projected") or {}).get("sources") or []
+    for j, source in enumerate(sources if isinstance(sources, list) else []):
+        token = source.get("serviceAccountToken") if isinstance(source, dict) else None
+        if token is None:
+            continue
+        where = f"{path}.projected.sources[{j}].serviceAccountToken"
+        if token.get("expirationSeconds") is not None:
+            validate_token_expiration(
+                f"{where}.expirationSeconds", token["expirationSeconds"], errors
+            )
+        if not token.get("path"):
+            errors.required(f"{where}.path")
+
+
 def validate_pod_spec(path: str, spec: Any, errors: FieldErrors) -> None:
     if not isinstance(spec, dict):
         errors.required(path)
@@ -181,6 +207,7 @@ def validate_pod_spec(path: str, spec: Any, errors: FieldErrors) -> None:
         if name in volume_names:
             errors.duplicate(f"{path}.volumes[{i}].name", name)
         volume_names.add(str(name))
+        _validate_token_projections(f"{path}.volumes[{i}]", volume, errors)
     for i, toleration in enumerate(spec.get("tolerations") or []):
         if not isinstance(toleration, dict):
             continue
