@@ -30,22 +30,21 @@ def _merged(existing: Object, wanted: Object) -> Object | None:
         if labels.get(key) != value:
             labels[key], changed = value, True
     if "roleRef" in wanted:
-        subjects = merged.setdefault("subjects", [])
-        for subject in wanted["subjects"]:
-            if subject not in subjects:
-                subjects.append(subject)
-                changed = True
+        changed |= _add_missing(merged.setdefault("subjects", []), wanted["subjects"])
         return merged if changed else None
     if "aggregationRule" in wanted:
         if merged.get("aggregationRule") != wanted["aggregationRule"]:
             merged["aggregationRule"], changed = wanted["aggregationRule"], True
         return merged if changed else None
-    rules = merged.setdefault("rules", [])
-    for rule in wanted["rules"]:
-        if rule not in rules:
-            rules.append(rule)
-            changed = True
+    changed |= _add_missing(merged.setdefault("rules", []), wanted["rules"])
     return merged if changed else None
+
+
+def _add_missing(items: list[Object], wanted: list[Object]) -> bool:
+    """Append what `items` lacks of `wanted`; return whether anything was."""
+    missing = [w for w in wanted if w not in items]
+    items.extend(missing)
+    return bool(missing)
 
 
 async def reconcile_bootstrap_policy(registry: Registry) -> None:

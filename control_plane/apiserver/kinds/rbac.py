@@ -94,16 +94,14 @@ class RoleKind(Kind):
     columns: ClassVar[list[Column]] = [NAME, _CREATED_AT]
 
     def validate(self, obj: Object, errors: FieldErrors) -> None:
-        validate_rules(obj.get("rules"), errors, namespaced=True)
+        validate_rules(obj.get("rules"), errors, namespaced=self.resource.namespaced)
 
 
-class ClusterRoleKind(Kind):
+class ClusterRoleKind(RoleKind):
     resource = _resource("clusterroles", "ClusterRole", False)
-    path_segment_names = True
-    columns: ClassVar[list[Column]] = [NAME, _CREATED_AT]
 
     def validate(self, obj: Object, errors: FieldErrors) -> None:
-        validate_rules(obj.get("rules"), errors, namespaced=False)
+        super().validate(obj, errors)
         aggregation = obj.get("aggregationRule")
         if aggregation is not None:
             selectors = (aggregation or {}).get("clusterRoleSelectors")
