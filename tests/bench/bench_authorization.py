@@ -44,8 +44,8 @@ ROUNDS = 3
 
 
 def pod_body(name: str) -> bytes:
-    """A pod bound to a node that does not exist: stored and read, never run."""
-    spec = {**POD["spec"], "nodeName": "bench-nowhere"}
+    """A pod no scheduler serves: stored and read, never run."""
+    spec = {**POD["spec"], "schedulerName": "bench-nobody"}
     return json.dumps({"metadata": {"name": name}, "spec": spec}).encode()
 
 
