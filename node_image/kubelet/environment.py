@@ -177,15 +177,13 @@ async def container_environment(
     metadata, spec = pod.get("metadata") or {}, pod.get("spec") or {}
     namespace = metadata.get("namespace", "")
     env: dict[str, str] = {}
-    links = spec.get("enableServiceLinks", True)
-    if links:
+    if spec.get("enableServiceLinks", True):
         env.update(service_variables(await objects.list("services", namespace)))
     # The API server's own service is announced to every pod, service links or not, as
     # upstream does: in-cluster clients find the API through KUBERNETES_SERVICE_HOST.
-    if namespace != "default" or not links:
-        kubernetes = await objects.get("services", "default", "kubernetes")
-        if kubernetes is not None:
-            env.update(service_variables([kubernetes]))
+    kubernetes = await objects.get("services", "default", "kubernetes")
+    if kubernetes is not None:
+        env.update(service_variables([kubernetes]))
     for source in container.get("envFrom") or []:
         prefix = source.get("prefix", "")
         for field, resource in (("configMapRef", "configmaps"), ("secretRef", "secrets")):
