@@ -14,6 +14,11 @@ from ku7s.supervisor.supervisor import run_until_signalled
 ETCD_DATA_DIR = "/var/lib/etcd/data"
 
 
+def _max_token_expiration(env: dict[str, str]) -> tuple[str, ...]:
+    seconds = env.get("KU7S_MAX_TOKEN_EXPIRATION_SECONDS", "")
+    return ("--service-account-max-token-expiration", seconds) if seconds else ()
+
+
 def programs(env: dict[str, str]) -> list[Program]:
     python = sys.executable
     api_port = env.get("KU7S_API_SERVER_HOST_PORT", "6443")
@@ -76,6 +81,7 @@ def programs(env: dict[str, str]) -> list[Program]:
                 env.get("KU7S_POD_EVICTION_SECONDS", "10"),
                 "--default-unreachable-toleration-seconds",
                 env.get("KU7S_POD_EVICTION_SECONDS", "10"),
+                *_max_token_expiration(env),
             ),
         ),
         Program(

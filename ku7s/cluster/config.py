@@ -23,6 +23,9 @@
     cloud:
       region: local               # topology.kubernetes.io/region of every node
       zones: 3                    # nodes are spread over local-a, local-b, local-c
+    serviceAccountTokens:
+      maxExpirationSeconds: 30    # no token lives longer (upstream: none; >= 1 hour there),
+                                  # so a test sees the kubelet renew pods' tokens
 
 Every field is checked; an unknown field, a wrong type or an impossible value raises
 ConfigError naming the field.
@@ -50,6 +53,9 @@ DEFAULT_POD_SUBNET = "10.244.0.0/16"
 DEFAULT_SERVICE_SUBNET = "10.96.0.0/16"
 NODE_CIDR_MASK = 24
 MIN_NODE_MEMORY = 128 * 2**20
+#: The shortest token life the config accepts: the kubelet renews at 80 % of it, and its
+#: checks and a client's re-reads need a few seconds of that.
+MIN_TOKEN_EXPIRATION_SECONDS = 10
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -109,6 +115,8 @@ class ClusterConfig:
     pod_eviction_seconds: int = 10
     region: str = "local"
     zones: int = 1
+    #: Caps every service account token's life (--service-account-max-token-expiration).
+    max_token_expiration_seconds: int | None = None
 
     @property
     def workers(self) -> tuple[NodeConfig, ...]:
@@ -281,8 +289,13 @@ def parse_config(data: Any, source: str = "config") -> ClusterConfig:
         data = {}
     _expect(data, dict, source, "a mapping with kind: Cluster")
     _check_fields(
-        data, {"kind", "apiVersion", "name", "networking", "nodes", "nodeLifecycle", "cloud"}, ""
-    )
+        data,
+        {
+            "kind", "apiVersion", "name", "networking", "nodes", "nodeLifecycle", "cloud",
+            "serviceAccountTokens",
+        },
+        "",
+    )  # fmt: skip
     if data.get("kind") != KIND:
         raise ConfigError(f'kind: must be "{KIND}", not {data.get("kind")!r}')
     if data.get("apiVersion") != API_VERSION:
@@ -333,8 +346,17 @@ def parse_config(data: Any, source: str = "config") -> ClusterConfig:
         nodes = tuple(sorted(nodes, key=lambda n: n.role != CONTROL_PLANE))
     lifecycle = _expect(data.get("nodeLifecycle") or {}, dict, "nodeLifecycle", "a mapping")
     _check_fields(lifecycle, {"gracePeriodSeconds", "podEvictionSeconds"}, "nodeLifecycle")
-    grace = _seconds(lifecycle, "gracePeriodSeconds", config.node_grace_seconds, minimum=2)
-    eviction = _seconds(lifecycle, "podEvictionSeconds", config.pod_eviction_seconds, minimum=0)
+    grace = _seconds(lifecycle, "nodeLifecycle", "gracePeriodSeconds", minimum=2,
+                     default=config.node_grace_seconds)  # fmt: skip
+    eviction = _seconds(lifecycle, "nodeLifecycle", "podEvictionSeconds", minimum=0,
+                        default=config.pod_eviction_seconds)  # fmt: skip
+    tokens = _expect(data.get("serviceAccountTokens") or {}, dict, "serviceAccountTokens",
+                     "a mapping")  # fmt: skip
+    _check_fields(tokens, {"maxExpirationSeconds"}, "serviceAccountTokens")
+    max_token = None
+    if "maxExpirationSeconds" in tokens:
+        max_token = _seconds(tokens, "serviceAccountTokens", "maxExpirationSeconds",
+                             minimum=MIN_TOKEN_EXPIRATION_SECONDS)  # fmt: skip
     cloud = _expect(data.get("cloud") or {}, dict, "cloud", "a mapping")
     _check_fields(cloud, {"region", "zones"}, "cloud")
     region = str(_expect(cloud.get("region", config.region), str, "cloud.region", "a name"))
@@ -354,11 +376,14 @@ def parse_config(data: Any, source: str = "config") -> ClusterConfig:
         pod_eviction_seconds=eviction,
         region=region,
         zones=zones,
+        max_token_expiration_seconds=max_token,
     )
 
 
-def _seconds(section: dict[str, Any], key: str, default: int, *, minimum: int) -> int:
-    where = f"nodeLifecycle.{key}"
+def _seconds(
+    section: dict[str, Any], name: str, key: str, *, minimum: int, default: int = 0
+) -> int:
+    where = f"{name}.{key}"
     value = _expect(section.get(key, default), int, where, "a whole number of seconds")
     if isinstance(value, bool) or value < minimum:
         raise ConfigError(f"{where}: must be {minimum} or more, not {value}")

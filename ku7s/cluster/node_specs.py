@@ -131,6 +131,7 @@ def control_plane_spec(
             "KU7S_API_SERVER_HOST_PORT": str(host_port),
             "KU7S_NODE_GRACE_SECONDS": str(config.node_grace_seconds),
             "KU7S_POD_EVICTION_SECONDS": str(config.pod_eviction_seconds),
+            "KU7S_MAX_TOKEN_EXPIRATION_SECONDS": str(config.max_token_expiration_seconds or ""),
             "KU7S_REGION": config.region,
             "KU7S_ZONES": str(config.zones),
             NODE_SERVICE_ADDRESS_ENV: config.node_service_address,

@@ -182,9 +182,12 @@ class PodWorker:
                 self._retry_after(RETRY_INTERVAL)
                 self._report()
                 return
-        elif time.monotonic() - self._last_refresh >= RESYNC_INTERVAL:
+        elif time.monotonic() - self._last_refresh >= RESYNC_INTERVAL or self._token_due():
             self._last_refresh = time.monotonic()
             await self._ctx.volumes.refresh(self.pod)
+        renewal = self._ctx.volumes.seconds_to_token_renewal(self.uid)
+        if renewal is not None and renewal < RESYNC_INTERVAL:
+            self._retry_after(renewal)
         sandbox_id = await self._ensure_sandbox(state)
         if sandbox_id is None:
             self._report()
@@ -209,6 +212,9 @@ class PodWorker:
             self._event(kind, reason, message, container)
 
     # -- the runtime's view of this pod --
+
+    def _token_due(self) -> bool:
+        return self._ctx.volumes.seconds_to_token_renewal(self.uid) == 0.0
 
     async def _refresh_records(self, state: PodRuntimeState) -> None:
         """Details of each container instance, asked of the runtime only when its state

@@ -67,6 +67,16 @@ class ServiceAccountTokens:
         self._tokens[key] = (reply.token, now, float(reply.expiration_unix))
         return reply.token
 
+    def seconds_to_renewal(self, pod_uid: str) -> float | None:
+        """How long until one of the pod's tokens is due (0 if one is), None if it has none."""
+        now = self._clock()
+        due = [
+            min(issued + (expires - issued) * RENEW_AT, issued + MAX_AGE_SECONDS) - now
+            for key, (_, issued, expires) in self._tokens.items()
+            if key[1] == pod_uid
+        ]
+        return max(0.0, min(due)) if due else None
+
     def forget(self, pod_uid: str) -> None:
         """Drop a finished pod's tokens."""
         self._tokens = {k: v for k, v in self._tokens.items() if k[1] != pod_uid}

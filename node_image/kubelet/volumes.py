@@ -53,6 +53,8 @@ class TokenSource(Protocol):
 
     def forget(self, pod_uid: str) -> None: ...
 
+    def seconds_to_renewal(self, pod_uid: str) -> float | None: ...
+
 
 class PodVolumes:
     def __init__(
@@ -81,6 +83,10 @@ class PodVolumes:
             except ConfigError as e:
                 raise VolumeError(f'MountVolume.SetUp failed for volume "{name}" : {e}') from e
         return paths
+
+    def seconds_to_token_renewal(self, pod_uid: str) -> float | None:
+        """How long until a token in the pod's volumes needs renewing (None: no tokens)."""
+        return self._tokens.seconds_to_renewal(pod_uid) if self._tokens else None
 
     async def refresh(self, pod: Object) -> None:
         """Bring config map, secret and downward API volumes up to date."""

@@ -9,6 +9,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import Cluster, kubectl_path, run_ku7s, unique
+from ku7s.cluster.providers.docker import DockerProvider
+from tests.e2e.conftest import Cluster, kubectl_path, new_cluster, run_ku7s, unique
 
 MANIFESTS = Path(__file__).parent / "manifests"
 #: Prints the top-level entries of site-packages that importing the official client loads.
@@ -47,12 +49,45 @@ while True:
     time.sleep(0.5)
 """
 
+#: Holds one watch on its namespace's config maps open for minutes while, every second,
+#: listing them anew (each list sends whatever token the client holds then) and saying
+#: when the token file changed. Prints its first token so the test can see it die.
+WATCHER = """
+import base64, json, threading, time
+from kubernetes import client, config, watch
+TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+config.load_incluster_config()
+core = client.CoreV1Api()
+namespace = open("/var/run/secrets/kubernetes.io/serviceaccount/namespace").read()
+first = open(TOKEN).read()
+print("FIRST", first, flush=True)
+def follow():
+    for event in watch.Watch().stream(core.list_namespaced_config_map, namespace,
+                                      timeout_seconds=300):
+        print("EVENT", event["type"], event["object"].metadata.name, flush=True)
+    print("WATCH ENDED", flush=True)
+threading.Thread(target=follow, daemon=True).start()
+seen = None
+while True:
+    payload = open(TOKEN).read().split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    if claims["jti"] != seen:
+        seen = claims["jti"]
+        print("TOKEN", claims["exp"] - claims["iat"], flush=True)
+    try:
+        core.list_namespaced_config_map(namespace)
+        print("LISTED", flush=True)
+    except client.ApiException as e:
+        print("DENIED", e.status, flush=True)
+    time.sleep(1)
+"""
+#: The token life the refresh test's cluster caps tokens at.
+SHORT_TOKEN_SECONDS = 20
+
 
 @pytest.fixture(scope="module")
-def client_image(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The python stand-in with the official client and kubectl, loaded on the nodes."""
-    loaded = run_ku7s("load", "image", "python:3", "--name", cluster.name, env=cluster.env)
-    assert loaded.returncode == 0, loaded.stderr
+def client_image_tag(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The python stand-in with the official client and kubectl, built here."""
     context = tmp_path_factory.mktemp("client-image")
     site = next(Path(p) for p in sys.path if p.endswith("site-packages"))
     listed = subprocess.run(
@@ -76,11 +111,22 @@ def client_image(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> 
         ["docker", "build", "-q", "-t", tag, str(context)], check=True, capture_output=True
     )
     try:
-        loaded = run_ku7s("load", "image", tag, "--name", cluster.name, env=cluster.env)
-        assert loaded.returncode == 0, loaded.stderr
         yield tag
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
+
+
+def load_client_image(cluster: Cluster, tag: str) -> str:
+    for image in ("python:3", tag):
+        loaded = run_ku7s("load", "image", image, "--name", cluster.name, env=cluster.env)
+        assert loaded.returncode == 0, loaded.stderr
+    return tag
+
+
+@pytest.fixture(scope="module")
+def client_image(cluster: Cluster, client_image_tag: str) -> str:
+    """The client image, loaded on the shared cluster's nodes."""
+    return load_client_image(cluster, client_image_tag)
 
 
 @pytest.fixture
@@ -247,6 +293,27 @@ def test_users_escalation_and_a_real_manifests_rbac(cluster: Cluster, ns: str, t
                           check=False)  # fmt: skip
     assert 'rules[0].verbs[0]: Unsupported value: "Get"' in bad.stderr
 
+    # An ingress controller's namespaced RBAC: the admission job's role (secrets) is hers
+    # to grant; the controller's (leases, events) is not, nor a binding to it while it is
+    # missing. An admin applies the rest, and its resourceNames rule holds.
+    ingress = str(MANIFESTS / "ingress-nginx-namespaced-rbac.yaml")
+    partial = cluster.kubectl(*as_alice, "apply", "-n", ns, "-f", ingress, check=False)
+    assert partial.returncode != 0
+    assert "not currently held" in partial.stderr and "coordination.k8s.io" in partial.stderr
+    assert 'role.rbac.authorization.k8s.io "ingress-nginx" not found' in partial.stderr
+    assert "role.rbac.authorization.k8s.io/ingress-nginx-admission created" in partial.stdout
+    cluster.kubectl("apply", "-n", ns, "-f", ingress)
+    controller = f"--as=system:serviceaccount:{ns}:ingress-nginx"
+    for question, answer in (
+        (("update", "leases/ingress-nginx-leader"), "yes"),
+        (("update", "leases/another-leader"), "no"),
+        (("create", "leases"), "yes"),
+        (("update", "ingresses", "--subresource=status"), "yes"),
+        (("delete", "ingresses"), "no"),
+    ):
+        asked = cluster.kubectl("auth", "can-i", *question, "-n", ns, controller, check=False)
+        assert asked.stdout.strip() == answer, question
+
     manifest = str(MANIFESTS / "metrics-server-rbac.yaml")
     refused = cluster.kubectl(*as_alice, "apply", "-f", manifest, check=False)
     assert refused.returncode != 0 and "clusterroles.rbac.authorization.k8s.io" in refused.stderr
@@ -267,3 +334,54 @@ def test_users_escalation_and_a_real_manifests_rbac(cluster: Cluster, ns: str, t
         )  # fmt: skip
     finally:
         cluster.kubectl("delete", "-f", manifest, "--ignore-not-found", check=False)
+
+
+def test_a_watch_from_a_pod_outlives_its_token_across_refreshes(
+    provider: DockerProvider, client_image_tag: str, tmp_path: Path
+):
+    """Tokens live 20 s here: the kubelet renews them, the client re-reads the file (every
+    minute, as it does), and a watch opened with the first token keeps delivering after
+    the API server has stopped accepting that token (60 s of leeway, as upstream)."""
+    config = tmp_path / "short-tokens.yaml"
+    config.write_text(yaml.safe_dump({
+        "kind": "Cluster", "apiVersion": "ku7s.dev/v1alpha1",
+        "nodes": [{"role": "control-plane"}, {"role": "worker"}],
+        "serviceAccountTokens": {"maxExpirationSeconds": SHORT_TOKEN_SECONDS},
+    }))  # fmt: skip
+    with new_cluster(provider, tmp_path, "tok", "--config", str(config)) as short:
+        image = load_client_image(short, client_image_tag)
+        short.kubectl("create", "namespace", "app")
+        short.kubectl("create", "rolebinding", "view", "-n", "app", "--clusterrole=view",
+                      "--serviceaccount=app:default")  # fmt: skip
+        short.kubectl("run", "watcher", "-n", "app", f"--image={image}", "--", "python3", "-c",
+                      WATCHER)  # fmt: skip
+        short.kubectl("wait", "--for=condition=Ready", "pod/watcher", "-n", "app",
+                      "--timeout=60s")  # fmt: skip
+
+        def log() -> list[str]:
+            return short.kubectl("logs", "watcher", "-n", "app").stdout.splitlines()
+
+        short.wait_for(lambda: any(line.startswith("FIRST ") for line in log()), timeout=30,
+                       what="the watcher to start")  # fmt: skip
+        first = next(line for line in log() if line.startswith("FIRST ")).split()[1]
+        server = yaml.safe_load(short.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+        made = []
+        started = time.monotonic()
+        while api_request(server, "/api/v1/namespaces/app/configmaps", first)[0] == 200:
+            assert time.monotonic() - started < SHORT_TOKEN_SECONDS + 90, "first token lives on"
+            made.append(f"before-{len(made)}")
+            short.kubectl("create", "configmap", made[-1], "-n", "app")
+            time.sleep(5)
+        assert api_request(server, "/api/v1/namespaces/app/configmaps", first)[0] == 401
+        made.append("after-the-first-token-died")
+        short.kubectl("create", "configmap", made[-1], "-n", "app")
+        short.wait_for(lambda: f"EVENT ADDED {made[-1]}" in log(), timeout=10,
+                       what="the old watch to deliver")  # fmt: skip
+        lines = log()
+        added = [line.split()[2] for line in lines if line.startswith("EVENT ADDED")]
+        assert [name for name in added if name in made] == made
+        assert "WATCH ENDED" not in lines
+        assert [line for line in lines if line.startswith("TOKEN")].count(
+            f"TOKEN {SHORT_TOKEN_SECONDS}"
+        ) >= 4, "the kubelet renews the token every 16 s"
+        assert not [line for line in lines if line.startswith("DENIED")]

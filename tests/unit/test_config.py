@@ -19,6 +19,12 @@ def test_defaults_give_one_control_plane_and_one_worker():
     assert config.pod_subnet == "10.244.0.0/16"
     assert config.service_subnet == "10.96.0.0/16"
     assert config.api_server_port == 0
+    assert config.max_token_expiration_seconds is None
+
+
+def test_token_life_can_be_capped():
+    config = parse_config(doc(serviceAccountTokens={"maxExpirationSeconds": 20}))
+    assert config.max_token_expiration_seconds == 20
 
 
 def test_full_config_is_parsed():
@@ -146,6 +152,16 @@ def test_full_config_is_parsed():
             doc(nodeLifecycle={"gracePeriod": 5}),
             'unknown field "nodeLifecycle.gracePeriod"',
             id="unknown-lifecycle-field",
+        ),
+        pytest.param(
+            doc(serviceAccountTokens={"maxExpirationSeconds": 5}),
+            "serviceAccountTokens.maxExpirationSeconds: must be 10 or more, not 5",
+            id="token-life-too-short",
+        ),
+        pytest.param(
+            doc(serviceAccountTokens={"maxExpiration": "1h"}),
+            'unknown field "serviceAccountTokens.maxExpiration"',
+            id="unknown-token-field",
         ),
         pytest.param(["not", "a", "map"], "expected a mapping", id="not-a-map"),
     ],

@@ -208,6 +208,17 @@ async def test_escalation_is_refused(cluster):
             {"metadata": {"name": "roles"},
              "rules": [{"apiGroups": [RBAC], "resources": ["roles"], "verbs": ["get"]}]},
         )  # fmt: skip
+        # A binding to a role that is not there cannot be checked, so it is refused to her.
+        with pytest.raises(APIError) as missing:
+            await registry.create(
+                registry.kinds.get("rolebindings", RBAC), "ns",
+                {"metadata": {"name": "ghost"},
+                 "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": "ghost"},
+                 "subjects": [{"kind": "User", "name": "carol"}]},
+            )  # fmt: skip
+        assert (missing.value.code, missing.value.message) == (
+            400, 'role.rbac.authorization.k8s.io "ghost" not found'
+        )
     finally:
         REQUEST_USER.reset(token)
 

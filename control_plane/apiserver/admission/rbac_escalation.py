@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from control_plane.apiserver.registry import Registry
 
 Object = dict[str, Any]
-_ROLE_PLURALS = {"roles": "roles", "clusterroles": "clusterroles"}
+_ROLE_PLURALS = ("roles", "clusterroles")
 _BINDING_PLURALS = ("rolebindings", "clusterrolebindings")
 
 
@@ -56,7 +56,7 @@ class RBACEscalationCheck:
             if self._may(user, "escalate", rt.plural, namespace, name):
                 return
             rules = [r for r in obj.get("rules") or [] if isinstance(r, dict)]
-            self._check_held(user, rules, namespace, rt.plural, name, rt.kind)
+            self._check_held(user, rules, namespace, rt.plural, name)
         elif rt.plural in _BINDING_PLURALS:
             ref = obj.get("roleRef") or {}
             role_plural = "clusterroles" if ref.get("kind") == "ClusterRole" else "roles"
@@ -68,15 +68,19 @@ class RBACEscalationCheck:
                 if role_plural == "clusterroles"
                 else self._rbac.role(namespace, role_name)
             )
-            rules = [r for r in (role or {}).get("rules") or [] if isinstance(r, dict)]
-            self._check_held(user, rules, namespace, rt.plural, name, rt.kind)
+            if role is None:
+                # Upstream resolves the role's rules to compare them, and says it could not.
+                singular = role_plural.removesuffix("s")
+                raise errors.bad_request(f'{singular}.{GROUP} "{role_name}" not found')
+            rules = [r for r in role.get("rules") or [] if isinstance(r, dict)]
+            self._check_held(user, rules, namespace, rt.plural, name)
 
     def _may(self, user: User, verb: str, plural: str, namespace: str, name: str) -> bool:
         attrs = RequestAttributes(user, verb, "", True, GROUP, "v1", namespace, plural, "", name)
         return self._rbac.authorize(attrs).allowed
 
     def _check_held(
-        self, user: User, rules: list[Object], namespace: str, plural: str, name: str, kind: str
+        self, user: User, rules: list[Object], namespace: str, plural: str, name: str
     ) -> None:
         held = list(self._rbac.rules_for(user, namespace))
         missing = [r for r in rules if not covers(held, r)]
