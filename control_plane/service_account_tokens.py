@@ -162,12 +162,9 @@ class ServiceAccountTokens:
         return issuer in (self.issuer, LEGACY_ISSUER)
 
     def verify(self, token: str, audiences: tuple[str, ...] | None = None) -> TokenClaims:
+        # Bound tokens are the common case: decode once as one, and only a token whose
+        # issuer is not ours is tried as a legacy one (one decode per request, not two).
         try:
-            unverified = jwt.decode(token, options={"verify_signature": False})
-            if unverified.get("iss") == LEGACY_ISSUER:
-                return self._legacy_claims(
-                    jwt.decode(token, self._public, algorithms=[ALGORITHM], issuer=LEGACY_ISSUER)
-                )
             claims = jwt.decode(
                 token,
                 self._public,
@@ -177,6 +174,13 @@ class ServiceAccountTokens:
                 leeway=LEEWAY_SECONDS,
                 options={"require": ["exp", "iat", "sub", "aud"]},
             )
+        except (jwt.InvalidIssuerError, jwt.MissingRequiredClaimError):
+            try:
+                return self._legacy_claims(
+                    jwt.decode(token, self._public, algorithms=[ALGORITHM], issuer=LEGACY_ISSUER)
+                )
+            except jwt.PyJWTError as e:
+                raise InvalidToken(type(e).__name__) from None
         except jwt.PyJWTError as e:
             raise InvalidToken(type(e).__name__) from None
         private = claims.get("kubernetes.io")
