@@ -217,7 +217,8 @@ async def test_escalation_is_refused(cluster):
                  "subjects": [{"kind": "User", "name": "carol"}]},
             )  # fmt: skip
         assert (missing.value.code, missing.value.message) == (
-            400, 'role.rbac.authorization.k8s.io "ghost" not found'
+            400,
+            'role.rbac.authorization.k8s.io "ghost" not found',
         )
     finally:
         REQUEST_USER.reset(token)
@@ -270,3 +271,21 @@ async def test_http_answers(cluster):
         )
         assert impersonating.status == 403
         assert 'cannot impersonate resource "users"' in (await impersonating.json())["message"]
+
+
+async def test_kubeadms_namespaced_roles_are_there_and_kept_as_users_change_them(cluster):
+    registry, rbac = cluster
+    account = User("system:serviceaccount:kube-system:kube-scheduler", ("system:authenticated",))
+    lease = "apis/coordination.k8s.io/v1/namespaces/{}/leases/kube-scheduler"
+    take_lease = attrs(account, "PUT", "/" + lease.format("kube-system"))
+    await settled(lambda: rbac.authorize(take_lease).allowed)
+    assert not rbac.authorize(attrs(account, "PUT", "/" + lease.format("default"))).allowed
+    roles = registry.kinds.get("roles", RBAC)
+    name = "extension-apiserver-authentication-reader"
+    role = await registry.find(roles, "kube-system", name)
+    extra = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
+    role["rules"] = [extra]
+    await registry.update(roles, "kube-system", name, role)
+    await reconcile_bootstrap_policy(registry)
+    role = await registry.find(roles, "kube-system", name)
+    assert role["rules"][0] == extra and len(role["rules"]) == 2

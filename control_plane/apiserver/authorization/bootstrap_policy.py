@@ -34,17 +34,30 @@ def urls(paths: list[str], verbs: list[str]) -> Object:
     return {"nonResourceURLs": paths, "verbs": verbs}
 
 
+#: Recording events, which every component does.
+_EVENTS = rule(["", "events.k8s.io"], ["events"], ["create", "patch", "update"])
+
+
 def cluster_role(
-    name: str, rules: list[Object], labels: dict[str, str] | None = None, **extra: Any
+    name: str,
+    rules: list[Object],
+    labels: dict[str, str] | None = None,
+    *,
+    namespace: str = "",
+    **extra: Any,
 ) -> Object:
+    """A bootstrap ClusterRole, or a Role when a namespace is given."""
+    metadata: Object = {
+        "name": name,
+        "labels": {**BOOTSTRAP_LABELS, **(labels or {})},
+        "annotations": {AUTOUPDATE: "true"},
+    }
+    if namespace:
+        metadata["namespace"] = namespace
     return {
         "apiVersion": f"{GROUP}/v1",
-        "kind": "ClusterRole",
-        "metadata": {
-            "name": name,
-            "labels": {**BOOTSTRAP_LABELS, **(labels or {})},
-            "annotations": {AUTOUPDATE: "true"},
-        },
+        "kind": "Role" if namespace else "ClusterRole",
+        "metadata": metadata,
         "rules": rules,
         **extra,
     }
@@ -55,18 +68,23 @@ def aggregated(name: str, label: str, labels: dict[str, str] | None = None) -> O
     return cluster_role(name, [], labels, aggregationRule={"clusterRoleSelectors": [selector]})
 
 
-def binding(name: str, role: str, subjects: list[Object]) -> Object:
+def binding(name: str, role: str, subjects: list[Object], *, namespace: str = "") -> Object:
+    """A bootstrap ClusterRoleBinding, or a RoleBinding to a Role when a namespace is given."""
+    metadata: Object = {
+        "name": name,
+        "labels": dict(BOOTSTRAP_LABELS),
+        "annotations": {AUTOUPDATE: "true"},
+    }
+    if namespace:
+        metadata["namespace"] = namespace
     return {
         "apiVersion": f"{GROUP}/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {
-            "name": name,
-            "labels": dict(BOOTSTRAP_LABELS),
-            "annotations": {AUTOUPDATE: "true"},
-        },
-        "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": role},
+        "kind": "RoleBinding" if namespace else "ClusterRoleBinding",
+        "metadata": metadata,
+        "roleRef": {"apiGroup": GROUP, "kind": "Role" if namespace else "ClusterRole",
+                    "name": role},
         "subjects": subjects,
-    }
+    }  # fmt: skip
 
 
 def group(name: str) -> Object:
@@ -157,7 +175,7 @@ _SELF_REVIEWS = [
 _PUBLIC_INFO = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
 
 _SCHEDULER = [
-    rule(["", "events.k8s.io"], ["events"], ["create", "patch", "update"]),
+    _EVENTS,
     rule(["coordination.k8s.io"], ["leases"], ["create"]),
     rule(["coordination.k8s.io"], ["leases"], ["get", "update"],
          resourceNames=["kube-scheduler"]),
@@ -184,7 +202,7 @@ _SCHEDULER = [
 _NODE_PROXIER = [
     rule([""], ["endpoints", "services"], ["list", "watch"]),
     rule([""], ["nodes"], READ),
-    rule(["", "events.k8s.io"], ["events"], ["create", "patch", "update"]),
+    _EVENTS,
     rule(["discovery.k8s.io"], ["endpointslices"], ["list", "watch"]),
 ]
 
@@ -215,6 +233,27 @@ _MONITORING = [urls(["/healthz", "/healthz/*", "/livez", "/livez/*", "/metrics",
 #: --use-service-account-credentials=false), and the cloud controller manager makes nodes'
 #: load balancers and addresses: both may do anything, as kubeadm's do in effect.
 _EVERYTHING = [rule(["*"], ["*"], ["*"]), urls(["*"], ["*"])]
+
+#: Upstream's role for the controller manager's own identity; its controllers there run as
+#: service accounts with roles of their own.
+_CONTROLLER_MANAGER = [
+    _EVENTS,
+    rule(["coordination.k8s.io"], ["leases"], ["create"]),
+    rule(["coordination.k8s.io"], ["leases"], ["get", "update"],
+         resourceNames=["kube-controller-manager"]),
+    rule([""], ["secrets", "serviceaccounts"], ["create"]),
+    rule([""], ["secrets"], ["delete"]),
+    rule([""], ["configmaps", "namespaces", "secrets", "serviceaccounts"], ["get"]),
+    rule([""], ["secrets", "serviceaccounts"], ["update"]),
+    rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
+    rule(["authorization.k8s.io"], ["subjectaccessreviews"], ["create"]),
+    rule(["*"], ["*"], ["list", "watch"]),
+    rule([""], ["serviceaccounts/token"], ["create"]),
+]  # fmt: skip
+_LEADER_LOCKING = [
+    rule(["coordination.k8s.io"], ["leases", "leasecandidates"],
+         ["create", "get", "list", "update", "watch"]),
+]  # fmt: skip
 
 
 def cluster_roles() -> list[Object]:
@@ -265,7 +304,10 @@ def cluster_roles() -> list[Object]:
         ),
         cluster_role("system:monitoring", _MONITORING),
         cluster_role("system:kube-scheduler", _SCHEDULER),
-        cluster_role("system:kube-controller-manager", _EVERYTHING),
+        cluster_role("system:kube-controller-manager", _CONTROLLER_MANAGER),
+        # ku7s runs every controller under the controller manager's one identity, so that
+        # identity holds what upstream's per-controller roles hold between them.
+        cluster_role("ku7s:controller-manager", _EVERYTHING),
         cluster_role("system:cloud-controller-manager", _EVERYTHING),
         cluster_role("system:node-proxier", _NODE_PROXIER),
         cluster_role("ku7s:node-network", _NODE_NETWORK),
@@ -322,6 +364,11 @@ def cluster_role_bindings() -> list[Object]:
             [user("system:kube-controller-manager")],
         ),
         binding(
+            "ku7s:controller-manager",
+            "ku7s:controller-manager",
+            [user("system:kube-controller-manager")],
+        ),
+        binding(
             "system:cloud-controller-manager",
             "system:cloud-controller-manager",
             [user("system:cloud-controller-manager")],
@@ -347,3 +394,61 @@ def cluster_role_bindings() -> list[Object]:
             [group("system:bootstrappers:kubeadm:default-node-token")],
         ),
     ]
+
+
+def roles() -> list[Object]:
+    """The namespaced roles a kubeadm cluster starts with (in kube-system, kube-public)."""
+    system, public = "kube-system", "kube-public"
+    return [
+        cluster_role(
+            "extension-apiserver-authentication-reader",
+            [rule([""], ["configmaps"], READ,
+                  resourceNames=["extension-apiserver-authentication"])],
+            namespace=system,
+        ),
+        cluster_role("system::leader-locking-kube-controller-manager", _LEADER_LOCKING,
+                     namespace=system),
+        cluster_role("system::leader-locking-kube-scheduler", _LEADER_LOCKING, namespace=system),
+        cluster_role("system:controller:bootstrap-signer", [rule([""], ["secrets"], READ)],
+                     namespace=system),
+        cluster_role("system:controller:cloud-provider",
+                     [rule([""], ["configmaps"], ["create", "get", "list", "watch"])],
+                     namespace=system),
+        cluster_role("system:controller:token-cleaner",
+                     [rule([""], ["secrets"], ["delete", "get", "list", "watch"]), _EVENTS],
+                     namespace=system),
+        cluster_role(
+            "system:controller:bootstrap-signer",
+            [rule([""], ["configmaps"], READ),
+             rule([""], ["configmaps"], ["update"], resourceNames=["cluster-info"]),
+             _EVENTS],
+            namespace=public,
+        ),
+    ]  # fmt: skip
+
+
+def role_bindings() -> list[Object]:
+    system, public = "kube-system", "kube-public"
+    controller_manager, scheduler = (
+        user("system:kube-controller-manager"),
+        user("system:kube-scheduler"),
+    )
+    return [
+        binding("system::extension-apiserver-authentication-reader",
+                "extension-apiserver-authentication-reader", [controller_manager, scheduler],
+                namespace=system),
+        binding("system::leader-locking-kube-controller-manager",
+                "system::leader-locking-kube-controller-manager",
+                [controller_manager, service_account(system, "kube-controller-manager"),
+                 service_account(system, "leader-election-controller")],
+                namespace=system),
+        binding("system::leader-locking-kube-scheduler", "system::leader-locking-kube-scheduler",
+                [scheduler, service_account(system, "kube-scheduler")], namespace=system),
+        *(
+            binding(f"system:controller:{name}", f"system:controller:{name}",
+                    [service_account(system, name)], namespace=system)
+            for name in ("bootstrap-signer", "cloud-provider", "token-cleaner")
+        ),
+        binding("system:controller:bootstrap-signer", "system:controller:bootstrap-signer",
+                [service_account(system, "bootstrap-signer")], namespace=public),
+    ]  # fmt: skip

@@ -51,14 +51,17 @@ async def reconcile_bootstrap_policy(registry: Registry) -> None:
     for plural, objects in (
         ("clusterroles", bootstrap_policy.cluster_roles()),
         ("clusterrolebindings", bootstrap_policy.cluster_role_bindings()),
+        ("roles", bootstrap_policy.roles()),
+        ("rolebindings", bootstrap_policy.role_bindings()),
     ):
         kind = registry.kinds.get(plural, GROUP)
         for wanted in objects:
             name = wanted["metadata"]["name"]
-            existing = await registry.find(kind, "", name)
+            namespace = wanted["metadata"].get("namespace", "")
+            existing = await registry.find(kind, namespace, name)
             if existing is None:
                 try:
-                    await registry.create(kind, "", wanted)
+                    await registry.create(kind, namespace, wanted)
                 except errors.APIError as e:
                     if e.code != 409:
                         raise
@@ -69,4 +72,4 @@ async def reconcile_bootstrap_policy(registry: Registry) -> None:
             merged = _merged(existing, wanted)
             if merged is not None:
                 log.info("reconciling %s %s with the bootstrap policy", plural, name)
-                await registry.update(kind, "", name, merged)
+                await registry.update(kind, namespace, name, merged)
