@@ -18,8 +18,8 @@ from aiohttp import web
 
 from control_plane.apiserver import decoding, errors, tables
 from control_plane.apiserver.kinds import Kind
+from control_plane.apiserver.kinds.base import ScalableKind
 from control_plane.apiserver.kinds.pod import bind
-from control_plane.apiserver.kinds.workload import WorkloadKind
 from control_plane.apiserver.kubelet_proxy import KubeletProxy
 from control_plane.apiserver.registry import DeleteOptions, ListOptions, Registry, WatchEvent
 from control_plane.apiserver.requests import (
@@ -445,7 +445,7 @@ class ResourceHandlers:
     async def _scale(self, request: web.Request, path: ResourcePath) -> web.Response:
         assert path.name is not None
         kind = path.kind
-        if not isinstance(kind, WorkloadKind):
+        if not isinstance(kind, ScalableKind):
             raise errors.route_not_found()
         namespace = self._namespace(path)
         if request.method == "GET":
@@ -479,7 +479,7 @@ class ResourceHandlers:
                     ],
                     "autoscaling",
                 )
-            current.setdefault("spec", {})["replicas"] = replicas
+            kind.set_replicas(current, replicas)
             return current
 
         updated = await self._registry.mutate(

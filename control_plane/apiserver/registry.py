@@ -284,6 +284,12 @@ class Registry:
         self, kind: Kind, namespace: str, obj: Object, *, dry_run: bool = False
     ) -> Object:
         rt = kind.resource
+        if kind.refuses_creates:
+            raise errors.APIError(
+                405,
+                "MethodNotAllowed",
+                "create not allowed while custom resource definition is terminating",
+            )
         obj = meta.clone(obj)
         metadata = obj.setdefault("metadata", {})
         if not isinstance(metadata, dict):
@@ -586,6 +592,7 @@ class Registry:
         pending = meta.clone(current)
         metadata = pending["metadata"]
         finalizers = list(metadata.get("finalizers") or [])
+        finalizers += [f for f in kind.delete_finalizers if f not in finalizers]
         policy = options.propagation_policy or kind.default_propagation
         if policy == "Foreground" and FOREGROUND_FINALIZER not in finalizers:
             finalizers = [f for f in finalizers if f != ORPHAN_FINALIZER] + [FOREGROUND_FINALIZER]

@@ -27,6 +27,7 @@ from control_plane.apiserver.bootstrap import (
     ensure_kubernetes_service,
     ensure_root_ca_config_maps,
 )
+from control_plane.apiserver.custom_resources.registrar import CustomResourceRegistrar
 from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.kubelet_proxy import KubeletProxy, kubelet_ssl_context
 from control_plane.apiserver.metrics import APIServerMetrics
@@ -122,6 +123,9 @@ class APIServer:
         registry.admission.append(RBACEscalationCheck(rbac))
         following_rbac = asyncio.create_task(rbac.run(stop))
         await rbac.wait_synced()
+        registrar = CustomResourceRegistrar(registry)
+        following_crds = asyncio.create_task(registrar.run(stop))
+        await registrar.wait_synced()
         await ensure_kubernetes_service(
             registry, allocator.kubernetes_service_ip, own_address(), cfg.secure_port
         )
@@ -182,6 +186,7 @@ class APIServer:
         finally:
             counting.cancel()
             following_rbac.cancel()
+            following_crds.cancel()
             # Kubelet streams and watches never end by themselves: both get their second.
             await asyncio.gather(grpc_server.stop(grace=1), runner.cleanup())
             await node_service.drain()

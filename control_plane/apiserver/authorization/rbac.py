@@ -8,7 +8,6 @@ forgets them all, so a grant or a revocation counts from the next request on.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,12 +15,11 @@ from typing import Any
 from control_plane.apiserver.authentication.user import User
 from control_plane.apiserver.authorization.attributes import RequestAttributes
 from control_plane.apiserver.authorization.rules import Rule, rule_allows
+from control_plane.apiserver.following import follow
 from control_plane.apiserver.kinds.rbac import GROUP
-from control_plane.apiserver.registry import ListOptions, Registry
+from control_plane.apiserver.registry import Registry
 from control_plane.service_account_tokens import service_account_user
 from ku7s.api import meta
-
-log = logging.getLogger("kube-apiserver")
 
 Object = dict[str, Any]
 _PLURALS = ("roles", "clusterroles", "rolebindings", "clusterrolebindings")
@@ -72,33 +70,22 @@ class RBACAuthorizer:
         await self._synced.wait()
 
     async def _follow(self, plural: str) -> None:
+        async def listed(items: list[Object]) -> None:
+            self._objects[plural] = {_key(o): o for o in items}
+            self._changed()
+            self._listed.add(plural)
+            if self._listed.issuperset(_PLURALS):
+                self._synced.set()
+
+        async def changed(event: str, obj: Object) -> None:
+            if event == "DELETED":
+                self._objects[plural].pop(_key(obj), None)
+            else:
+                self._objects[plural][_key(obj)] = obj
+            self._changed()
+
         kind = self._registry.kinds.get(plural, GROUP)
-        while True:
-            try:
-                page = await self._registry.list(kind, None, ListOptions())
-                self._objects[plural] = {_key(o): o for o in page.items}
-                self._changed()
-                self._listed.add(plural)
-                if self._listed.issuperset(_PLURALS):
-                    self._synced.set()
-                events = await self._registry.watch(
-                    kind, None, ListOptions(resource_version=page.resource_version)
-                )
-                async for event in events:
-                    if event.type == "ERROR":
-                        break  # too old: list again
-                    if event.type == "DELETED":
-                        self._objects[plural].pop(_key(event.object), None)
-                    elif event.type in ("ADDED", "MODIFIED"):
-                        self._objects[plural][_key(event.object)] = event.object
-                    else:
-                        continue
-                    self._changed()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("watching %s for RBAC failed; listing again", plural)
-                await asyncio.sleep(1)
+        await follow(self._registry, kind, listed, changed, why="RBAC")
 
     def _changed(self) -> None:
         self._decisions.clear()

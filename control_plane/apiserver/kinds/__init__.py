@@ -16,6 +16,9 @@ from control_plane.apiserver.kinds.apps import (
 )
 from control_plane.apiserver.kinds.base import Kind
 from control_plane.apiserver.kinds.configmap import ConfigMapKind
+from control_plane.apiserver.kinds.custom_resource_definition import (
+    CustomResourceDefinitionKind,
+)
 from control_plane.apiserver.kinds.endpoints import EndpointsKind, EndpointSliceKind
 from control_plane.apiserver.kinds.event import EventKind, EventsV1Kind
 from control_plane.apiserver.kinds.job import JobKind
@@ -46,9 +49,17 @@ class Kinds:
 
     def __init__(self, kinds: Iterable[Kind]) -> None:
         self._kinds = tuple(kinds)
-        self._by_path = {
-            (k.resource.group, k.resource.version, k.resource.plural): k for k in self._kinds
-        }
+        self._by_path = {_path(k): k for k in self._kinds}
+
+    def serve(self, owner: str, kinds: Iterable[Kind]) -> None:
+        """Serve `kinds` on behalf of `owner` (a CRD's name), replacing what it served."""
+        added = tuple(kinds)
+        self._kinds = tuple(k for k in self._kinds if getattr(k, "crd_name", None) != owner) + added
+        self._by_path = {_path(k): k for k in self._kinds}
+
+    def withdraw(self, owner: str) -> None:
+        """Stop serving what `owner` made served."""
+        self.serve(owner, ())
 
     def all(self) -> tuple[Kind, ...]:
         return self._kinds
@@ -89,6 +100,10 @@ class Kinds:
         return result
 
 
+def _path(kind: Kind) -> tuple[str, str, str]:
+    return (kind.resource.group, kind.resource.version, kind.resource.plural)
+
+
 def builtin_kinds(
     allocations: ServiceAllocations | None = None,
     *,
@@ -127,6 +142,7 @@ def builtin_kinds(
             RoleKind(),
             RoleBindingKind(),
             *(review() for review in REVIEW_KINDS),
+            CustomResourceDefinitionKind(),
         ]
     )
 

@@ -50,6 +50,10 @@ class Kind:
     #: A delete that removes the object at once answers with the object rather than a
     #: Status (upstream's ReturnDeletedObject: pods, services, service accounts, namespaces).
     returns_deleted_object: ClassVar[bool] = False
+    #: Finalizers the API server adds when deletion starts (a CRD's clean-up).
+    delete_finalizers: ClassVar[tuple[str, ...]] = ()
+    #: Creates are refused (a custom resource whose definition is being deleted).
+    refuses_creates: bool = False
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -113,6 +117,33 @@ class Kind:
         return [meta.name_of(obj), obj.get("metadata", {}).get("creationTimestamp", "")]
 
 
+class ScalableKind(Kind):
+    """A kind with the Scale subresource: its replicas seen and set as autoscaling/v1 Scale."""
+
+    def replicas(self, obj: Object) -> tuple[int, int, str]:
+        """Desired replicas, current replicas and the pods' label selector (as a string)."""
+        raise NotImplementedError
+
+    def set_replicas(self, obj: Object, replicas: int) -> None:
+        raise NotImplementedError
+
+    def scale(self, obj: Object) -> Object:
+        """The autoscaling/v1 Scale view of the object."""
+        desired, current, selector = self.replicas(obj)
+        metadata = obj["metadata"]
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                k: metadata[k]
+                for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                if k in metadata
+            },
+            "spec": {"replicas": desired},
+            "status": {"replicas": current, "selector": selector},
+        }
+
+
 def spec_changed(old: Object, new: Object) -> bool:
     """Whether a write changes anything but metadata and status (bumps metadata.generation)."""
     ignored = {"metadata", "status", "apiVersion", "kind"}
@@ -121,4 +152,4 @@ def spec_changed(old: Object, new: Object) -> bool:
     }
 
 
-__all__ = ["AGE", "NAME", "Kind", "Object", "age", "spec_changed"]
+__all__ = ["AGE", "NAME", "Kind", "Object", "ScalableKind", "age", "spec_changed"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from control_plane.apiserver.kinds.base import Kind, Object
+from control_plane.apiserver.kinds.base import Object, ScalableKind
 from control_plane.apiserver.kinds.pod_spec import default_pod_template, validate_pod_template
 from ku7s.api.field_errors import FieldErrors
 from ku7s.api.selectors import SelectorError, from_label_selector, label_selector_string
@@ -51,7 +51,7 @@ def validate_template_matches(spec: Object, errors: FieldErrors) -> None:
         )
 
 
-class WorkloadKind(Kind):
+class WorkloadKind(ScalableKind):
     tracks_generation = True
     resets_status_on_create = True
     #: Restart policies the pod template may use.
@@ -92,23 +92,13 @@ class WorkloadKind(Kind):
 
     # -- scale ---------------------------------------------------------------------------
 
-    def scale(self, obj: Object) -> Object:
-        """The autoscaling/v1 Scale view of the object."""
-        metadata = obj["metadata"]
-        return {
-            "kind": "Scale",
-            "apiVersion": "autoscaling/v1",
-            "metadata": {
-                k: metadata[k]
-                for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-                if k in metadata
-            },
-            "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
-            "status": {
-                "replicas": (obj.get("status") or {}).get("replicas", 0),
-                "selector": label_selector_string((obj.get("spec") or {}).get("selector")),
-            },
-        }
+    def replicas(self, obj: Object) -> tuple[int, int, str]:
+        spec, status = obj.get("spec") or {}, obj.get("status") or {}
+        selector = label_selector_string(spec.get("selector"))
+        return spec.get("replicas", 0), status.get("replicas", 0), selector
+
+    def set_replicas(self, obj: Object, replicas: int) -> None:
+        obj.setdefault("spec", {})["replicas"] = replicas
 
 
 def replicas_cells(obj: Object) -> tuple[int, int, int, int, int]:
