@@ -155,6 +155,13 @@ def _patcher(content_type: str, kind: Kind) -> Callable[[Object, Any], Any]:
         return merge_patch
     if content_type == _JSON_PATCH:
         return json_patch
+    if content_type == _STRATEGIC_PATCH and not kind.strategic_merge:
+        raise errors.APIError(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: "
+            f"{_JSON_PATCH}, {_MERGE_PATCH}, {_APPLY_PATCH}",
+        )
     if content_type == _STRATEGIC_PATCH:
         struct = kind_struct(kind.resource.group, kind.resource.kind)
         return lambda current, patch: strategic_merge_patch(current, patch, struct)

@@ -5,11 +5,12 @@ dependents' owner references removed.
 
 It works by object uid across every collection it watches: the workload kinds, pods,
 leases (owned by their node), services, endpoints and their slices, config maps and
-secrets.
+secrets, and every custom resource, watched from when its definition is established.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -56,16 +57,35 @@ WATCHED = (
     Collection("coordination.k8s.io/v1", "Lease", "leases"),
     Collection("discovery.k8s.io/v1", "EndpointSlice", "endpointslices"),
 )
-_BY_KIND = {(c.api_version.rpartition("/")[0], c.kind): c for c in WATCHED}
+DEFINITIONS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+def _kind_key(api_version: str, kind: str) -> tuple[str, str]:
+    """Owner references match by group and kind: any version of a kind is the same object."""
+    return (api_version.rpartition("/")[0], kind)
+
+
+def custom_collection(crd: Object) -> Collection | None:
+    """The collection an established definition serves (its storage version if served)."""
+    conditions = (crd.get("status") or {}).get("conditions") or []
+    if not any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+        return None
+    spec = crd.get("spec") or {}
+    served = [v for v in spec.get("versions") or [] if v.get("served")]
+    if not served:
+        return None
+    version = next((v for v in served if v.get("storage")), served[0])
+    names = spec.get("names") or {}
+    return Collection(
+        f"{spec.get('group')}/{version['name']}",
+        str(names.get("kind", "")),
+        str(names.get("plural", "")),
+        namespaced=spec.get("scope") == "Namespaced",
+    )
 
 
 def owner_uids(obj: Object) -> list[str]:
     return [str(r.get("uid", "")) for r in obj.get("metadata", {}).get("ownerReferences") or []]
-
-
-def collection_of(ref: Object) -> Collection | None:
-    group = str(ref.get("apiVersion", "")).rpartition("/")[0]
-    return _BY_KIND.get((group, str(ref.get("kind", ""))))
 
 
 class GarbageCollector(Controller):
@@ -77,12 +97,54 @@ class GarbageCollector(Controller):
         super().__init__(client, informers, workers=workers)
         self._objects: dict[str, tuple[Collection, Object]] = {}
         self._watched: list[tuple[Collection, Informer]] = []
+        self._by_kind: dict[tuple[str, str], Collection] = {}
         for collection in WATCHED:
-            informer = self.factory.informer(collection.path())
-            informer.add_index("owner", owner_uids)
-            informer.on_change(self._handler(collection))
-            self._watched.append((collection, informer))
+            self._watch(collection)
         self.informers = [informer for _, informer in self._watched]
+        definitions = self.factory.informer(DEFINITIONS)
+        definitions.on_change(self._definition_changed)
+        self.informers.append(definitions)
+        #: Custom resources watched: definition name -> (its informer's stop, its task).
+        self._custom: dict[str, tuple[asyncio.Event, asyncio.Task[None]]] = {}
+
+    def _watch(self, collection: Collection) -> Informer:
+        informer = self.factory.informer(collection.path())
+        informer.add_index("owner", owner_uids)
+        informer.on_change(self._handler(collection))
+        self._watched.append((collection, informer))
+        self._by_kind[_kind_key(collection.api_version, collection.kind)] = collection
+        return informer
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            await super().run(stop)
+        finally:
+            for ended, task in self._custom.values():
+                ended.set()
+                task.cancel()
+
+    def _definition_changed(self, event: str, crd: Object) -> None:
+        name = meta.name_of(crd)
+        if event == "DELETED":
+            watching = self._custom.pop(name, None)
+            if watching is not None:
+                watching[0].set()
+            return
+        collection = custom_collection(crd)
+        if collection is None or name in self._custom:
+            return
+        known = self._by_kind.get(_kind_key(collection.api_version, collection.kind))
+        if known == collection:  # watched before its definition was deleted and made again
+            informer = self.factory.informer(collection.path())
+        else:
+            informer = self._watch(collection)
+        ended = asyncio.Event()
+        self._custom[name] = (ended, asyncio.create_task(informer.run(ended)))
+
+    def collection_of(self, ref: Object) -> Collection | None:
+        return self._by_kind.get(
+            _kind_key(str(ref.get("apiVersion", "")), str(ref.get("kind", "")))
+        )
 
     def _handler(self, collection: Collection) -> Any:
         def changed(event: str, obj: Object) -> None:
@@ -149,7 +211,7 @@ class GarbageCollector(Controller):
         uid = str(ref.get("uid", ""))
         if uid in self._objects:
             return True
-        collection = collection_of(ref)
+        collection = self.collection_of(ref)
         if collection is None:
             return True  # a kind not watched here: leave its dependents alone
         namespace = meta.namespace_of(dependent) if collection.namespaced else None

@@ -99,6 +99,12 @@ class Informer:
             await stop.wait()
             return
         self._running = True
+        try:
+            await self._run(stop)
+        finally:
+            self._running = False
+
+    async def _run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             # Stop ends a request in flight too: a quiet watch would otherwise hold its
             # component's shutdown until the next event.

@@ -228,9 +228,10 @@ async def test_a_protected_group_needs_approval(client: TestClient):
     crd["spec"]["group"] = "apps.k8s.io"
     refused = await client.post(CRDS, json=crd)
     assert refused.status == 422
-    assert "metadata.annotations[api-approved.kubernetes.io]: Required value" in (
-        await refused.json()
-    )["message"]
+    assert (
+        "metadata.annotations[api-approved.kubernetes.io]: Required value"
+        in (await refused.json())["message"]
+    )
 
 
 async def test_a_kind_already_used_in_the_group_is_not_accepted(client: TestClient):
@@ -250,3 +251,25 @@ async def test_a_kind_already_used_in_the_group_is_not_accepted(client: TestClie
     names = await eventually(refused)
     assert names["message"] == '"Widget" is already in use'
     assert (await client.get("/apis/example.com/v1/namespaces/default/things")).status == 404
+
+
+async def test_strategic_merge_patch_is_415_and_merge_patch_works(client: TestClient):
+    await client.post(CRDS, json=WIDGET_CRD)
+    await established(client)
+    body = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "a"},
+            "spec": {"size": 1}}  # fmt: skip
+    await client.post(WIDGETS, json=body)
+    strategic = await client.patch(
+        f"{WIDGETS}/a", json={"spec": {"size": 2}},
+        headers={"Content-Type": "application/strategic-merge-patch+json"},
+    )  # fmt: skip
+    assert strategic.status == 415
+    assert (
+        "accepted media types include: application/json-patch+json"
+        in (await strategic.json())["message"]
+    )
+    merged = await client.patch(
+        f"{WIDGETS}/a", json={"spec": {"size": 2}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )  # fmt: skip
+    assert (await merged.json())["spec"]["size"] == 2

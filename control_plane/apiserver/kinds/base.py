@@ -52,6 +52,9 @@ class Kind:
     returns_deleted_object: ClassVar[bool] = False
     #: Finalizers the API server adds when deletion starts (a CRD's clean-up).
     delete_finalizers: ClassVar[tuple[str, ...]] = ()
+    #: Strategic merge patches apply (built-in kinds; custom resources take JSON and merge
+    #: patches only, as upstream).
+    strategic_merge: ClassVar[bool] = True
     #: Creates are refused (a custom resource whose definition is being deleted).
     refuses_creates: bool = False
 

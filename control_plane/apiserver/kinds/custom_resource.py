@@ -23,6 +23,7 @@ class CustomResourceKind(ScalableKind):
     """One served version of a custom resource."""
 
     tracks_generation: ClassVar[bool] = True
+    strategic_merge: ClassVar[bool] = False
 
     def __init__(self, crd: Object, version: Object, *, terminating: bool = False) -> None:
         spec = crd["spec"]
