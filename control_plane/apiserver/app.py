@@ -23,6 +23,7 @@ from control_plane.apiserver.handlers import BOOKMARK_INTERVAL, ResourceHandlers
 from control_plane.apiserver.kubelet_proxy import KubeletProxy
 from control_plane.apiserver.metrics import APIServerMetrics
 from control_plane.apiserver.metrics_api import MetricsAPI
+from control_plane.apiserver.openapi.documents import OpenAPIDocuments
 from control_plane.apiserver.registry import Registry
 from control_plane.apiserver.tokens_api import TokensAPI
 from ku7s import KUBERNETES_VERSION, __version__
@@ -206,6 +207,17 @@ def build_app(
     async def metrics_text(request: web.Request) -> web.Response:
         return metrics_response(metrics.registry)
 
+    openapi = OpenAPIDocuments(kinds)
+
+    async def openapi_v3_index(request: web.Request) -> web.Response:
+        return web.Response(body=openapi.index(), content_type="application/json")
+
+    async def openapi_v3_document(request: web.Request) -> web.Response:
+        body = openapi.document(request.match_info["path"])
+        if body is None:
+            raise errors.route_not_found()
+        return web.Response(body=body, content_type="application/json")
+
     async def openapi_v2(request: web.Request) -> web.Response:
         # An empty protobuf Document: kubectl's client-side validation finds no schema for any
         # kind and skips it, and apply falls back to its compiled-in patch metadata.
@@ -221,6 +233,8 @@ def build_app(
     r.add_get("/version", version)
     r.add_get("/version/", version)  # the Python client asks with the slash
     r.add_get("/openapi/v2", openapi_v2)
+    r.add_get("/openapi/v3", openapi_v3_index)
+    r.add_get("/openapi/v3/{path:.+}", openapi_v3_document)
     r.add_get("/metrics", metrics_text)
     for path in ("/healthz", "/livez"):
         r.add_get(path, health.live)

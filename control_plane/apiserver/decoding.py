@@ -61,27 +61,35 @@ def from_protobuf(raw: bytes) -> Object:
     return obj
 
 
-def validate_fields(kind: Kind, obj: Object, mode: str | None) -> list[str]:
-    """Drop unknown fields; return the warnings to send. Raise 400 where upstream does."""
+def validate_fields(
+    kind: Kind, obj: Object, mode: str | None, *, patched: bool = False
+) -> list[str]:
+    """Drop unknown fields; return the warnings to send. Raise 400 where upstream does
+    (a body that cannot be decoded is named by its kind; a patched object's fields not)."""
     mode = mode or "Warn"
     if mode not in ("Strict", "Warn", "Ignore"):
         raise errors.bad_request(
             f'fieldValidation must be one of "Ignore", "Warn" or "Strict", not "{mode}"'
         )
     rt = kind.resource
-    struct = kind_struct(rt.group, rt.kind)
-    if struct is None:
+    cannot = f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}'
+    unknown = kind.unknown_fields(obj)
+    if unknown is None:
+        struct = kind_struct(rt.group, rt.kind)
+        if struct is None:
+            return []
+        report = strict.check(struct, obj)
+        if report.wrong_types:
+            owner, path, expected, found = report.wrong_types[0]
+            raise errors.bad_request(
+                f"{cannot}: json: cannot unmarshal {found} into Go struct field "
+                f"{owner}.{path} of type {expected}"
+            )
+        unknown = report.unknown
+    if not unknown or mode == "Ignore":
         return []
-    report = strict.check(struct, obj)
-    if report.wrong_types:
-        owner, path, expected, found = report.wrong_types[0]
-        raise errors.bad_request(
-            f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: json: cannot '
-            f"unmarshal {found} into Go struct field {owner}.{path} of type {expected}"
-        )
-    if not report.unknown or mode == "Ignore":
-        return []
-    messages = [f'unknown field "{path}"' for path in report.unknown]
+    messages = [f'unknown field "{path}"' for path in unknown]
     if mode == "Strict":
-        raise errors.bad_request("strict decoding error: " + ", ".join(messages))
+        detail = "strict decoding error: " + ", ".join(messages)
+        raise errors.bad_request(detail if patched else f"{cannot}: {detail}")
     return messages

@@ -415,7 +415,7 @@ class ResourceHandlers:
             if wanted and wanted != current["metadata"]["resourceVersion"]:
                 raise errors.conflict(kind.resource.plural, path.name or "", kind.resource.group)
             _check_type(kind, patched)
-            warnings[:] = _validate_fields(request, kind, patched)
+            warnings[:] = _validate_fields(request, kind, patched, patch=True)
             return patched
 
         patched = await self._registry.mutate(
@@ -534,8 +534,10 @@ class ResourceHandlers:
         )
 
 
-def _validate_fields(request: web.Request, kind: Kind, obj: Object) -> list[str]:
-    return decoding.validate_fields(kind, obj, request.query.get("fieldValidation"))
+def _validate_fields(
+    request: web.Request, kind: Kind, obj: Object, *, patch: bool = False
+) -> list[str]:
+    return decoding.validate_fields(kind, obj, request.query.get("fieldValidation"), patched=patch)
 
 
 def _warn(response: web.Response, warnings: list[str]) -> web.Response:

@@ -79,9 +79,9 @@ def widgets(cluster: Cluster, tmp_path) -> Iterator[tuple[str, str]]:
         cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
-def apply(cluster: Cluster, namespace: str, obj: dict, check: bool = True):
+def apply(cluster: Cluster, namespace: str, obj: dict, *flags: str, check: bool = True):
     return subprocess.run(
-        [*cluster.kubectl_argv(), "apply", "-n", namespace, "-f", "-"],
+        [*cluster.kubectl_argv(), "apply", "-n", namespace, *flags, "-f", "-"],
         input=json.dumps(obj), capture_output=True, text=True, check=check,
     )  # fmt: skip
 
@@ -92,7 +92,7 @@ def test_kubectl_serves_prints_validates_and_scales_a_custom_resource(
     group, ns = widgets
     widget = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "small"},
               "spec": {"size": 2, "unknown": "pruned"}}  # fmt: skip
-    apply(cluster, ns, widget)
+    apply(cluster, ns, widget, "--validate=false")  # unknown fields are pruned, not refused
     got = cluster.get_json(f"widgets.{group}/small", "-n", ns)
     assert got["spec"] == {"size": 2, "color": "red", "replicas": 1}
     table = cluster.kubectl("get", "wdg", "-n", ns).stdout.splitlines()
@@ -165,3 +165,28 @@ def test_python_client_status_ownership_and_deleting_the_definition(
     missing = cluster.kubectl("get", f"widgets.{group}", "-n", ns, check=False)
     assert missing.returncode != 0
     assert "the server doesn't have a resource type" in missing.stderr
+
+
+@pytest.mark.parametrize("version", ["1.27", "1.33"])
+def test_explain_and_typos_refused_for_built_in_and_custom_kinds(
+    cluster: Cluster, widgets: tuple[str, str], version: str
+):
+    group, ns = widgets
+    ports = cluster.kubectl("explain", "pod.spec.containers.ports", version=version).stdout
+    assert "FIELD: ports <[]ContainerPort>" in ports and "containerPort\t<integer>" in ports
+    explained = cluster.kubectl("explain", f"widgets.{group}.spec", version=version).stdout
+    assert "KIND:       Widget" in explained and "size\t<integer>" in explained
+    typo = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "typo"},
+            "data": {"a": "b"}, "dta": {"c": "d"}}  # fmt: skip
+    refused = subprocess.run(
+        [*cluster.kubectl_argv(version), "apply", "-n", ns, "-f", "-"],
+        input=json.dumps(typo), capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode != 0 and 'unknown field "dta"' in refused.stderr
+    widget = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "typo"},
+              "spec": {"size": 1, "colour": "red"}}  # fmt: skip
+    refused = subprocess.run(
+        [*cluster.kubectl_argv(version), "create", "-n", ns, "-f", "-"],
+        input=json.dumps(widget), capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode != 0 and 'unknown field "spec.colour"' in refused.stderr

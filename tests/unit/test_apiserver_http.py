@@ -267,7 +267,10 @@ async def test_dry_run_and_field_validation(client):
         "/api/v1/namespaces/default/configmaps?fieldValidation=Strict", json=body
     )
     assert strict.status == 400
-    assert (await strict.json())["message"] == 'strict decoding error: unknown field "bogus"'
+    assert (await strict.json())["message"] == (
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: '
+        'unknown field "bogus"'
+    )
     warned = await client.post("/api/v1/namespaces/default/configmaps", json=body)
     assert warned.status == 201 and 'unknown field \\"bogus\\"' in warned.headers["Warning"]
     assert "bogus" not in await warned.json()

@@ -273,3 +273,39 @@ async def test_strategic_merge_patch_is_415_and_merge_patch_works(client: TestCl
         headers={"Content-Type": "application/merge-patch+json"},
     )  # fmt: skip
     assert (await merged.json())["spec"]["size"] == 2
+
+
+async def test_openapi_v3_describes_built_in_and_custom_kinds(client: TestClient):
+    index = await (await client.get("/openapi/v3")).json()
+    assert "apis/example.com/v1" not in index["paths"]
+    core = await (await client.get(index["paths"]["api/v1"]["serverRelativeURL"])).json()
+    pod = core["components"]["schemas"]["io.k8s.api.core.v1.Pod"]
+    assert pod["x-kubernetes-group-version-kind"] == [{"group": "", "kind": "Pod", "version": "v1"}]
+    containers = core["components"]["schemas"]["io.k8s.api.core.v1.PodSpec"]["properties"][
+        "containers"
+    ]
+    assert containers["x-kubernetes-patch-merge-key"] == "name"
+    await client.post(CRDS, json=WIDGET_CRD)
+    await established(client)
+    index = await (await client.get("/openapi/v3")).json()
+    document = await (await client.get("/openapi/v3/apis/example.com/v1")).json()
+    assert "apis/example.com/v1" in index["paths"]
+    widget = document["components"]["schemas"]["com.example.v1.Widget"]
+    assert widget["properties"]["spec"]["properties"]["size"]["type"] == "integer"
+    patch = document["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"]
+    assert "fieldValidation" in [p["name"] for p in patch["parameters"]]
+
+
+async def test_strict_field_validation_names_a_custom_resources_unknown_field(client: TestClient):
+    await client.post(CRDS, json=WIDGET_CRD)
+    await established(client)
+    body = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "a"},
+            "spec": {"size": 1, "sise": 2}}  # fmt: skip
+    refused = await client.post(f"{WIDGETS}?fieldValidation=Strict", json=body)
+    assert refused.status == 400
+    assert (await refused.json())["message"] == (
+        'Widget in version "v1" cannot be handled as a Widget: strict decoding error: '
+        'unknown field "spec.sise"'
+    )
+    warned = await client.post(WIDGETS, json=body)
+    assert warned.status == 201 and "spec.sise" in warned.headers["Warning"]

@@ -22,6 +22,7 @@ from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from ku7s.api.field_errors import FieldErrors, show
+from ku7s.api.meta import clone as meta_clone
 
 Object = dict[str, Any]
 
@@ -117,6 +118,12 @@ class StructuralSchema:
 
     # -- defaulting and pruning ----------------------------------------------------------
 
+    def unknown_fields(self, obj: Object) -> list[str]:
+        """The paths pruning would drop, as strict field validation names them."""
+        found: list[str] = []
+        _walk(meta_clone(obj), self.schema, root=True, dropped=found)
+        return found
+
     def prune_and_default(self, obj: Object) -> None:
         """Drop the fields the schema does not know (unless it keeps unknown fields there)
         and fill in its defaults, in place; the root's apiVersion, kind and metadata stay."""
@@ -209,19 +216,33 @@ def _detail(keyword: str, limit: Any, value: Any, error: ValidationError) -> str
     return error.message
 
 
-def _walk(value: Any, schema: Object, *, root: bool = False) -> None:
+def _walk(
+    value: Any,
+    schema: Object,
+    *,
+    root: bool = False,
+    path: str = "",
+    dropped: list[str] | None = None,
+) -> None:
+    """Prune and default in place; with `dropped`, note the pruned paths instead of
+    defaulting."""
     if isinstance(value, dict):
         properties = schema.get("properties") or {}
         additional = schema.get("additionalProperties")
         keep_unknown = bool(schema.get(PRESERVE_UNKNOWN))
         kept = ROOT_FIELDS if root or schema.get(EMBEDDED_RESOURCE) else ()
         for key in list(value):
+            where = _joined(path, key)
             if key in properties:
-                _walk(value[key], properties[key])
+                _walk(value[key], properties[key], path=where, dropped=dropped)
             elif isinstance(additional, dict):
-                _walk(value[key], additional)
+                _walk(value[key], additional, path=where, dropped=dropped)
             elif not (keep_unknown or additional is True or key in kept):
                 del value[key]
+                if dropped is not None:
+                    dropped.append(where)
+        if dropped is not None:
+            return
         for key, child in properties.items():
             if key not in value and isinstance(child, dict) and "default" in child:
                 value[key] = copy.deepcopy(child["default"])
@@ -229,8 +250,8 @@ def _walk(value: Any, schema: Object, *, root: bool = False) -> None:
     elif isinstance(value, list):
         items = schema.get("items")
         if isinstance(items, dict):
-            for item in value:
-                _walk(item, items)
+            for i, item in enumerate(value):
+                _walk(item, items, path=f"{path}[{i}]", dropped=dropped)
 
 
 def structural_errors(schema: Any, path: str, errors: FieldErrors) -> None:

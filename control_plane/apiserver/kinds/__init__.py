@@ -50,12 +50,15 @@ class Kinds:
     def __init__(self, kinds: Iterable[Kind]) -> None:
         self._kinds = tuple(kinds)
         self._by_path = {_path(k): k for k in self._kinds}
+        #: Grows with every change of what is served (documents derived from it are cached).
+        self.generation = 0
 
     def serve(self, owner: str, kinds: Iterable[Kind]) -> None:
         """Serve `kinds` on behalf of `owner` (a CRD's name), replacing what it served."""
         added = tuple(kinds)
         self._kinds = tuple(k for k in self._kinds if getattr(k, "crd_name", None) != owner) + added
         self._by_path = {_path(k): k for k in self._kinds}
+        self.generation += 1
 
     def withdraw(self, owner: str) -> None:
         """Stop serving what `owner` made served."""

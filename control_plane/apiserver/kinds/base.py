@@ -95,6 +95,11 @@ class Kind:
     def validate_update(self, old: Object, new: Object, errors: FieldErrors) -> None:
         """Field errors only an update can have: immutable fields."""
 
+    def unknown_fields(self, obj: Object) -> list[str] | None:
+        """Paths of fields the kind does not know, or None to ask the built-in types'
+        schema (strict field validation)."""
+        return None
+
     def after_create(self, obj: Object) -> list[tuple[str, Object]]:
         """Objects to create together with this one, as (plural, object): a namespace's
         default service account, for instance."""

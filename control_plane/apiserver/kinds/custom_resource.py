@@ -43,6 +43,8 @@ class CustomResourceKind(ScalableKind):
             storage_name=f"{group}/{names['plural']}",
         )
         self.crd_name = meta.name_of(crd)
+        #: The definition and the version this kind serves (its OpenAPI schema comes from them).
+        self.definition, self.version_spec = crd, version
         self.refuses_creates = terminating
         self._storage_version = f"{group}/{storage_version(crd)}"
         self._schema = StructuralSchema((version.get("schema") or {}).get("openAPIV3Schema") or {})
@@ -60,6 +62,9 @@ class CustomResourceKind(ScalableKind):
 
     def validate(self, obj: Object, errors_: FieldErrors) -> None:
         self._schema.validate(obj, errors_)
+
+    def unknown_fields(self, obj: Object) -> list[str]:
+        return self._schema.unknown_fields(obj)
 
     # -- storage form ----------------------------------------------------------------------
 

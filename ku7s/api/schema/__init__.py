@@ -162,6 +162,9 @@ class Schema:
     def has(self, name: str) -> bool:
         return name in self._structs
 
+    def names(self) -> list[str]:
+        return list(self._structs)
+
 
 SCHEMA = Schema()
 SCHEMA.add("meta", meta_v1.SOURCE)

@@ -1,0 +1,1 @@
+"""OpenAPI documents describing every kind the API server serves (built-in and custom)."""
