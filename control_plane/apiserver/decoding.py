@@ -22,6 +22,7 @@ from ku7s.api.schema.protobuf import ProtobufError, decode, envelope
 JSON = "application/json"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 YAML = "application/yaml"
+APPLY_YAML = "application/apply-patch+yaml"
 
 Object = dict[str, Any]
 
@@ -34,7 +35,7 @@ def content_type(request: web.Request) -> str:
 def parse(content: str, raw: bytes) -> Any:
     if content == PROTOBUF:
         return from_protobuf(raw)
-    if content == YAML:
+    if content in (YAML, APPLY_YAML):
         try:
             return yaml.safe_load(raw)
         except yaml.YAMLError as e:

@@ -17,6 +17,7 @@ import orjson
 from aiohttp import web
 
 from control_plane.apiserver import decoding, errors, tables
+from control_plane.apiserver.field_management.managed_fields import Writer
 from control_plane.apiserver.kinds import Kind
 from control_plane.apiserver.kinds.base import ScalableKind
 from control_plane.apiserver.kinds.pod import bind
@@ -40,7 +41,7 @@ _JSON = "application/json"
 _MERGE_PATCH = "application/merge-patch+json"
 _STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 _JSON_PATCH = "application/json-patch+json"
-_APPLY_PATCH = "application/apply-patch+yaml"
+_APPLY_PATCH = decoding.APPLY_YAML
 _BODY_TYPES = (_JSON, _MERGE_PATCH, _STRATEGIC_PATCH, _JSON_PATCH, decoding.YAML, decoding.PROTOBUF)
 #: How long a watch may stay quiet before a requested BOOKMARK carries the current revision.
 BOOKMARK_INTERVAL = 5.0
@@ -367,7 +368,11 @@ class ResourceHandlers:
         _check_type(path.kind, body)
         warnings = _validate_fields(request, path.kind, body)
         created = await self._registry.create(
-            path.kind, self._namespace(path), body, dry_run=_dry_run(request)
+            path.kind,
+            self._namespace(path),
+            body,
+            dry_run=_dry_run(request),
+            writer=_writer(request, path),
         )
         return _warn(json_response(created, status=201), warnings)
 
@@ -394,16 +399,19 @@ class ResourceHandlers:
             body,
             path.subresource,
             dry_run=_dry_run(request),
+            writer=_writer(request, path),
         )
         return _warn(json_response(updated), warnings)
 
     async def _patch(self, request: web.Request, path: ResourcePath) -> web.Response:
         assert path.name is not None
         if request.content_type == _APPLY_PATCH:
-            raise errors.unsupported_media_type(
-                f"{_APPLY_PATCH} (server-side apply is not supported; use client-side "
-                "`kubectl apply`)"
-            )
+            return await self._apply(request, path)
+        if "force" in request.query:
+            raise errors.invalid("PatchOptions", "", [(
+                "force", "FieldValueForbidden",
+                "Forbidden: may not be specified for non-apply patch",
+            )], "meta.k8s.io")  # fmt: skip
         patcher = _patcher(request.content_type, path.kind)
         patch = await read_body(request)
         kind = path.kind
@@ -425,8 +433,44 @@ class ResourceHandlers:
             apply,
             path.subresource,
             dry_run=_dry_run(request),
+            writer=_writer(request, path),
         )
         return _warn(json_response(patched), warnings)
+
+    async def _apply(self, request: web.Request, path: ResourcePath) -> web.Response:
+        """Server-side apply (application/apply-patch+yaml)."""
+        assert path.name is not None
+        if not request.query.get("fieldManager"):
+            raise errors.invalid("PatchOptions", "", [(
+                "fieldManager", "FieldValueRequired", "Required value: is required for apply patch"
+            )], "meta.k8s.io")  # fmt: skip
+        config = await read_body(request, (_APPLY_PATCH,))
+        if not isinstance(config, dict) or not isinstance(config.get("metadata", {}), dict):
+            raise errors.bad_request("the applied configuration must be an object")
+        kind = path.kind
+        rt = kind.resource
+        if not config.get("apiVersion") or not config.get("kind"):
+            raise errors.bad_request(
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                "apiVersion and kind must be set in an applied configuration"
+            )
+        _check_type(kind, config)
+        named = (config.get("metadata") or {}).get("name")
+        if named and named != path.name:
+            raise errors.bad_request(
+                f"the name of the object ({named}) does not match the name on the URL ({path.name})"
+            )
+        warnings = _validate_fields(request, kind, config, patch=True)
+        obj, created = await self._registry.apply(
+            kind,
+            self._namespace(path),
+            path.name,
+            config,
+            _writer(request, path),
+            force=is_true(request.query.get("force")),
+            dry_run=_dry_run(request),
+        )
+        return _warn(json_response(obj, status=201 if created else 200), warnings)
 
     async def _delete(self, request: web.Request, path: ResourcePath) -> web.Response:
         assert path.name is not None
@@ -532,6 +576,23 @@ class ResourceHandlers:
             },
             status=201,
         )
+
+
+#: The longest field manager name upstream accepts.
+MAX_MANAGER_LENGTH = 128
+
+
+def _writer(request: web.Request, path: ResourcePath) -> Writer:
+    """Who writes: the fieldManager asked for, else the User-Agent's product, as upstream."""
+    manager = request.query.get("fieldManager") or (
+        request.headers.get("User-Agent", "").split("/")[0] or "unknown"
+    )
+    if len(manager) > MAX_MANAGER_LENGTH:
+        raise errors.invalid("PatchOptions", "", [(
+            "fieldManager", "FieldValueTooLong",
+            f"Too long: may not be more than {MAX_MANAGER_LENGTH} bytes",
+        )], "meta.k8s.io")  # fmt: skip
+    return Writer(manager, path.kind.resource.api_version, path.subresource or "")
 
 
 def _validate_fields(

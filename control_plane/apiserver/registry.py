@@ -21,6 +21,7 @@ from typing import Any
 
 from control_plane.apiserver import errors
 from control_plane.apiserver.admission import AdmissionPlugin
+from control_plane.apiserver.field_management.managed_fields import Writer
 from control_plane.apiserver.kinds import Kind, Kinds
 from control_plane.apiserver.kinds.base import (
     FOREGROUND_FINALIZER,
@@ -281,8 +282,15 @@ class Registry:
     # -- create --------------------------------------------------------------------------
 
     async def create(
-        self, kind: Kind, namespace: str, obj: Object, *, dry_run: bool = False
+        self,
+        kind: Kind,
+        namespace: str,
+        obj: Object,
+        *,
+        dry_run: bool = False,
+        writer: Writer | None = None,
     ) -> Object:
+        """Create obj; a writer (a request's field manager) comes to own its fields."""
         rt = kind.resource
         if kind.refuses_creates:
             raise errors.APIError(
@@ -317,13 +325,14 @@ class Registry:
         for managed in (
             "deletionTimestamp",
             "deletionGracePeriodSeconds",
-            "managedFields",
             "generation",
             "selfLink",
         ):
             metadata.pop(managed, None)
         kind.default(obj)
         kind.prepare_for_create(obj)
+        if writer is not None:
+            kind.field_manager.record_update(None, obj, writer)
         self._validate(kind, obj, name)
         await self._admit(kind, obj, None)
         if dry_run:
@@ -425,6 +434,7 @@ class Registry:
         subresource: str | None = None,
         *,
         dry_run: bool = False,
+        writer: Writer | None = None,
     ) -> Object:
         metadata = obj.get("metadata") or {}
         if not isinstance(metadata, dict):
@@ -443,7 +453,7 @@ class Registry:
         wanted_rv = metadata.get("resourceVersion")
         if wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(kind.resource.plural, name, kind.resource.group)
-        return await self._replace(kind, namespace, name, old, obj, subresource, dry_run)
+        return await self._replace(kind, namespace, name, old, obj, subresource, dry_run, writer)
 
     async def _replace(
         self,
@@ -454,6 +464,7 @@ class Registry:
         new: Object,
         subresource: str | None,
         dry_run: bool = False,
+        writer: Writer | None = None,
     ) -> Object:
         rt = kind.resource
         new = meta.clone(new)
@@ -480,7 +491,8 @@ class Registry:
                 result_meta[managed] = old_meta[managed]
             else:
                 result_meta.pop(managed, None)
-        result_meta.pop("managedFields", None)
+        if writer is not None:
+            kind.field_manager.record_update(old, result, writer)
         if "generation" in old_meta and spec_changed(old, result):
             result_meta["generation"] = int(old_meta["generation"]) + 1
         result_meta["resourceVersion"] = old_meta["resourceVersion"]
@@ -520,16 +532,56 @@ class Registry:
         attempts: int = 8,
         *,
         dry_run: bool = False,
+        writer: Writer | None = None,
     ) -> Object:
         """Read, change and write back, retrying when someone else wrote in between."""
         for attempt in range(1, attempts + 1):
             old = await self.get(kind, namespace, name)
+            changed = change(meta.clone(old))
             try:
                 return await self._replace(
-                    kind, namespace, name, old, change(meta.clone(old)), subresource, dry_run
+                    kind, namespace, name, old, changed, subresource, dry_run, writer
                 )
             except errors.APIError as e:
                 if e.reason != "Conflict" or attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def apply(
+        self,
+        kind: Kind,
+        namespace: str,
+        name: str,
+        config: Object,
+        writer: Writer,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> tuple[Object, bool]:
+        """Server-side apply: merge config in (creating the object if it is missing);
+        return the object and whether it was created."""
+        subresource = writer.subresource or None
+        for attempt in range(1, 9):
+            current = await self.find(kind, namespace, name)
+            if current is None:
+                if subresource is not None:
+                    raise errors.not_found(kind.resource.plural, name, kind.resource.group)
+                obj = kind.field_manager.apply(None, config, writer, force)
+                try:
+                    return await self.create(kind, namespace, obj, dry_run=dry_run), True
+                except errors.APIError as e:
+                    if e.reason != "AlreadyExists" or attempt == 8:
+                        raise
+                    continue
+            merged = kind.field_manager.apply(current, config, writer, force)
+            merged["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            try:
+                replaced = await self._replace(
+                    kind, namespace, name, current, merged, subresource, dry_run
+                )
+                return replaced, False
+            except errors.APIError as e:
+                if e.reason != "Conflict" or attempt == 8:
                     raise
         raise AssertionError("unreachable")
 

@@ -146,7 +146,7 @@ async def test_crud_round_trip_with_statuses(client):
         data="{}",
         headers={"Content-Type": "application/apply-patch+yaml"},
     )
-    assert apply.status == 415
+    assert apply.status == 422 and "fieldManager: Required value" in (await apply.json())["message"]
     bad = await client.post(
         "/api/v1/nodes", data="{not json", headers={"Content-Type": "application/json"}
     )

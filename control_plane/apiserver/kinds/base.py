@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from control_plane.apiserver.field_management.managed_fields import FieldManager
+from control_plane.apiserver.field_management.shapes import UNKNOWN, Shape, StructShape
 from control_plane.apiserver.resources import ResourceType
 from control_plane.apiserver.tables import Column, age
 from ku7s.api import meta
 from ku7s.api.field_errors import FieldErrors
+from ku7s.api.schema import kind_struct
 from ku7s.api.selectors import field_value
 
 Object = dict[str, Any]
@@ -59,6 +62,20 @@ class Kind:
     refuses_creates: bool = False
 
     # -- writes ----------------------------------------------------------------------------
+
+    def field_shape(self) -> Shape:
+        """What server-side apply knows of the kind's lists and maps."""
+        struct = kind_struct(self.resource.group, self.resource.kind)
+        return StructShape(struct) if struct else UNKNOWN
+
+    @property
+    def field_manager(self) -> FieldManager:
+        """Who owns which field (managedFields), and server-side apply, for this kind."""
+        manager = self.__dict__.get("_field_manager")
+        if manager is None:
+            manager = FieldManager(self.field_shape(), "status" in self.resource.subresources)
+            self.__dict__["_field_manager"] = manager
+        return manager
 
     def default(self, obj: Object) -> None:
         """Fill in defaults in place; runs on create and update alike."""

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from control_plane.apiserver import errors
 from control_plane.apiserver.custom_resources.printer_columns import PrinterColumn
 from control_plane.apiserver.custom_resources.schema import StructuralSchema
+from control_plane.apiserver.field_management.shapes import SchemaShape, Shape
 from control_plane.apiserver.kinds.base import AGE, NAME, Object, ScalableKind
 from control_plane.apiserver.kinds.custom_resource_definition import storage_version
 from control_plane.apiserver.resources import ResourceType
@@ -62,6 +63,9 @@ class CustomResourceKind(ScalableKind):
 
     def validate(self, obj: Object, errors_: FieldErrors) -> None:
         self._schema.validate(obj, errors_)
+
+    def field_shape(self) -> Shape:
+        return SchemaShape(self._schema.schema)
 
     def unknown_fields(self, obj: Object) -> list[str]:
         return self._schema.unknown_fields(obj)
