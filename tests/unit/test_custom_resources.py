@@ -309,3 +309,50 @@ async def test_strict_field_validation_names_a_custom_resources_unknown_field(cl
     )
     warned = await client.post(WIDGETS, json=body)
     assert warned.status == 201 and "spec.sise" in warned.headers["Warning"]
+
+
+def with_rules(crd: dict, rules: list[dict], mode_rules: list[dict] | None = None) -> dict:
+    crd = copy.deepcopy(crd)
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec["x-kubernetes-validations"] = rules
+    spec["properties"]["maxReplicas"] = {"type": "integer"}
+    spec["properties"]["mode"] = {"type": "string", "x-kubernetes-validations": mode_rules or []}
+    return crd
+
+
+async def test_cel_rules_with_messages_and_transition_rules(client: TestClient):
+    crd = with_rules(
+        WIDGET_CRD,
+        [{"rule": "!has(self.replicas) || self.replicas <= self.maxReplicas",
+          "message": "replicas must not exceed maxReplicas"},
+         {"rule": "self.size < 100",
+          "messageExpression": "'size ' + string(self.size) + ' is too big'"}],
+        [{"rule": "self == oldSelf", "message": "mode is immutable"}],
+    )  # fmt: skip
+    assert (await client.post(CRDS, json=crd)).status == 201
+    await established(client)
+    body = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "a"},
+            "spec": {"size": 200, "replicas": 3, "maxReplicas": 2, "mode": "fast"}}  # fmt: skip
+    refused = await client.post(WIDGETS, json=body)
+    assert refused.status == 422
+    message = (await refused.json())["message"]
+    assert 'spec: Invalid value: "object": replicas must not exceed maxReplicas' in message
+    assert 'spec: Invalid value: "object": size 200 is too big' in message
+    body["spec"].update(size=2, replicas=1)
+    widget = await (await client.post(WIDGETS, json=body)).json()
+    widget["spec"]["mode"] = "slow"
+    changed = await client.put(f"{WIDGETS}/a", json=widget)
+    assert changed.status == 422
+    assert (
+        'spec.mode: Invalid value: "string": mode is immutable' in (await changed.json())["message"]
+    )
+
+
+async def test_a_rule_that_does_not_compile_is_422(client: TestClient):
+    crd = with_rules(WIDGET_CRD, [{"rule": "self.replicas <="}])
+    refused = await client.post(CRDS, json=crd)
+    assert refused.status == 422
+    assert (
+        "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0]"
+        '.rule: Invalid value: "self.replicas <=": compilation failed'
+    ) in (await refused.json())["message"]

@@ -21,6 +21,8 @@ import jsonschema
 from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
+from control_plane.apiserver.custom_resources.validation_rules import check as check_rules
+from control_plane.apiserver.custom_resources.validation_rules import compile_rules
 from ku7s.api.field_errors import FieldErrors, show
 from ku7s.api.meta import clone as meta_clone
 
@@ -104,6 +106,7 @@ class StructuralSchema:
     def __init__(self, schema: Object) -> None:
         self.schema = schema
         self._validator = _Validator(_translated(schema), format_checker=_FORMATS)
+        self._rules = compile_rules(schema, "")
 
     # -- validation ----------------------------------------------------------------------
 
@@ -115,6 +118,12 @@ class StructuralSchema:
                 if (path, message) not in reported:
                     reported.add((path, message))
                     errors.add(path, reason, message)
+        if not errors:  # rules see only values of the right shape, as upstream
+            check_rules(self._rules, obj, None, errors)
+
+    def validate_transition(self, old: Object, new: Object, errors: FieldErrors) -> None:
+        """The rules that compare a value with its old self (oldSelf)."""
+        check_rules(self._rules, new, old, errors)
 
     # -- defaulting and pruning ----------------------------------------------------------
 

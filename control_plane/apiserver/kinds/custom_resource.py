@@ -64,6 +64,9 @@ class CustomResourceKind(ScalableKind):
     def validate(self, obj: Object, errors_: FieldErrors) -> None:
         self._schema.validate(obj, errors_)
 
+    def validate_update(self, old: Object, new: Object, errors_: FieldErrors) -> None:
+        self._schema.validate_transition(old, new, errors_)
+
     def field_shape(self) -> Shape:
         return SchemaShape(self._schema.schema)
 

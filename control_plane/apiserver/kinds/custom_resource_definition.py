@@ -11,6 +11,7 @@ import re
 from typing import Any, ClassVar
 
 from control_plane.apiserver.custom_resources.schema import structural_errors
+from control_plane.apiserver.custom_resources.validation_rules import compile_rules
 from control_plane.apiserver.kinds.base import Kind, Object
 from control_plane.apiserver.resources import ResourceType
 from ku7s.api import meta
@@ -157,6 +158,7 @@ def _validate_versions(versions: Any, errors: FieldErrors) -> None:
             errors.required(f"{path}.schema.openAPIV3Schema", "schemas are required")
         else:
             structural_errors(schema, f"{path}.schema.openAPIV3Schema", errors)
+            compile_rules(schema, f"{path}.schema.openAPIV3Schema", errors)
         _validate_subresources(version.get("subresources") or {}, f"{path}.subresources", errors)
         for j, column in enumerate(version.get("additionalPrinterColumns") or []):
             cpath = f"{path}.additionalPrinterColumns[{j}]"
