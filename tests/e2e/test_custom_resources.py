@@ -6,6 +6,7 @@ a custom resource collected with it, and everything gone with the definition."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Iterator
 
@@ -23,6 +24,9 @@ def definition(group: str) -> dict:
             "spec": {
                 "type": "object",
                 "required": ["size"],
+                "x-kubernetes-validations": [
+                    {"rule": "self.replicas <= 5", "message": "a widget runs at most 5 replicas"}
+                ],
                 "properties": {
                     "size": {"type": "integer", "minimum": 1, "maximum": 10},
                     "color": {"type": "string", "enum": ["red", "blue"], "default": "red"},
@@ -74,9 +78,12 @@ def widgets(cluster: Cluster, tmp_path) -> Iterator[tuple[str, str]]:
                         "--timeout=10s")  # fmt: skip
         yield group, namespace
     finally:
-        cluster.kubectl("delete", "crd", f"widgets.{group}", "--ignore-not-found", "--wait=false",
-                        check=False)  # fmt: skip
+        cluster.kubectl("delete", "crd", f"widgets.{group}", "--ignore-not-found",
+                        "--timeout=30s", check=False, timeout=40)  # fmt: skip
         cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+        # kubectl keeps discovery on disk: forget the kind, or later `kubectl get all` (whose
+        # category it joined) asks for it, as it would on any cluster.
+        shutil.rmtree(cluster.cache_dir, ignore_errors=True)
 
 
 def apply(cluster: Cluster, namespace: str, obj: dict, *flags: str, check: bool = True):
@@ -114,6 +121,9 @@ def test_kubectl_serves_prints_validates_and_scales_a_custom_resource(
     cluster.kubectl("scale", f"widgets.{group}/small", "-n", ns, "--replicas=3")
     scaled = cluster.get_json(f"widgets.{group}/small", "-n", ns)
     assert scaled["spec"]["replicas"] == 3 and scaled["metadata"]["generation"] == 2
+    too_many = cluster.kubectl("scale", f"widgets.{group}/small", "-n", ns, "--replicas=6",
+                               check=False)  # fmt: skip
+    assert 'spec: Invalid value: "object": a widget runs at most 5 replicas' in too_many.stderr
     strategic = cluster.kubectl("patch", f"widgets.{group}/small", "-n", ns, "-p",
                                 '{"spec": {"size": 4}}', check=False)  # fmt: skip
     assert "application/merge-patch+json" in strategic.stderr
