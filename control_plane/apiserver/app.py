@@ -25,6 +25,7 @@ from control_plane.apiserver.metrics import APIServerMetrics
 from control_plane.apiserver.metrics_api import MetricsAPI
 from control_plane.apiserver.openapi.documents import OpenAPIDocuments
 from control_plane.apiserver.registry import Registry
+from control_plane.apiserver.request_warnings import WARNINGS
 from control_plane.apiserver.tokens_api import TokensAPI
 from ku7s import KUBERNETES_VERSION, __version__
 from ku7s.metrics.endpoint import metrics_response
@@ -53,9 +54,15 @@ def version_info() -> dict[str, str]:
 
 @web.middleware
 async def status_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Answer every failure with a Kubernetes Status, as clients expect."""
+    """Answer every failure with a Kubernetes Status, as clients expect; send the warnings
+    gathered meanwhile as Warning headers."""
+    gathered: list[str] = []
+    WARNINGS.set(gathered)
     try:
-        return await handler(request)
+        response = await handler(request)
+        for warning in gathered:
+            response.headers.add("Warning", f"299 - {json.dumps(warning)}")
+        return response
     except errors.APIError as e:
         return json_response(e.status(), status=e.code)
     except web.HTTPNotFound:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from control_plane.apiserver import errors
-from control_plane.apiserver.admission import AdmissionPlugin
+from control_plane.apiserver.admission import AdmissionPlugin, ValidatingPlugin
 from control_plane.apiserver.field_management.managed_fields import Writer
 from control_plane.apiserver.kinds import Kind, Kinds
 from control_plane.apiserver.kinds.base import (
@@ -160,6 +160,7 @@ class Registry:
         self.kinds = kinds
         #: Admission plugins in order; the server adds those that need the registry first.
         self.admission = list(admission)
+        self.validation: list[ValidatingPlugin] = []
         #: Namespaces by name, as last read or written. Every namespace write goes through
         #: this registry (there is one apiserver), so the cache cannot go stale; it saves the
         #: etcd round trip each namespaced create would otherwise pay.
@@ -333,8 +334,9 @@ class Registry:
         kind.prepare_for_create(obj)
         if writer is not None:
             kind.field_manager.record_update(None, obj, writer)
+        await self._admit(kind, obj, None, dry_run=dry_run)
         self._validate(kind, obj, name)
-        await self._admit(kind, obj, None)
+        await self._admit_validating(kind, obj, None, "CREATE", dry_run=dry_run)
         if dry_run:
             return obj
         with self._writing(kind, name):
@@ -386,12 +388,35 @@ class Registry:
         if problems:
             raise errors.invalid(kind.resource.kind, name, problems.causes(), kind.resource.group)
 
-    async def _admit(self, kind: Kind, obj: Object, old: Object | None) -> None:
+    async def _admit(
+        self,
+        kind: Kind,
+        obj: Object,
+        old: Object | None,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        """The mutating half of admission, before the object is validated."""
         for plugin in self.admission:
-            await plugin.admit(self, kind, obj, old)
+            await plugin.admit(self, kind, obj, old, subresource=subresource or "", dry_run=dry_run)
         admit = getattr(kind, "admit", None)
         if admit is not None:
             await admit(obj, old)
+
+    async def _admit_validating(
+        self,
+        kind: Kind,
+        obj: Object | None,
+        old: Object | None,
+        operation: str,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        """The validating half, after the object is validated (and before a delete)."""
+        for plugin in self.validation:
+            await plugin.validate(
+                kind, obj, old, operation=operation, subresource=subresource or "", dry_run=dry_run
+            )
 
     @contextlib.contextmanager
     def _writing(self, kind: Kind, name: str) -> Iterator[None]:
@@ -498,8 +523,9 @@ class Registry:
         result_meta["resourceVersion"] = old_meta["resourceVersion"]
         if result == old:
             return old
+        await self._admit(kind, result, old, subresource, dry_run)
         self._validate(kind, result, name, old, subresource)
-        await self._admit(kind, result, old)
+        await self._admit_validating(kind, result, old, "UPDATE", subresource, dry_run)
         if dry_run:
             return result
         revision = int(old_meta["resourceVersion"])
@@ -619,6 +645,8 @@ class Registry:
                     )
                 ],
             )
+        if not current_meta.get("deletionTimestamp"):
+            await self._admit_validating(kind, None, current, "DELETE", dry_run=options.dry_run)
         pending = self._pending_delete(kind, current, options)
         if pending is None:
             if options.dry_run:

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from control_plane.apiserver.admission.rbac_escalation import RBACEscalationCheck
 from control_plane.apiserver.admission.service_account import ServiceAccountAdmission
+from control_plane.apiserver.admission.webhooks.plugin import WebhookAdmission
 from control_plane.apiserver.allocators import ServiceAllocator
 from control_plane.apiserver.app import build_app
 from control_plane.apiserver.authentication.request_authenticator import RequestAuthenticator
@@ -126,6 +127,11 @@ class APIServer:
         registrar = CustomResourceRegistrar(registry)
         following_crds = asyncio.create_task(registrar.run(stop))
         await registrar.wait_synced()
+        webhooks = WebhookAdmission(registry)
+        following_webhooks = asyncio.create_task(webhooks.run(stop))
+        await webhooks.wait_synced()
+        registry.admission.append(webhooks)
+        registry.validation.append(webhooks)
         await ensure_kubernetes_service(
             registry, allocator.kubernetes_service_ip, own_address(), cfg.secure_port
         )
@@ -187,6 +193,7 @@ class APIServer:
             counting.cancel()
             following_rbac.cancel()
             following_crds.cancel()
+            following_webhooks.cancel()
             # Kubelet streams and watches never end by themselves: both get their second.
             await asyncio.gather(grpc_server.stop(grace=1), runner.cleanup())
             await node_service.drain()

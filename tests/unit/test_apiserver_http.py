@@ -62,6 +62,7 @@ async def test_discovery_documents(client):
         "authentication.k8s.io",
         "authorization.k8s.io",
         "apiextensions.k8s.io",
+        "admissionregistration.k8s.io",
     ]
     for group in apis["groups"]:
         assert group["preferredVersion"] == group["versions"][0]

@@ -13,6 +13,30 @@ Object = dict[str, Any]
 
 
 class AdmissionPlugin(Protocol):
+    """Runs before the object is validated; may change it, or refuse with an APIError."""
+
     async def admit(
-        self, registry: Registry, kind: Kind, obj: Object, old: Object | None
+        self,
+        registry: Registry,
+        kind: Kind,
+        obj: Object,
+        old: Object | None,
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> None: ...
+
+
+class ValidatingPlugin(Protocol):
+    """Runs after the object is validated (and before a delete); may only refuse."""
+
+    async def validate(
+        self,
+        kind: Kind,
+        obj: Object | None,
+        old: Object | None,
+        *,
+        operation: str,
+        subresource: str = "",
+        dry_run: bool = False,
     ) -> None: ...

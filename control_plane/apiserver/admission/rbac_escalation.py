@@ -43,7 +43,16 @@ class RBACEscalationCheck:
     def __init__(self, rbac: RBACAuthorizer) -> None:
         self._rbac = rbac
 
-    async def admit(self, registry: Registry, kind: Kind, obj: Object, old: Object | None) -> None:
+    async def admit(
+        self,
+        registry: Registry,
+        kind: Kind,
+        obj: Object,
+        old: Object | None,
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> None:
         rt = kind.resource
         if rt.group != GROUP:
             return

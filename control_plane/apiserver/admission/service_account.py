@@ -44,7 +44,16 @@ def api_access_volume(name: str) -> Object:
 
 
 class ServiceAccountAdmission:
-    async def admit(self, registry: Registry, kind: Kind, obj: Object, old: Object | None) -> None:
+    async def admit(
+        self,
+        registry: Registry,
+        kind: Kind,
+        obj: Object,
+        old: Object | None,
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> None:
         if kind.resource.plural != "pods" or kind.resource.group or old is not None:
             return
         spec = obj.get("spec")

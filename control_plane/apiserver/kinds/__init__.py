@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from control_plane.apiserver.kinds.admission_registration import (
+    MutatingWebhookConfigurationKind,
+    ValidatingWebhookConfigurationKind,
+)
 from control_plane.apiserver.kinds.apps import (
     DaemonSetKind,
     DeploymentKind,
@@ -146,6 +150,8 @@ def builtin_kinds(
             RoleBindingKind(),
             *(review() for review in REVIEW_KINDS),
             CustomResourceDefinitionKind(),
+            ValidatingWebhookConfigurationKind(),
+            MutatingWebhookConfigurationKind(),
         ]
     )
 

@@ -1,0 +1,1 @@
+"""Admission webhooks: configurations followed, matching, calling, and the plugin."""

@@ -1,0 +1,113 @@
+"""Calling a webhook: its URL, or its Service reached at a ready endpoint (the control
+plane routes to pods), over TLS checked against the configuration's ``caBundle`` for the
+name ``<service>.<namespace>.svc``, within its timeout."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ssl
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+
+if TYPE_CHECKING:
+    from control_plane.apiserver.registry import Registry
+
+Object = dict[str, Any]
+
+
+class WebhookCallError(Exception):
+    """The webhook could not be asked or did not answer usefully (failurePolicy decides)."""
+
+
+def _ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
+    if not ca_bundle:
+        return ssl.create_default_context()
+    try:
+        pem = base64.b64decode(ca_bundle).decode()
+        return ssl.create_default_context(cadata=pem)
+    except (binascii.Error, UnicodeDecodeError, ssl.SSLError, ValueError) as e:
+        raise WebhookCallError(f"invalid caBundle: {e}") from e
+
+
+class WebhookClient:
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._session: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def post(self, config: Object, body: Object, timeout: int) -> Object:
+        """POST an AdmissionReview (or ConversionReview) and return the answer's JSON."""
+        url, address, server_name = await self._target(config)
+        shown = f'Post "{url}?timeout={timeout}s"'
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        try:
+            async with self._session.post(
+                address + "?timeout=" + f"{timeout}s",
+                data=orjson.dumps(body),
+                headers={"Content-Type": "application/json", "Accept": "application/json"},
+                ssl=_ssl_context(config.get("caBundle")),
+                server_hostname=server_name,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as response:
+                raw = await response.read()
+                if response.status != 200:
+                    raise WebhookCallError(f"{shown}: unexpected status {response.status}")
+        except TimeoutError as e:
+            raise WebhookCallError(f"{shown}: context deadline exceeded") from e
+        except (aiohttp.ClientError, OSError, ssl.SSLError) as e:
+            raise WebhookCallError(f"{shown}: {e}") from e
+        try:
+            answer = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            raise WebhookCallError(f"{shown}: the answer is not JSON: {e}") from e
+        if not isinstance(answer, dict):
+            raise WebhookCallError(f"{shown}: the answer is not an object")
+        return answer
+
+    async def _target(self, config: Object) -> tuple[str, str, str | None]:
+        """(the URL as errors show it, the address to connect to, the TLS name)."""
+        if config.get("url"):
+            url = str(config["url"])
+            return url, url, urlsplit(url).hostname
+        service = config.get("service") or {}
+        namespace, name = service.get("namespace", ""), service.get("name", "")
+        port = int(service.get("port", 443))
+        path = service.get("path") or "/"
+        dns_name = f"{name}.{namespace}.svc"
+        shown = f"https://{dns_name}:{port}{path}"
+        kinds = self._registry.kinds
+        found = await self._registry.find(kinds.get("services"), namespace, name)
+        if found is None:
+            raise WebhookCallError(f'Post "{shown}": service "{namespace}/{name}" not found')
+        spec = found.get("spec") or {}
+        entry = next((p for p in spec.get("ports") or [] if p.get("port") == port), None)
+        if entry is None:
+            raise WebhookCallError(
+                f'Post "{shown}": service "{namespace}/{name}" has no port {port}'
+            )
+        ip, target = await self._endpoint(namespace, name, entry)
+        if ip is None:
+            raise WebhookCallError(f'Post "{shown}": no endpoints available for service "{name}"')
+        return shown, f"https://{ip}:{target}{path}", dns_name
+
+    async def _endpoint(self, namespace: str, name: str, port: Object) -> tuple[str | None, int]:
+        endpoints = await self._registry.find(
+            self._registry.kinds.get("endpoints"), namespace, name
+        )
+        for subset in (endpoints or {}).get("subsets") or []:
+            addresses = subset.get("addresses") or []
+            ports = subset.get("ports") or []
+            match = next((p for p in ports if p.get("name", "") == port.get("name", "")), None) or (
+                ports[0] if len(ports) == 1 else None
+            )
+            if addresses and match is not None:
+                return str(addresses[0].get("ip")), int(match["port"])
+        return None, 0

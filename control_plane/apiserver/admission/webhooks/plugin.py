@@ -1,0 +1,255 @@
+"""Admission webhooks: the writes that match a Mutating- or ValidatingWebhookConfiguration
+are sent to its webhooks as AdmissionReview v1, in upstream's order (mutating webhooks
+before the object is validated, validating webhooks after).
+
+A mutating webhook's JSONPatch is applied to the object; a denial is answered with the
+webhook's status (at least 400) and upstream's words (``admission webhook "x" denied the
+request: ...``); a webhook that cannot be reached, times out or answers garbage fails the
+write (500, naming it) or is skipped, as its ``failurePolicy`` says. Writes the API server
+makes itself, and the webhook configurations themselves, are not sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from control_plane.apiserver import errors
+from control_plane.apiserver.admission.webhooks.client import WebhookCallError, WebhookClient
+from control_plane.apiserver.admission.webhooks.matching import (
+    Attributes,
+    MatchConditionError,
+    conditions_match,
+    rule_matches,
+    selector_matches,
+)
+from control_plane.apiserver.authentication.request_user import REQUEST_USER
+from control_plane.apiserver.following import follow
+from control_plane.apiserver.kinds.admission_registration import GROUP as REGISTRATION
+from control_plane.apiserver.request_warnings import warn
+from ku7s.api import meta
+from ku7s.api.patch import PatchError, json_patch
+
+if TYPE_CHECKING:
+    from control_plane.apiserver.kinds.base import Kind
+    from control_plane.apiserver.registry import Registry
+
+log = logging.getLogger("kube-apiserver")
+
+Object = dict[str, Any]
+_OPTIONS = {"CREATE": "CreateOptions", "UPDATE": "UpdateOptions", "DELETE": "DeleteOptions"}
+
+
+class WebhookAdmission:
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._client = WebhookClient(registry)
+        #: plural -> configuration name -> configuration
+        self._configurations: dict[str, dict[str, Object]] = {
+            "mutatingwebhookconfigurations": {},
+            "validatingwebhookconfigurations": {},
+        }
+        self._listed: set[str] = set()
+        self._synced = asyncio.Event()
+
+    # -- following the configurations ----------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        tasks = [asyncio.create_task(self._follow(plural)) for plural in self._configurations]
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._client.close()
+
+    async def wait_synced(self) -> None:
+        await self._synced.wait()
+
+    async def _follow(self, plural: str) -> None:
+        async def on_list(items: list[Object]) -> None:
+            self._configurations[plural] = {meta.name_of(c): c for c in items}
+            self._listed.add(plural)
+            if self._listed.issuperset(self._configurations):
+                self._synced.set()
+
+        async def on_event(event: str, obj: Object) -> None:
+            if event == "DELETED":
+                self._configurations[plural].pop(meta.name_of(obj), None)
+            else:
+                self._configurations[plural][meta.name_of(obj)] = obj
+
+        await follow(self._registry, self._registry.kinds.get(plural, REGISTRATION),
+                     on_list, on_event, why="admission webhooks")  # fmt: skip
+
+    def _webhooks(self, plural: str) -> list[Object]:
+        configurations = self._configurations[plural]
+        return [w for name in sorted(configurations)
+                for w in configurations[name].get("webhooks") or []]  # fmt: skip
+
+    # -- the admission chain -------------------------------------------------------------
+
+    async def admit(
+        self,
+        registry: Registry,
+        kind: Kind,
+        obj: Object,
+        old: Object | None,
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> None:
+        """Mutating webhooks, on creates and updates."""
+        operation = "UPDATE" if old is not None else "CREATE"
+        for webhook in self._webhooks("mutatingwebhookconfigurations"):
+            answer = await self._ask(webhook, kind, operation, obj, old, subresource, dry_run)
+            if answer is None:
+                continue
+            patch = answer.get("patch")
+            if patch:
+                patched = _patched(webhook, obj, patch, answer.get("patchType"))
+                obj.clear()
+                obj.update(patched)
+
+    async def validate(
+        self,
+        kind: Kind,
+        obj: Object | None,
+        old: Object | None,
+        *,
+        operation: str,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> None:
+        """Validating webhooks, on creates, updates and deletes."""
+        for webhook in self._webhooks("validatingwebhookconfigurations"):
+            await self._ask(webhook, kind, operation, obj, old, subresource, dry_run)
+
+    async def _ask(
+        self,
+        webhook: Object,
+        kind: Kind,
+        operation: str,
+        obj: Object | None,
+        old: Object | None,
+        subresource: str,
+        dry_run: bool,
+    ) -> Object | None:
+        """The webhook's allowing answer, or None when it does not apply or is skipped."""
+        user = REQUEST_USER.get()
+        rt = kind.resource
+        if user is None or rt.group == REGISTRATION:
+            return None
+        attrs = Attributes(operation, rt.group, rt.version, rt.plural, subresource, rt.namespaced)
+        if not any(rule_matches(r, attrs) for r in webhook.get("rules") or []):
+            return None
+        subject = obj if obj is not None else old or {}
+        if not await self._selectors_match(webhook, kind, subject, old):
+            return None
+        name = str(webhook.get("name", ""))
+        review_request: Object = {
+            "uid": str(uuid.uuid4()),
+            "kind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
+            "resource": {"group": rt.group, "version": rt.version, "resource": rt.plural},
+            "requestKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
+            "requestResource": {"group": rt.group, "version": rt.version, "resource": rt.plural},
+            "name": meta.name_of(subject),
+            "operation": operation,
+            "userInfo": {"username": user.name, "uid": user.uid, "groups": list(user.groups),
+                         "extra": {k: list(v) for k, v in user.extra.items()}},
+            "object": obj,
+            "oldObject": old,
+            "dryRun": dry_run,
+            "options": {"kind": _OPTIONS.get(operation, "CreateOptions"),
+                        "apiVersion": "meta.k8s.io/v1"},
+        }  # fmt: skip
+        if subresource:
+            review_request["subResource"] = subresource
+        if rt.namespaced:
+            review_request["namespace"] = meta.namespace_of(subject)
+        fail = webhook.get("failurePolicy", "Fail") == "Fail"
+        try:
+            if not conditions_match(webhook, {"object": obj, "oldObject": old,
+                                              "request": review_request}):  # fmt: skip
+                return None
+            answer = await self._client.post(
+                webhook.get("clientConfig") or {},
+                {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                 "request": review_request},
+                int(webhook.get("timeoutSeconds", 10)),
+            )  # fmt: skip
+            response = _response(answer, review_request["uid"])
+        except (WebhookCallError, MatchConditionError) as e:
+            if fail:
+                raise errors.internal(
+                    f'failed calling webhook "{name}": failed to call webhook: {e}'
+                ) from e
+            log.warning("webhook %s failed (failurePolicy Ignore): %s", name, e)
+            return None
+        for warning in response.get("warnings") or []:
+            warn(str(warning))
+        if response.get("allowed") is not True:
+            raise _denied(name, response.get("status") or {})
+        return response
+
+    async def _selectors_match(
+        self, webhook: Object, kind: Kind, obj: Object, old: Object | None
+    ) -> bool:
+        labels = meta.labels_of(obj)
+        if not selector_matches(webhook.get("objectSelector"), labels) and not (
+            old is not None and selector_matches(webhook.get("objectSelector"), meta.labels_of(old))
+        ):
+            return False
+        selector = webhook.get("namespaceSelector")
+        if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
+            return True
+        if kind.resource.plural == "namespaces" and not kind.resource.group:
+            return selector_matches(selector, labels)
+        if not kind.resource.namespaced:
+            return True
+        namespace = await self._registry.find(
+            self._registry.kinds.get("namespaces"), "", meta.namespace_of(obj)
+        )
+        return selector_matches(selector, meta.labels_of(namespace or {}))
+
+
+def _response(answer: Object, uid: str) -> Object:
+    if answer.get("apiVersion") != "admission.k8s.io/v1" or answer.get("kind") != "AdmissionReview":
+        raise WebhookCallError(
+            "expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview, got "
+            f"{answer.get('apiVersion')}, Kind={answer.get('kind')}"
+        )
+    response = answer.get("response")
+    if not isinstance(response, dict):
+        raise WebhookCallError("the webhook's AdmissionReview has no response")
+    if response.get("uid") != uid:
+        raise WebhookCallError(f"expected response.uid={uid!r}, got {response.get('uid')!r}")
+    return response
+
+
+def _denied(name: str, status: Object) -> errors.APIError:
+    denied_by = f'admission webhook "{name}" denied the request'
+    raw_code = status.get("code")
+    code = raw_code if isinstance(raw_code, int) else 400
+    message = status.get("message") or status.get("reason")
+    text = f"{denied_by}: {message}" if message else f"{denied_by} without explanation"
+    return errors.APIError(max(400, code), str(status.get("reason") or ""), text)
+
+
+def _patched(webhook: Object, obj: Object, patch: str, patch_type: Any) -> Object:
+    name = webhook.get("name", "")
+    if patch_type != "JSONPatch":
+        raise errors.internal(f'webhook "{name}" answered a patch of type {patch_type!r}, '
+                              'not "JSONPatch"')  # fmt: skip
+    try:
+        operations = orjson.loads(base64.b64decode(patch))
+        return json_patch(obj, operations)
+    except (binascii.Error, orjson.JSONDecodeError, PatchError) as e:
+        raise errors.internal(f'webhook "{name}" answered a patch that does not apply: {e}') from e
