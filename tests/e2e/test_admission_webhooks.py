@@ -1,0 +1,121 @@
+"""An admission webhook served by a pod, as operators ship them: a Deployment running an
+HTTPS server (its certificate in a Secret, for <service>.<namespace>.svc), a Service in
+front of it, and a ValidatingWebhookConfiguration with the CA bundle. The API server finds
+the pod through the Service, checks its certificate, and answers kubectl with the webhook's
+message; with the pod gone, failurePolicy decides."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+
+import pytest
+import yaml
+
+from ku7s.pki import CertificateAuthority
+from tests.e2e.conftest import Cluster, run_ku7s, unique
+
+#: Denies config maps labelled deny=yes, with a message; allows everything else.
+SERVER = """
+import http.server, json, ssl
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        request = review["request"]
+        labels = (request.get("object") or {}).get("metadata", {}).get("labels") or {}
+        answer = {"uid": request["uid"], "allowed": labels.get("deny") != "yes"}
+        if not answer["allowed"]:
+            answer["status"] = {"code": 403, "message": "this namespace refuses deny=yes"}
+        body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                           "response": answer}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+server = http.server.HTTPServer(("", 8443), Hook)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain("/tls/tls.crt", "/tls/tls.key")
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+"""
+
+
+@pytest.fixture
+def hooked(cluster: Cluster, tmp_path) -> Iterator[str]:
+    """A namespace whose config maps go through a webhook served inside it."""
+    loaded = run_ku7s("load", "image", "python:3", "--name", cluster.name, env=cluster.env)
+    assert loaded.returncode == 0, loaded.stderr
+    ns = unique("hook")
+    ca = CertificateAuthority.create("webhook")
+    pair = ca.issue_server("hook", [f"hook.{ns}.svc"], [])
+    objects = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hook-tls", "namespace": ns},
+         "type": "kubernetes.io/tls",
+         "data": {"tls.crt": base64.b64encode(pair.cert_pem).decode(),
+                  "tls.key": base64.b64encode(pair.key_pem).decode()}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "hook", "namespace": ns},
+         "data": {"server.py": SERVER}},
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "hook", "namespace": ns},
+         "spec": {"selector": {"matchLabels": {"app": "hook"}}, "template": {
+             "metadata": {"labels": {"app": "hook"}},
+             "spec": {"containers": [{
+                 "name": "hook", "image": "python:3", "command": ["python3", "/app/server.py"],
+                 "ports": [{"containerPort": 8443}],
+                 "readinessProbe": {"tcpSocket": {"port": 8443}, "periodSeconds": 1},
+                 "volumeMounts": [{"name": "tls", "mountPath": "/tls"},
+                                  {"name": "app", "mountPath": "/app"}]}],
+                 "volumes": [{"name": "tls", "secret": {"secretName": "hook-tls"}},
+                             {"name": "app", "configMap": {"name": "hook"}}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hook", "namespace": ns},
+         "spec": {"selector": {"app": "hook"}, "ports": [{"port": 443, "targetPort": 8443}]}},
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+         "metadata": {"name": ns},
+         "webhooks": [{
+             "name": f"configmaps.{ns}.example.com", "sideEffects": "None",
+             "admissionReviewVersions": ["v1"], "failurePolicy": "Fail", "timeoutSeconds": 5,
+             "clientConfig": {"service": {"namespace": ns, "name": "hook"},
+                              "caBundle": base64.b64encode(ca.cert_pem).decode()},
+             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+             "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": [""],
+                        "apiVersions": ["v1"], "resources": ["configmaps"]}]}]},
+    ]  # fmt: skip
+    manifest = tmp_path / "hook.yaml"
+    manifest.write_text(yaml.safe_dump_all(objects))
+    try:
+        cluster.kubectl("apply", "-f", str(manifest))
+        cluster.kubectl("rollout", "status", "deployment/hook", "-n", ns, "--timeout=90s",
+                        timeout=100)  # fmt: skip
+        yield ns
+    finally:
+        cluster.kubectl("delete", "validatingwebhookconfiguration", ns, "--ignore-not-found",
+                        check=False)  # fmt: skip
+        cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+def test_a_webhook_in_a_pod_refuses_with_its_message(cluster: Cluster, hooked: str, tmp_path):
+    ns = hooked
+    labelled = tmp_path / "labelled.json"
+    labelled.write_text(json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "no", "namespace": ns, "labels": {"deny": "yes"}}}))  # fmt: skip
+    denied = cluster.kubectl("create", "-f", str(labelled), check=False)
+    assert denied.returncode != 0
+    assert (
+        f'admission webhook "configmaps.{ns}.example.com" denied the request: this namespace '
+        "refuses deny=yes"
+    ) in denied.stderr
+    cluster.kubectl("create", "configmap", "yes", "-n", ns, "--from-literal=a=b")
+    # Elsewhere the webhook is not asked.
+    cluster.kubectl("create", "configmap", f"elsewhere-{ns}", "-n", "default")
+    cluster.kubectl("delete", "configmap", f"elsewhere-{ns}", "-n", "default")
+
+    # With its pod gone the webhook cannot answer: failurePolicy Fail refuses, naming it.
+    cluster.kubectl("scale", "deployment/hook", "-n", ns, "--replicas=0")
+    cluster.wait_for(
+        lambda: "failed calling webhook" in cluster.kubectl(
+            "create", "configmap", "later", "-n", ns, check=False).stderr,
+        timeout=30, what="the webhook to be unreachable",
+    )  # fmt: skip
