@@ -141,6 +141,16 @@ class Cluster:
             time.sleep(interval)
         raise AssertionError(f"timed out after {timeout}s waiting for {what}: last {last!r}")
 
+    @contextlib.contextmanager
+    def namespace(self, prefix: str) -> Iterator[str]:
+        """A namespace of its own for a test, deleted (without waiting) afterwards."""
+        name = unique(prefix)
+        self.kubectl("create", "namespace", name)
+        try:
+            yield name
+        finally:
+            self.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
     @property
     def workers(self) -> list[str]:
         return [n.name for n in self.provider.list_nodes(self.name) if n.role == "worker"]

@@ -134,10 +134,8 @@ def client_image(cluster: Cluster, client_image_tag: str) -> str:
 
 @pytest.fixture
 def ns(cluster: Cluster) -> Iterator[str]:
-    name = unique("id")
-    cluster.kubectl("create", "namespace", name)
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with cluster.namespace("id") as name:
+        yield name
 
 
 def test_in_cluster_client_and_kubectl_follow_rbac(cluster: Cluster, client_image: str, ns: str):

@@ -10,6 +10,7 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -75,11 +76,9 @@ spec:
 
 
 @pytest.fixture
-def ns(cluster: Cluster):
-    name = unique("net")
-    cluster.kubectl("create", "namespace", name)
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+def ns(cluster: Cluster) -> Iterator[str]:
+    with cluster.namespace("net") as name:
+        yield name
 
 
 def apply(cluster: Cluster, ns: str, manifest: str, tmp_path: Path) -> None:

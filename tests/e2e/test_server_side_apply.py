@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from tests.e2e.conftest import Cluster, unique
+from tests.e2e.conftest import Cluster
 
 
 def manifest(replicas: int, image: str = "busybox") -> str:
@@ -27,10 +27,8 @@ def manifest(replicas: int, image: str = "busybox") -> str:
 
 @pytest.fixture
 def ns(cluster: Cluster) -> Iterator[str]:
-    name = unique("ssa")
-    cluster.kubectl("create", "namespace", name)
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with cluster.namespace("ssa") as name:
+        yield name
 
 
 def kubectl_with(cluster: Cluster, stdin: str, *args: str) -> subprocess.CompletedProcess[str]:

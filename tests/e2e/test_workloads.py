@@ -8,6 +8,7 @@ import subprocess
 import textwrap
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,9 @@ from tests.e2e.conftest import Cluster, free_port, run_ku7s, unique
 
 
 @pytest.fixture
-def ns(cluster: Cluster):
-    name = unique("wl")
-    cluster.kubectl("create", "namespace", name)
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+def ns(cluster: Cluster) -> Iterator[str]:
+    with cluster.namespace("wl") as name:
+        yield name
 
 
 def apply(cluster: Cluster, ns: str, manifest: str, tmp_path: Path) -> None:
