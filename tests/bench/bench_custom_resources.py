@@ -48,6 +48,8 @@ WEBHOOK = """
 import http.server, json, ssl, sys, time
 took = []
 class Hook(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # kept alive, as webhooks written in Go are
+    disable_nagle_algorithm = True  # headers and body go as written, as Go's server sends
     def log_message(self, *args):
         pass
     def do_GET(self):

@@ -37,6 +37,8 @@ class WebhookClient:
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
         self._session: aiohttp.ClientSession | None = None
+        #: caBundle -> its context; one context per bundle lets connections be kept alive.
+        self._contexts: dict[str, ssl.SSLContext] = {}
 
     async def close(self) -> None:
         if self._session is not None:
@@ -53,7 +55,7 @@ class WebhookClient:
                 address + "?timeout=" + f"{timeout}s",
                 data=orjson.dumps(body),
                 headers={"Content-Type": "application/json", "Accept": "application/json"},
-                ssl=_ssl_context(config.get("caBundle")),
+                ssl=self._context(config.get("caBundle") or ""),
                 server_hostname=server_name,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
@@ -71,6 +73,12 @@ class WebhookClient:
         if not isinstance(answer, dict):
             raise WebhookCallError(f"{shown}: the answer is not an object")
         return answer
+
+    def _context(self, ca_bundle: str) -> ssl.SSLContext:
+        context = self._contexts.get(ca_bundle)
+        if context is None:
+            context = self._contexts[ca_bundle] = _ssl_context(ca_bundle)
+        return context
 
     async def _target(self, config: Object) -> tuple[str, str, str | None]:
         """(the URL as errors show it, the address to connect to, the TLS name)."""
