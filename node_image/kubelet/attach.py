@@ -32,6 +32,10 @@ from node_image.kubelet.remote_command import (
 )
 
 FOLLOW_POLL = 0.05
+#: How long a replay from the start waits before its first frame. client-go reads the
+#: WebSocket before it has made its streams and drops frames that come meanwhile ("Unknown
+#: stream id"); output already there when the client connects would otherwise come too soon.
+CLIENT_SETUP_SECONDS = 0.25
 
 
 def stdin_fifo(
@@ -86,6 +90,8 @@ class AttachSession:
         await self._ws.close()
 
     async def _follow(self) -> None:
+        if self._from_start:
+            await asyncio.sleep(CLIENT_SETUP_SECONDS)
         with self._log.open("rb") as f:
             if not self._from_start:
                 f.seek(0, os.SEEK_END)

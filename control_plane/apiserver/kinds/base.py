@@ -9,6 +9,7 @@ may touch (a main-resource write keeps the old status, a status write keeps the 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 from control_plane.apiserver.field_management.managed_fields import FieldManager
@@ -68,14 +69,10 @@ class Kind:
         struct = kind_struct(self.resource.group, self.resource.kind)
         return StructShape(struct) if struct else UNKNOWN
 
-    @property
+    @functools.cached_property
     def field_manager(self) -> FieldManager:
         """Who owns which field (managedFields), and server-side apply, for this kind."""
-        manager = self.__dict__.get("_field_manager")
-        if manager is None:
-            manager = FieldManager(self.field_shape(), "status" in self.resource.subresources)
-            self.__dict__["_field_manager"] = manager
-        return manager
+        return FieldManager(self.field_shape(), "status" in self.resource.subresources)
 
     def default(self, obj: Object) -> None:
         """Fill in defaults in place; runs on create and update alike."""
