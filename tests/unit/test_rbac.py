@@ -289,3 +289,26 @@ async def test_kubeadms_namespaced_roles_are_there_and_kept_as_users_change_them
     await reconcile_bootstrap_policy(registry)
     role = await registry.find(roles, "kube-system", name)
     assert role["rules"][0] == extra and len(role["rules"]) == 2
+
+
+async def test_one_decision_serves_every_name_unless_rules_name_objects(cluster):
+    registry, rbac = cluster
+    user = User("erin", ("system:authenticated",))
+    roles, bindings = registry.kinds.get("roles", RBAC), registry.kinds.get("rolebindings", RBAC)
+    await registry.create(roles, "ns", {"metadata": {"name": "pods"}, "rules": [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": ["tls"]},
+    ]})  # fmt: skip
+    await registry.create(bindings, "ns", {
+        "metadata": {"name": "erin"}, "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": "pods"},
+        "subjects": [{"kind": "User", "name": "erin"}],
+    })  # fmt: skip
+    first = attrs(user, "GET", "/api/v1/namespaces/ns/pods/p0")
+    await settled(lambda: rbac.authorize(first).allowed)
+    cached = len(rbac._decisions)
+    for i in range(100):
+        assert rbac.authorize(attrs(user, "GET", f"/api/v1/namespaces/ns/pods/p{i}")).allowed
+    assert len(rbac._decisions) == cached  # no decision per pod name
+    assert rbac.authorize(attrs(user, "GET", "/api/v1/namespaces/ns/secrets/tls")).allowed
+    assert not rbac.authorize(attrs(user, "GET", "/api/v1/namespaces/ns/secrets/other")).allowed
+    assert not rbac.authorize(attrs(user, "GET", "/api/v1/namespaces/ns/secrets")).allowed

@@ -96,21 +96,30 @@ class RBACAuthorizer:
         user = attrs.user
         key = (
             user.name, user.groups, attrs.verb, attrs.resource_request, attrs.api_group,
-            attrs.resource, attrs.subresource, attrs.namespace, attrs.name,
+            attrs.resource, attrs.subresource, attrs.namespace,
             "" if attrs.resource_request else attrs.path,
         )  # fmt: skip
+        # Most rules name no objects, so what they allow holds for every name: one decision
+        # serves all the objects of a kind. Only when those rules refuse do the rules that
+        # list resourceNames get asked, per name.
+        general = self._cached(key, attrs, by_name=False)
+        if general.allowed or not attrs.name:
+            return general
+        return self._cached((*key, attrs.name), attrs, by_name=True)
+
+    def _cached(self, key: tuple[Any, ...], attrs: RequestAttributes, *, by_name: bool) -> Decision:
         decision = self._decisions.get(key)
         if decision is None:
-            decision = self._decide(attrs)
+            decision = self._decide(attrs, by_name)
             if len(self._decisions) >= _CACHE_LIMIT:
                 self._decisions.clear()
             self._decisions[key] = decision
         return decision
 
-    def _decide(self, attrs: RequestAttributes) -> Decision:
+    def _decide(self, attrs: RequestAttributes, by_name: bool) -> Decision:
         missing: list[str] = []
         for rule in self.rules_for(attrs.user, attrs.namespace, missing):
-            if rule_allows(rule, attrs):
+            if (by_name or not rule.get("resourceNames")) and rule_allows(rule, attrs):
                 return Decision(True)
         if not missing:
             return Decision(False)
