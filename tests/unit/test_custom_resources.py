@@ -356,3 +356,32 @@ async def test_a_rule_that_does_not_compile_is_422(client: TestClient):
         "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0]"
         '.rule: Invalid value: "self.replicas <=": compilation failed'
     ) in (await refused.json())["message"]
+
+
+async def test_field_selectors_on_name_and_selectable_fields(client: TestClient):
+    crd = copy.deepcopy(WIDGET_CRD)
+    crd["spec"]["versions"][0]["selectableFields"] = [{"jsonPath": ".spec.color"}]
+    assert (await client.post(CRDS, json=crd)).status == 201
+    await established(client)
+    for name, color in (("a", "red"), ("b", "blue")):
+        await client.post(WIDGETS, json={"apiVersion": "example.com/v1", "kind": "Widget",
+                                         "metadata": {"name": name},
+                                         "spec": {"size": 1, "color": color}})  # fmt: skip
+
+    async def names(selector: str) -> list[str]:
+        listed = await (await client.get(f"{WIDGETS}?fieldSelector={selector}")).json()
+        return [w["metadata"]["name"] for w in listed["items"]]
+
+    assert await names("spec.color=blue") == ["b"]
+    assert await names("metadata.name=a") == ["a"]
+    refused = await client.get(f"{WIDGETS}?fieldSelector=spec.size=1")
+    assert refused.status == 400
+    assert (await refused.json())["message"] == "field label not supported: spec.size"
+    bad = copy.deepcopy(WIDGET_CRD)
+    bad["metadata"]["name"], bad["spec"]["names"] = "things.example.com", {
+        "plural": "things", "kind": "Thing"}  # fmt: skip
+    bad["spec"]["versions"][0]["selectableFields"] = [{"jsonPath": "spec.color"}]
+    refused = await client.post(CRDS, json=bad)
+    assert (
+        refused.status == 422 and "must be a simple JSON path" in (await refused.json())["message"]
+    )

@@ -50,6 +50,10 @@ class CustomResourceKind(ScalableKind):
         self._storage_version = f"{group}/{storage_version(crd)}"
         self._schema = StructuralSchema((version.get("schema") or {}).get("openAPIV3Schema") or {})
         self._scale = subresources.get("scale") or {}
+        # selectableFields: what field selectors may name besides metadata.name/namespace.
+        self.field_paths = tuple(  # type: ignore[misc]
+            str(f.get("jsonPath", "")).lstrip(".") for f in version.get("selectableFields") or []
+        )
         columns = version.get("additionalPrinterColumns") or []
         self._printer = [PrinterColumn.from_definition(c) for c in columns]
         self.columns = (  # type: ignore[misc]

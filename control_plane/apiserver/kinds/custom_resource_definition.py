@@ -24,6 +24,8 @@ CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 APPROVAL_ANNOTATION = "api-approved.kubernetes.io"
 SCOPES = ("Cluster", "Namespaced")
 COLUMN_TYPES = ("boolean", "date", "integer", "number", "string")
+#: Upstream's limit on a version's selectableFields.
+MAX_SELECTABLE_FIELDS = 8
 _KIND_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 
 
@@ -160,6 +162,18 @@ def _validate_versions(versions: Any, errors: FieldErrors) -> None:
             structural_errors(schema, f"{path}.schema.openAPIV3Schema", errors)
             compile_rules(schema, f"{path}.schema.openAPIV3Schema", errors)
         _validate_subresources(version.get("subresources") or {}, f"{path}.subresources", errors)
+        selectable = version.get("selectableFields") or []
+        if len(selectable) > MAX_SELECTABLE_FIELDS:
+            errors.add(f"{path}.selectableFields", "FieldValueTooMany",
+                       f"Too many: {len(selectable)}: must have at most "
+                       f"{MAX_SELECTABLE_FIELDS} items")  # fmt: skip
+        for j, field in enumerate(selectable):
+            json_path = field.get("jsonPath") if isinstance(field, dict) else None
+            if not json_path:
+                errors.required(f"{path}.selectableFields[{j}].jsonPath")
+            elif not str(json_path).startswith("."):
+                errors.invalid(f"{path}.selectableFields[{j}].jsonPath", json_path,
+                               "must be a simple JSON path, starting with .")  # fmt: skip
         for j, column in enumerate(version.get("additionalPrinterColumns") or []):
             cpath = f"{path}.additionalPrinterColumns[{j}]"
             if not isinstance(column, dict):
