@@ -23,6 +23,7 @@ from control_plane.apiserver.kinds.base import ScalableKind
 from control_plane.apiserver.kinds.pod import bind
 from control_plane.apiserver.kubelet_proxy import KubeletProxy
 from control_plane.apiserver.registry import DeleteOptions, ListOptions, Registry, WatchEvent
+from control_plane.apiserver.request_warnings import warn
 from control_plane.apiserver.requests import (
     ResourcePath,
     accepts_json,
@@ -602,9 +603,9 @@ def _validate_fields(
 
 
 def _warn(response: web.Response, warnings: list[str]) -> web.Response:
-    """Warnings travel as HTTP Warning headers (code 299), which kubectl prints."""
+    """Field validation's warnings join the request's others (sent as Warning headers)."""
     for warning in warnings:
-        response.headers.add("Warning", f"299 - {json.dumps(warning)}")
+        warn(warning)
     return response
 
 
