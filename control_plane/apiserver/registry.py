@@ -107,6 +107,22 @@ def _api_errors(kind: Kind, name: str) -> Iterator[None]:
         raise errors.unavailable(str(e)) from e
 
 
+async def _decode(kind: Kind, stored: list[Object]) -> list[Object]:
+    """Stored objects as the kind serves them."""
+    objects = [kind.from_storage(o) for o in stored]
+    if kind.converter is None or not objects:
+        return objects
+    return await kind.converter.convert(objects, kind.resource.api_version)
+
+
+async def _encode(kind: Kind, obj: Object) -> Object:
+    """An object in the form kept in etcd."""
+    encoded = kind.to_storage(obj)
+    if kind.converter is None or encoded.get("apiVersion") == kind.storage_api_version:
+        return encoded
+    return (await kind.converter.convert([encoded], kind.storage_api_version))[0]
+
+
 def _encode_continue(revision: int, last_key: str) -> str:
     raw = json.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": last_key}).encode()
     return base64.urlsafe_b64encode(raw).decode()
@@ -170,7 +186,13 @@ class Registry:
 
     async def get(self, kind: Kind, namespace: str, name: str) -> Object:
         with _api_errors(kind, name):
-            return kind.from_storage(await self._storage.get(kind.resource.key(namespace, name)))
+            stored = await self._storage.get(kind.resource.key(namespace, name))
+        return await self._decoded(kind, stored)
+
+    @staticmethod
+    async def _decoded(kind: Kind, *stored: Object) -> Object:
+        """The first of the stored objects as the kind serves it (all are converted)."""
+        return (await _decode(kind, list(stored)))[0]
 
     async def find(self, kind: Kind, namespace: str, name: str) -> Object | None:
         try:
@@ -205,10 +227,7 @@ class Registry:
                     prefix, revision=revision, limit=want, start_after=start_after
                 )
                 revision = result.revision
-                for stored in result.items:
-                    obj = kind.from_storage(stored)
-                    if selector.matches(obj):
-                        items.append(obj)
+                items += [o for o in await _decode(kind, result.items) if selector.matches(o)]
                 start_after = result.last_key
                 if start_after is None or (options.limit and len(items) >= options.limit):
                     break
@@ -261,9 +280,9 @@ class Registry:
             start = int(page.resource_version) + 1
         try:
             async for event in self._storage.watch(kind.resource.prefix(namespace), start):
-                obj = kind.from_storage(event.object)
                 if event.type == "MODIFIED" and event.previous is not None:
-                    was = selector.matches(kind.from_storage(event.previous))
+                    obj, previous = await _decode(kind, [event.object, event.previous])
+                    was = selector.matches(previous)
                     now = selector.matches(obj)
                     if was and not now:
                         yield WatchEvent("DELETED", obj, event.revision)
@@ -271,8 +290,10 @@ class Registry:
                         yield WatchEvent("ADDED", obj, event.revision)
                     elif now:
                         yield WatchEvent("MODIFIED", obj, event.revision)
-                elif selector.matches(obj):
-                    yield WatchEvent(event.type, obj, event.revision)
+                else:
+                    obj = await self._decoded(kind, event.object)
+                    if selector.matches(obj):
+                        yield WatchEvent(event.type, obj, event.revision)
         except RevisionCompacted:
             message = f"too old resource version: {options.resource_version}"
             yield WatchEvent("ERROR", errors.gone(message).status())
@@ -339,10 +360,10 @@ class Registry:
         await self._admit_validating(kind, obj, None, "CREATE", dry_run=dry_run)
         if dry_run:
             return obj
+        encoded = await _encode(kind, obj)
         with self._writing(kind, name):
-            created = kind.from_storage(
-                await self._storage.create(rt.key(namespace, name), kind.to_storage(obj))
-            )
+            stored = await self._storage.create(rt.key(namespace, name), encoded)
+        created = await self._decoded(kind, stored)
         for plural, extra in kind.after_create(created):
             companion = self.kinds.get(plural)
             with contextlib.suppress(errors.APIError):
@@ -530,15 +551,14 @@ class Registry:
             return result
         revision = int(old_meta["resourceVersion"])
         key = rt.key(namespace, name)
+        encoded = await _encode(kind, result)
         with self._writing(kind, name):
             if result_meta.get("deletionTimestamp") and self._finalized(kind, result):
                 # The last finalizer is gone: the delete that was waiting for it happens now.
-                return kind.from_storage(
-                    await self._storage.delete(key, expected_revision=revision)
-                )
-            return kind.from_storage(
-                await self._storage.update(key, kind.to_storage(result), expected_revision=revision)
-            )
+                stored = await self._storage.delete(key, expected_revision=revision)
+            else:
+                stored = await self._storage.update(key, encoded, expected_revision=revision)
+        return await self._decoded(kind, stored)
 
     @staticmethod
     def _finalized(kind: Kind, obj: Object) -> bool:
@@ -656,16 +676,17 @@ class Registry:
                     rt.key(namespace, name),
                     expected_revision=int(current_meta["resourceVersion"]),
                 )
-            return kind.from_storage(deleted), True
+            return await self._decoded(kind, deleted), True
         if pending == current or options.dry_run:
             return pending, False
+        encoded = await _encode(kind, pending)
         with self._writing(kind, name):
             stored = await self._storage.update(
                 rt.key(namespace, name),
-                kind.to_storage(pending),
+                encoded,
                 expected_revision=int(current_meta["resourceVersion"]),
             )
-        return kind.from_storage(stored), False
+        return await self._decoded(kind, stored), False
 
     def _pending_delete(self, kind: Kind, current: Object, options: DeleteOptions) -> Object | None:
         """The object as it should stay while its deletion is pending, or None to delete now."""

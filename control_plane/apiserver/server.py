@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from control_plane.apiserver.admission.rbac_escalation import RBACEscalationCheck
 from control_plane.apiserver.admission.service_account import ServiceAccountAdmission
+from control_plane.apiserver.admission.webhooks.client import WebhookClient
 from control_plane.apiserver.admission.webhooks.plugin import WebhookAdmission
 from control_plane.apiserver.allocators import ServiceAllocator
 from control_plane.apiserver.app import build_app
@@ -124,10 +125,11 @@ class APIServer:
         registry.admission.append(RBACEscalationCheck(rbac))
         following_rbac = asyncio.create_task(rbac.run(stop))
         await rbac.wait_synced()
-        registrar = CustomResourceRegistrar(registry)
+        webhook_client = WebhookClient(registry)
+        registrar = CustomResourceRegistrar(registry, webhook_client)
         following_crds = asyncio.create_task(registrar.run(stop))
         await registrar.wait_synced()
-        webhooks = WebhookAdmission(registry)
+        webhooks = WebhookAdmission(registry, webhook_client)
         following_webhooks = asyncio.create_task(webhooks.run(stop))
         await webhooks.wait_synced()
         registry.admission.append(webhooks)
@@ -198,6 +200,7 @@ class APIServer:
             await asyncio.gather(grpc_server.stop(grace=1), runner.cleanup())
             await node_service.drain()
             await kubelets.close()
+            await webhook_client.close()
             # etcd gets its SIGTERM at the same moment and may be gone: closing a client
             # to it then waits for nothing.
             try:

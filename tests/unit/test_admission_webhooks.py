@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import ssl
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from control_plane.apiserver.admission.webhooks.client import WebhookClient
 from control_plane.apiserver.admission.webhooks.plugin import WebhookAdmission
 from control_plane.apiserver.app import build_app
 from control_plane.apiserver.authentication.user import User
@@ -22,6 +22,7 @@ from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.registry import Registry
 from ku7s.pki import CertificateAuthority
 from tests.unit.fakes import MemoryStorage
+from tests.unit.https_server import https_server
 
 ADMIN = User("kubernetes-admin", ("system:masters", "system:authenticated"))
 VALIDATING = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
@@ -69,39 +70,26 @@ class Webhook:
 
 
 @pytest.fixture
-async def setup(tmp_path):
-    ca = CertificateAuthority.create("webhook-test")
-    pair = ca.issue_server("webhook", ["localhost"], ["127.0.0.1"])
-    (tmp_path / "tls.crt").write_bytes(pair.cert_pem)
-    (tmp_path / "tls.key").write_bytes(pair.key_pem)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(tmp_path / "tls.crt", tmp_path / "tls.key")
+async def setup():
     hook = Webhook()
-    hook_app = web.Application()
-    for path, handler in (("/validate", hook.validate), ("/mutate", hook.mutate),
-                          ("/garbage", hook.garbage), ("/slow", hook.slow)):  # fmt: skip
-        hook_app.router.add_post(path, handler)
-    runner = web.AppRunner(hook_app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    registry = Registry(MemoryStorage(), builtin_kinds())
-    await ensure_default_namespaces(registry)
-    webhooks = WebhookAdmission(registry)
-    stop = asyncio.Event()
-    following = asyncio.create_task(webhooks.run(stop))
-    await webhooks.wait_synced()
-    registry.admission.append(webhooks)
-    registry.validation.append(webhooks)
-    app = build_app(registry, "127.0.0.1:6443", authenticator=always_admin)
-    async with TestClient(TestServer(app)) as client:
-        bundle = base64.b64encode(ca.cert_pem).decode()
-        yield client, hook, f"https://localhost:{port}", bundle
-    stop.set()
-    await following
-    await runner.cleanup()
+    routes = {"/validate": hook.validate, "/mutate": hook.mutate,
+              "/garbage": hook.garbage, "/slow": hook.slow}  # fmt: skip
+    async with https_server(routes) as (base, bundle):
+        registry = Registry(MemoryStorage(), builtin_kinds())
+        await ensure_default_namespaces(registry)
+        webhook_client = WebhookClient(registry)
+        webhooks = WebhookAdmission(registry, webhook_client)
+        stop = asyncio.Event()
+        following = asyncio.create_task(webhooks.run(stop))
+        await webhooks.wait_synced()
+        registry.admission.append(webhooks)
+        registry.validation.append(webhooks)
+        app = build_app(registry, "127.0.0.1:6443", authenticator=always_admin)
+        async with TestClient(TestServer(app)) as client:
+            yield client, hook, base, bundle
+        stop.set()
+        await following
+        await webhook_client.close()
 
 
 def configuration(name: str, url: str, bundle: str, **webhook) -> dict:

@@ -16,6 +16,8 @@ import logging
 from typing import Any
 
 from control_plane.apiserver import errors
+from control_plane.apiserver.admission.webhooks.client import WebhookClient
+from control_plane.apiserver.custom_resources.conversion import WebhookConverter
 from control_plane.apiserver.following import follow
 from control_plane.apiserver.kinds.custom_resource import CustomResourceKind
 from control_plane.apiserver.kinds.custom_resource_definition import (
@@ -45,8 +47,10 @@ def _condition(kind: str, status: str, reason: str, message: str) -> Object:
 
 
 class CustomResourceRegistrar:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, webhooks: WebhookClient | None = None) -> None:
         self._registry = registry
+        #: How conversion webhooks are called (none: definitions' webhooks are not).
+        self._webhooks = webhooks
         self._kind = registry.kinds.get("customresourcedefinitions", GROUP)
         self._crds: dict[str, Object] = {}
         #: What each definition is served as now: (generation, terminating, conflict).
@@ -113,14 +117,22 @@ class CustomResourceRegistrar:
             self._served[name] = state
             if conflict is None:
                 versions = [v for v in crd["spec"].get("versions") or [] if v.get("served")]
-                self._registry.kinds.serve(
-                    name, [CustomResourceKind(crd, v, terminating=terminating) for v in versions]
-                )
+                converter = self._converter(crd)
+                self._registry.kinds.serve(name, [
+                    CustomResourceKind(crd, v, terminating=terminating, converter=converter)
+                    for v in versions
+                ])  # fmt: skip
             else:
                 self._registry.kinds.withdraw(name)
         await self._write_status(crd, conflict, terminating)
         if terminating and name not in self._cleanups:
             self._cleanups[name] = asyncio.create_task(self._clean_up(name))
+
+    def _converter(self, crd: Object) -> WebhookConverter | None:
+        strategy = (crd["spec"].get("conversion") or {}).get("strategy")
+        if strategy != "Webhook" or self._webhooks is None:
+            return None
+        return WebhookConverter(self._webhooks, crd)
 
     def _conflict(self, crd: Object) -> str | None:
         """Why the names cannot be accepted (another definition of the group holds one of

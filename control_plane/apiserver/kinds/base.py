@@ -10,7 +10,7 @@ may touch (a main-resource write keeps the old status, a status write keeps the 
 from __future__ import annotations
 
 import functools
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from control_plane.apiserver.field_management.managed_fields import FieldManager
 from control_plane.apiserver.field_management.shapes import UNKNOWN, Shape, StructShape
@@ -29,6 +29,13 @@ AGE: Column = ("Age", "string", "", 0)
 #: Finalizers the apiserver itself adds for foreground and orphan deletion.
 FOREGROUND_FINALIZER = "foregroundDeletion"
 ORPHAN_FINALIZER = "orphan"
+
+
+class Converter(Protocol):
+    """Turns objects into another version of their kind (a custom resource's conversion
+    webhook); the registry asks it on the way to and from storage."""
+
+    async def convert(self, objects: list[Object], api_version: str) -> list[Object]: ...
 
 
 class Kind:
@@ -61,6 +68,9 @@ class Kind:
     strategic_merge: ClassVar[bool] = True
     #: Creates are refused (a custom resource whose definition is being deleted).
     refuses_creates: bool = False
+    #: Who converts between the served and the stored version when from_storage and
+    #: to_storage cannot do it alone (None: they can).
+    converter: Converter | None = None
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -120,6 +130,11 @@ class Kind:
         return []
 
     # -- storage form ----------------------------------------------------------------------
+
+    @property
+    def storage_api_version(self) -> str:
+        """The apiVersion objects are kept in."""
+        return self.resource.api_version
 
     def to_storage(self, obj: Object) -> Object:
         """The form kept in etcd (events.k8s.io Events are stored as core Events)."""

@@ -2,7 +2,7 @@
 /apis/<group>/<version>/[namespaces/<ns>/]<plural>, checked against the version's schema
 (pruned and defaulted first), printed with its printer columns, and stored under
 /registry/<group>/<plural>/ in the storage version (conversion ``None``: only apiVersion
-changes between versions)."""
+changes between versions; ``Webhook``: the definition's converter is asked)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from control_plane.apiserver import errors
 from control_plane.apiserver.custom_resources.printer_columns import PrinterColumn
 from control_plane.apiserver.custom_resources.schema import StructuralSchema
 from control_plane.apiserver.field_management.shapes import SchemaShape, Shape
-from control_plane.apiserver.kinds.base import AGE, NAME, Object, ScalableKind
+from control_plane.apiserver.kinds.base import AGE, NAME, Converter, Object, ScalableKind
 from control_plane.apiserver.kinds.custom_resource_definition import storage_version
 from control_plane.apiserver.resources import ResourceType
 from control_plane.apiserver.tables import age
@@ -26,7 +26,14 @@ class CustomResourceKind(ScalableKind):
     tracks_generation: ClassVar[bool] = True
     strategic_merge: ClassVar[bool] = False
 
-    def __init__(self, crd: Object, version: Object, *, terminating: bool = False) -> None:
+    def __init__(
+        self,
+        crd: Object,
+        version: Object,
+        *,
+        terminating: bool = False,
+        converter: Converter | None = None,
+    ) -> None:
         spec = crd["spec"]
         names = spec["names"]
         group = spec["group"]
@@ -47,6 +54,7 @@ class CustomResourceKind(ScalableKind):
         #: The definition and the version this kind serves (its OpenAPI schema comes from them).
         self.definition, self.version_spec = crd, version
         self.refuses_creates = terminating
+        self.converter = converter
         self._storage_version = f"{group}/{storage_version(crd)}"
         self._schema = StructuralSchema((version.get("schema") or {}).get("openAPIV3Schema") or {})
         self._scale = subresources.get("scale") or {}
@@ -79,9 +87,19 @@ class CustomResourceKind(ScalableKind):
 
     # -- storage form ----------------------------------------------------------------------
 
+    @property
+    def storage_api_version(self) -> str:
+        return self._storage_version
+
     def to_storage(self, obj: Object) -> Object:
-        if obj.get("apiVersion") != self._storage_version:
+        if self.converter is None and obj.get("apiVersion") != self._storage_version:
             obj = {**obj, "apiVersion": self._storage_version}
+        return obj
+
+    def from_storage(self, obj: Object) -> Object:
+        if self.converter is None:
+            return super().from_storage(obj)
+        obj["kind"] = self.resource.kind  # the converter sets the apiVersion
         return obj
 
     # -- reads -----------------------------------------------------------------------------

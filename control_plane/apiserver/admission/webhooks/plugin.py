@@ -47,9 +47,9 @@ _OPTIONS = {"CREATE": "CreateOptions", "UPDATE": "UpdateOptions", "DELETE": "Del
 
 
 class WebhookAdmission:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, client: WebhookClient) -> None:
         self._registry = registry
-        self._client = WebhookClient(registry)
+        self._client = client
         #: plural -> configuration name -> configuration
         self._configurations: dict[str, dict[str, Object]] = {
             "mutatingwebhookconfigurations": {},
@@ -68,7 +68,6 @@ class WebhookAdmission:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self._client.close()
 
     async def wait_synced(self) -> None:
         await self._synced.wait()
