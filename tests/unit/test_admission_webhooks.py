@@ -61,6 +61,18 @@ class Webhook:
         return web.json_response({"apiVersion": "admission.k8s.io/v1",
                                   "kind": "AdmissionReview", "response": response})  # fmt: skip
 
+    async def count(self, request: web.Request) -> web.Response:
+        """Counts its calls in a label, so a second call shows."""
+        review = await request.json()
+        labels = review["request"]["object"]["metadata"].get("labels") or {}
+        calls = int(labels.get("counted", "0")) + 1
+        patch = [{"op": "add", "path": "/metadata/labels", "value": {**labels,
+                  "counted": str(calls)}}]  # fmt: skip
+        response = {"uid": review["request"]["uid"], "allowed": True, "patchType": "JSONPatch",
+                    "patch": base64.b64encode(json.dumps(patch).encode()).decode()}  # fmt: skip
+        return web.json_response({"apiVersion": "admission.k8s.io/v1",
+                                  "kind": "AdmissionReview", "response": response})  # fmt: skip
+
     async def garbage(self, request: web.Request) -> web.Response:
         return web.Response(text="not json")
 
@@ -72,7 +84,7 @@ class Webhook:
 @pytest.fixture
 async def setup():
     hook = Webhook()
-    routes = {"/validate": hook.validate, "/mutate": hook.mutate,
+    routes = {"/validate": hook.validate, "/mutate": hook.mutate, "/count": hook.count,
               "/garbage": hook.garbage, "/slow": hook.slow}  # fmt: skip
     async with https_server(routes) as (base, bundle):
         registry = Registry(MemoryStorage(), builtin_kinds())
@@ -143,6 +155,22 @@ async def test_a_mutating_webhook_patches_before_validation(setup):
     assert created["data"] == {"a": "b", "added-by-webhook": "yes"}
 
 
+@pytest.mark.parametrize(("policy", "calls"), [("IfNeeded", "2"), ("Never", "1")])
+async def test_a_webhook_is_asked_again_if_needed_after_a_later_one_changed_the_object(
+    setup, policy, calls
+):
+    client, _, base, bundle = setup
+    # configurations are asked in name order: "a-count" first, then "b-add" changes data
+    await client.post(MUTATING, json=configuration("a-count", f"{base}/count", bundle,
+                                                   reinvocationPolicy=policy))  # fmt: skip
+    await client.post(MUTATING, json=configuration("b-add", f"{base}/mutate", bundle))
+    await settle()
+    created = await (await client.post(CONFIGMAPS, json={"metadata": {"name": "m"},
+                                                         "data": {"a": "b"}})).json()  # fmt: skip
+    assert created["data"] == {"a": "b", "added-by-webhook": "yes"}
+    assert created["metadata"]["labels"] == {"counted": calls}
+
+
 async def test_selectors_and_conditions_decide_who_is_asked(setup):
     client, hook, base, bundle = setup
     config = configuration(
@@ -203,6 +231,7 @@ async def test_an_unknown_ca_is_a_failed_call(setup):
         ({"name": "short.name"}, "should be a domain with at least three segments"),
         ({"sideEffects": "Some"}, 'webhooks[0].sideEffects: Unsupported value: "Some"'),
         ({"timeoutSeconds": 31}, "the timeout value must be between 1 and 30 seconds"),
+        ({"reinvocationPolicy": "Always"}, 'reinvocationPolicy: Unsupported value: "Always"'),
         ({"clientConfig": {}}, "exactly one of url or service is required"),
         ({"clientConfig": {"url": "http://x.example.com"}}, "'https' is the only allowed"),
     ],

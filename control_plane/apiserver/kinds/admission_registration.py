@@ -61,6 +61,9 @@ def _validate_webhook(webhook: Any, path: str, errors: FieldErrors) -> None:
     errors.one_of(f"{path}.sideEffects", webhook.get("sideEffects"), SIDE_EFFECTS, required=True)
     errors.one_of(f"{path}.failurePolicy", webhook.get("failurePolicy"), ("Fail", "Ignore"))
     errors.one_of(f"{path}.matchPolicy", webhook.get("matchPolicy"), ("Equivalent", "Exact"))
+    errors.one_of(
+        f"{path}.reinvocationPolicy", webhook.get("reinvocationPolicy"), ("Never", "IfNeeded")
+    )
     timeout = webhook.get("timeoutSeconds")
     if timeout is not None and (not isinstance(timeout, int) or not 1 <= timeout <= 30):
         errors.invalid(f"{path}.timeoutSeconds", timeout,

@@ -105,17 +105,39 @@ class WebhookAdmission:
         subresource: str = "",
         dry_run: bool = False,
     ) -> None:
-        """Mutating webhooks, on creates and updates."""
+        """Mutating webhooks, on creates and updates. A webhook whose reinvocationPolicy is
+        IfNeeded is asked once more when a later one changed the object after it."""
         operation = "UPDATE" if old is not None else "CREATE"
+        #: The object as each webhook left it, for those that may be asked again.
+        left: list[tuple[Object, Object]] = []
         for webhook in self._webhooks("mutatingwebhookconfigurations"):
-            answer = await self._ask(webhook, kind, operation, obj, old, subresource, dry_run)
-            if answer is None:
-                continue
-            patch = answer.get("patch")
-            if patch:
-                patched = _patched(webhook, obj, patch, answer.get("patchType"))
-                obj.clear()
-                obj.update(patched)
+            asked = await self._mutate(webhook, kind, operation, obj, old, subresource, dry_run)
+            if asked and webhook.get("reinvocationPolicy") == "IfNeeded":
+                left.append((webhook, meta.clone(obj)))
+        for webhook, as_left in left:
+            if as_left != obj:
+                await self._mutate(webhook, kind, operation, obj, old, subresource, dry_run)
+
+    async def _mutate(
+        self,
+        webhook: Object,
+        kind: Kind,
+        operation: str,
+        obj: Object,
+        old: Object | None,
+        subresource: str,
+        dry_run: bool,
+    ) -> bool:
+        """Ask one mutating webhook and apply its patch; whether it was asked."""
+        answer = await self._ask(webhook, kind, operation, obj, old, subresource, dry_run)
+        if answer is None:
+            return False
+        patch = answer.get("patch")
+        if patch:
+            patched = _patched(webhook, obj, patch, answer.get("patchType"))
+            obj.clear()
+            obj.update(patched)
+        return True
 
     async def validate(
         self,
