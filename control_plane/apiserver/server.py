@@ -12,6 +12,7 @@ import grpc
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from control_plane.apiserver.admission.policies.plugin import PolicyAdmission
 from control_plane.apiserver.admission.rbac_escalation import RBACEscalationCheck
 from control_plane.apiserver.admission.service_account import ServiceAccountAdmission
 from control_plane.apiserver.admission.webhooks.client import WebhookClient
@@ -30,6 +31,7 @@ from control_plane.apiserver.bootstrap import (
     ensure_root_ca_config_maps,
 )
 from control_plane.apiserver.custom_resources.registrar import CustomResourceRegistrar
+from control_plane.apiserver.following import Follower
 from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.kubelet_proxy import KubeletProxy, kubelet_ssl_context
 from control_plane.apiserver.metrics import APIServerMetrics
@@ -123,17 +125,17 @@ class APIServer:
         await reconcile_bootstrap_policy(registry)
         rbac = RBACAuthorizer(registry)
         registry.admission.append(RBACEscalationCheck(rbac))
-        following_rbac = asyncio.create_task(rbac.run(stop))
-        await rbac.wait_synced()
         webhook_client = WebhookClient(registry)
         registrar = CustomResourceRegistrar(registry, webhook_client)
-        following_crds = asyncio.create_task(registrar.run(stop))
-        await registrar.wait_synced()
         webhooks = WebhookAdmission(registry, webhook_client)
-        following_webhooks = asyncio.create_task(webhooks.run(stop))
-        await webhooks.wait_synced()
+        policies = PolicyAdmission(registry)
+        # What the API server keeps copies of by watch: each has its copy before serving.
+        followers: list[Follower] = [rbac, registrar, webhooks, policies]
+        following = [asyncio.create_task(f.run(stop)) for f in followers]
+        for follower in followers:
+            await follower.wait_synced()
         registry.admission.append(webhooks)
-        registry.validation.append(webhooks)
+        registry.validation += [policies, webhooks]  # upstream's order
         await ensure_kubernetes_service(
             registry, allocator.kubernetes_service_ip, own_address(), cfg.secure_port
         )
@@ -193,9 +195,8 @@ class APIServer:
             await monitor.run(stop)
         finally:
             counting.cancel()
-            following_rbac.cancel()
-            following_crds.cancel()
-            following_webhooks.cancel()
+            for task in following:
+                task.cancel()
             # Kubelet streams and watches never end by themselves: both get their second.
             await asyncio.gather(grpc_server.stop(grace=1), runner.cleanup())
             await node_service.drain()

@@ -15,11 +15,10 @@ from typing import Any
 from control_plane.apiserver.authentication.user import User
 from control_plane.apiserver.authorization.attributes import RequestAttributes
 from control_plane.apiserver.authorization.rules import Rule, rule_allows
-from control_plane.apiserver.following import follow
+from control_plane.apiserver.following import Mirror
 from control_plane.apiserver.kinds.rbac import GROUP
 from control_plane.apiserver.registry import Registry
 from control_plane.service_account_tokens import service_account_user
-from ku7s.api import meta
 
 Object = dict[str, Any]
 _PLURALS = ("roles", "clusterroles", "rolebindings", "clusterrolebindings")
@@ -47,45 +46,24 @@ def subject_matches(subject: Object, user: User, binding_namespace: str) -> bool
 class RBACAuthorizer:
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
-        #: plural -> (namespace, name) -> object
-        self._objects: dict[str, dict[tuple[str, str], Object]] = {p: {} for p in _PLURALS}
         self._decisions: dict[tuple[Any, ...], Decision] = {}
-        self._synced = asyncio.Event()
-        self._listed: set[str] = set()
+        self._mirror = Mirror(
+            registry,
+            [registry.kinds.get(plural, GROUP) for plural in _PLURALS],
+            why="RBAC",
+            on_change=self._changed,
+        )
+        #: plural -> (namespace, name) -> object
+        self._objects = self._mirror.objects
 
     # -- keeping the copy --------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         """List and watch the RBAC kinds until stop is set."""
-        tasks = [asyncio.create_task(self._follow(plural)) for plural in _PLURALS]
-        waiting = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait([waiting, *tasks], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (waiting, *tasks):
-                task.cancel()
-            await asyncio.gather(waiting, *tasks, return_exceptions=True)
+        await self._mirror.run(stop)
 
     async def wait_synced(self) -> None:
-        await self._synced.wait()
-
-    async def _follow(self, plural: str) -> None:
-        async def listed(items: list[Object]) -> None:
-            self._objects[plural] = {_key(o): o for o in items}
-            self._changed()
-            self._listed.add(plural)
-            if self._listed.issuperset(_PLURALS):
-                self._synced.set()
-
-        async def changed(event: str, obj: Object) -> None:
-            if event == "DELETED":
-                self._objects[plural].pop(_key(obj), None)
-            else:
-                self._objects[plural][_key(obj)] = obj
-            self._changed()
-
-        kind = self._registry.kinds.get(plural, GROUP)
-        await follow(self._registry, kind, listed, changed, why="RBAC")
+        await self._mirror.wait_synced()
 
     def _changed(self) -> None:
         self._decisions.clear()
@@ -161,7 +139,3 @@ class RBACAuthorizer:
 
     def role(self, namespace: str, name: str) -> Object | None:
         return self._objects["roles"].get((namespace, name))
-
-
-def _key(obj: Object) -> tuple[str, str]:
-    return (obj.get("metadata", {}).get("namespace", ""), meta.name_of(obj))

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from control_plane.apiserver.kinds.admission_policy import (
+    ValidatingAdmissionPolicyBindingKind,
+    ValidatingAdmissionPolicyKind,
+)
 from control_plane.apiserver.kinds.admission_registration import (
     MutatingWebhookConfigurationKind,
     ValidatingWebhookConfigurationKind,
@@ -152,6 +156,8 @@ def builtin_kinds(
             CustomResourceDefinitionKind(),
             ValidatingWebhookConfigurationKind(),
             MutatingWebhookConfigurationKind(),
+            ValidatingAdmissionPolicyKind(),
+            ValidatingAdmissionPolicyBindingKind(),
         ]
     )
 

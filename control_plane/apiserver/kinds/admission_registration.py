@@ -81,16 +81,20 @@ def _validate_webhook(webhook: Any, path: str, errors: FieldErrors) -> None:
         if not service.get("namespace"):
             errors.required(f"{path}.clientConfig.service.namespace")
     for i, rule in enumerate(webhook.get("rules") or []):
-        rpath = f"{path}.rules[{i}]"
-        if not isinstance(rule, dict):
-            errors.required(rpath)
-            continue
-        for j, operation in enumerate(rule.get("operations") or []):
-            errors.one_of(f"{rpath}.operations[{j}]", operation, OPERATIONS, required=True)
-        for field in ("apiGroups", "apiVersions", "resources"):
-            if not rule.get(field):
-                errors.required(f"{rpath}.{field}")
-        errors.one_of(f"{rpath}.scope", rule.get("scope"), SCOPES)
+        validate_rule(rule, f"{path}.rules[{i}]", errors)
+
+
+def validate_rule(rule: Any, path: str, errors: FieldErrors) -> None:
+    """One rule of operations on resources (webhooks' and policies' alike)."""
+    if not isinstance(rule, dict):
+        errors.required(path)
+        return
+    for j, operation in enumerate(rule.get("operations") or []):
+        errors.one_of(f"{path}.operations[{j}]", operation, OPERATIONS, required=True)
+    for field in ("apiGroups", "apiVersions", "resources"):
+        if not rule.get(field):
+            errors.required(f"{path}.{field}")
+    errors.one_of(f"{path}.scope", rule.get("scope"), SCOPES)
 
 
 class _WebhookConfigurationKind(Kind):

@@ -15,22 +15,22 @@ import asyncio
 import base64
 import binascii
 import logging
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from control_plane.apiserver import errors
-from control_plane.apiserver.admission.webhooks.client import WebhookCallError, WebhookClient
-from control_plane.apiserver.admission.webhooks.matching import (
+from control_plane.apiserver.admission.matching import (
     Attributes,
     MatchConditionError,
     conditions_match,
     rule_matches,
-    selector_matches,
+    selectors_match,
 )
+from control_plane.apiserver.admission.review_request import review_request
+from control_plane.apiserver.admission.webhooks.client import WebhookCallError, WebhookClient
 from control_plane.apiserver.authentication.request_user import REQUEST_USER
-from control_plane.apiserver.following import follow
+from control_plane.apiserver.following import Mirror
 from control_plane.apiserver.kinds.admission_registration import GROUP as REGISTRATION
 from control_plane.apiserver.request_warnings import warn
 from ku7s.api import meta
@@ -43,55 +43,28 @@ if TYPE_CHECKING:
 log = logging.getLogger("kube-apiserver")
 
 Object = dict[str, Any]
-_OPTIONS = {"CREATE": "CreateOptions", "UPDATE": "UpdateOptions", "DELETE": "DeleteOptions"}
+_PLURALS = ("mutatingwebhookconfigurations", "validatingwebhookconfigurations")
 
 
 class WebhookAdmission:
     def __init__(self, registry: Registry, client: WebhookClient) -> None:
         self._registry = registry
         self._client = client
-        #: plural -> configuration name -> configuration
-        self._configurations: dict[str, dict[str, Object]] = {
-            "mutatingwebhookconfigurations": {},
-            "validatingwebhookconfigurations": {},
-        }
-        self._listed: set[str] = set()
-        self._synced = asyncio.Event()
-
-    # -- following the configurations ----------------------------------------------------
+        self._configurations = Mirror(
+            registry,
+            [registry.kinds.get(plural, REGISTRATION) for plural in _PLURALS],
+            why="admission webhooks",
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
-        tasks = [asyncio.create_task(self._follow(plural)) for plural in self._configurations]
-        try:
-            await stop.wait()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await self._configurations.run(stop)
 
     async def wait_synced(self) -> None:
-        await self._synced.wait()
-
-    async def _follow(self, plural: str) -> None:
-        async def on_list(items: list[Object]) -> None:
-            self._configurations[plural] = {meta.name_of(c): c for c in items}
-            self._listed.add(plural)
-            if self._listed.issuperset(self._configurations):
-                self._synced.set()
-
-        async def on_event(event: str, obj: Object) -> None:
-            if event == "DELETED":
-                self._configurations[plural].pop(meta.name_of(obj), None)
-            else:
-                self._configurations[plural][meta.name_of(obj)] = obj
-
-        await follow(self._registry, self._registry.kinds.get(plural, REGISTRATION),
-                     on_list, on_event, why="admission webhooks")  # fmt: skip
+        await self._configurations.wait_synced()
 
     def _webhooks(self, plural: str) -> list[Object]:
-        configurations = self._configurations[plural]
-        return [w for name in sorted(configurations)
-                for w in configurations[name].get("webhooks") or []]  # fmt: skip
+        return [w for configuration in self._configurations.sorted(plural)
+                for w in configuration.get("webhooks") or []]  # fmt: skip
 
     # -- the admission chain -------------------------------------------------------------
 
@@ -172,41 +145,24 @@ class WebhookAdmission:
         if not any(rule_matches(r, attrs) for r in webhook.get("rules") or []):
             return None
         subject = obj if obj is not None else old or {}
-        if not await self._selectors_match(webhook, kind, subject, old):
+        if not await selectors_match(self._registry, webhook, kind, subject, old):
             return None
         name = str(webhook.get("name", ""))
-        review_request: Object = {
-            "uid": str(uuid.uuid4()),
-            "kind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
-            "resource": {"group": rt.group, "version": rt.version, "resource": rt.plural},
-            "requestKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
-            "requestResource": {"group": rt.group, "version": rt.version, "resource": rt.plural},
-            "name": meta.name_of(subject),
-            "operation": operation,
-            "userInfo": {"username": user.name, "uid": user.uid, "groups": list(user.groups),
-                         "extra": {k: list(v) for k, v in user.extra.items()}},
-            "object": obj,
-            "oldObject": old,
-            "dryRun": dry_run,
-            "options": {"kind": _OPTIONS.get(operation, "CreateOptions"),
-                        "apiVersion": "meta.k8s.io/v1"},
-        }  # fmt: skip
-        if subresource:
-            review_request["subResource"] = subresource
-        if rt.namespaced:
-            review_request["namespace"] = meta.namespace_of(subject)
+        request = review_request(
+            kind, operation, obj, old, user, subresource=subresource, dry_run=dry_run
+        )
         fail = webhook.get("failurePolicy", "Fail") == "Fail"
         try:
             if not conditions_match(webhook, {"object": obj, "oldObject": old,
-                                              "request": review_request}):  # fmt: skip
+                                              "request": request}):  # fmt: skip
                 return None
             answer = await self._client.post(
                 webhook.get("clientConfig") or {},
                 {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                 "request": review_request},
+                 "request": request},
                 int(webhook.get("timeoutSeconds", 10)),
             )  # fmt: skip
-            response = _response(answer, review_request["uid"])
+            response = _response(answer, request["uid"])
         except (WebhookCallError, MatchConditionError) as e:
             if fail:
                 raise errors.internal(
@@ -219,26 +175,6 @@ class WebhookAdmission:
         if response.get("allowed") is not True:
             raise _denied(name, response.get("status") or {})
         return response
-
-    async def _selectors_match(
-        self, webhook: Object, kind: Kind, obj: Object, old: Object | None
-    ) -> bool:
-        labels = meta.labels_of(obj)
-        if not selector_matches(webhook.get("objectSelector"), labels) and not (
-            old is not None and selector_matches(webhook.get("objectSelector"), meta.labels_of(old))
-        ):
-            return False
-        selector = webhook.get("namespaceSelector")
-        if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
-            return True
-        if kind.resource.plural == "namespaces" and not kind.resource.group:
-            return selector_matches(selector, labels)
-        if not kind.resource.namespaced:
-            return True
-        namespace = await self._registry.find(
-            self._registry.kinds.get("namespaces"), "", meta.namespace_of(obj)
-        )
-        return selector_matches(selector, meta.labels_of(namespace or {}))
 
 
 def _response(answer: Object, uid: str) -> Object:

@@ -1,15 +1,20 @@
-"""Whether a write goes to a webhook: its rules (operations, groups, versions, resources
-with subresources, scope), its namespace and object selectors, and its match conditions
-(CEL over ``object``, ``oldObject`` and ``request``), as upstream decides."""
+"""Whether a write goes to a webhook or a policy: rules (operations, groups, versions,
+resources with subresources, scope, names), namespace and object selectors, and match
+conditions (CEL over ``object``, ``oldObject`` and ``request``), as upstream decides."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cel
 
+from ku7s.api import meta
 from ku7s.api.selectors import SelectorError, from_label_selector
+
+if TYPE_CHECKING:
+    from control_plane.apiserver.kinds.base import Kind
+    from control_plane.apiserver.registry import Registry
 
 Object = dict[str, Any]
 
@@ -24,6 +29,7 @@ class Attributes:
     resource: str
     subresource: str
     namespaced: bool
+    name: str = ""
 
 
 def _resource_matches(pattern: str, resource: str, subresource: str) -> bool:
@@ -44,6 +50,9 @@ def rule_matches(rule: Object, attrs: Attributes) -> bool:
         return False
     if "*" not in versions and attrs.version not in versions:
         return False
+    names = rule.get("resourceNames")
+    if names and attrs.name not in names:
+        return False
     scope = rule.get("scope", "*")
     if (scope == "Cluster" and attrs.namespaced) or (
         scope == "Namespaced" and not attrs.namespaced
@@ -58,6 +67,27 @@ def selector_matches(selector: Any, labels: dict[str, str]) -> bool:
         return from_label_selector(selector or {}).matches(labels)
     except SelectorError:
         return False
+
+
+async def selectors_match(
+    registry: Registry, spec: Object, kind: Kind, obj: Object, old: Object | None
+) -> bool:
+    """The spec's objectSelector (new or old labels) and namespaceSelector (the object's
+    namespace's labels; a namespace's own; cluster-scoped objects always match)."""
+    object_selector = spec.get("objectSelector")
+    if not selector_matches(object_selector, meta.labels_of(obj)) and not (
+        old is not None and selector_matches(object_selector, meta.labels_of(old))
+    ):
+        return False
+    selector = spec.get("namespaceSelector")
+    if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
+        return True
+    if kind.resource.plural == "namespaces" and not kind.resource.group:
+        return selector_matches(selector, meta.labels_of(obj))
+    if not kind.resource.namespaced:
+        return True
+    namespace = await registry.find(registry.kinds.get("namespaces"), "", meta.namespace_of(obj))
+    return selector_matches(selector, meta.labels_of(namespace or {}))
 
 
 class MatchConditionError(Exception):

@@ -1,0 +1,1 @@
+"""ValidatingAdmissionPolicy: CEL checks of writes declared by policies and bindings."""
