@@ -119,3 +119,57 @@ def test_a_webhook_in_a_pod_refuses_with_its_message(cluster: Cluster, hooked: s
             "create", "configmap", "later", "-n", ns, check=False).stderr,
         timeout=30, what="the webhook to be unreachable",
     )  # fmt: skip
+
+
+def test_a_validating_admission_policy_refuses_through_kubectl(cluster: Cluster, tmp_path):
+    """upstream's documented example: at most 5 replicas, from a policy and its binding
+    applied with kubectl; Warn only warns."""
+    with cluster.namespace("policy") as ns:
+        name = unique("max-replicas")
+        objects = [
+            {"apiVersion": "admissionregistration.k8s.io/v1",
+             "kind": "ValidatingAdmissionPolicy", "metadata": {"name": name},
+             "spec": {"failurePolicy": "Fail",
+                      "matchConstraints": {"resourceRules": [{
+                          "apiGroups": ["apps"], "apiVersions": ["v1"],
+                          "operations": ["CREATE", "UPDATE"], "resources": ["deployments"]}]},
+                      "validations": [{"expression": "object.spec.replicas <= 5"}]}},
+            {"apiVersion": "admissionregistration.k8s.io/v1",
+             "kind": "ValidatingAdmissionPolicyBinding", "metadata": {"name": name},
+             "spec": {"policyName": name, "validationActions": ["Deny"],
+                      "matchResources": {"namespaceSelector": {"matchLabels": {
+                          "kubernetes.io/metadata.name": ns}}}}},
+        ]  # fmt: skip
+        manifest = tmp_path / "policy.yaml"
+        manifest.write_text(yaml.safe_dump_all(objects))
+        try:
+            cluster.kubectl("apply", "-f", str(manifest))
+            listed = cluster.kubectl("get", "validatingadmissionpolicies", name).stdout
+            assert listed.split("\n")[0].split() == ["NAME", "VALIDATIONS", "PARAMKIND", "AGE"]
+
+            def refused() -> str:
+                big = ("create", "deployment", "big", "-n", ns, "--image=busybox", "--replicas=6")
+                return cluster.kubectl(*big, check=False).stderr
+
+            cluster.wait_for(lambda: "denied request" in refused(), timeout=10,
+                             what="the policy to refuse")  # fmt: skip
+            assert (f"ValidatingAdmissionPolicy '{name}' with binding '{name}' denied request: "
+                    "failed expression: object.spec.replicas <= 5") in refused()  # fmt: skip
+            cluster.kubectl("create", "deployment", "small", "-n", ns, "--image=busybox",
+                            "--replicas=5")  # fmt: skip
+            objects[1]["spec"]["validationActions"] = ["Warn"]
+            manifest.write_text(yaml.safe_dump_all(objects))
+            cluster.kubectl("apply", "-f", str(manifest))
+            scaled: list[str] = []
+
+            def scale() -> bool:
+                result = cluster.kubectl("scale", "deployment/small", "-n", ns, "--replicas=7",
+                                         check=False)  # fmt: skip
+                scaled.append(result.stderr)
+                return result.returncode == 0
+
+            cluster.wait_for(scale, timeout=10, what="the binding to only warn")
+            assert (f"Warning: Validation failed for ValidatingAdmissionPolicy '{name}' with "
+                    f"binding '{name}': failed expression") in scaled[-1]  # fmt: skip
+        finally:
+            cluster.kubectl("delete", "-f", str(manifest), "--ignore-not-found", check=False)
