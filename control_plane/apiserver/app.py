@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from control_plane.apiserver import discovery, errors
 from control_plane.apiserver.access_reviews_api import AccessReviewsAPI
+from control_plane.apiserver.aggregation.proxy import AggregationProxy
 from control_plane.apiserver.authentication.request_user import REQUEST_USER
 from control_plane.apiserver.authentication.user import ANONYMOUS, USER, User
 from control_plane.apiserver.authentication.x509 import certificate_user
@@ -155,16 +156,19 @@ def build_app(
     kubelets: KubeletProxy | None = None,
     metrics: APIServerMetrics | None = None,
     tokens: TokensAPI | None = None,
+    aggregation: AggregationProxy | None = None,
 ) -> web.Application:
+    """The API; with an aggregation proxy, group-versions handed to Services go there."""
     metrics = metrics or APIServerMetrics(CollectorRegistry())
-    app = web.Application(
-        middlewares=[
-            metrics.middleware(registry.kinds),
-            status_errors,
-            access_control(authenticator, authorizer),
-        ],
-        client_max_size=3 * 1024 * 1024,
-    )
+    middlewares = [
+        metrics.middleware(registry.kinds),
+        status_errors,
+        access_control(authenticator, authorizer),
+    ]
+    if aggregation is not None:
+        middlewares.append(aggregation.middleware)
+    app = web.Application(middlewares=middlewares, client_max_size=3 * 1024 * 1024)
+    remote = aggregation.api_services if aggregation is not None else None
     resources = ResourceHandlers(registry, bookmark_interval, kubelets)
     health = HealthChecks(registry)
     kinds = registry.kinds
@@ -173,7 +177,9 @@ def build_app(
         version = discovery.wanted_aggregated_version(request.headers.get("Accept", ""))
         if version is None:
             return None
-        body = json.dumps(discovery.aggregated(kinds, version, core=core), separators=(",", ":"))
+        body = json.dumps(
+            discovery.aggregated(kinds, version, core=core, remote=remote), separators=(",", ":")
+        )
         return web.Response(
             body=body.encode(),
             headers={
@@ -188,7 +194,7 @@ def build_app(
         )
 
     async def apis(request: web.Request) -> web.Response:
-        return aggregated(request, core=False) or json_response(discovery.group_list(kinds))
+        return aggregated(request, core=False) or json_response(discovery.group_list(kinds, remote))
 
     async def core_v1(request: web.Request) -> web.Response:
         body = discovery.resource_list(kinds, "", "v1")
@@ -196,7 +202,7 @@ def build_app(
         return json_response(body)
 
     async def api_group(request: web.Request) -> web.Response:
-        body = discovery.group(kinds, request.match_info["group"])
+        body = discovery.group(kinds, request.match_info["group"], remote)
         if body is None:
             raise errors.route_not_found()
         return json_response(body)

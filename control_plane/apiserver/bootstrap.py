@@ -130,13 +130,20 @@ def kube_proxy_config(cluster_cidr: str) -> str:
 
 
 async def ensure_kube_proxy_config(registry: Registry, cluster_cidr: str) -> None:
-    data = {"config.conf": kube_proxy_config(cluster_cidr)}
+    body = {
+        "metadata": {"name": "kube-proxy", "labels": {"app": "kube-proxy"}},
+        "data": {"config.conf": kube_proxy_config(cluster_cidr)},
+    }
+    await ensure_system_config_map(registry, body)
+
+
+async def ensure_system_config_map(registry: Registry, body: dict[str, Any]) -> None:
+    """A kube-system ConfigMap the control plane publishes, its data rewritten when it
+    changed (kube-proxy's configuration, the front proxy's CA)."""
+    name, data = body["metadata"]["name"], body["data"]
     configmaps = registry.kinds.get("configmaps")
-    current = await registry.find(configmaps, "kube-system", "kube-proxy")
+    current = await registry.find(configmaps, "kube-system", name)
     if current is None:
-        body = {"metadata": {"name": "kube-proxy", "labels": {"app": "kube-proxy"}}, "data": data}
         await _ensure(registry, "configmaps", "kube-system", body)
     elif current.get("data") != data:
-        await registry.mutate(
-            configmaps, "kube-system", "kube-proxy", lambda c: {**c, "data": data}
-        )
+        await registry.mutate(configmaps, "kube-system", name, lambda c: {**c, "data": data})

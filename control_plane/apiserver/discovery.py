@@ -7,7 +7,7 @@ kubectl builds its REST mapping (kinds, short names such as ``po`` and ``deploy`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from control_plane.apiserver.kinds import Kinds
 from control_plane.apiserver.resources import ResourceType
@@ -36,6 +36,15 @@ _SUBRESOURCE_KINDS = {
     "proxy": ("", "v1", "ServiceProxyOptions"),
     "token": ("authentication.k8s.io", "v1", "TokenRequest"),
 }
+
+
+class RemoteAPIs(Protocol):
+    """Group-versions served elsewhere (aggregated APIs), and what they said they serve."""
+
+    def remote_group_versions(self) -> dict[str, list[str]]: ...
+
+    def discovered(self, group: str, version: str) -> Object | None: ...
+
 
 #: The media type parameters of aggregated discovery, newest first.
 AGGREGATED_VERSIONS = ("v2", "v2beta1")
@@ -108,16 +117,26 @@ def _group(name: str, versions: list[str]) -> Object:
     return {"name": name, "versions": entries, "preferredVersion": dict(entries[0])}
 
 
-def group_list(kinds: Kinds) -> Object:
+def _group_versions(kinds: Kinds, remote: RemoteAPIs | None) -> dict[str, list[str]]:
+    groups = {group: list(versions) for group, versions in kinds.group_versions().items()}
+    for group, versions in (remote.remote_group_versions() if remote else {}).items():
+        known = groups.setdefault(group, [])
+        known += [v for v in versions if v not in known]
+    return groups
+
+
+def group_list(kinds: Kinds, remote: RemoteAPIs | None = None) -> Object:
     return {
         "kind": "APIGroupList",
         "apiVersion": "v1",
-        "groups": [_group(name, versions) for name, versions in kinds.group_versions().items()],
+        "groups": [
+            _group(name, versions) for name, versions in _group_versions(kinds, remote).items()
+        ],
     }
 
 
-def group(kinds: Kinds, name: str) -> Object | None:
-    versions = kinds.group_versions().get(name)
+def group(kinds: Kinds, name: str, remote: RemoteAPIs | None = None) -> Object | None:
+    versions = _group_versions(kinds, remote).get(name)
     if not versions:
         return None
     return {"kind": "APIGroup", "apiVersion": "v1", **_group(name, versions)}
@@ -168,27 +187,59 @@ def _aggregated_resource(rt: ResourceType) -> Object:
     return entry
 
 
-def aggregated(kinds: Kinds, version: str, *, core: bool) -> Object:
-    """The APIGroupDiscoveryList for /api (core) or /apis (every named group)."""
-    groups = {"": ["v1"]} if core else kinds.group_versions()
+def _from_resource_list(document: Object, group: str, version: str) -> list[Object]:
+    """Aggregated entries from an aggregated API's APIResourceList."""
+    entries: dict[str, Object] = {}
+    listed = [r for r in document.get("resources") or [] if isinstance(r, dict)]
+    for r in listed:
+        name = str(r.get("name", ""))
+        if "/" in name:
+            continue
+        entry: Object = {
+            "resource": name,
+            "responseKind": {"group": group, "version": version, "kind": r.get("kind", "")},
+            "scope": "Namespaced" if r.get("namespaced") else "Cluster",
+            "singularResource": r.get("singularName") or name,
+            "verbs": list(r.get("verbs") or []),
+        }
+        for field in ("shortNames", "categories"):
+            if r.get(field):
+                entry[field] = list(r[field])
+        entries[name] = entry
+    for r in listed:
+        parent, _, sub = str(r.get("name", "")).partition("/")
+        if sub and parent in entries:
+            entries[parent].setdefault("subresources", []).append({
+                "subresource": sub,
+                "responseKind": {"group": r.get("group", group),
+                                 "version": r.get("version", version), "kind": r.get("kind", "")},
+                "verbs": list(r.get("verbs") or []),
+            })  # fmt: skip
+    return list(entries.values())
+
+
+def aggregated(
+    kinds: Kinds, version: str, *, core: bool, remote: RemoteAPIs | None = None
+) -> Object:
+    """The APIGroupDiscoveryList for /api (core) or /apis (every named group); a
+    group-version served elsewhere shows what its server said (Stale until it answers)."""
+    groups = {"": ["v1"]} if core else _group_versions(kinds, remote)
+    handed_over = {} if core or remote is None else remote.remote_group_versions()
     items = []
     for name, versions in groups.items():
-        items.append(
-            {
-                "metadata": {"name": name, "creationTimestamp": None},
-                "versions": [
-                    {
-                        "version": v,
-                        "resources": [
-                            _aggregated_resource(k.resource)
-                            for k in kinds.in_group_version(name, v)
-                        ],
-                        "freshness": "Current",
-                    }
-                    for v in versions
-                ],
-            }
-        )
+        entries = []
+        for v in versions:
+            if v in handed_over.get(name, ()):
+                assert remote is not None
+                document = remote.discovered(name, v)
+                resources = _from_resource_list(document, name, v) if document else []
+                freshness = "Current" if document else "Stale"
+            else:
+                resources = [_aggregated_resource(k.resource)
+                             for k in kinds.in_group_version(name, v)]  # fmt: skip
+                freshness = "Current"
+            entries.append({"version": v, "resources": resources, "freshness": freshness})
+        items.append({"metadata": {"name": name, "creationTimestamp": None}, "versions": entries})
     return {
         "kind": "APIGroupDiscoveryList",
         "apiVersion": f"apidiscovery.k8s.io/{version}",

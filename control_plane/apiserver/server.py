@@ -17,6 +17,9 @@ from control_plane.apiserver.admission.rbac_escalation import RBACEscalationChec
 from control_plane.apiserver.admission.service_account import ServiceAccountAdmission
 from control_plane.apiserver.admission.webhooks.client import WebhookClient
 from control_plane.apiserver.admission.webhooks.plugin import WebhookAdmission
+from control_plane.apiserver.aggregation.api_services import APIServices
+from control_plane.apiserver.aggregation.front_proxy import FrontProxyCredentials
+from control_plane.apiserver.aggregation.proxy import AggregationProxy
 from control_plane.apiserver.allocators import ServiceAllocator
 from control_plane.apiserver.app import build_app
 from control_plane.apiserver.authentication.request_authenticator import RequestAuthenticator
@@ -29,6 +32,7 @@ from control_plane.apiserver.bootstrap import (
     ensure_kube_proxy_config,
     ensure_kubernetes_service,
     ensure_root_ca_config_maps,
+    ensure_system_config_map,
 )
 from control_plane.apiserver.custom_resources.registrar import CustomResourceRegistrar
 from control_plane.apiserver.following import Follower
@@ -129,8 +133,13 @@ class APIServer:
         registrar = CustomResourceRegistrar(registry, webhook_client)
         webhooks = WebhookAdmission(registry, webhook_client)
         policies = PolicyAdmission(registry)
+        front_proxy = FrontProxyCredentials(pki)
+        await ensure_system_config_map(
+            registry, front_proxy.authentication_config_map(ca_pem.decode())
+        )
+        api_services = APIServices(registry, front_proxy)
         # What the API server keeps copies of by watch: each has its copy before serving.
-        followers: list[Follower] = [rbac, registrar, webhooks, policies]
+        followers: list[Follower] = [rbac, registrar, webhooks, policies, api_services]
         following = [asyncio.create_task(f.run(stop)) for f in followers]
         for follower in followers:
             await follower.wait_synced()
@@ -174,6 +183,7 @@ class APIServer:
             kubelets=kubelets,
             metrics=self._metrics,
             tokens=TokensAPI(registry, tokens, authenticator, cfg.advertise_address),
+            aggregation=(aggregation := AggregationProxy(api_services)),
         )
         counting = asyncio.create_task(
             self._metrics.count_objects(registry.kinds, storage.count, stop)
@@ -202,6 +212,7 @@ class APIServer:
             await node_service.drain()
             await kubelets.close()
             await webhook_client.close()
+            await aggregation.close()
             # etcd gets its SIGTERM at the same moment and may be gone: closing a client
             # to it then waits for nothing.
             try:

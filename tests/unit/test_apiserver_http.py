@@ -63,6 +63,7 @@ async def test_discovery_documents(client):
         "authorization.k8s.io",
         "apiextensions.k8s.io",
         "admissionregistration.k8s.io",
+        "apiregistration.k8s.io",
     ]
     for group in apis["groups"]:
         assert group["preferredVersion"] == group["versions"][0]

@@ -16,6 +16,7 @@ from control_plane.apiserver.kinds.admission_registration import (
     MutatingWebhookConfigurationKind,
     ValidatingWebhookConfigurationKind,
 )
+from control_plane.apiserver.kinds.api_service import APIServiceKind
 from control_plane.apiserver.kinds.apps import (
     DaemonSetKind,
     DeploymentKind,
@@ -158,6 +159,7 @@ def builtin_kinds(
             MutatingWebhookConfigurationKind(),
             ValidatingAdmissionPolicyKind(),
             ValidatingAdmissionPolicyBindingKind(),
+            APIServiceKind(),
         ]
     )
 

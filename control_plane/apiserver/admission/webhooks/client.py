@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 
+from control_plane.apiserver.service_endpoints import ServiceUnreachable, resolve
+
 if TYPE_CHECKING:
     from control_plane.apiserver.registry import Registry
 
@@ -89,33 +91,9 @@ class WebhookClient:
         namespace, name = service.get("namespace", ""), service.get("name", "")
         port = int(service.get("port", 443))
         path = service.get("path") or "/"
-        dns_name = f"{name}.{namespace}.svc"
-        shown = f"https://{dns_name}:{port}{path}"
-        kinds = self._registry.kinds
-        found = await self._registry.find(kinds.get("services"), namespace, name)
-        if found is None:
-            raise WebhookCallError(f'Post "{shown}": service "{namespace}/{name}" not found')
-        spec = found.get("spec") or {}
-        entry = next((p for p in spec.get("ports") or [] if p.get("port") == port), None)
-        if entry is None:
-            raise WebhookCallError(
-                f'Post "{shown}": service "{namespace}/{name}" has no port {port}'
-            )
-        ip, target = await self._endpoint(namespace, name, entry)
-        if ip is None:
-            raise WebhookCallError(f'Post "{shown}": no endpoints available for service "{name}"')
-        return shown, f"https://{ip}:{target}{path}", dns_name
-
-    async def _endpoint(self, namespace: str, name: str, port: Object) -> tuple[str | None, int]:
-        endpoints = await self._registry.find(
-            self._registry.kinds.get("endpoints"), namespace, name
-        )
-        for subset in (endpoints or {}).get("subsets") or []:
-            addresses = subset.get("addresses") or []
-            ports = subset.get("ports") or []
-            match = next((p for p in ports if p.get("name", "") == port.get("name", "")), None) or (
-                ports[0] if len(ports) == 1 else None
-            )
-            if addresses and match is not None:
-                return str(addresses[0].get("ip")), int(match["port"])
-        return None, 0
+        shown = f"https://{name}.{namespace}.svc:{port}{path}"
+        try:
+            address = await resolve(self._registry, namespace, name, port)
+        except ServiceUnreachable as e:
+            raise WebhookCallError(f'Post "{shown}": {e}') from e
+        return shown, f"https://{address.ip}:{address.port}{path}", address.server_name

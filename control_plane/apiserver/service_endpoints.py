@@ -1,0 +1,53 @@
+"""Reaching a Service from inside the API server, as upstream's service resolver does for
+webhooks and aggregated APIs: the Service's port, then a ready address of its endpoints
+(the control plane routes to pod IPs), and the name its certificate must carry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from control_plane.apiserver.registry import Registry
+
+Object = dict[str, Any]
+
+
+class ServiceUnreachable(Exception):
+    """The Service, its port or a ready endpoint is missing (the message says which)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        #: ServiceNotFound, ServicePortError or MissingEndpoints (APIService's reasons).
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ServiceAddress:
+    ip: str
+    port: int
+    #: The name the serving certificate must carry: <service>.<namespace>.svc
+    server_name: str
+
+
+async def resolve(registry: Registry, namespace: str, name: str, port: int) -> ServiceAddress:
+    found = await registry.find(registry.kinds.get("services"), namespace, name)
+    if found is None:
+        raise ServiceUnreachable(f'service "{namespace}/{name}" not found', "ServiceNotFound")
+    spec = found.get("spec") or {}
+    entry = next((p for p in spec.get("ports") or [] if p.get("port") == port), None)
+    if entry is None:
+        raise ServiceUnreachable(
+            f'service "{namespace}/{name}" has no port {port}', "ServicePortError"
+        )
+    endpoints = await registry.find(registry.kinds.get("endpoints"), namespace, name)
+    for subset in (endpoints or {}).get("subsets") or []:
+        addresses = subset.get("addresses") or []
+        ports = subset.get("ports") or []
+        match = next((p for p in ports if p.get("name", "") == entry.get("name", "")), None) or (
+            ports[0] if len(ports) == 1 else None
+        )
+        if addresses and match is not None:
+            return ServiceAddress(str(addresses[0].get("ip")), int(match["port"]),
+                                  f"{name}.{namespace}.svc")  # fmt: skip
+    raise ServiceUnreachable(f'no endpoints available for service "{name}"', "MissingEndpoints")
