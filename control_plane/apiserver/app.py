@@ -25,6 +25,7 @@ from control_plane.apiserver.kubelet_proxy import KubeletProxy
 from control_plane.apiserver.metrics import APIServerMetrics
 from control_plane.apiserver.metrics_api import MetricsAPI
 from control_plane.apiserver.openapi.documents import OpenAPIDocuments
+from control_plane.apiserver.openapi.swagger import wants_protobuf
 from control_plane.apiserver.registry import Registry
 from control_plane.apiserver.request_warnings import WARNINGS
 from control_plane.apiserver.tokens_api import TokensAPI
@@ -232,9 +233,11 @@ def build_app(
         return web.Response(body=body, content_type="application/json")
 
     async def openapi_v2(request: web.Request) -> web.Response:
-        # An empty protobuf Document: kubectl's client-side validation finds no schema for any
-        # kind and skips it, and apply falls back to its compiled-in patch metadata.
-        return web.Response(body=b"", content_type="application/octet-stream")
+        protobuf = wants_protobuf(request.headers.get("Accept", ""))
+        return web.Response(
+            body=openapi.v2(protobuf=protobuf),
+            content_type="application/octet-stream" if protobuf else "application/json",
+        )
 
     r = app.router
     r.add_get("/api", api)

@@ -186,6 +186,13 @@ def test_explain_and_typos_refused_for_built_in_and_custom_kinds(
     assert "FIELD: ports <[]ContainerPort>" in ports and "containerPort\t<integer>" in ports
     explained = cluster.kubectl("explain", f"widgets.{group}.spec", version=version).stdout
     assert "KIND:       Widget" in explained and "size\t<integer>" in explained
+    # The same from /openapi/v2, decoded from its protobuf form as kubectl 1.2x always did.
+    v2 = cluster.kubectl("explain", "deployment.spec.strategy", "--output=plaintext-openapiv2",
+                         version=version).stdout  # fmt: skip
+    assert "KIND:     Deployment" in v2 and "rollingUpdate\t<Object>" in v2, v2
+    v2 = cluster.kubectl("explain", f"widgets.{group}.spec", "--output=plaintext-openapiv2",
+                         version=version).stdout  # fmt: skip
+    assert "KIND:     Widget" in v2 and "size\t<integer>" in v2, v2
     typo = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "typo"},
             "data": {"a": "b"}, "dta": {"c": "d"}}  # fmt: skip
     refused = subprocess.run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -16,6 +17,7 @@ from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.metrics_api import MetricsAPI
 from control_plane.apiserver.node_addresses import NodeAddressResolver
 from control_plane.apiserver.registry import ListOptions, Registry
+from ku7s.rpc import openapi_v2_pb2
 from tests.unit.fakes import MemoryStorage
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
@@ -110,8 +112,30 @@ async def test_version_and_openapi(client):
     version = await (await client.get("/version")).json()
     assert (version["major"], version["minor"]) == ("1", "33")
     assert (await client.get("/version/")).status == 200
-    openapi = await client.get("/openapi/v2")
-    assert openapi.status == 200 and openapi.content_type == "application/octet-stream"
+
+
+async def test_openapi_v2_as_json_and_as_client_gos_protobuf(client):
+    swagger = await (await client.get("/openapi/v2")).json()
+    pod = swagger["definitions"]["io.k8s.api.core.v1.Pod"]
+    assert pod["x-kubernetes-group-version-kind"] == [{"group": "", "kind": "Pod", "version": "v1"}]
+    assert pod["properties"]["spec"] == {"$ref": "#/definitions/io.k8s.api.core.v1.PodSpec"}
+    containers = swagger["definitions"]["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"]
+    assert containers["x-kubernetes-patch-merge-key"] == "name"
+    patch = swagger["paths"]["/api/v1/namespaces/{namespace}/pods/{name}"]["patch"]
+    body = {"$ref": "#/definitions/io.k8s.api.core.v1.Pod"}
+    assert {"name": "body", "in": "body", "required": True, "schema": body} in patch["parameters"]
+    answer = await client.get("/openapi/v2", headers={
+        "Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"})  # fmt: skip
+    assert answer.content_type == "application/octet-stream"
+    document = openapi_v2_pb2.Document.FromString(await answer.read())
+    assert document.swagger == "2.0"
+    named = {d.name: d.value for d in document.definitions.additional_properties}
+    deployment = named["io.k8s.api.apps.v1.Deployment"]
+    extensions = {e.name: yaml.safe_load(e.value.yaml) for e in deployment.vendor_extension}
+    assert extensions["x-kubernetes-group-version-kind"] == [
+        {"group": "apps", "kind": "Deployment", "version": "v1"}]  # fmt: skip
+    fields = {p.name: p.value for p in deployment.properties.additional_properties}
+    assert fields["spec"]._ref == "#/definitions/io.k8s.api.apps.v1.DeploymentSpec"
 
 
 async def test_unknown_paths_get_a_status(client):

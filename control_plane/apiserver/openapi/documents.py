@@ -17,6 +17,7 @@ import orjson
 from control_plane.apiserver.kinds import Kind, Kinds
 from control_plane.apiserver.kinds.custom_resource import CustomResourceKind
 from control_plane.apiserver.openapi.schemas import SchemaSet, ref
+from control_plane.apiserver.openapi.swagger import swagger, to_protobuf
 from ku7s import KUBERNETES_VERSION
 from ku7s.api.schema import kind_struct
 
@@ -84,8 +85,11 @@ class OpenAPIDocuments:
     def __init__(self, kinds: Kinds) -> None:
         self._kinds = kinds
         self._generation = -1
+        self._built: list[Object] = []
         self._documents: dict[str, bytes] = {}
         self._index = b""
+        #: The v2 document as (JSON, protobuf), made when first asked for.
+        self._v2: tuple[bytes, bytes] | None = None
 
     def index(self) -> bytes:
         self._refresh()
@@ -96,6 +100,14 @@ class OpenAPIDocuments:
         self._refresh()
         return self._documents.get(path.strip("/"))
 
+    def v2(self, *, protobuf: bool) -> bytes:
+        """/openapi/v2: every group-version in one Swagger 2.0 document."""
+        self._refresh()
+        if self._v2 is None:
+            document = swagger(self._built)
+            self._v2 = (orjson.dumps(document), to_protobuf(document))
+        return self._v2[1] if protobuf else self._v2[0]
+
     def _refresh(self) -> None:
         if self._generation == self._kinds.generation:
             return
@@ -104,7 +116,8 @@ class OpenAPIDocuments:
             if kind.stored:
                 rt = kind.resource
                 by_path.setdefault(document_path(rt.group, rt.version), []).append(kind)
-        documents = {path: orjson.dumps(_build(kinds)) for path, kinds in by_path.items()}
+        built = {path: _build(kinds) for path, kinds in by_path.items()}
+        documents = {path: orjson.dumps(document) for path, document in built.items()}
         index = {
             "paths": {
                 path: {
@@ -115,6 +128,7 @@ class OpenAPIDocuments:
             }
         }
         self._documents, self._index = documents, orjson.dumps(index)
+        self._built, self._v2 = list(built.values()), None
         self._generation = self._kinds.generation
 
 
