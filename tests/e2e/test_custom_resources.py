@@ -186,6 +186,15 @@ def test_explain_and_typos_refused_for_built_in_and_custom_kinds(
     assert "FIELD: ports <[]ContainerPort>" in ports and "containerPort\t<integer>" in ports
     explained = cluster.kubectl("explain", f"widgets.{group}.spec", version=version).stdout
     assert "KIND:       Widget" in explained and "size\t<integer>" in explained
+    # Every built-in kind is described, those that extend the API too.
+    described_fields = {
+        "validatingwebhookconfiguration.webhooks": "clientConfig\t<WebhookClientConfig>",
+        "crd.spec.versions": "additionalPrinterColumns\t<[]CustomResourceColumnDefinition>",
+        "apiservice.spec": "groupPriorityMinimum\t<integer>",
+    }
+    for path, field in described_fields.items():
+        described = cluster.kubectl("explain", path, version=version).stdout
+        assert field in described, described
     # The same from /openapi/v2, decoded from its protobuf form as kubectl 1.2x always did.
     v2 = cluster.kubectl("explain", "deployment.spec.strategy", "--output=plaintext-openapiv2",
                          version=version).stdout  # fmt: skip

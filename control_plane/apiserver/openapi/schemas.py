@@ -28,6 +28,9 @@ _PACKAGES = {
     "rbac": "io.k8s.api.rbac.v1",
     "authentication": "io.k8s.api.authentication.v1",
     "authorization": "io.k8s.api.authorization.v1",
+    "admissionregistration": "io.k8s.api.admissionregistration.v1",
+    "apiextensions": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
+    "apiregistration": "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1",
     "meta": META,
 }
 #: autoscaling/v1 Scale lives beside the meta types in ku7s.api.schema.

@@ -27,6 +27,7 @@ from ku7s.api.schema import (
     batch_v1,
     core_v1_objects,
     core_v1_workloads,
+    extension_v1,
     meta_v1,
     misc_v1,
 )
@@ -178,6 +179,9 @@ SCHEMA.add("events", misc_v1.EVENTS)
 SCHEMA.add("rbac", access_v1.RBAC)
 SCHEMA.add("authentication", access_v1.AUTHENTICATION)
 SCHEMA.add("authorization", access_v1.AUTHORIZATION)
+SCHEMA.add("admissionregistration", extension_v1.ADMISSION_REGISTRATION)
+SCHEMA.add("apiextensions", extension_v1.API_EXTENSIONS)
+SCHEMA.add("apiregistration", extension_v1.API_REGISTRATION)
 SCHEMA.resolve()
 
 #: API group -> schema namespace of its kinds.
@@ -192,6 +196,9 @@ _GROUP_NAMESPACES = {
     "rbac.authorization.k8s.io": "rbac",
     "authentication.k8s.io": "authentication",
     "authorization.k8s.io": "authorization",
+    "admissionregistration.k8s.io": "admissionregistration",
+    "apiextensions.k8s.io": "apiextensions",
+    "apiregistration.k8s.io": "apiregistration",
 }
 
 
