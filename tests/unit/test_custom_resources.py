@@ -385,3 +385,35 @@ async def test_field_selectors_on_name_and_selectable_fields(client: TestClient)
     assert (
         refused.status == 422 and "must be a simple JSON path" in (await refused.json())["message"]
     )
+
+
+async def test_list_types_and_embedded_resources(client: TestClient):
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "ports": {"type": "array", "x-kubernetes-list-type": "map",
+                  "x-kubernetes-list-map-keys": ["name"],
+                  "items": {"type": "object", "required": ["name"], "properties": {
+                      "name": {"type": "string"}, "port": {"type": "integer"}}}},
+        "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+        "template": {"type": "object", "x-kubernetes-embedded-resource": True,
+                     "x-kubernetes-preserve-unknown-fields": True},
+    }}}}  # fmt: skip
+    crd = copy.deepcopy(WIDGET_CRD)
+    crd["spec"]["versions"] = [{"name": "v1", "served": True, "storage": True,
+                                "schema": {"openAPIV3Schema": schema}}]  # fmt: skip
+    await client.post(CRDS, json=crd)
+    await established(client)
+    template = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
+    good = {"metadata": {"name": "good"}, "spec": {
+        "ports": [{"name": "a", "port": 1}, {"name": "b", "port": 1}], "tags": ["x", "y"],
+        "template": template}}  # fmt: skip
+    assert (await client.post(WIDGETS, json=good)).status == 201
+    bad = {"metadata": {"name": "bad"}, "spec": {
+        "ports": [{"name": "a", "port": 1}, {"name": "a", "port": 2}], "tags": ["x", "x"],
+        "template": {"metadata": {"name": "x"}}}}  # fmt: skip
+    refused = await client.post(WIDGETS, json=bad)
+    message = (await refused.json())["message"]
+    assert refused.status == 422
+    assert 'spec.ports[1]: Duplicate value: {"name":"a"}' in message, message
+    assert 'spec.tags[1]: Duplicate value: "x"' in message
+    assert "spec.template.apiVersion: Required value: must not be empty" in message
+    assert "spec.template.kind: Required value: must not be empty" in message

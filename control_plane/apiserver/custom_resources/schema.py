@@ -118,6 +118,7 @@ class StructuralSchema:
                 if (path, message) not in reported:
                     reported.add((path, message))
                     errors.add(path, reason, message)
+        _list_and_embedded_errors(body, self.schema, "", errors)
         if not errors:  # rules see only values of the right shape, as upstream
             check_rules(self._rules, obj, None, errors)
 
@@ -137,6 +138,38 @@ class StructuralSchema:
         """Drop the fields the schema does not know (unless it keeps unknown fields there)
         and fill in its defaults, in place; the root's apiVersion, kind and metadata stay."""
         _walk(obj, self.schema, root=True)
+
+
+def _list_and_embedded_errors(value: Any, schema: Any, path: str, errors: FieldErrors) -> None:
+    """What JSON Schema cannot say: lists of type set or map hold no duplicates (by their
+    keys), and an embedded resource has its apiVersion and kind, as upstream checks."""
+    if not isinstance(schema, dict):
+        return
+    if isinstance(value, list):
+        list_type = schema.get("x-kubernetes-list-type")
+        keys = schema.get("x-kubernetes-list-map-keys") or []
+        seen: list[Any] = []
+        for i, item in enumerate(value):
+            identity = (
+                {k: item.get(k) for k in keys} if list_type == "map" and isinstance(item, dict)
+                else item
+            )  # fmt: skip
+            if list_type in ("set", "map") and identity in seen:
+                errors.duplicate(f"{path}[{i}]", identity)
+            seen.append(identity)
+            _list_and_embedded_errors(item, schema.get("items"), f"{path}[{i}]", errors)
+        return
+    if not isinstance(value, dict):
+        return
+    if schema.get(EMBEDDED_RESOURCE):
+        for field in ("apiVersion", "kind"):
+            if not value.get(field):
+                errors.required(_joined(path, field), "must not be empty")
+    properties = schema.get("properties") or {}
+    additional = schema.get("additionalProperties")
+    for key, item in value.items():
+        child = properties.get(key, additional if isinstance(additional, dict) else None)
+        _list_and_embedded_errors(item, child, _joined(path, key), errors)
 
 
 def _field_errors(error: ValidationError) -> Iterator[tuple[str, str, str]]:
