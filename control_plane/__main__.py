@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ku7s.metrics.ports import PORTS
+from ku7s.names import cluster_from_env
 from ku7s.supervisor import Program
 from ku7s.supervisor.supervisor import run_until_signalled
 
@@ -105,7 +106,7 @@ def programs(env: dict[str, str]) -> list[Program]:
                 "-m",
                 "control_plane.cloud",
                 "--cluster",
-                env.get("KU7S_CLUSTER", "ku7s"),
+                cluster_from_env(env),
                 "--region",
                 env.get("KU7S_REGION", "local"),
                 "--zones",

@@ -8,6 +8,7 @@ is '-control-plane', which bounds a cluster name at 49 characters.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from ku7s.errors import UserInputError
 
@@ -19,11 +20,25 @@ WORKER = "worker"
 GATEWAY = "gateway"
 #: The role of the containers the mock cloud runs for Services of type LoadBalancer.
 LOAD_BALANCER = "load-balancer"
+#: Fault records (ConfigMaps the chaos runner writes, the control plane's metrics read) carry
+#: this label and live in this namespace.
+CHAOS_LABEL = "ku7s.dev/chaos"
+CHAOS_NAMESPACE = "kube-system"
 #: On a load balancer container: the uid of the Service it serves.
 SERVICE_UID_LABEL = "io.ku7s.service-uid"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _MAX_CLUSTER_NAME = 63 - len("-control-plane")
+
+
+#: The environment variable that tells a node's and the control plane's processes their
+#: cluster's name (set on every container ku7s makes).
+CLUSTER_ENV = "KU7S_CLUSTER"
+
+
+def cluster_from_env(env: Mapping[str, str]) -> str:
+    """The cluster a process inside a node or the control plane belongs to."""
+    return env.get(CLUSTER_ENV) or "ku7s"
 
 
 def validate_cluster_name(name: str) -> str:

@@ -38,7 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def ku7s_cluster(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
-    from ku7s.cluster.session import ClusterSession
+    from ku7s.session import ClusterSession
 
     reuse = bool(request.config.getoption("--ku7s-reuse"))
     name = request.config.getoption("--ku7s-name") or (

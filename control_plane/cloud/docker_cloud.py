@@ -14,8 +14,14 @@ from typing import Any
 import docker
 import docker.errors
 
-from ku7s.cluster.providers.docker import tar_files
-from ku7s.names import CLUSTER_LABEL, LOAD_BALANCER, ROLE_LABEL, SERVICE_UID_LABEL
+from ku7s.archives import tar_files
+from ku7s.names import (
+    CLUSTER_LABEL,
+    LOAD_BALANCER,
+    ROLE_LABEL,
+    SERVICE_UID_LABEL,
+    network_name,
+)
 
 #: Where a load balancer container reads its configuration.
 LB_CONFIG_PATH = "/etc/ku7s/lb.json"
@@ -32,7 +38,7 @@ class DockerCloud:
     def __init__(self, client: docker.DockerClient, cluster: str) -> None:
         self._client = client
         self._cluster = cluster
-        self._network = f"ku7s-{cluster}"
+        self._network = network_name(cluster)
         self._image: str | None = None
 
     @classmethod

@@ -8,7 +8,6 @@ import asyncio
 from prometheus_client import CollectorRegistry
 
 from control_plane.controllers.base import Controller, run_all
-from control_plane.controllers.chaos_faults import ChaosFaultMetrics
 from control_plane.controllers.clusterrole_aggregation import ClusterRoleAggregationController
 from control_plane.controllers.daemonset import DaemonSetController
 from control_plane.controllers.deployment import DeploymentController
@@ -17,12 +16,13 @@ from control_plane.controllers.endpointslice import EndpointSliceController
 from control_plane.controllers.garbage_collector import GarbageCollector
 from control_plane.controllers.job import JobController
 from control_plane.controllers.namespace import NamespaceController
-from control_plane.controllers.node_collector_metrics import NodeCollectorMetrics
 from control_plane.controllers.node_lifecycle import NodeLifecycleController
+from control_plane.controllers.node_lifecycle_metrics import NodeCollectorMetrics
 from control_plane.controllers.replicaset import ReplicaSetController
 from control_plane.controllers.serviceaccount_tokens import ServiceAccountTokenController
 from control_plane.controllers.statefulset import StatefulSetController
 from control_plane.service_account_tokens import ServiceAccountTokens
+from control_plane.state_metrics.chaos_faults import ChaosFaultMetrics
 from control_plane.state_metrics.collector import StateMetrics
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient

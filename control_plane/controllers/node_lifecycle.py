@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from control_plane.controllers import pod_control as pc
 from control_plane.controllers.base import Controller
-from control_plane.controllers.node_collector_metrics import NodeCollectorMetrics
+from control_plane.controllers.node_lifecycle_metrics import NodeCollectorMetrics
 from ku7s.api import meta
 from ku7s.api.taints import tolerates
 from ku7s.client.events import EventRecorder

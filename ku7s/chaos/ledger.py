@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ku7s.client.rest import APIClient, APIStatusError
+from ku7s.names import CHAOS_LABEL as LABEL
+from ku7s.names import CHAOS_NAMESPACE as NAMESPACE
 
-NAMESPACE = "kube-system"
-LABEL = "ku7s.dev/chaos"
 PREFIX = "ku7s-chaos-"
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ku7s.cli.context import CLIContext
+from ku7s.cli.context import DEFAULT_CLUSTER, CLIContext
 from ku7s.errors import Ku7sError, UserInputError
 
 if TYPE_CHECKING:
@@ -38,7 +38,6 @@ ONE_SHOT = {
 
 def _with_chaos(ctx: CLIContext, cluster: str | None, work: Callable[[Chaos], Awaitable[T]]) -> T:
     from ku7s.chaos.runner import Chaos
-    from ku7s.cli.main import DEFAULT_CLUSTER
     from ku7s.client.rest import APIClient
     from ku7s.cluster.access import admin_kubeconfig
     from ku7s.cluster.engines import ClusterEngines
@@ -106,7 +105,6 @@ def _fault_command(
         from ku7s.chaos.duration import parse_duration
         from ku7s.chaos.request import FaultRequest, prepare
         from ku7s.chaos.selection import Selection
-        from ku7s.cli.main import DEFAULT_CLUSTER
 
         name = cluster or DEFAULT_CLUSTER
         request = FaultRequest(
@@ -269,7 +267,6 @@ chaos.add_command(
 def run_scenario_cmd(ctx: CLIContext, scenario: Path, cluster: str | None) -> None:
     """Run the faults of a SCENARIO file on its timeline, then print what happened when."""
     from ku7s.chaos.scenario import load_scenario, run_scenario
-    from ku7s.cli.main import DEFAULT_CLUSTER
 
     name = cluster or DEFAULT_CLUSTER
     loaded = load_scenario(scenario)

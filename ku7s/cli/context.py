@@ -6,6 +6,7 @@ their own consoles or provider, and nothing is created at import time.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -16,6 +17,9 @@ from ku7s.cli.progress import RichProgress
 
 if TYPE_CHECKING:
     from ku7s.cluster.providers.docker import DockerProvider
+
+#: The cluster a command means when it names none.
+DEFAULT_CLUSTER = os.environ.get("KU7S_CLUSTER_NAME", "ku7s")
 
 
 def _connect() -> DockerProvider:

@@ -9,7 +9,6 @@ failed, and ``--verbose`` prints the traceback too.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,7 @@ import click
 import yaml
 
 from ku7s import __version__, kubeconfig
-from ku7s.cli.context import CLIContext
+from ku7s.cli.context import DEFAULT_CLUSTER, CLIContext
 from ku7s.cluster.config import (
     API_VERSION,
     KIND,
@@ -31,8 +30,6 @@ from ku7s.cluster.config import (
 )
 from ku7s.errors import ConfigError, Ku7sError, UserInputError
 from ku7s.names import CONTROL_PLANE, WORKER, context_name, validate_cluster_name
-
-DEFAULT_CLUSTER = os.environ.get("KU7S_CLUSTER_NAME", "ku7s")
 
 name_option = click.option(
     "--name", "cluster", default=DEFAULT_CLUSTER, show_default=True, help="cluster name"

@@ -38,6 +38,7 @@ from ku7s.cluster.providers.remote_docker import RemoteEngine, parse_docker_host
 from ku7s.cluster.ssh_node import SSHAccess
 from ku7s.errors import AlreadyExistsError, NotFoundError, UserInputError
 from ku7s.names import (
+    CLUSTER_ENV,
     DOCKER_HOST_LABEL,
     GATEWAY,
     PROVIDER_LABEL,
@@ -248,7 +249,7 @@ class MultiHostCluster:
             role=GATEWAY,
             image=image,
             network=network_name(self._cluster),
-            env={"KU7S_ROLE": GATEWAY, "KU7S_CLUSTER": self._cluster, "KU7S_DOCKER_HOST": host},
+            env={"KU7S_ROLE": GATEWAY, CLUSTER_ENV: self._cluster, "KU7S_DOCKER_HOST": host},
             files={GATEWAY_KUBECONFIG_PATH: kubeconfig.dump(config).encode()},
             extra_hosts=extra_hosts,
             sysctls={"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0"},

@@ -9,6 +9,7 @@ from ku7s import kubeconfig, pki
 from ku7s.cluster.config import ClusterConfig, NodeConfig
 from ku7s.cluster.providers.docker import API_SERVER_PORT, NodeSpec
 from ku7s.names import (
+    CLUSTER_ENV,
     CONTROL_PLANE,
     WORKER,
     containerd_volume_name,
@@ -125,7 +126,7 @@ def control_plane_spec(
         network=network_name(config.name),
         env={
             "KU7S_ROLE": CONTROL_PLANE,
-            "KU7S_CLUSTER": config.name,
+            CLUSTER_ENV: config.name,
             "KU7S_POD_SUBNET": config.pod_subnet,
             "KU7S_SERVICE_SUBNET": config.service_subnet,
             "KU7S_API_SERVER_HOST_PORT": str(host_port),
@@ -172,7 +173,7 @@ def worker_spec(
         network=network_name(cluster),
         env={
             "KU7S_ROLE": WORKER,
-            "KU7S_CLUSTER": cluster,
+            CLUSTER_ENV: cluster,
             "KU7S_NODE_NAME": name,
             "KU7S_CONTROL_PLANE": control_plane_name(cluster),
             "KU7S_BOOTSTRAP_TOKEN": token,

@@ -37,6 +37,7 @@ from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.cluster.providers.ssh import SSHError, SSHHost, SSHTarget, host_facts
 from ku7s.errors import NotFoundError, UserInputError
 from ku7s.names import (
+    CLUSTER_ENV,
     PROVIDER_LABEL,
     WORKER,
     control_plane_name,
@@ -127,7 +128,7 @@ class Joining:
         labels = {**self.labels, PROVIDER_LABEL: "ssh"}
         values = {
             "KU7S_ROLE": WORKER,
-            "KU7S_CLUSTER": self.cluster,
+            CLUSTER_ENV: self.cluster,
             "KU7S_NODE_NAME": self.node_name,
             "KU7S_CONTROL_PLANE": self.control_plane,
             "KU7S_BOOTSTRAP_TOKEN": self.token,

@@ -11,6 +11,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from ku7s.aio import stop_on_signals
+from ku7s.names import cluster_from_env
 from node_image.kubelet.cgroups import PodCgroups
 from node_image.kubelet.credentials import CredentialStore
 from node_image.kubelet.cri import CRIClient
@@ -64,7 +65,7 @@ def node_resolver(path: Path) -> ClusterDNS:
 def settings_from_env(env: dict[str, str]) -> NodeSettings:
     return NodeSettings(
         name=env["KU7S_NODE_NAME"],
-        cluster=env.get("KU7S_CLUSTER", ""),
+        cluster=cluster_from_env(env),
         labels=parse_labels(env.get("KU7S_NODE_LABELS", "")),
         taints=parse_taints(env.get("KU7S_NODE_TAINTS", "")),
         cpu=env.get("KU7S_NODE_CPU") or None,

@@ -8,8 +8,8 @@ import asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
-from control_plane.controllers.chaos_faults import ChaosFaultMetrics
-from control_plane.controllers.node_collector_metrics import NodeCollectorMetrics
+from control_plane.controllers.node_lifecycle_metrics import NodeCollectorMetrics
+from control_plane.state_metrics.chaos_faults import ChaosFaultMetrics
 from ku7s.client.informer import Informer
 from ku7s.client.workqueue import WorkQueue
 from ku7s.metrics.endpoint import MetricsEndpoint

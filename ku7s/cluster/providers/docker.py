@@ -20,6 +20,7 @@ import docker.errors
 import docker.types
 from docker.models.containers import Container
 
+from ku7s.archives import tar_files
 from ku7s.cluster.providers.docker_sweep import ClusterSweep, SweepResult, networks_named
 from ku7s.errors import DockerUnavailableError, NotFoundError
 from ku7s.names import CLUSTER_LABEL, CONTROL_PLANE, GATEWAY, ROLE_LABEL, WORKER
@@ -112,26 +113,6 @@ def local_docker_socket() -> str | None:
     if host.startswith("unix://") and Path(host[len("unix://") :]).exists():
         return host[len("unix://") :]
     return None
-
-
-def tar_files(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        directories: set[str] = set()
-        for path, content in sorted(files.items()):
-            parts = path.strip("/").split("/")
-            for depth in range(1, len(parts)):
-                directory = "/".join(parts[:depth])
-                if directory not in directories:
-                    directories.add(directory)
-                    info = tarfile.TarInfo(directory)
-                    info.type, info.mode = tarfile.DIRTYPE, 0o755
-                    tar.addfile(info)
-            info = tarfile.TarInfo(path.strip("/"))
-            info.size = len(content)
-            info.mode = 0o600 if path.endswith(".key") or "token" in path else 0o644
-            tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
 
 
 class DockerProvider:

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from ku7s.errors import Ku7sError
+from ku7s.names import context_name
 
 #: How long an interrupted ku7s command gets to undo what it started.
 UNDO_SECONDS = 60
@@ -82,7 +83,7 @@ class ClusterSession:
 
     def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            ["kubectl", "--context", f"ku7s-{self.name}", *args],
+            ["kubectl", "--context", context_name(self.name), *args],
             capture_output=True,
             text=True,
             env=self.env,
@@ -100,7 +101,7 @@ class ClusterSession:
             from ku7s.cluster.providers.docker import DockerProvider
 
             config = yaml.safe_load(self.kubeconfig.read_text())
-            context = next(c for c in config["contexts"] if c["name"] == f"ku7s-{self.name}")
+            context = next(c for c in config["contexts"] if c["name"] == context_name(self.name))
             cluster = next(
                 c for c in config["clusters"] if c["name"] == context["context"]["cluster"]
             )

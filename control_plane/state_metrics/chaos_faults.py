@@ -13,9 +13,10 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from ku7s.chaos.ledger import LABEL, NAMESPACE
 from ku7s.client.informer import Informer
 from ku7s.client.rest import APIClient
+from ku7s.names import CHAOS_LABEL as LABEL
+from ku7s.names import CHAOS_NAMESPACE as NAMESPACE
 
 Object = dict[str, Any]
 KIND_LABEL = f"{LABEL}-kind"
