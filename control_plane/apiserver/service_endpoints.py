@@ -4,8 +4,12 @@ webhooks and aggregated APIs: the Service's port, then a ready address of its en
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
 
 if TYPE_CHECKING:
     from control_plane.apiserver.registry import Registry
@@ -51,3 +55,45 @@ async def resolve(registry: Registry, namespace: str, name: str, port: int) -> S
             return ServiceAddress(str(addresses[0].get("ip")), int(match["port"]),
                                   f"{name}.{namespace}.svc")  # fmt: skip
     raise ServiceUnreachable(f'no endpoints available for service "{name}"', "MissingEndpoints")
+
+
+class ServiceCallError(Exception):
+    """A call to a service failed or its answer was not a JSON object (the message says
+    how, after the request as upstream's errors show it: ``Post "https://..."``)."""
+
+
+async def call_json(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    shown: str,
+    context: ssl.SSLContext,
+    server_name: str | None,
+    timeout: float,
+    body: Object | None = None,
+    headers: dict[str, str] | None = None,
+) -> Object:
+    """Send one request over TLS and return the 200 answer's JSON object."""
+    try:
+        async with session.request(
+            method, url, data=orjson.dumps(body) if body is not None else None,
+            headers={"Content-Type": "application/json", "Accept": "application/json",
+                     **(headers or {})},
+            ssl=context, server_hostname=server_name,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+        ) as response:  # fmt: skip
+            raw = await response.read()
+            if response.status != 200:
+                raise ServiceCallError(f"{shown}: unexpected status {response.status}")
+    except TimeoutError as e:
+        raise ServiceCallError(f"{shown}: context deadline exceeded") from e
+    except (aiohttp.ClientError, OSError, ssl.SSLError) as e:
+        raise ServiceCallError(f"{shown}: {e}") from e
+    try:
+        answer = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise ServiceCallError(f"{shown}: the answer is not JSON: {e}") from e
+    if not isinstance(answer, dict):
+        raise ServiceCallError(f"{shown}: the answer is not an object")
+    return answer

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from control_plane.apiserver.authentication.user import User
 from control_plane.apiserver.storage import (
     KeyExists,
     KeyNotFound,
@@ -118,3 +119,20 @@ class MemoryStorage:
                     yield event
             async with self._changed:
                 await self._changed.wait_for(lambda p=position: len(self._history) > p)
+
+
+#: The cluster admin, as kubectl is with the kubeconfig ku7s writes.
+ADMIN = User("kubernetes-admin", ("system:masters", "system:authenticated"))
+
+
+def always(user: User) -> Callable[[Any], Awaitable[User]]:
+    """An authenticator that says every request comes from user."""
+
+    async def authenticate(request: Any) -> User:
+        return user
+
+    return authenticate
+
+
+#: Every request is the admin's.
+always_admin = always(ADMIN)

@@ -16,22 +16,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from control_plane.apiserver.admission.webhooks.client import WebhookClient
 from control_plane.apiserver.admission.webhooks.plugin import WebhookAdmission
 from control_plane.apiserver.app import build_app
-from control_plane.apiserver.authentication.user import User
 from control_plane.apiserver.bootstrap import ensure_default_namespaces
 from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.registry import Registry
 from ku7s.pki import CertificateAuthority
-from tests.unit.fakes import MemoryStorage
+from tests.unit.fakes import MemoryStorage, always_admin
 from tests.unit.https_server import https_server
 
-ADMIN = User("kubernetes-admin", ("system:masters", "system:authenticated"))
 VALIDATING = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
 MUTATING = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
-
-
-async def always_admin(request) -> User:
-    return ADMIN
 
 
 class Webhook:

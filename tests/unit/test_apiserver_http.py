@@ -18,17 +18,9 @@ from control_plane.apiserver.metrics_api import MetricsAPI
 from control_plane.apiserver.node_addresses import NodeAddressResolver
 from control_plane.apiserver.registry import ListOptions, Registry
 from ku7s.rpc import openapi_v2_pb2
-from tests.unit.fakes import MemoryStorage
+from tests.unit.fakes import ADMIN, MemoryStorage, always
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
-ADMIN = User("kubernetes-admin", ("system:masters", "system:authenticated"))
-
-
-def always(user: User):
-    async def authenticate(request) -> User:
-        return user
-
-    return authenticate
 
 
 @pytest.fixture

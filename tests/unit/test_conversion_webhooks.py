@@ -15,15 +15,13 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from control_plane.apiserver.admission.webhooks.client import WebhookClient
 from control_plane.apiserver.app import build_app
-from control_plane.apiserver.authentication.user import User
 from control_plane.apiserver.bootstrap import ensure_default_namespaces
 from control_plane.apiserver.custom_resources.registrar import CustomResourceRegistrar
 from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.registry import Registry
-from tests.unit.fakes import MemoryStorage
+from tests.unit.fakes import MemoryStorage, always_admin
 from tests.unit.https_server import https_server
 
-ADMIN = User("kubernetes-admin", ("system:masters", "system:authenticated"))
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 V1 = "/apis/example.com/v1/namespaces/default/widgets"
 V2 = "/apis/example.com/v2/namespaces/default/widgets"
@@ -82,10 +80,6 @@ class Converter:
         obj["metadata"]["name"] = "renamed"  # not the converter's to change: restored
         obj["metadata"].setdefault("labels", {})["converted"] = "yes"
         return obj
-
-
-async def always_admin(request) -> User:
-    return ADMIN
 
 
 @pytest.fixture

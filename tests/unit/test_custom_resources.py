@@ -12,14 +12,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from control_plane.apiserver.app import build_app
-from control_plane.apiserver.authentication.user import User
 from control_plane.apiserver.bootstrap import ensure_default_namespaces
 from control_plane.apiserver.custom_resources.registrar import CustomResourceRegistrar
 from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.registry import Registry
-from tests.unit.fakes import MemoryStorage
+from tests.unit.fakes import MemoryStorage, always_admin
 
-ADMIN = User("kubernetes-admin", ("system:masters", "system:authenticated"))
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 WIDGETS = "/apis/example.com/v1/namespaces/default/widgets"
@@ -86,10 +84,6 @@ async def client():
         yield c
     stop.set()
     await task
-
-
-async def always_admin(request) -> User:
-    return ADMIN
 
 
 async def eventually(check, timeout: float = 3.0):

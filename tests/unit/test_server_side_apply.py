@@ -9,19 +9,13 @@ import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
 from control_plane.apiserver.app import build_app
-from control_plane.apiserver.authentication.user import User
 from control_plane.apiserver.bootstrap import ensure_default_namespaces
 from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.registry import Registry
-from tests.unit.fakes import MemoryStorage
+from tests.unit.fakes import MemoryStorage, always_admin
 
-ADMIN = User("kubernetes-admin", ("system:masters", "system:authenticated"))
 DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
 APPLY = {"Content-Type": "application/apply-patch+yaml"}
-
-
-async def always_admin(request) -> User:
-    return ADMIN
 
 
 @pytest.fixture

@@ -15,11 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 from typing import Any
 
 import aiohttp
-import orjson
 
 from control_plane.apiserver import errors
 from control_plane.apiserver.aggregation.front_proxy import (
@@ -30,7 +28,12 @@ from control_plane.apiserver.aggregation.front_proxy import (
 from control_plane.apiserver.following import Mirror
 from control_plane.apiserver.kinds.api_service import GROUP, available
 from control_plane.apiserver.registry import Registry
-from control_plane.apiserver.service_endpoints import ServiceUnreachable, resolve
+from control_plane.apiserver.service_endpoints import (
+    ServiceCallError,
+    ServiceUnreachable,
+    call_json,
+    resolve,
+)
 from ku7s.api import meta
 
 log = logging.getLogger("kube-apiserver")
@@ -192,26 +195,13 @@ class APIServices:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         try:
-            async with self._session.get(
-                url, ssl=context, server_hostname=server_name,
-                headers={USER_HEADER: AGGREGATOR_USER, GROUP_HEADER: AGGREGATOR_GROUP,
-                         "Accept": "application/json"},
-                timeout=aiohttp.ClientTimeout(total=CHECK_TIMEOUT),
-            ) as response:  # fmt: skip
-                raw = await response.read()
-                if response.status != 200:
-                    raise DiscoveryFailed(f"bad status from {url}: {response.status}")
-        except TimeoutError as e:
-            raise DiscoveryFailed(f"Get {url!r}: context deadline exceeded") from e
-        except (aiohttp.ClientError, OSError, ssl.SSLError) as e:
-            raise DiscoveryFailed(f"Get {url!r}: {e}") from e
-        try:
-            document = orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            raise DiscoveryFailed(f"the answer is not JSON: {e}") from e
-        if not isinstance(document, dict):
-            raise DiscoveryFailed("the answer is not an APIResourceList")
-        return document
+            return await call_json(
+                self._session, "GET", url, shown=f'Get "{url}"', context=context,
+                server_name=server_name, timeout=CHECK_TIMEOUT,
+                headers={USER_HEADER: AGGREGATOR_USER, GROUP_HEADER: AGGREGATOR_GROUP},
+            )  # fmt: skip
+        except ServiceCallError as e:
+            raise DiscoveryFailed(str(e)) from e
 
     async def _write(self, api_service: Object, condition: tuple[str, str, str]) -> None:
         status, reason, message = condition

@@ -14,7 +14,11 @@ import uuid
 from typing import Any
 
 from control_plane.apiserver import errors
-from control_plane.apiserver.admission.webhooks.client import WebhookCallError, WebhookClient
+from control_plane.apiserver.admission.webhooks.client import (
+    WebhookCallError,
+    WebhookClient,
+    review_response,
+)
 
 Object = dict[str, Any]
 
@@ -68,18 +72,7 @@ class WebhookConverter:
             "request": {"uid": uid, "desiredAPIVersion": api_version, "objects": objects},
         }
         answer = await self._client.post(self._client_config, review, TIMEOUT_SECONDS)
-        if answer.get("apiVersion") != "apiextensions.k8s.io/v1" or (
-            answer.get("kind") != "ConversionReview"
-        ):
-            raise WebhookCallError(
-                "expected webhook response of apiextensions.k8s.io/v1, Kind=ConversionReview, "
-                f"got {answer.get('apiVersion')}, Kind={answer.get('kind')}"
-            )
-        response = answer.get("response")
-        if not isinstance(response, dict):
-            raise WebhookCallError("no response provided")
-        if response.get("uid") != uid:
-            raise WebhookCallError(f'expected response.uid="{uid}", got "{response.get("uid")}"')
+        response = review_response(answer, "apiextensions.k8s.io/v1", "ConversionReview", uid)
         result = response.get("result") or {}
         if result.get("status") != "Success":
             raise WebhookCallError(

@@ -11,9 +11,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
-import orjson
 
-from control_plane.apiserver.service_endpoints import ServiceUnreachable, resolve
+from control_plane.apiserver.service_endpoints import (
+    ServiceCallError,
+    ServiceUnreachable,
+    call_json,
+    resolve,
+)
 
 if TYPE_CHECKING:
     from control_plane.apiserver.registry import Registry
@@ -35,6 +39,22 @@ def _ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
         raise WebhookCallError(f"invalid caBundle: {e}") from e
 
 
+def review_response(answer: Object, api_version: str, kind: str, uid: str) -> Object:
+    """The response of a review (AdmissionReview, ConversionReview) answered to the request
+    with this uid, checked as upstream checks it."""
+    if answer.get("apiVersion") != api_version or answer.get("kind") != kind:
+        raise WebhookCallError(
+            f"expected webhook response of {api_version}, Kind={kind}, got "
+            f"{answer.get('apiVersion')}, Kind={answer.get('kind')}"
+        )
+    response = answer.get("response")
+    if not isinstance(response, dict):
+        raise WebhookCallError("no response provided")
+    if response.get("uid") != uid:
+        raise WebhookCallError(f'expected response.uid="{uid}", got "{response.get("uid")}"')
+    return response
+
+
 class WebhookClient:
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
@@ -53,28 +73,13 @@ class WebhookClient:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         try:
-            async with self._session.post(
-                address + "?timeout=" + f"{timeout}s",
-                data=orjson.dumps(body),
-                headers={"Content-Type": "application/json", "Accept": "application/json"},
-                ssl=self._context(config.get("caBundle") or ""),
-                server_hostname=server_name,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as response:
-                raw = await response.read()
-                if response.status != 200:
-                    raise WebhookCallError(f"{shown}: unexpected status {response.status}")
-        except TimeoutError as e:
-            raise WebhookCallError(f"{shown}: context deadline exceeded") from e
-        except (aiohttp.ClientError, OSError, ssl.SSLError) as e:
-            raise WebhookCallError(f"{shown}: {e}") from e
-        try:
-            answer = orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            raise WebhookCallError(f"{shown}: the answer is not JSON: {e}") from e
-        if not isinstance(answer, dict):
-            raise WebhookCallError(f"{shown}: the answer is not an object")
-        return answer
+            return await call_json(
+                self._session, "POST", f"{address}?timeout={timeout}s", shown=shown,
+                context=self._context(config.get("caBundle") or ""), server_name=server_name,
+                timeout=timeout, body=body,
+            )  # fmt: skip
+        except ServiceCallError as e:
+            raise WebhookCallError(str(e)) from e
 
     def _context(self, ca_bundle: str) -> ssl.SSLContext:
         context = self._contexts.get(ca_bundle)

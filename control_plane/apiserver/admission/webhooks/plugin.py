@@ -28,7 +28,11 @@ from control_plane.apiserver.admission.matching import (
     selectors_match,
 )
 from control_plane.apiserver.admission.review_request import review_request
-from control_plane.apiserver.admission.webhooks.client import WebhookCallError, WebhookClient
+from control_plane.apiserver.admission.webhooks.client import (
+    WebhookCallError,
+    WebhookClient,
+    review_response,
+)
 from control_plane.apiserver.authentication.request_user import REQUEST_USER
 from control_plane.apiserver.following import Mirror
 from control_plane.apiserver.kinds.admission_registration import GROUP as REGISTRATION
@@ -162,7 +166,9 @@ class WebhookAdmission:
                  "request": request},
                 int(webhook.get("timeoutSeconds", 10)),
             )  # fmt: skip
-            response = _response(answer, request["uid"])
+            response = review_response(
+                answer, "admission.k8s.io/v1", "AdmissionReview", request["uid"]
+            )
         except (WebhookCallError, MatchConditionError) as e:
             if fail:
                 raise errors.internal(
@@ -175,20 +181,6 @@ class WebhookAdmission:
         if response.get("allowed") is not True:
             raise _denied(name, response.get("status") or {})
         return response
-
-
-def _response(answer: Object, uid: str) -> Object:
-    if answer.get("apiVersion") != "admission.k8s.io/v1" or answer.get("kind") != "AdmissionReview":
-        raise WebhookCallError(
-            "expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview, got "
-            f"{answer.get('apiVersion')}, Kind={answer.get('kind')}"
-        )
-    response = answer.get("response")
-    if not isinstance(response, dict):
-        raise WebhookCallError("the webhook's AdmissionReview has no response")
-    if response.get("uid") != uid:
-        raise WebhookCallError(f"expected response.uid={uid!r}, got {response.get('uid')!r}")
-    return response
 
 
 def _denied(name: str, status: Object) -> errors.APIError:
