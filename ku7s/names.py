@@ -87,6 +87,15 @@ def worker_index(cluster: str, node_name: str) -> int | None:
     return int(rest) if rest.isdigit() and not rest.startswith("0") else None
 
 
+def next_worker_name(cluster: str, taken: set[str]) -> str:
+    """The first worker name (in worker_name()'s order) that no node in taken has."""
+    indexes = {worker_index(cluster, name) for name in taken}
+    index = 1
+    while index in indexes:
+        index += 1
+    return worker_name(cluster, index)
+
+
 def gateway_name(cluster: str) -> str:
     return f"{cluster}-{GATEWAY}"
 

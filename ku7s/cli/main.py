@@ -253,16 +253,23 @@ def create_node(
 ) -> None:
     """Add a worker node to a running cluster: a container (on this Docker engine or on
     another one, --docker-host), or a machine over SSH."""
-    from ku7s.cluster.nodes import add_node
     from ku7s.cluster.prometheus import refresh_exports
+    from ku7s.cluster.providers.node_provider import NodeProvider
 
     validate_cluster_name(cluster)
     if docker_host:
         from ku7s.cluster.providers.remote_docker import parse_docker_host
 
         parse_docker_host(docker_host)
+    resources = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}
+    worker = {"role": WORKER, "labels": parse_labels_flag(labels), "resources": resources}
+    parsed = parse_config(
+        {"kind": KIND, "apiVersion": API_VERSION, "nodes": [{"role": CONTROL_PLANE}, worker]}
+    )
+    nodes: NodeProvider
     if provider == "ssh":
-        from ku7s.cluster.ssh_node import SSHAccess, add_ssh_node
+        from ku7s.cluster.providers.ssh_nodes import SSHNodes
+        from ku7s.cluster.ssh_node import SSHAccess
 
         if not host:
             raise UserInputError("--provider ssh needs --host [user@]address[:port]")
@@ -270,47 +277,39 @@ def create_node(
             raise UserInputError(
                 "--cpu, --memory, --image and --docker-host are for container nodes"
             )
+        access = SSHAccess(host, identity, known_hosts, fingerprint)
         progress = ctx.progress()
-        with progress.step(f'Joining {host} to cluster "{cluster}"'):
-            name = add_ssh_node(
-                ctx.provider,
-                cluster,
-                SSHAccess(host, identity, known_hosts, fingerprint),
-                node_name=node_name,
-                labels=parse_labels_flag(labels),
-                control_plane_address=control_plane_address,
-                wait=wait or 120.0,
-                say=progress.note,
+        nodes = SSHNodes(
+            ctx.provider, cluster, access, node_name=node_name,
+            control_plane_address=control_plane_address, say=progress.note,
+        )  # fmt: skip
+        step, wait = f'Joining {host} to cluster "{cluster}"', wait or 120.0
+    else:
+        if host or node_name or control_plane_address:
+            raise UserInputError(
+                "--host, --node-name and --control-plane-address need --provider ssh"
             )
-        ctx.out.print(name)
-        return
-    if host or node_name or control_plane_address:
-        raise UserInputError("--host, --node-name and --control-plane-address need --provider ssh")
-    if (identity or known_hosts or fingerprint or docker_host_address) and not docker_host:
-        raise UserInputError("the SSH key options need --provider ssh or --docker-host")
-    resources = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}
-    worker = {"role": WORKER, "labels": parse_labels_flag(labels), "resources": resources}
-    parsed = parse_config(
-        {"kind": KIND, "apiVersion": API_VERSION, "nodes": [{"role": CONTROL_PLANE}, worker]}
-    )
-    tag = _ensure_image(ctx, image)
-    if docker_host:
-        from ku7s.cluster.docker_hosts import MultiHostCluster
-        from ku7s.cluster.ssh_node import SSHAccess
+        if (identity or known_hosts or fingerprint or docker_host_address) and not docker_host:
+            raise UserInputError("the SSH key options need --provider ssh or --docker-host")
+        tag = _ensure_image(ctx, image)
+        progress = ctx.progress()
+        if docker_host:
+            from ku7s.cluster.providers.docker_host_nodes import DockerHostNodes
+            from ku7s.cluster.ssh_node import SSHAccess
 
-        progress = ctx.progress()
-        with progress.step(f'Adding a worker on {docker_host} to cluster "{cluster}"'):
-            name = MultiHostCluster(ctx.provider, cluster, progress.note).add_node(
-                SSHAccess(docker_host, identity, known_hosts, fingerprint),
-                parsed.workers[0],
-                image=tag,
-                endpoint_address=docker_host_address,
-                wait=wait,
-            )
-        ctx.out.print(name)
-        return
-    with ctx.progress().step(f'Adding a worker to cluster "{cluster}"'):
-        name = add_node(ctx.provider, cluster, parsed.workers[0], image=tag, wait=wait)
+            access = SSHAccess(docker_host, identity, known_hosts, fingerprint)
+            nodes = DockerHostNodes(
+                ctx.provider, cluster, access, image=tag,
+                endpoint_address=docker_host_address, say=progress.note,
+            )  # fmt: skip
+            step = f'Adding a worker on {docker_host} to cluster "{cluster}"'
+        else:
+            from ku7s.cluster.providers.docker_nodes import DockerNodes
+
+            nodes = DockerNodes(ctx.provider, cluster, image=tag)
+            step = f'Adding a worker to cluster "{cluster}"'
+    with progress.step(step):
+        name = nodes.add(parsed.workers[0], wait=wait)
     refresh_exports(ctx.provider, cluster)
     ctx.out.print(name)
 
@@ -367,26 +366,21 @@ def delete_node_cmd(
 ) -> None:
     """Delete a worker node: its container, or for a machine joined over SSH what ku7s
     installed on it; then its Node object."""
-    from ku7s.cluster.nodes import delete_node
+    from ku7s.cluster.cluster_nodes import ClusterNodes
     from ku7s.cluster.prometheus import refresh_exports
+    from ku7s.cluster.ssh_node import SSHAccess
     from ku7s.names import validate_node_name
 
     validate_node_name(node)
-    if not ctx.provider.is_node_container(node):
-        from ku7s.cluster.docker_hosts import MultiHostCluster, nodes_elsewhere
-        from ku7s.cluster.ssh_node import SSHAccess, delete_ssh_node
-
+    if ctx.provider.is_node_container(node):
+        cluster = ctx.provider.find_node(node).cluster
+    else:
         cluster = validate_cluster_name(cluster or DEFAULT_CLUSTER)
-        progress = ctx.progress()
-        with progress.step(f'Removing node "{node}" from cluster "{cluster}"'):
-            access = SSHAccess(host or "", identity, known_hosts, fingerprint)
-            if node in nodes_elsewhere(ctx.provider, cluster):
-                MultiHostCluster(ctx.provider, cluster, progress.note).delete_node(node, access)
-            else:
-                delete_ssh_node(ctx.provider, cluster, node, access, say=progress.note)
-        ctx.err.print(f'Deleted node "{node}" from cluster "{cluster}"')
-        return
-    cluster = delete_node(ctx.provider, node)
+    progress = ctx.progress()
+    with progress.step(f'Removing node "{node}" from cluster "{cluster}"'):
+        access = SSHAccess(host or "", identity, known_hosts, fingerprint)
+        nodes = ClusterNodes(ctx.provider, cluster, access, say=progress.note)
+        nodes.provider_of(node).delete(node)
     refresh_exports(ctx.provider, cluster)
     ctx.err.print(f'Deleted node "{node}" from cluster "{cluster}"')
 
@@ -416,26 +410,17 @@ def get_clusters(ctx: CLIContext) -> None:
 def get_nodes(ctx: CLIContext, cluster: str) -> None:
     """List a cluster's nodes and where each runs: a Docker container (here, or on another
     Docker host), or a machine over SSH."""
-    from ku7s.client.rest import APIStatusError
-    from ku7s.cluster.docker_hosts import MultiHostCluster
-    from ku7s.cluster.ssh_node import ssh_nodes
+    from ku7s.cluster.cluster_nodes import ClusterNodes
 
-    nodes = ctx.provider.list_nodes(validate_cluster_name(cluster))
-    if not nodes:
+    rows, missing = ClusterNodes(ctx.provider, validate_cluster_name(cluster)).listing()
+    if not rows:
         ctx.err.print(f'No nodes found for cluster "{cluster}".')
         return
-    rows = [(node.name, "docker") for node in nodes]
-    try:  # the nodes that are not containers of this engine are known to the API only
-        machines = ssh_nodes(ctx.provider, cluster)
-        remote = MultiHostCluster(ctx.provider, cluster).remote_nodes()
-    except (OSError, TimeoutError, APIStatusError) as e:
-        machines, remote = {}, {}
-        ctx.err.print(f"(the API server did not answer, so nodes elsewhere are not listed: {e})")
-    rows += [(name, f"ssh {where}".strip()) for name, where in machines.items()]
-    rows += [(name, f"docker {where}") for name, where in sorted(remote.items())]
-    width = max(len(name) for name, _ in rows)
-    for name, provider in rows:
-        ctx.out.print(f"{name:<{width}}  {provider}", highlight=False)
+    if missing:
+        ctx.err.print(f"({missing})")
+    width = max(len(name) for name in rows)
+    for name, where in rows.items():
+        ctx.out.print(f"{name:<{width}}  {where}", highlight=False)
 
 
 @get.command("kubeconfig")

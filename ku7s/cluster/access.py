@@ -101,6 +101,27 @@ async def delete_node_objects(client: APIClient, node: str) -> None:
                 raise
 
 
+def forget_node(config: dict[str, Any], node: str) -> None:
+    """Delete a node's Node and Lease through the admin kubeconfig (the last step of
+    removing a node, whatever kind it is)."""
+
+    async def forget() -> None:
+        async with APIClient.from_kubeconfig(config) as client:
+            await delete_node_objects(client, node)
+
+    asyncio.run(forget())
+
+
+def wait_until_ready(config: dict[str, Any], node: str, timeout: float) -> None:
+    """Until the new node is Ready and initialized (the last step of adding one)."""
+
+    async def ready() -> None:
+        async with APIClient.from_kubeconfig(config) as client:
+            await wait_for_nodes(client, {node}, timeout)
+
+    asyncio.run(ready())
+
+
 async def save_configmap(
     client: APIClient, namespace: str, name: str, data: dict[str, str]
 ) -> None:

@@ -25,9 +25,9 @@ from ku7s.api import meta
 from ku7s.client.rest import APIClient, APIStatusError
 from ku7s.cluster.access import (
     admin_kubeconfig,
-    delete_node_objects,
+    forget_node,
     save_configmap,
-    wait_for_nodes,
+    wait_until_ready,
 )
 from ku7s.cluster.config import NodeConfig
 from ku7s.cluster.image_loader import Ctr, ctr_over_ssh
@@ -46,8 +46,7 @@ from ku7s.names import (
     control_plane_name,
     gateway_name,
     network_name,
-    worker_index,
-    worker_name,
+    next_worker_name,
 )
 from ku7s.pod_network.docker_hosts import (
     CONFIGMAP_KEY,
@@ -184,7 +183,9 @@ class MultiHostCluster:
                 )
                 hosts.append(there)
                 self._save(hosts)
-            name = self._next_worker_name()
+            taken = {n.name for n in self._local.list_nodes(self._cluster)}
+            taken |= set(asyncio.run(_node_names(self.config)))
+            name = next_worker_name(self._cluster, taken)
             labels = {**node.labels, PROVIDER_LABEL: "docker", DOCKER_HOST_LABEL: there.name}
             spec = worker_spec(
                 self._cluster,
@@ -205,30 +206,13 @@ class MultiHostCluster:
                 ) from None
             if wait > 0:
                 try:
-                    asyncio.run(self._wait_ready(name, wait))
+                    wait_until_ready(self.config, name, wait)
                 except BaseException:
                     engine.provider.remove_containers([name])
                     engine.provider.remove_volume(containerd_volume_name(name))
-                    asyncio.run(self._forget(name))
+                    forget_node(self.config, name)
                     raise
         return name
-
-    def _next_worker_name(self) -> str:
-        names = {n.name for n in self._local.list_nodes(self._cluster)}
-        names |= set(asyncio.run(_node_names(self.config)))
-        taken = {worker_index(self._cluster, n) for n in names}
-        index = 1
-        while index in taken:
-            index += 1
-        return worker_name(self._cluster, index)
-
-    async def _wait_ready(self, name: str, wait: float) -> None:
-        async with APIClient.from_kubeconfig(self.config) as client:
-            await wait_for_nodes(client, {name}, wait)
-
-    async def _forget(self, name: str) -> None:
-        async with APIClient.from_kubeconfig(self.config) as client:
-            await delete_node_objects(client, name)
 
     def _gateway_spec(self, host: str, image: str, extra_hosts: dict[str, str]) -> NodeSpec:
         ca = pki.CertificateAuthority.load(
@@ -357,7 +341,7 @@ class MultiHostCluster:
             self._say(f"removing {name} from {where}")
             engine.provider.remove_containers([name])
             engine.provider.remove_volume(containerd_volume_name(name))
-            asyncio.run(self._forget(name))
+            forget_node(self.config, name)
             if where not in self.remote_nodes().values():
                 self._remove_host_objects(engine.provider)
                 hosts = [h for h in hosts if h.name != where]

@@ -18,14 +18,13 @@ from typing import Any
 import docker.errors
 
 from ku7s.cluster.access import admin_kubeconfig
+from ku7s.cluster.cluster_nodes import ClusterNodes
 from ku7s.cluster.docker_hosts import (
-    MultiHostCluster,
     access_of,
     engine_of,
     nodes_elsewhere,
     read_record,
 )
-from ku7s.cluster.nodes import delete_node
 from ku7s.cluster.providers.docker import DockerProvider, NodeContainer
 from ku7s.cluster.providers.remote_docker import RemoteEngine
 from ku7s.errors import NotFoundError
@@ -134,6 +133,4 @@ class ClusterEngines:
             with self._lock:
                 self._engines.clear()
                 self._open.close()  # the deletion opens its own connection
-            MultiHostCluster(self.local, self.cluster).delete_node(name)
-        else:
-            delete_node(self.local, name)
+        ClusterNodes(self.local, self.cluster).provider_of(name).delete(name)

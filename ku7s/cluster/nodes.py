@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 
-from ku7s.client.rest import APIClient
-from ku7s.cluster.access import admin_kubeconfig, delete_node_objects, wait_for_nodes
+from ku7s.cluster.access import admin_kubeconfig, forget_node, wait_until_ready
 from ku7s.cluster.config import NodeConfig
 from ku7s.cluster.node_specs import PKI_DIR, TOKENS_PATH, worker_spec
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.errors import NotFoundError, UserInputError
 from ku7s.names import (
     CONTROL_PLANE,
-    WORKER,
     containerd_volume_name,
     control_plane_name,
-    worker_index,
-    worker_name,
+    next_worker_name,
 )
-
-
-def next_worker_name(provider: DockerProvider, cluster: str) -> str:
-    taken = {
-        worker_index(cluster, n.name) for n in provider.list_nodes(cluster) if n.role == WORKER
-    }
-    index = 1
-    while index in taken:
-        index += 1
-    return worker_name(cluster, index)
 
 
 def add_node(
@@ -49,16 +36,10 @@ def add_node(
     ca_pem = provider.read_file(control_plane, f"{PKI_DIR}/ca.crt")
     if token is None:
         token = provider.read_file(control_plane, TOKENS_PATH).decode().split()[0]
-    name = next_worker_name(provider, cluster)
+    name = next_worker_name(cluster, {n.name for n in provider.list_nodes(cluster)})
     provider.create_node(worker_spec(cluster, name, node, image, ca_pem, token))
     if wait > 0:
-        config = admin_kubeconfig(provider, cluster)
-
-        async def ready() -> None:
-            async with APIClient.from_kubeconfig(config) as client:
-                await wait_for_nodes(client, {name}, wait)
-
-        asyncio.run(ready())
+        wait_until_ready(admin_kubeconfig(provider, cluster), name, wait)
     return name
 
 
@@ -71,14 +52,6 @@ def delete_node(provider: DockerProvider, name: str) -> str:
         )
     provider.remove_containers([name])
     provider.remove_volume(containerd_volume_name(name))
-    try:
-        config = admin_kubeconfig(provider, node.cluster)
-    except NotFoundError:
-        return node.cluster
-
-    async def forget() -> None:
-        async with APIClient.from_kubeconfig(config) as client:
-            await delete_node_objects(client, name)
-
-    asyncio.run(forget())
+    with contextlib.suppress(NotFoundError):  # the control plane went first
+        forget_node(admin_kubeconfig(provider, node.cluster), name)
     return node.cluster

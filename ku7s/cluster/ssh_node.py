@@ -29,7 +29,7 @@ from typing import Any
 
 from ku7s.api import meta
 from ku7s.client.rest import APIClient, APIStatusError
-from ku7s.cluster.access import admin_kubeconfig, delete_node_objects, wait_for_nodes
+from ku7s.cluster.access import admin_kubeconfig, forget_node, wait_for_nodes
 from ku7s.cluster.images import ImageBuilder, project_root
 from ku7s.cluster.node_specs import NODE_SERVICE_ADDRESS_ENV, PKI_DIR, TOKENS_PATH
 from ku7s.cluster.progress import Say
@@ -374,7 +374,7 @@ def add_ssh_node(
             log = host.run("tail -n 20 /var/log/ku7s/kubelet.log", check=False).output
             say(f"{host.target.host}: the node did not become Ready; undoing the install")
             installer.uninstall()
-            asyncio.run(_forget(config, name))
+            forget_node(config, name)
             raise SSHError(f"{name} on {host.target.host} did not become Ready:\n{log}") from None
     return name
 
@@ -395,11 +395,6 @@ async def _joined(config: dict[str, Any], name: str, target: str, wait: float) -
         await wait_for_nodes(client, {name}, wait)
         patch = {"metadata": {"annotations": {HOST_ANNOTATION: target}}}
         await client.patch(f"/api/v1/nodes/{name}", patch)
-
-
-async def _forget(config: dict[str, Any], name: str) -> None:
-    async with APIClient.from_kubeconfig(config) as client:
-        await delete_node_objects(client, name)
 
 
 def ssh_nodes(provider: DockerProvider, cluster: str) -> dict[str, str]:
@@ -439,4 +434,4 @@ def delete_ssh_node(
         access = dataclasses.replace(access, host=machines[name])
     with access.machine() as host:
         SSHNodeInstaller(host, say).uninstall()
-    asyncio.run(_forget(admin_kubeconfig(provider, cluster), name))
+    forget_node(admin_kubeconfig(provider, cluster), name)

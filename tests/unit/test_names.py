@@ -24,3 +24,10 @@ def test_worker_names_follow_kind():
     assert names.worker_index("dev", "dev-worker12") == 12
     assert names.worker_index("dev", "dev-control-plane") is None
     assert names.worker_index("dev", "dev-worker02") is None
+
+
+def test_the_next_worker_takes_the_first_free_index_whatever_kind_of_node_holds_the_others():
+    taken = {"c-control-plane", "c-worker", "c-worker3", "c-gpu-box"}
+    assert names.next_worker_name("c", taken) == "c-worker2"
+    assert names.next_worker_name("c", taken | {"c-worker2"}) == "c-worker4"
+    assert names.next_worker_name("c", set()) == "c-worker"
