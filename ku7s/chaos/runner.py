@@ -25,7 +25,7 @@ from ku7s.chaos.ledger import FaultRecord, Ledger
 from ku7s.client.events import EventRecorder
 from ku7s.client.rest import APIClient, APIStatusError
 from ku7s.cluster.engines import ClusterEngines
-from ku7s.cluster.providers.docker import NodeContainer
+from ku7s.cluster.providers.node_spec import NodeContainer
 from ku7s.errors import NotFoundError, UserInputError
 from ku7s.names import WORKER
 

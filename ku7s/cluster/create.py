@@ -25,7 +25,8 @@ from ku7s.cluster.config import ClusterConfig
 from ku7s.cluster.node_specs import ClusterSecrets, control_plane_spec, worker_spec
 from ku7s.cluster.ports import free_port, require_free
 from ku7s.cluster.progress import Progress
-from ku7s.cluster.providers.docker import DockerProvider, NodeSpec
+from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.cluster.providers.node_spec import NodeSpec
 from ku7s.errors import AlreadyExistsError, ClusterCreateError
 from ku7s.names import control_plane_name, network_name, worker_name
 

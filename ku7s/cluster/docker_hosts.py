@@ -33,7 +33,8 @@ from ku7s.cluster.config import NodeConfig
 from ku7s.cluster.image_loader import Ctr, ctr_over_ssh
 from ku7s.cluster.node_specs import NODE_SERVICE_ADDRESS_ENV, PKI_DIR, TOKENS_PATH, worker_spec
 from ku7s.cluster.progress import Say
-from ku7s.cluster.providers.docker import API_SERVER_PORT, DockerProvider, NodeSpec
+from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.cluster.providers.node_spec import API_SERVER_PORT, NodeSpec
 from ku7s.cluster.providers.remote_docker import RemoteEngine, parse_docker_host
 from ku7s.cluster.ssh_node import SSHAccess
 from ku7s.errors import AlreadyExistsError, NotFoundError, UserInputError

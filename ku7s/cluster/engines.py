@@ -25,7 +25,8 @@ from ku7s.cluster.docker_hosts import (
     nodes_elsewhere,
     read_record,
 )
-from ku7s.cluster.providers.docker import DockerProvider, NodeContainer
+from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.cluster.providers.node_spec import NodeContainer
 from ku7s.cluster.providers.remote_docker import RemoteEngine
 from ku7s.errors import NotFoundError
 from ku7s.names import WORKER, gateway_name

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ku7s import kubeconfig, pki
 from ku7s.cluster.config import ClusterConfig, NodeConfig
-from ku7s.cluster.providers.docker import API_SERVER_PORT, NodeSpec
+from ku7s.cluster.providers.node_spec import API_SERVER_PORT, NodeSpec
 from ku7s.names import (
     CLUSTER_ENV,
     CONTROL_PLANE,

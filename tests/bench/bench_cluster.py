@@ -26,7 +26,8 @@ from pathlib import Path
 import docker
 
 from ku7s.cluster.images import BUSYBOX_IMAGE, PAUSE_IMAGE, ImageBuilder
-from ku7s.cluster.providers.docker import DockerProvider, NodeSpec
+from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.cluster.providers.node_spec import NodeSpec
 from ku7s.names import CLUSTER_LABEL, WORKER
 
 

@@ -20,7 +20,8 @@ import docker.errors
 import paramiko
 
 from ku7s.cluster.images import ImageBuilder
-from ku7s.cluster.providers.docker import DockerProvider, NodeSpec
+from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.cluster.providers.node_spec import NodeSpec
 from ku7s.cluster.providers.ssh import fingerprint
 
 VM_DIR = Path(__file__).parent / "ssh_vm"

@@ -20,7 +20,7 @@ from ku7s.chaos.scenario import load_scenario
 from ku7s.chaos.selection import Selection
 from ku7s.chaos.targets import why_out_of_reach
 from ku7s.client.rest import APIStatusError
-from ku7s.cluster.providers.docker import NodeContainer
+from ku7s.cluster.providers.node_spec import NodeContainer
 from ku7s.errors import UserInputError
 
 

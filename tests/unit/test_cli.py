@@ -69,7 +69,7 @@ class FakeProvider:
     """Just enough of DockerProvider for delete: clusters by label, and what was removed."""
 
     def __init__(self, clusters: dict[str, list[str]]) -> None:
-        from ku7s.cluster.providers.docker import NodeContainer
+        from ku7s.cluster.providers.node_spec import NodeContainer
 
         self._nodes = {
             cluster: [NodeContainer(n, cluster, "worker", "running") for n in nodes]

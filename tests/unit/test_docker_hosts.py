@@ -12,7 +12,8 @@ import pytest
 
 from ku7s.cluster.docker_hosts import free_subnet
 from ku7s.cluster.engines import ClusterEngines
-from ku7s.cluster.providers.docker import Capabilities, NodeContainer
+from ku7s.cluster.providers.node_spec import NodeContainer
+from ku7s.cluster.providers.privileges import Capabilities
 from ku7s.cluster.providers.remote_docker import parse_docker_host
 from ku7s.errors import NotFoundError, UserInputError
 from ku7s.pod_network.docker_hosts import (

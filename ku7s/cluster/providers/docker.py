@@ -1,4 +1,5 @@
-"""Node containers, networks and volumes on a Docker engine, through the Docker SDK.
+"""Node containers, networks and volumes on a Docker engine, through the Docker SDK (what a
+container is: node_spec; how it is set up: provision and privileges).
 
 Everything ku7s creates carries the labels io.ku7s.cluster and io.ku7s.role, which are the
 only record of what exists: listing, deleting and cleaning up all go by label.
@@ -11,8 +12,6 @@ import io
 import os
 import tarfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -22,97 +21,11 @@ from docker.models.containers import Container
 
 from ku7s.archives import tar_files
 from ku7s.cluster.providers.docker_sweep import ClusterSweep, SweepResult, networks_named
+from ku7s.cluster.providers.node_spec import API_SERVER_PORT, NodeContainer, NodeSpec
+from ku7s.cluster.providers.privileges import Capabilities
+from ku7s.cluster.providers.provision import provision
 from ku7s.errors import DockerUnavailableError, NotFoundError
-from ku7s.names import CLUSTER_LABEL, CONTROL_PLANE, GATEWAY, ROLE_LABEL, WORKER
-
-API_SERVER_PORT = 6443
-
-
-@dataclass(frozen=True)
-class NodeSpec:
-    """One node container to create."""
-
-    name: str
-    cluster: str
-    role: str
-    image: str
-    network: str
-    env: dict[str, str]
-    files: dict[str, bytes] = field(default_factory=dict)  # absolute path -> content
-    volume: str | None = None  # named volume for the node's state
-    volume_path: str = "/var/lib/containerd"
-    nano_cpus: int | None = None
-    memory_bytes: int | None = None
-    api_server_host_port: int | None = None  # control plane only
-    #: (container port, protocol, host address, host port) published on the host.
-    published: tuple[tuple[int, str, str, int], ...] = ()
-    #: Host names the container resolves to these addresses (/etc/hosts).
-    extra_hosts: dict[str, str] = field(default_factory=dict)
-    #: Namespaced kernel settings of the container (net.*).
-    sysctls: dict[str, str] = field(default_factory=dict)
-    #: Replaces the image's entrypoint (benchmarks run bare containerd this way).
-    entrypoint: list[str] | None = None
-
-
-@dataclass(frozen=True)
-class NodeContainer:
-    name: str
-    cluster: str
-    role: str
-    status: str  # Docker's: created, running, exited, paused, ...
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """The engine host's capability bounding set, which decides how nodes get privileges.
-
-    --privileged needs every capability in the bounding set; on hosts whose set lacks one
-    (seen: CAP_SYS_RESOURCE) Docker fails with "unable to apply caps", so nodes then get
-    every capability but the missing ones.
-    """
-
-    bounding: int
-    last: int
-
-    @classmethod
-    def parse(cls, status: str, cap_last_cap: str) -> Capabilities:
-        """From /proc/self/status and /proc/sys/kernel/cap_last_cap (none if unreadable)."""
-        try:
-            for line in status.splitlines():
-                if line.startswith("CapBnd:"):
-                    return cls(int(line.split()[1], 16), int(cap_last_cap))
-        except ValueError:
-            pass
-        return cls(0, 0)
-
-    @classmethod
-    def of_this_machine(cls) -> Capabilities:
-        try:
-            return cls.parse(
-                Path("/proc/self/status").read_text(),
-                Path("/proc/sys/kernel/cap_last_cap").read_text(),
-            )
-        except OSError:
-            return cls(0, 0)
-
-    @property
-    def allow_privileged(self) -> bool:
-        return self.last > 0 and self.bounding == (1 << (self.last + 1)) - 1
-
-    @property
-    def missing(self) -> list[str]:
-        names = {24: "SYS_RESOURCE", 21: "SYS_ADMIN", 12: "NET_ADMIN"}
-        if not self.last:
-            return ["SYS_RESOURCE"]
-        return [name for bit, name in names.items() if not self.bounding & (1 << bit)]
-
-
-def local_docker_socket() -> str | None:
-    """The engine's Unix socket on this machine, if the engine is reached through one."""
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if host.startswith("unix://") and Path(host[len("unix://") :]).exists():
-        return host[len("unix://") :]
-    return None
+from ku7s.names import CLUSTER_LABEL, CONTROL_PLANE, ROLE_LABEL, WORKER
 
 
 class DockerProvider:
@@ -267,65 +180,19 @@ class DockerProvider:
         The low-level API is used because the SDK cannot express ``systempaths=unconfined``
         (empty MaskedPaths and ReadonlyPaths), which nested containerd needs to mount /proc.
         """
-        labels = {CLUSTER_LABEL: spec.cluster, ROLE_LABEL: spec.role}
-        binds: dict[str, Any] = {}
+        settings = provision(spec, self._privileged, self._capabilities)
         if spec.volume:
-            self._client.volumes.create(spec.volume, labels=labels)
-            binds[spec.volume] = {"bind": spec.volume_path, "mode": "rw"}
-        host: dict[str, Any] = {
-            "tmpfs": {"/tmp": "", "/run": ""},
-            "restart_policy": {"Name": "unless-stopped"},
-            "network_mode": spec.network,
-        }
-        privileged_paths = False
-        if spec.role in (CONTROL_PLANE, GATEWAY):
-            # Network faults put their rules in the control plane's iptables too; the
-            # control plane keeps routes to other Docker hosts; a gateway routes.
-            host["cap_add"] = ["NET_ADMIN"]
-            if socket := local_docker_socket():
-                # The mock cloud's API is the Docker engine: it runs load balancers and sees
-                # which node containers still exist.
-                binds[socket] = {"bind": "/var/run/docker.sock", "mode": "rw"}
-        if spec.role not in (CONTROL_PLANE, GATEWAY):
-            host.update(self._node_privileges())
-            privileged_paths = not self._privileged
-            binds["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
-            if Path("/lib/modules").is_dir():
-                binds["/lib/modules"] = {"bind": "/lib/modules", "mode": "ro"}
-        # container port -> every (host address, host port) it is published on; the API
-        # server's loopback binding first (api_server_host_port reads it).
-        bindings: dict[object, list[tuple[str, int]]] = {}
-        published = list(spec.published)
-        if spec.api_server_host_port is not None:
-            published.insert(0, (API_SERVER_PORT, "TCP", "127.0.0.1", spec.api_server_host_port))
-        exposed: list[object] = []
-        for container_port, protocol, address, host_port in published:
-            key = f"{container_port}/{protocol.lower()}"
-            if key not in bindings:
-                exposed.append((container_port, protocol.lower()))
-            bindings.setdefault(key, []).append((address, host_port))
-        ports: dict[str, object] = {}
-        if bindings:
-            host["port_bindings"] = bindings
-            ports = {"ports": exposed}
-        if spec.extra_hosts:
-            host["extra_hosts"] = spec.extra_hosts
-        if spec.sysctls:
-            host["sysctls"] = spec.sysctls
-        if spec.nano_cpus:
-            host["nano_cpus"] = spec.nano_cpus
-        if spec.memory_bytes:
-            host["mem_limit"] = spec.memory_bytes
-            host["memswap_limit"] = spec.memory_bytes
-        host_config = self._client.api.create_host_config(binds=binds, **host)
-        if privileged_paths:
+            self._client.volumes.create(spec.volume, labels=settings.labels)
+        host_config = self._client.api.create_host_config(binds=settings.binds, **settings.host)
+        if settings.unmasked_paths:
             host_config["MaskedPaths"] = []
             host_config["ReadonlyPaths"] = []
+        ports: dict[str, object] = {"ports": settings.exposed} if settings.exposed else {}
         created = self._client.api.create_container(
             spec.image,
             name=spec.name,
             hostname=spec.name,
-            labels=labels,
+            labels=settings.labels,
             environment=spec.env,
             host_config=host_config,
             networking_config=self._client.api.create_networking_config(
@@ -339,20 +206,6 @@ class DockerProvider:
         if spec.files:
             self._client.api.put_archive(created["Id"], "/", tar_files(spec.files))
         self._client.api.start(created["Id"])
-
-    def _node_privileges(self) -> dict[str, object]:
-        """What a worker needs to run containerd, runc and CNI inside its container."""
-        if self._privileged:
-            return {
-                "privileged": True,
-                "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
-            }
-        return {
-            "cap_add": ["ALL"],
-            "cap_drop": self._capabilities.missing,
-            "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
-            "device_cgroup_rules": ["a *:* rwm"],
-        }
 
     def remove_containers(self, names: Iterable[str]) -> None:
         for name in names:

@@ -17,7 +17,8 @@ import docker
 import docker.errors
 from docker.transport.sshconn import SSHHTTPAdapter
 
-from ku7s.cluster.providers.docker import Capabilities, DockerProvider
+from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.cluster.providers.privileges import Capabilities
 from ku7s.cluster.providers.ssh import SSHError, SSHHost, SSHTarget
 from ku7s.errors import DockerUnavailableError, UserInputError
 
