@@ -8,8 +8,9 @@ conditions and container states can be tested without a runtime.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ku7s.rpc import cri_pb2
 
@@ -85,6 +86,42 @@ class Observed:
     start_time: str = ""
     #: Set when the pod is being stopped for good.
     terminating: bool = False
+
+
+class ProbeState(Protocol):
+    """How a running container's probes stand (ku7s' ContainerProbes)."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def started(self) -> bool: ...
+
+
+def observe(
+    observed: Observed, records: Iterable[ContainerRecord], probes: Mapping[str, ProbeState]
+) -> None:
+    """Update what the status is made of from the runtime's container instances: the
+    newest and the one before of each container, and which running ones are ready and
+    started (by their probes, keyed by instance id; one without probes is both)."""
+    by_name: dict[str, list[ContainerRecord]] = {}
+    for record in records:
+        by_name.setdefault(record.name, []).append(record)
+    observed.latest, observed.previous = {}, {}
+    for name, instances in by_name.items():
+        instances.sort(key=lambda r: (r.restart_count, r.created_at))
+        observed.latest[name] = instances[-1]
+        if len(instances) > 1:
+            observed.previous[name] = instances[-2]
+    observed.ready, observed.started = set(), set()
+    for name, record in observed.latest.items():
+        if record.state != RUNNING:
+            continue
+        state = probes.get(record.id)
+        if state is None or state.ready:
+            observed.ready.add(name)
+        if state is None or state.started:
+            observed.started.add(name)
 
 
 def _container_status(spec: Object, observed: Observed, default_wait: str) -> Object:

@@ -28,6 +28,7 @@ from node_image.kubelet.environment import (
     container_environment,
     expand_all,
 )
+from node_image.kubelet.etc_hosts import hosts_file
 from node_image.kubelet.metrics import KubeletMetrics
 from node_image.kubelet.pod_status import (
     CREATED,
@@ -35,6 +36,7 @@ from node_image.kubelet.pod_status import (
     RUNNING,
     ContainerRecord,
     Observed,
+    observe,
     phase,
     pod_status,
     stamp_transitions,
@@ -42,8 +44,18 @@ from node_image.kubelet.pod_status import (
 from node_image.kubelet.probes import ContainerProbes
 from node_image.kubelet.reporter import Reporter
 from node_image.kubelet.restart_backoff import RestartBackoff, go_duration
+from node_image.kubelet.restart_policy import (
+    BACK_OFF,
+    CREATE,
+    DONE,
+    KEEP,
+    REPLACE,
+    START,
+    next_step,
+)
 from node_image.kubelet.runtime_view import PodRuntimeState, RuntimeView
 from node_image.kubelet.sandbox_config import ClusterDNS, log_directory, sandbox_config
+from node_image.kubelet.termination_message import termination_message
 from node_image.kubelet.volumes import PodVolumes, VolumeError
 
 Object = dict[str, Any]
@@ -54,7 +66,6 @@ log = logging.getLogger("kubelet")
 RETRY_INTERVAL = 2.0
 #: How often a settled pod is looked at anyway (volumes refreshed, status checked).
 RESYNC_INTERVAL = 10.0
-_TERMINATION_MESSAGE_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -247,50 +258,20 @@ class PodWorker:
                 record.message = self._termination_message(record, details)
             fresh[entry.id] = record
         self._records = fresh
-        by_name: dict[str, list[ContainerRecord]] = {}
-        for record in fresh.values():
-            by_name.setdefault(record.name, []).append(record)
-        self._observed.latest, self._observed.previous = {}, {}
-        for name, records in by_name.items():
-            records.sort(key=lambda r: (r.restart_count, r.created_at))
-            self._observed.latest[name] = records[-1]
-            if len(records) > 1:
-                self._observed.previous[name] = records[-2]
         for container_id in list(self._probes):
             instance = fresh.get(container_id)
             if instance is None or instance.state != RUNNING:
                 self._probes.pop(container_id).stop()
-        self._observed.ready = set()
-        self._observed.started = set()
-        for name, record in self._observed.latest.items():
-            if record.state != RUNNING:
-                continue
-            probes = self._probes.get(record.id)
-            if probes is None or probes.ready:
-                self._observed.ready.add(name)
-            if probes is None or probes.started:
-                self._observed.started.add(name)
+        observe(self._observed, fresh.values(), self._probes)
 
     def _termination_message(
         self, record: ContainerRecord, details: cri_pb2.ContainerStatus
     ) -> str:
-        path = self._container_dir(record.name, record.restart_count) / "termination-log"
-        with contextlib.suppress(OSError):
-            text = path.read_bytes()[:_TERMINATION_MESSAGE_LIMIT].decode(errors="replace")
-            if text:
-                return text
-        spec = self._container_spec(record.name) or {}
-        if (
-            spec.get("terminationMessagePolicy") == "FallbackToLogsOnError"
-            and record.exit_code != 0
-            and details.log_path
-        ):
-            with contextlib.suppress(OSError):
-                lines = Path(details.log_path).read_text(errors="replace").splitlines()[-80:]
-                return "\n".join(line.split(" ", 3)[-1] for line in lines)[
-                    -_TERMINATION_MESSAGE_LIMIT:
-                ]
-        return details.message
+        return termination_message(
+            self._container_dir(record.name, record.restart_count) / "termination-log",
+            self._container_spec(record.name) or {}, record.exit_code,
+            details.log_path if details.log_path else "", details.message,
+        )  # fmt: skip
 
     def _container_spec(self, name: str) -> Object | None:
         spec = self.pod.get("spec") or {}
@@ -353,24 +334,9 @@ class PodWorker:
         return self._ctx.pods_dir / self.uid / "etc-hosts"
 
     def _write_etc_hosts(self, ip: str) -> None:
-        spec = self.pod.get("spec") or {}
-        lines = [
-            "# Kubernetes-managed hosts file.",
-            "127.0.0.1\tlocalhost",
-            "::1\tlocalhost ip6-localhost ip6-loopback",
-            "fe00::0\tip6-localnet",
-            "fe00::0\tip6-mcastprefix",
-            "fe00::1\tip6-allnodes",
-            "fe00::2\tip6-allrouters",
-        ]
-        if ip:
-            hostname = spec.get("hostname") or meta.name_of(self.pod)
-            lines.append(f"{ip}\t{hostname}")
-        for alias in spec.get("hostAliases") or []:
-            lines.append(f"{alias.get('ip', '')}\t{' '.join(alias.get('hostnames') or [])}")
         path = self._etc_hosts_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(lines) + "\n")
+        path.write_text(hosts_file(self.pod, ip))
 
     # -- containers --
 
@@ -388,56 +354,32 @@ class PodWorker:
         self, container: Object, spec: Object, sandbox_id: str, *, init: bool
     ) -> None:
         name = container["name"]
-        latest: ContainerRecord | None = self._observed.latest.get(name)
-        policy = spec.get("restartPolicy", "Always")
-        if latest is not None and latest.sandbox_id != sandbox_id and latest.state != EXITED:
-            latest = None  # left behind in a sandbox that is gone
-        if latest is not None and latest.state == RUNNING:
+        step = next_step(
+            container, self._observed.latest.get(name), sandbox_id,
+            spec.get("restartPolicy", "Always"), init=init,
+            restart_anyway=name in self._restart_anyway, backoff=self._backoff,
+        )  # fmt: skip
+        if step.action in (KEEP, REPLACE, DONE):
             self._observed.waiting.pop(name, None)
-            if latest.spec_hash and latest.spec_hash != cc.spec_hash(container):
-                self._event(
-                    "Normal",
-                    "Killing",
-                    f"Container {name} definition changed, will be restarted",
-                    name,
-                )
-                self._restart_anyway.add(name)
-                await self._stop(latest, self._grace())
-            return
-        if latest is not None and latest.state == CREATED:
-            await self._start(container, latest.id)
-            return
-        restart_count = 0
-        if latest is not None:  # exited
-            if latest.sandbox_id == sandbox_id or latest.succeeded:
-                restart_wanted = name in self._restart_anyway or (
-                    latest.exit_code != 0 if init or policy == "OnFailure" else policy == "Always"
-                )
-                if init and policy == "Never":
-                    restart_wanted = False
-                if not restart_wanted:
-                    self._observed.waiting.pop(name, None)
-                    return
-            wait = self._backoff.wait(name, latest.started_at, latest.finished_at)
-            if wait > 0:
-                delay = self._backoff.delay(name)
-                message = (
-                    f"back-off {go_duration(delay)} restarting failed container={name} "
-                    f"pod={meta.name_of(self.pod)}_{meta.namespace_of(self.pod)}({self.uid})"
-                )
-                self._observed.waiting[name] = ("CrashLoopBackOff", message)
-                self._event(
-                    "Warning",
-                    "BackOff",
-                    f"Back-off restarting failed container {name} in pod "
-                    f"{meta.name_of(self.pod)}_{meta.namespace_of(self.pod)}({self.uid})",
-                    name,
-                )
-                self._retry_after(wait)
-                return
-            restart_count = latest.restart_count + 1
-        self._restart_anyway.discard(name)
-        await self._create(container, spec, sandbox_id, restart_count)
+        if step.action == REPLACE and step.record is not None:
+            changed = f"Container {name} definition changed, will be restarted"
+            self._event("Normal", "Killing", changed, name)
+            self._restart_anyway.add(name)
+            await self._stop(step.record, self._grace())
+        elif step.action == START and step.record is not None:
+            await self._start(container, step.record.id)
+        elif step.action == BACK_OFF:
+            pod = f"{meta.name_of(self.pod)}_{meta.namespace_of(self.pod)}({self.uid})"
+            self._observed.waiting[name] = (
+                "CrashLoopBackOff",
+                f"back-off {go_duration(step.delay)} restarting failed container={name} pod={pod}",
+            )
+            backing_off = f"Back-off restarting failed container {name} in pod {pod}"
+            self._event("Warning", "BackOff", backing_off, name)
+            self._retry_after(step.wait)
+        elif step.action == CREATE:
+            self._restart_anyway.discard(name)
+            await self._create(container, spec, sandbox_id, step.restart_count)
 
     async def _create(
         self, container: Object, spec: Object, sandbox_id: str, restart_count: int
