@@ -372,15 +372,16 @@ def delete_node_cmd(
     from ku7s.names import validate_node_name
 
     validate_node_name(node)
-    if ctx.provider.is_node_container(node):
+    access = SSHAccess(host or "", identity, known_hosts, fingerprint)
+    if ctx.provider.is_node_container(node):  # quick: no progress to show
         cluster = ctx.provider.find_node(node).cluster
+        ClusterNodes(ctx.provider, cluster, access).provider_of(node).delete(node)
     else:
         cluster = validate_cluster_name(cluster or DEFAULT_CLUSTER)
-    progress = ctx.progress()
-    with progress.step(f'Removing node "{node}" from cluster "{cluster}"'):
-        access = SSHAccess(host or "", identity, known_hosts, fingerprint)
-        nodes = ClusterNodes(ctx.provider, cluster, access, say=progress.note)
-        nodes.provider_of(node).delete(node)
+        progress = ctx.progress()
+        with progress.step(f'Removing node "{node}" from cluster "{cluster}"'):
+            nodes = ClusterNodes(ctx.provider, cluster, access, say=progress.note)
+            nodes.provider_of(node).delete(node)
     refresh_exports(ctx.provider, cluster)
     ctx.err.print(f'Deleted node "{node}" from cluster "{cluster}"')
 
