@@ -17,8 +17,8 @@ from control_plane.cloud.docker_cloud import DockerCloud
 from control_plane.cloud.node_controller import CloudNodeController, Topology
 from control_plane.cloud.service_controller import CloudServiceController
 from control_plane.container import own_address
-from control_plane.controllers.base import run_all
 from ku7s.aio import stop_on_signals
+from ku7s.client.controller import run_all
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
 from ku7s.metrics.endpoint import MetricsEndpoint

@@ -10,8 +10,8 @@ import string
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from control_plane.controllers.base import Controller
 from ku7s.api import meta
+from ku7s.client.controller import Controller
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient, APIStatusError
 from ku7s.names import PROVIDER_LABEL

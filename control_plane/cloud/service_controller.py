@@ -11,9 +11,9 @@ import logging
 from typing import Any, ClassVar, Protocol
 
 from control_plane.cloud.docker_cloud import LoadBalancer
-from control_plane.controllers.base import Controller
 from ku7s.api import meta
 from ku7s.api.endpoint_slices import service_key
+from ku7s.client.controller import Controller
 from ku7s.client.informer import InformerFactory, object_key
 from ku7s.client.rest import APIClient, APIStatusError
 from ku7s.names import DOCKER_HOST_LABEL

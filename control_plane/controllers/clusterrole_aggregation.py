@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
-from control_plane.controllers.base import Controller
 from ku7s.api.selectors import from_label_selector
+from ku7s.client.controller import Controller
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient, APIStatusError
 

@@ -13,7 +13,6 @@ import math
 from typing import Any, ClassVar
 
 from control_plane.controllers import pod_control as pc
-from control_plane.controllers.base import Controller
 from control_plane.controllers.pod_owner import (
     OwnedPods,
     apps_path,
@@ -22,6 +21,7 @@ from control_plane.controllers.pod_owner import (
     pod_informer,
 )
 from ku7s.api import meta
+from ku7s.client.controller import Controller
 from ku7s.client.events import EventRecorder
 from ku7s.client.informer import InformerFactory, object_key
 from ku7s.client.rest import APIClient, APIStatusError

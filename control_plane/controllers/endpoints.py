@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
-from control_plane.controllers.base import Controller
 from control_plane.controllers.service_backends import (
     Backend,
     ServiceWatch,
@@ -17,6 +16,7 @@ from control_plane.controllers.service_backends import (
     manages_endpoints,
 )
 from ku7s.api import meta
+from ku7s.client.controller import Controller
 from ku7s.client.informer import InformerFactory, object_key
 from ku7s.client.rest import APIClient, APIStatusError
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
-from control_plane.controllers.base import Controller
 from control_plane.controllers.service_backends import (
     Backend,
     ServiceWatch,
@@ -19,6 +18,7 @@ from control_plane.controllers.service_backends import (
 )
 from ku7s.api import meta
 from ku7s.api.endpoint_slices import MANAGED_BY_LABEL, SERVICE_NAME_LABEL, service_key
+from ku7s.client.controller import Controller
 from ku7s.client.informer import InformerFactory, object_key
 from ku7s.client.rest import APIClient, APIStatusError
 

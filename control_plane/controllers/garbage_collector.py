@@ -15,8 +15,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from control_plane.controllers.base import Controller
 from ku7s.api import meta
+from ku7s.client.controller import Controller
 from ku7s.client.informer import Informer, InformerFactory
 from ku7s.client.rest import APIClient, APIStatusError
 

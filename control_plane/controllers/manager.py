@@ -7,7 +7,6 @@ import asyncio
 
 from prometheus_client import CollectorRegistry
 
-from control_plane.controllers.base import Controller, run_all
 from control_plane.controllers.clusterrole_aggregation import ClusterRoleAggregationController
 from control_plane.controllers.daemonset import DaemonSetController
 from control_plane.controllers.deployment import DeploymentController
@@ -24,6 +23,7 @@ from control_plane.controllers.statefulset import StatefulSetController
 from control_plane.service_account_tokens import ServiceAccountTokens
 from control_plane.state_metrics.chaos_faults import ChaosFaultMetrics
 from control_plane.state_metrics.collector import StateMetrics
+from ku7s.client.controller import Controller, run_all
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
 from ku7s.metrics.workqueue import WorkqueueMetrics

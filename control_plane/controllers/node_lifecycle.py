@@ -17,10 +17,10 @@ from typing import Any, ClassVar
 from prometheus_client import CollectorRegistry
 
 from control_plane.controllers import pod_control as pc
-from control_plane.controllers.base import Controller
 from control_plane.controllers.node_lifecycle_metrics import NodeCollectorMetrics
 from ku7s.api import meta
 from ku7s.api.taints import tolerates
+from ku7s.client.controller import Controller
 from ku7s.client.events import EventRecorder
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient, APIStatusError

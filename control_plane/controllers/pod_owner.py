@@ -10,9 +10,9 @@ import logging
 from typing import Any, ClassVar
 
 from control_plane.controllers import pod_control as pc
-from control_plane.controllers.base import Controller
 from control_plane.controllers.expectations import Expectations
 from ku7s.api import meta
+from ku7s.client.controller import Controller
 from ku7s.client.informer import Informer, InformerFactory, object_key
 from ku7s.client.rest import APIClient, APIStatusError
 

@@ -8,8 +8,8 @@ import base64
 import logging
 from typing import Any, ClassVar
 
-from control_plane.controllers.base import Controller
 from control_plane.service_account_tokens import BoundRef, ServiceAccountTokens
+from ku7s.client.controller import Controller
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient, APIStatusError
 
