@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +19,8 @@ from control_plane.apiserver import decoding, errors, tables
 from control_plane.apiserver.field_management.managed_fields import Writer
 from control_plane.apiserver.kinds import Kind
 from control_plane.apiserver.kinds.base import ScalableKind
-from control_plane.apiserver.kinds.pod import bind
+from control_plane.apiserver.kinds.pod_binding import BindingREST
+from control_plane.apiserver.kinds.scale_rest import ScaleREST
 from control_plane.apiserver.kubelet_proxy import KubeletProxy
 from control_plane.apiserver.registry import DeleteOptions, ListOptions, Registry, WatchEvent
 from control_plane.apiserver.request_warnings import warn
@@ -499,9 +499,9 @@ class ResourceHandlers:
         kind = path.kind
         if not isinstance(kind, ScalableKind):
             raise errors.route_not_found()
-        namespace = self._namespace(path)
+        namespace, scales = self._namespace(path), ScaleREST(self._registry)
         if request.method == "GET":
-            return json_response(kind.scale(await self._registry.get(kind, namespace, path.name)))
+            return json_response(await scales.get(kind, namespace, path.name))
         if request.method not in ("PUT", "PATCH"):
             raise errors.method_not_supported(request.method.lower(), "Scale")
         if request.method == "PUT":
@@ -510,73 +510,20 @@ class ResourceHandlers:
         else:
             patcher = _patcher(request.content_type, kind)
             body = await read_body(request)
-
-        def apply(current: Object) -> Object:
-            scale = _apply_patch(patcher, kind.scale(current), body)
-            wanted = (scale.get("metadata") or {}).get("resourceVersion")
-            if wanted and wanted != current["metadata"]["resourceVersion"]:
-                raise errors.conflict(kind.resource.plural, path.name or "", kind.resource.group)
-            replicas = (scale.get("spec") or {}).get("replicas")
-            if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
-                raise errors.invalid(
-                    "Scale",
-                    path.name or "",
-                    [
-                        (
-                            "spec.replicas",
-                            "FieldValueInvalid",
-                            f"Invalid value: {json.dumps(replicas)}: "
-                            "must be greater than or equal to 0",
-                        )
-                    ],
-                    "autoscaling",
-                )
-            kind.set_replicas(current, replicas)
-            return current
-
-        updated = await self._registry.mutate(
-            kind, namespace, path.name, apply, dry_run=_dry_run(request)
-        )
-        return json_response(kind.scale(updated))
+        scale = await scales.update(
+            kind, namespace, path.name, lambda current: _apply_patch(patcher, current, body),
+            dry_run=_dry_run(request),
+        )  # fmt: skip
+        return json_response(scale)
 
     async def _bind(self, request: web.Request, path: ResourcePath) -> web.Response:
         assert path.name is not None
-        body = await read_object(request)
-        target = body.get("target") or {}
-        node = target.get("name")
-        if not node:
-            raise errors.invalid(
-                "Binding", path.name, [("target.name", "FieldValueRequired", "Required value")]
-            )
-        pods = self._registry.kinds.get("pods")
-
-        def assign(pod: Object) -> Object:
-            if pod["metadata"].get("deletionTimestamp"):
-                raise errors.APIError(
-                    409,
-                    "Conflict",
-                    f"pod {path.name} is being deleted, cannot be assigned to a host",
-                )
-            current = (pod.get("spec") or {}).get("nodeName")
-            if current:
-                raise errors.APIError(
-                    409, "Conflict", f'pod {path.name} is already assigned to node "{current}"'
-                )
-            return bind(pod, node)
-
-        await self._registry.mutate(
-            pods, self._namespace(path), path.name, assign, "binding", dry_run=_dry_run(request)
+        await BindingREST(self._registry).create(
+            self._namespace(path), path.name, await read_object(request), dry_run=_dry_run(request)
         )
-        return json_response(
-            {
-                "kind": "Status",
-                "apiVersion": "v1",
-                "metadata": {},
-                "status": "Success",
-                "code": 201,
-            },
-            status=201,
-        )
+        created = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                   "code": 201}  # fmt: skip
+        return json_response(created, status=201)
 
 
 #: The longest field manager name upstream accepts.
