@@ -102,7 +102,7 @@ def floor(provider: DockerProvider, image: str, count: int) -> float:
         return time.monotonic() - started
     finally:
         provider.remove_containers(names)
-        provider.remove_cluster_leftovers(tag, network)
+        provider.remove_cluster(tag, network)
 
 
 def main() -> None:
