@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from ku7s.cluster.access import admin_kubeconfig, forget_node, wait_until_ready
+from ku7s.cluster.actions.nodes import start_containers
 from ku7s.cluster.config import NodeConfig
 from ku7s.cluster.node_specs import PKI_DIR, TOKENS_PATH, worker_spec
 from ku7s.cluster.providers.docker import DockerProvider
@@ -37,7 +38,7 @@ def add_node(
     if token is None:
         token = provider.read_file(control_plane, TOKENS_PATH).decode().split()[0]
     name = next_worker_name(cluster, {n.name for n in provider.list_nodes(cluster)})
-    provider.create_node(worker_spec(cluster, name, node, image, ca_pem, token))
+    start_containers(provider, [worker_spec(cluster, name, node, image, ca_pem, token)])
     if wait > 0:
         wait_until_ready(admin_kubeconfig(provider, cluster), name, wait)
     return name
