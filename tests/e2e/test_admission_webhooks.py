@@ -6,15 +6,14 @@ message; with the pod gone, failurePolicy decides."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 
 import pytest
 import yaml
 
-from ku7s.pki import CertificateAuthority
 from tests.e2e.conftest import Cluster, run_ku7s, unique
+from tests.e2e.https_pods import https_pod
 
 #: Denies config maps labelled deny=yes, with a message; allows everything else.
 SERVER = """
@@ -48,37 +47,17 @@ def hooked(cluster: Cluster, tmp_path) -> Iterator[str]:
     loaded = run_ku7s("load", "image", "python:3", "--name", cluster.name, env=cluster.env)
     assert loaded.returncode == 0, loaded.stderr
     ns = unique("hook")
-    ca = CertificateAuthority.create("webhook")
-    pair = ca.issue_server("hook", [f"hook.{ns}.svc"], [])
+    hook = https_pod("hook", ns, SERVER, "python:3")
     objects = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hook-tls", "namespace": ns},
-         "type": "kubernetes.io/tls",
-         "data": {"tls.crt": base64.b64encode(pair.cert_pem).decode(),
-                  "tls.key": base64.b64encode(pair.key_pem).decode()}},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "hook", "namespace": ns},
-         "data": {"server.py": SERVER}},
-        {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": "hook", "namespace": ns},
-         "spec": {"selector": {"matchLabels": {"app": "hook"}}, "template": {
-             "metadata": {"labels": {"app": "hook"}},
-             "spec": {"containers": [{
-                 "name": "hook", "image": "python:3", "command": ["python3", "/app/server.py"],
-                 "ports": [{"containerPort": 8443}],
-                 "readinessProbe": {"tcpSocket": {"port": 8443}, "periodSeconds": 1},
-                 "volumeMounts": [{"name": "tls", "mountPath": "/tls"},
-                                  {"name": "app", "mountPath": "/app"}]}],
-                 "volumes": [{"name": "tls", "secret": {"secretName": "hook-tls"}},
-                             {"name": "app", "configMap": {"name": "hook"}}]}}}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hook", "namespace": ns},
-         "spec": {"selector": {"app": "hook"}, "ports": [{"port": 443, "targetPort": 8443}]}},
+        *hook.objects,
         {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
          "metadata": {"name": ns},
          "webhooks": [{
              "name": f"configmaps.{ns}.example.com", "sideEffects": "None",
              "admissionReviewVersions": ["v1"], "failurePolicy": "Fail", "timeoutSeconds": 5,
              "clientConfig": {"service": {"namespace": ns, "name": "hook"},
-                              "caBundle": base64.b64encode(ca.cert_pem).decode()},
+                              "caBundle": hook.ca_bundle},
              "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
              "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": [""],
                         "apiVersions": ["v1"], "resources": ["configmaps"]}]}]},

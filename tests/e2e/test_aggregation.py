@@ -7,7 +7,6 @@ unavailable with its reason."""
 
 from __future__ import annotations
 
-import base64
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ku7s.pki import CertificateAuthority
 from tests.e2e.conftest import Cluster, unique
+from tests.e2e.https_pods import https_pod
 
 #: Serves group/v1 with one namespaced kind, Hello; each Hello says who asked.
 SERVER = """
@@ -71,8 +70,10 @@ server.serve_forever()
 
 
 def objects(group: str, ns: str, image: str) -> list[dict]:
-    ca = CertificateAuthority.create("hellos")
-    pair = ca.issue_server("hellos", [f"hellos.{ns}.svc"], [])
+    server = https_pod("hellos", ns, SERVER, image, serviceAccountName="hellos")
+    deployment = next(o for o in server.objects if o["kind"] == "Deployment")
+    deployment["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        {"name": "GROUP", "value": group}]  # fmt: skip
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "hellos",
@@ -83,30 +84,11 @@ def objects(group: str, ns: str, image: str) -> list[dict]:
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                      "name": "extension-apiserver-authentication-reader"},
          "subjects": [{"kind": "ServiceAccount", "name": "hellos", "namespace": ns}]},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hellos-tls", "namespace": ns},
-         "type": "kubernetes.io/tls",
-         "data": {"tls.crt": base64.b64encode(pair.cert_pem).decode(),
-                  "tls.key": base64.b64encode(pair.key_pem).decode()}},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "hellos", "namespace": ns},
-         "data": {"server.py": SERVER}},
-        {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": "hellos", "namespace": ns},
-         "spec": {"selector": {"matchLabels": {"app": "hellos"}}, "template": {
-             "metadata": {"labels": {"app": "hellos"}},
-             "spec": {"serviceAccountName": "hellos", "containers": [{
-                 "name": "hellos", "image": image, "command": ["python3", "/app/server.py"],
-                 "env": [{"name": "GROUP", "value": group}],
-                 "readinessProbe": {"tcpSocket": {"port": 8443}, "periodSeconds": 1},
-                 "volumeMounts": [{"name": "tls", "mountPath": "/tls"},
-                                  {"name": "app", "mountPath": "/app"}]}],
-                 "volumes": [{"name": "tls", "secret": {"secretName": "hellos-tls"}},
-                             {"name": "app", "configMap": {"name": "hellos"}}]}}}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hellos", "namespace": ns},
-         "spec": {"selector": {"app": "hellos"}, "ports": [{"port": 443, "targetPort": 8443}]}},
+        *server.objects,
         {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
          "metadata": {"name": f"v1.{group}"},
          "spec": {"group": group, "version": "v1", "groupPriorityMinimum": 100,
-                  "versionPriority": 100, "caBundle": base64.b64encode(ca.cert_pem).decode(),
+                  "versionPriority": 100, "caBundle": server.ca_bundle,
                   "service": {"namespace": ns, "name": "hellos"}}},
     ]  # fmt: skip
 

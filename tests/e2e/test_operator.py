@@ -7,7 +7,6 @@ garbage collector treat it all as they would on kind."""
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 from collections.abc import Iterator
@@ -16,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ku7s.pki import CertificateAuthority
 from tests.e2e.conftest import Cluster, unique
+from tests.e2e.https_pods import https_pod
 
 #: The webhook: refuses greetings that say goodbye, converts between v1 (spec.message) and
 #: v2 (spec.text).
@@ -146,43 +145,15 @@ def crd(group: str, ns: str, bundle: str) -> dict:
 
 
 def operator_objects(group: str, ns: str, image: str) -> list[dict]:
-    """Everything but the CRD: the webhook's and the controller's pods, RBAC, Service."""
-    ca = CertificateAuthority.create("greeter")
-    pair = ca.issue_server("greeter-webhook", [f"greeter-webhook.{ns}.svc"], [])
-    bundle = base64.b64encode(ca.cert_pem).decode()
-
-    def deployment(name: str, **pod: object) -> dict:
-        container = {"name": name, "image": image, "command": ["python3", "/app/main.py"],
-                     "env": [{"name": "GROUP", "value": group}],
-                     "volumeMounts": [{"name": "app", "mountPath": "/app"}]}  # fmt: skip
-        volumes = [{"name": "app", "configMap": {"name": name}}]
-        if name == "greeter-webhook":
-            container["readinessProbe"] = {"tcpSocket": {"port": 8443}, "periodSeconds": 1}
-            container["volumeMounts"].append({"name": "tls", "mountPath": "/tls"})
-            volumes.append({"name": "tls", "secret": {"secretName": "greeter-webhook-tls"}})
-        return {"apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"name": name, "namespace": ns},
-                "spec": {"selector": {"matchLabels": {"app": name}}, "template": {
-                    "metadata": {"labels": {"app": name}},
-                    "spec": {"containers": [container], "volumes": volumes, **pod}}}}  # fmt: skip
-
+    """Everything but the namespace: the CRD, the webhook's and the controller's pods, RBAC."""
+    webhook = https_pod("greeter-webhook", ns, WEBHOOK, image)
+    bundle = webhook.ca_bundle
+    controller = {"name": "greeter-controller", "image": image,
+                  "command": ["python3", "-c", CONTROLLER],
+                  "env": [{"name": "GROUP", "value": group}]}  # fmt: skip
     return [
         crd(group, ns, bundle),
-        {"apiVersion": "v1", "kind": "Secret",
-         "metadata": {"name": "greeter-webhook-tls", "namespace": ns},
-         "type": "kubernetes.io/tls",
-         "data": {"tls.crt": base64.b64encode(pair.cert_pem).decode(),
-                  "tls.key": base64.b64encode(pair.key_pem).decode()}},
-        {"apiVersion": "v1", "kind": "ConfigMap",
-         "metadata": {"name": "greeter-webhook", "namespace": ns}, "data": {"main.py": WEBHOOK}},
-        {"apiVersion": "v1", "kind": "ConfigMap",
-         "metadata": {"name": "greeter-controller", "namespace": ns},
-         "data": {"main.py": CONTROLLER}},
-        deployment("greeter-webhook"),
-        {"apiVersion": "v1", "kind": "Service",
-         "metadata": {"name": "greeter-webhook", "namespace": ns},
-         "spec": {"selector": {"app": "greeter-webhook"},
-                  "ports": [{"port": 443, "targetPort": 8443}]}},
+        *webhook.objects,
         {"apiVersion": "v1", "kind": "ServiceAccount",
          "metadata": {"name": "greeter", "namespace": ns}},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
@@ -195,7 +166,11 @@ def operator_objects(group: str, ns: str, image: str) -> list[dict]:
          "metadata": {"name": "greeter", "namespace": ns},
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "greeter"},
          "subjects": [{"kind": "ServiceAccount", "name": "greeter", "namespace": ns}]},
-        deployment("greeter-controller", serviceAccountName="greeter"),
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "greeter-controller", "namespace": ns},
+         "spec": {"selector": {"matchLabels": {"app": "greeter-controller"}}, "template": {
+             "metadata": {"labels": {"app": "greeter-controller"}},
+             "spec": {"serviceAccountName": "greeter", "containers": [controller]}}}},
         {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
          "metadata": {"name": f"greetings.{group}"},
          "webhooks": [{
