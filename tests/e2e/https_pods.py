@@ -14,6 +14,29 @@ from ku7s.pki import CertificateAuthority
 Object = dict[str, Any]
 
 
+#: Serves answer(path, request) (defined by the program this is appended to) to POSTs of a
+#: review: the JSON body's "request" in, the returned review out.
+REVIEW_SERVER = """
+import http.server, json, ssl
+
+class Reviews(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = json.dumps(answer(self.path, review["request"])).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+server = http.server.HTTPServer(("", 8443), Reviews)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain("/tls/tls.crt", "/tls/tls.key")
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+"""
+
+
 @dataclass(frozen=True)
 class HTTPSPod:
     objects: list[Object]

@@ -13,32 +13,20 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import Cluster, run_ku7s, unique
-from tests.e2e.https_pods import https_pod
+from tests.e2e.https_pods import REVIEW_SERVER, https_pod
 
 #: Denies config maps labelled deny=yes, with a message; allows everything else.
-SERVER = """
-import http.server, json, ssl
-class Hook(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        request = review["request"]
-        labels = (request.get("object") or {}).get("metadata", {}).get("labels") or {}
-        answer = {"uid": request["uid"], "allowed": labels.get("deny") != "yes"}
-        if not answer["allowed"]:
-            answer["status"] = {"code": 403, "message": "this namespace refuses deny=yes"}
-        body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                           "response": answer}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-server = http.server.HTTPServer(("", 8443), Hook)
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-context.load_cert_chain("/tls/tls.crt", "/tls/tls.key")
-server.socket = context.wrap_socket(server.socket, server_side=True)
-server.serve_forever()
+SERVER = (
+    """
+def answer(path, request):
+    labels = (request.get("object") or {}).get("metadata", {}).get("labels") or {}
+    response = {"uid": request["uid"], "allowed": labels.get("deny") != "yes"}
+    if not response["allowed"]:
+        response["status"] = {"code": 403, "message": "this namespace refuses deny=yes"}
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
 """
+    + REVIEW_SERVER
+)
 
 
 @pytest.fixture

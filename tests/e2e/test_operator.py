@@ -16,13 +16,12 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import Cluster, unique
-from tests.e2e.https_pods import https_pod
+from tests.e2e.https_pods import REVIEW_SERVER, https_pod
 
 #: The webhook: refuses greetings that say goodbye, converts between v1 (spec.message) and
 #: v2 (spec.text).
-WEBHOOK = """
-import http.server, json, ssl
-
+WEBHOOK = (
+    """
 def validate(request):
     spec = (request.get("object") or {}).get("spec") or {}
     said = spec.get("message") or spec.get("text") or ""
@@ -45,23 +44,11 @@ def convert(request):
             "response": {"uid": request["uid"], "convertedObjects": converted,
                          "result": {"status": "Success"}}}
 
-class Hook(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        answer = (convert if self.path.startswith("/convert") else validate)(review["request"])
-        body = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-server = http.server.HTTPServer(("", 8443), Hook)
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-context.load_cert_chain("/tls/tls.crt", "/tls/tls.key")
-server.socket = context.wrap_socket(server.socket, server_side=True)
-server.serve_forever()
+def answer(path, request):
+    return (convert if path.startswith("/convert") else validate)(request)
 """
+    + REVIEW_SERVER
+)
 
 #: The controller: for each greeting, a ConfigMap holding the message `copies` times, owned
 #: by the greeting; then status.phase Ready and the ConfigMap's name.
