@@ -54,12 +54,14 @@ def target_key(api_service: Object) -> tuple[str, str]:
 
 class APIServices:
     def __init__(self, registry: Registry, credentials: FrontProxyCredentials) -> None:
-        self._registry = self.registry = registry
+        self.registry = registry
         self._kind = registry.kinds.get("apiservices", GROUP)
         self.credentials = credentials
         self._wake = asyncio.Event()
-        self._mirror = Mirror(registry, [self._kind], why="aggregation",
-                              on_change=self._wake.set)  # fmt: skip
+        self._mirror = Mirror(registry, [self._kind], why="aggregation", on_change=self._changed)
+        #: (group, version) -> the APIService that hands it to a Service (None: not made yet);
+        #: asked on every request under /apis, so kept rather than searched for.
+        self._remote: dict[tuple[str, str], Object] | None = None
         #: (group, version) -> the last APIResourceList its service answered
         self._discovered: dict[tuple[str, str], Object] = {}
         #: name -> (the spec checked, when to check again)
@@ -70,13 +72,14 @@ class APIServices:
 
     def remote(self, group: str, version: str) -> Object | None:
         """The APIService that hands group/version to a Service, if one does."""
-        for api_service in self._mirror.objects["apiservices"].values():
-            if (api_service.get("spec") or {}).get("service") and target_key(api_service) == (
-                group,
-                version,
-            ):
-                return api_service
-        return None
+        if self._remote is None:
+            self._remote = {target_key(a): a for a in self._mirror.objects["apiservices"].values()
+                            if (a.get("spec") or {}).get("service")}  # fmt: skip
+        return self._remote.get((group, version))
+
+    def _changed(self) -> None:
+        self._remote = None
+        self._wake.set()
 
     def remote_group_versions(self) -> dict[str, list[str]]:
         groups: dict[str, list[str]] = {}
@@ -121,11 +124,11 @@ class APIServices:
     async def _register_local(self) -> None:
         """A Local APIService for each built-in group-version, as upstream has."""
         existing = self._mirror.objects["apiservices"]
-        served = [("", "v1"), *((g, v) for g, vs in self._registry.kinds.group_versions().items()
+        served = [("", "v1"), *((g, v) for g, vs in self.registry.kinds.group_versions().items()
                                 for v in vs)]  # fmt: skip
         for i, (group, version) in enumerate(served):
             name = f"{version}.{group}"
-            kinds = self._registry.kinds.in_group_version(group, version)
+            kinds = self.registry.kinds.in_group_version(group, version)
             if ("", name) in existing or any(getattr(k, "crd_name", None) for k in kinds):
                 continue  # there already, or a custom resource's
             body = {
@@ -134,7 +137,7 @@ class APIServices:
                          "groupPriorityMinimum": max(1, 18000 - 100 * i), "versionPriority": 15},
             }  # fmt: skip
             with contextlib.suppress(errors.APIError):
-                await self._registry.create(self._kind, "", body)
+                await self.registry.create(self._kind, "", body)
 
     # -- availability ---------------------------------------------------------------------
 
@@ -164,7 +167,7 @@ class APIServices:
         group, version = target_key(api_service)
         namespace, name = service.get("namespace", ""), service.get("name", "")
         try:
-            address = await resolve(self._registry, namespace, name, int(service.get("port", 443)))
+            address = await resolve(self.registry, namespace, name, int(service.get("port", 443)))
         except ServiceUnreachable as e:
             self._discovered.pop((group, version), None)
             messages = {
@@ -218,7 +221,7 @@ class APIServices:
                            "message": message, "lastTransitionTime": when})  # fmt: skip
         updated = {**api_service, "status": {"conditions": conditions}}
         with contextlib.suppress(errors.APIError):  # changed meanwhile: checked again
-            await self._registry.update(self._kind, "", meta.name_of(api_service), updated,
+            await self.registry.update(self._kind, "", meta.name_of(api_service), updated,
                                         subresource="status")  # fmt: skip
 
 
