@@ -110,6 +110,12 @@ def decode(data: bytes, revision: int) -> Object:
 Observer = Callable[[str, str, float], None]
 
 
+#: gRPC's default 4 MiB limit on a received message fails any list above ~1,500 pods
+#: (one Range answer); etcd's own clients lift it, and so does this one. Requests stay
+#: bounded by etcd's --max-request-bytes.
+CHANNEL_OPTIONS = {"grpc.max_receive_message_length": 2**31 - 1}
+
+
 class EtcdStorage:
     """The Storage used in clusters: etcd v3 over gRPC."""
 
@@ -120,7 +126,7 @@ class EtcdStorage:
         timeout: float = 10,
         observe: Observer | None = None,
     ) -> None:
-        self._client = aetcd.Client(host=host, port=port, timeout=timeout)
+        self._client = aetcd.Client(host=host, port=port, timeout=timeout, options=CHANNEL_OPTIONS)
         self._observe = observe
 
     async def connect(self, *, attempts: int = 200, interval: float = 0.05) -> None:

@@ -254,3 +254,15 @@ def test_deleting_a_namespace_removes_what_is_in_it(cluster: Cluster, namespace,
     assert name not in cluster.kubectl("get", "ns", "-o", "name", version=version).stdout
     leftovers = cluster.kubectl("get", "deploy,svc,cm", "-A", "-o", "name", version=version)
     assert "web" not in leftovers.stdout.replace("kubernetes", "")
+
+
+def test_a_list_larger_than_grpcs_default_message_limit(cluster: Cluster, tmp_path: Path):
+    """Six ConfigMaps of ~0.9 MB make a 5.4 MB list: one etcd answer above gRPC's 4 MiB
+    default (which about 1,500 pods also pass). It is listed whole, as on kind."""
+    data = tmp_path / "data"
+    data.write_text("y" * 900_000)
+    with cluster.namespace("big") as ns:
+        for i in range(6):
+            cluster.kubectl("create", "configmap", f"m{i}", "-n", ns, f"--from-file={data}")
+        listed = cluster.kubectl("get", "configmaps", "-n", ns, "-o", "name").stdout.split()
+        assert {f"configmap/m{i}" for i in range(6)} <= set(listed)
