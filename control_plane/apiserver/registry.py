@@ -45,6 +45,8 @@ Object = dict[str, Any]
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _MAX_ANNOTATIONS_BYTES = 256 * 1024
 _PROPAGATION = ("Orphan", "Background", "Foreground")
+#: How often a delete that raced with another write is tried again.
+_DELETE_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -643,15 +645,6 @@ class Registry:
         finalizers are removed, the kubelet confirms, or the namespace is emptied.
         """
         options = options or DeleteOptions()
-        rt = kind.resource
-        current = await self.get(kind, namespace, name)
-        current_meta = current["metadata"]
-        if options.precondition_uid and current_meta.get("uid") != options.precondition_uid:
-            raise errors.conflict(rt.plural, name, rt.group)
-        if options.precondition_resource_version and (
-            current_meta["resourceVersion"] != options.precondition_resource_version
-        ):
-            raise errors.conflict(rt.plural, name, rt.group)
         if options.propagation_policy not in (None, *_PROPAGATION):
             raise errors.invalid(
                 "DeleteOptions",
@@ -665,6 +658,30 @@ class Registry:
                     )
                 ],
             )
+        # Someone else may write in between (the scheduler binding a pod just made, a
+        # kubelet's status): read again and retry, as upstream's GuaranteedUpdate does,
+        # unless the client's own preconditions say which version it meant.
+        preconditions = options.precondition_uid or options.precondition_resource_version
+        for attempt in range(1, _DELETE_ATTEMPTS + 1):
+            try:
+                return await self._delete_once(kind, namespace, name, options)
+            except errors.APIError as e:
+                if e.reason != "Conflict" or preconditions or attempt == _DELETE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _delete_once(
+        self, kind: Kind, namespace: str, name: str, options: DeleteOptions
+    ) -> tuple[Object, bool]:
+        rt = kind.resource
+        current = await self.get(kind, namespace, name)
+        current_meta = current["metadata"]
+        if options.precondition_uid and current_meta.get("uid") != options.precondition_uid:
+            raise errors.conflict(rt.plural, name, rt.group)
+        if options.precondition_resource_version and (
+            current_meta["resourceVersion"] != options.precondition_resource_version
+        ):
+            raise errors.conflict(rt.plural, name, rt.group)
         if not current_meta.get("deletionTimestamp"):
             await self._admit_validating(kind, None, current, "DELETE", dry_run=options.dry_run)
         pending = self._pending_delete(kind, current, options)

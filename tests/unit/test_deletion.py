@@ -108,3 +108,49 @@ async def test_bad_propagation_policy(registry):
             DeleteOptions(propagation_policy="Sideways"),
         )
     assert caught.value.code == 422
+
+
+class RacingStorage(MemoryStorage):
+    """Someone else writes the object just before each of the first `races` deletes or
+    updates (a scheduler binding a pod the client is deleting)."""
+
+    def __init__(self, races: int) -> None:
+        super().__init__()
+        self.races = races
+
+    async def _race(self, key: str) -> None:
+        if self.races > 0:
+            self.races -= 1
+            current = await super().get(key)
+            current["metadata"].setdefault("labels", {})["raced"] = str(self.races)
+            await super().update(key, current, expected_revision=int(
+                current["metadata"]["resourceVersion"]))  # fmt: skip
+
+    async def delete(self, key, *, expected_revision=None):
+        await self._race(key)
+        return await super().delete(key, expected_revision=expected_revision)
+
+    async def update(self, key, value, *, expected_revision):
+        await self._race(key)
+        return await super().update(key, value, expected_revision=expected_revision)
+
+
+async def test_a_delete_that_races_another_write_is_tried_again_unless_preconditioned():
+    storage = RacingStorage(races=0)
+    registry = Registry(storage, builtin_kinds())
+    await ensure_default_namespaces(registry)
+    configmaps = registry.kinds.get("configmaps")
+    made = await cm(registry, "a")
+    await cm(registry, "b", finalizers=["example.com/hold"])
+    storage.races = 2
+    _, gone = await registry.delete(configmaps, "default", "a")
+    assert gone and storage.races == 0
+    storage.races = 1
+    held, gone = await registry.delete(configmaps, "default", "b")  # an update, retried too
+    assert not gone and held["metadata"]["deletionTimestamp"]
+    made = await cm(registry, "c")
+    storage.races = 1
+    with pytest.raises(errors.APIError) as caught:  # the client said which version it meant
+        await registry.delete(configmaps, "default", "c", DeleteOptions(
+            precondition_uid=made["metadata"]["uid"]))  # fmt: skip
+    assert caught.value.reason == "Conflict"
