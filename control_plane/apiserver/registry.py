@@ -192,9 +192,9 @@ class Registry:
         return await self._decoded(kind, stored)
 
     @staticmethod
-    async def _decoded(kind: Kind, *stored: Object) -> Object:
-        """The first of the stored objects as the kind serves it (all are converted)."""
-        return (await _decode(kind, list(stored)))[0]
+    async def _decoded(kind: Kind, stored: Object) -> Object:
+        """A stored object as the kind serves it."""
+        return (await _decode(kind, [stored]))[0]
 
     async def find(self, kind: Kind, namespace: str, name: str) -> Object | None:
         try:

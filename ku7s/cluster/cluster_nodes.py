@@ -11,7 +11,6 @@ from ku7s.cluster.providers.docker_nodes import DockerNodes
 from ku7s.cluster.providers.node_provider import NodeProvider
 from ku7s.cluster.providers.ssh_nodes import SSHNodes
 from ku7s.cluster.ssh_node import SSHAccess
-from ku7s.errors import NotFoundError
 
 
 class ClusterNodes:
@@ -35,11 +34,8 @@ class ClusterNodes:
         hosts, then machines, which say so when the node is none of theirs)."""
         if self._local.is_node_container(name):
             return self.containers
-        try:
-            if name in self.docker_hosts.nodes():
-                return self.docker_hosts
-        except NotFoundError:
-            pass  # no such cluster: the machines' provider says so
+        if name in self.docker_hosts.nodes():  # {} without such a cluster
+            return self.docker_hosts
         return self.machines
 
     def listing(self) -> tuple[dict[str, str], str]:

@@ -4,6 +4,7 @@ conditions (CEL over ``object``, ``oldObject`` and ``request``), as upstream dec
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -94,11 +95,17 @@ class MatchConditionError(Exception):
     """A match condition that could not be evaluated (the failure policy decides)."""
 
 
+@functools.lru_cache(maxsize=1024)
+def _program(expression: str) -> Any:
+    """A match condition compiled once, not on every request it is asked about."""
+    return cel.compile(expression)
+
+
 def conditions_match(webhook: Object, variables: Object) -> bool:
     for condition in webhook.get("matchConditions") or []:
         expression = condition.get("expression", "") if isinstance(condition, dict) else ""
         try:
-            result = cel.evaluate(expression, variables)
+            result = _program(expression).execute(variables)
         except Exception as e:  # the library raises several kinds
             name = condition.get("name", "") if isinstance(condition, dict) else ""
             raise MatchConditionError(f"match condition {name!r} failed: {e}") from e

@@ -107,6 +107,10 @@ class StructuralSchema:
         self.schema = schema
         self._validator = _Validator(_translated(schema), format_checker=_FORMATS)
         self._rules = compile_rules(schema, "")
+        #: Whether the schema has a set or map list or an embedded resource to check (most
+        #: have none, and then no object is walked for them).
+        self._checks_lists = _mentions(schema, ("x-kubernetes-list-type",
+                                                EMBEDDED_RESOURCE))  # fmt: skip
 
     # -- validation ----------------------------------------------------------------------
 
@@ -118,7 +122,8 @@ class StructuralSchema:
                 if (path, message) not in reported:
                     reported.add((path, message))
                     errors.add(path, reason, message)
-        _list_and_embedded_errors(body, self.schema, "", errors)
+        if self._checks_lists:
+            _list_and_embedded_errors(body, self.schema, "", errors)
         if not errors:  # rules see only values of the right shape, as upstream
             check_rules(self._rules, obj, None, errors)
 
@@ -138,6 +143,15 @@ class StructuralSchema:
         """Drop the fields the schema does not know (unless it keeps unknown fields there)
         and fill in its defaults, in place; the root's apiVersion, kind and metadata stay."""
         _walk(obj, self.schema, root=True)
+
+
+def _mentions(schema: Any, keys: tuple[str, ...]) -> bool:
+    """Whether any node of the schema has one of the keys."""
+    if isinstance(schema, dict):
+        return any(k in schema for k in keys) or any(_mentions(v, keys) for v in schema.values())
+    if isinstance(schema, list):
+        return any(_mentions(v, keys) for v in schema)
+    return False
 
 
 def _list_and_embedded_errors(value: Any, schema: Any, path: str, errors: FieldErrors) -> None:

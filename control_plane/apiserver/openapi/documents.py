@@ -85,7 +85,6 @@ class OpenAPIDocuments:
     def __init__(self, kinds: Kinds) -> None:
         self._kinds = kinds
         self._generation = -1
-        self._built: list[Object] = []
         self._documents: dict[str, bytes] = {}
         self._index = b""
         #: The v2 document as (JSON, protobuf), made when first asked for.
@@ -104,7 +103,7 @@ class OpenAPIDocuments:
         """/openapi/v2: every group-version in one Swagger 2.0 document."""
         self._refresh()
         if self._v2 is None:
-            document = swagger(self._built)
+            document = swagger([orjson.loads(body) for body in self._documents.values()])
             self._v2 = (orjson.dumps(document), to_protobuf(document))
         return self._v2[1] if protobuf else self._v2[0]
 
@@ -116,8 +115,7 @@ class OpenAPIDocuments:
             if kind.stored:
                 rt = kind.resource
                 by_path.setdefault(document_path(rt.group, rt.version), []).append(kind)
-        built = {path: _build(kinds) for path, kinds in by_path.items()}
-        documents = {path: orjson.dumps(document) for path, document in built.items()}
+        documents = {path: orjson.dumps(_build(kinds)) for path, kinds in by_path.items()}
         index = {
             "paths": {
                 path: {
@@ -128,7 +126,7 @@ class OpenAPIDocuments:
             }
         }
         self._documents, self._index = documents, orjson.dumps(index)
-        self._built, self._v2 = list(built.values()), None
+        self._v2 = None
         self._generation = self._kinds.generation
 
 

@@ -1,4 +1,4 @@
-"""A ValidatingAdmissionPolicy's CEL, compiled once per generation of the policy, and its
+"""A ValidatingAdmissionPolicy's CEL, compiled once per version of the policy, and its
 evaluation against one write: variables in order, match conditions, then validations with
 their messages, as upstream words them."""
 
@@ -40,7 +40,6 @@ def _compile(expression: str) -> Any:
 class CompiledPolicy:
     def __init__(self, policy: Object) -> None:
         spec = policy.get("spec") or {}
-        self.generation = policy.get("metadata", {}).get("generation")
         self.fails_closed = spec.get("failurePolicy", "Fail") == "Fail"
         self.param_kind: Object | None = spec.get("paramKind") or None
         self.match_constraints: Object = spec.get("matchConstraints") or {}

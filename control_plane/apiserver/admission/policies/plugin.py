@@ -58,13 +58,14 @@ class ConfigurationError(Exception):
 class PolicyAdmission:
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
+        #: policy name -> its compiled form (forgotten whenever a policy or binding changes)
+        self._compiled: dict[str, CompiledPolicy] = {}
         self._mirror = Mirror(
             registry,
             [registry.kinds.get(plural, REGISTRATION) for plural in (POLICIES, BINDINGS)],
             why="admission policies",
+            on_change=self._compiled.clear,
         )
-        #: policy name -> its compiled form (recompiled when its generation changes)
-        self._compiled: dict[str, CompiledPolicy] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         await self._mirror.run(stop)
@@ -90,10 +91,7 @@ class PolicyAdmission:
         subject = obj if obj is not None else old or {}
         attrs = Attributes(operation, rt.group, rt.version, rt.plural, subresource,
                            rt.namespaced, meta.name_of(subject))  # fmt: skip
-        request = review_request(
-            kind, operation, obj, old, user, subresource=subresource, dry_run=dry_run
-        )
-        context: Object = {"object": obj, "oldObject": old, "request": request}
+        context: Object | None = None  # made when a policy first matches
         for binding in self._mirror.sorted(BINDINGS):
             spec = binding.get("spec") or {}
             policy = self._mirror.objects[POLICIES].get(("", spec.get("policyName", "")))
@@ -105,13 +103,18 @@ class PolicyAdmission:
             resources = spec.get("matchResources")
             if resources and not await self._matches(resources, attrs, kind, subject, old):
                 continue
+            if context is None:
+                request = review_request(
+                    kind, operation, obj, old, user, subresource=subresource, dry_run=dry_run
+                )
+                context = {"object": obj, "oldObject": old, "request": request}
             failures = await self._check(compiled, spec, kind, subject, context)
             _act(meta.name_of(policy), meta.name_of(binding), spec, failures, kind, subject)
 
     def _compile(self, policy: Object) -> CompiledPolicy:
         name = meta.name_of(policy)
         compiled = self._compiled.get(name)
-        if compiled is None or compiled.generation != policy["metadata"].get("generation"):
+        if compiled is None:
             compiled = self._compiled[name] = CompiledPolicy(policy)
         return compiled
 
