@@ -11,6 +11,7 @@ import uvloop
 
 from control_plane.controllers.manager import ControllerManager
 from control_plane.service_account_tokens import ServiceAccountTokens
+from control_plane.state_metrics.server import KubeStateMetrics
 from ku7s.aio import stop_on_signals
 from ku7s.client.rest import APIClient
 from ku7s.metrics.endpoint import MetricsEndpoint
@@ -41,7 +42,7 @@ def main() -> None:
             )
         manager = ControllerManager(client, service_account_tokens=signer)
         endpoint = MetricsEndpoint({"/metrics": manager.registry}, PORTS["kube-controller-manager"])
-        state = MetricsEndpoint({"/metrics": manager.state_registry}, PORTS["kube-state-metrics"])
+        state = KubeStateMetrics(manager.informers)  # hosted here: one watch per collection
         await asyncio.gather(manager.run(stop), endpoint.run(stop), state.run(stop))
 
     uvloop.run(run())

@@ -22,7 +22,6 @@ from control_plane.controllers.serviceaccount_tokens import ServiceAccountTokenC
 from control_plane.controllers.statefulset import StatefulSetController
 from control_plane.service_account_tokens import ServiceAccountTokens
 from control_plane.state_metrics.chaos_faults import ChaosFaultMetrics
-from control_plane.state_metrics.collector import StateMetrics
 from ku7s.client.controller import Controller, run_all
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
@@ -42,25 +41,21 @@ class ControllerManager:
         self,
         client: APIClient,
         registry: CollectorRegistry | None = None,
-        state_registry: CollectorRegistry | None = None,
         service_account_tokens: tuple[ServiceAccountTokens, str] | None = None,
     ) -> None:
         """service_account_tokens: the signer of legacy token Secrets, and the CA they hold."""
         self._client = client
         self._service_account_tokens = service_account_tokens
-        self._informers = InformerFactory(client)
+        #: One informer per collection, shared with whatever else runs in the process.
+        self.informers = InformerFactory(client)
         self.registry = registry or CollectorRegistry()
         self._queues = WorkqueueMetrics(self.registry)
         self._node_metrics = NodeCollectorMetrics(self.registry)
         self.chaos_faults = ChaosFaultMetrics(client, self.registry)
-        #: kube-state-metrics' series, on the controllers' own informers.
-        self.state_registry = state_registry or CollectorRegistry()
-        self.state_metrics = StateMetrics(self._informers)
-        self.state_registry.register(self.state_metrics)
 
     def controllers(self) -> list[Controller]:
         """Every controller, sharing one informer per collection."""
-        informers = self._informers
+        informers = self.informers
         controllers: list[Controller] = [
             NamespaceController(self._client, informers),
             ReplicaSetController(self._client, informers),
@@ -88,7 +83,4 @@ class ControllerManager:
     async def run(self, stop: asyncio.Event) -> None:
         async with self._client, asyncio.TaskGroup() as group:
             group.create_task(self.chaos_faults.run(stop))
-            state = self.state_metrics
-            for informer in (state.pods, state.nodes, state.deployments):
-                group.create_task(informer.run(stop))  # shared: a no-op if a controller runs it
             await run_all(self.controllers(), stop)
