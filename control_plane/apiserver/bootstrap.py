@@ -2,7 +2,7 @@
 default service accounts, the ``kubernetes`` Service pointing at this apiserver, the
 ``kube-root-ca.crt`` ConfigMap of every namespace (the CA pods verify the API with), and the
 ``kube-proxy`` ConfigMap (as kubeadm writes it) from which every kube-proxy reads the
-cluster's pod network."""
+cluster's pod network, and the two system priority classes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from control_plane.apiserver import errors
 from control_plane.apiserver.kinds.namespace import root_ca_config_map
+from control_plane.apiserver.kinds.priority_class import SYSTEM_PRIORITY_CLASSES
 from control_plane.apiserver.registry import ListOptions, Registry
 
 log = logging.getLogger("kube-apiserver")
@@ -36,6 +37,11 @@ async def ensure_default_namespaces(registry: Registry) -> None:
     for name in DEFAULT_NAMESPACES:
         await _ensure(registry, "namespaces", "", {"metadata": {"name": name}})
         await _ensure(registry, "serviceaccounts", name, {"metadata": {"name": "default"}})
+
+
+async def ensure_system_priority_classes(registry: Registry) -> None:
+    for priority_class in SYSTEM_PRIORITY_CLASSES:
+        await _ensure(registry, "priorityclasses", "", dict(priority_class), "scheduling.k8s.io")
 
 
 async def ensure_root_ca_config_maps(registry: Registry, ca_pem: str) -> None:

@@ -49,8 +49,10 @@ def parse(content: str, raw: bytes) -> Any:
 def from_protobuf(raw: bytes) -> Object:
     try:
         api_version, kind, body = envelope(raw)
-        group = api_version.rpartition("/")[0]
-        struct = "meta.DeleteOptions" if kind == "DeleteOptions" else kind_struct(group, kind)
+        group, _, version = api_version.rpartition("/")
+        struct = (
+            "meta.DeleteOptions" if kind == "DeleteOptions" else kind_struct(group, kind, version)
+        )
         if struct is None:
             raise errors.unsupported_media_type(
                 f"{PROTOBUF} (ku7s cannot read {kind} in protobuf; send JSON)"
@@ -76,7 +78,7 @@ def validate_fields(
     cannot = f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}'
     unknown = kind.unknown_fields(obj)
     if unknown is None:
-        struct = kind_struct(rt.group, rt.kind)
+        struct = kind_struct(rt.group, rt.kind, rt.version)
         if struct is None:
             return []
         report = strict.check(struct, obj)

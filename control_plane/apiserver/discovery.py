@@ -25,6 +25,8 @@ _SUBRESOURCE_VERBS = {
     "portforward": ["create", "get"],
     "proxy": ["create", "delete", "get", "patch", "update"],
     "token": ["create"],
+    "eviction": ["create"],
+    "approval": ["get", "patch", "update"],
 }
 _SUBRESOURCE_KINDS = {
     "scale": ("autoscaling", "v1", "Scale"),
@@ -35,6 +37,7 @@ _SUBRESOURCE_KINDS = {
     "portforward": ("", "v1", "PodPortForwardOptions"),
     "proxy": ("", "v1", "ServiceProxyOptions"),
     "token": ("authentication.k8s.io", "v1", "TokenRequest"),
+    "eviction": ("policy", "v1", "Eviction"),
 }
 
 

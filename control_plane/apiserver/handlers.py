@@ -16,10 +16,12 @@ import orjson
 from aiohttp import web
 
 from control_plane.apiserver import decoding, errors, tables
+from control_plane.apiserver.authentication.user import USER
 from control_plane.apiserver.field_management.managed_fields import Writer
 from control_plane.apiserver.kinds import Kind
 from control_plane.apiserver.kinds.base import ScalableKind
 from control_plane.apiserver.kinds.pod_binding import BindingREST
+from control_plane.apiserver.kinds.pod_eviction import EvictionREST
 from control_plane.apiserver.kinds.scale_rest import ScaleREST
 from control_plane.apiserver.kubelet_proxy import KubeletProxy
 from control_plane.apiserver.registry import DeleteOptions, ListOptions, Registry, WatchEvent
@@ -165,7 +167,7 @@ def _patcher(content_type: str, kind: Kind) -> Callable[[Object, Any], Any]:
             f"{_JSON_PATCH}, {_MERGE_PATCH}, {_APPLY_PATCH}",
         )
     if content_type == _STRATEGIC_PATCH:
-        struct = kind_struct(kind.resource.group, kind.resource.kind)
+        struct = kind_struct(kind.resource.group, kind.resource.kind, kind.resource.version)
         return lambda current, patch: strategic_merge_patch(current, patch, struct)
     raise errors.unsupported_media_type(content_type)
 
@@ -221,6 +223,10 @@ class ResourceHandlers:
                 if method != "POST":
                     raise errors.method_not_supported(method.lower(), "Binding")
                 return await self._bind(request, path)
+            if path.subresource == "eviction":
+                if method != "POST":
+                    raise errors.method_not_supported(method.lower(), "Eviction")
+                return await self._evict(request, path)
             if path.subresource == "finalize" and method not in ("PUT",):
                 raise errors.method_not_supported(method.lower(), kind_name)
             if method == "GET":
@@ -368,6 +374,8 @@ class ResourceHandlers:
         body = await read_object(request)
         _check_type(path.kind, body)
         warnings = _validate_fields(request, path.kind, body)
+        if (user := request.get(USER)) is not None:
+            path.kind.record_requester(body, user.to_user_info())
         created = await self._registry.create(
             path.kind,
             self._namespace(path),
@@ -521,9 +529,23 @@ class ResourceHandlers:
         await BindingREST(self._registry).create(
             self._namespace(path), path.name, await read_object(request), dry_run=_dry_run(request)
         )
-        created = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                   "code": 201}  # fmt: skip
-        return json_response(created, status=201)
+        return json_response(_CREATED, status=201)
+
+    async def _evict(self, request: web.Request, path: ResourcePath) -> web.Response:
+        assert path.name is not None
+        eviction = await read_object(request)
+        if not isinstance(eviction, dict) or eviction.get("kind") not in (None, "Eviction"):
+            raise errors.bad_request("the body of an eviction must be a policy/v1 Eviction")
+        named = (eviction.get("metadata") or {}).get("name")
+        if named and named != path.name:
+            raise errors.bad_request("name in URL does not match name in Eviction object")
+        options = _delete_options(request, eviction.get("deleteOptions"))
+        await EvictionREST(self._registry).create(self._namespace(path), path.name, options)
+        return json_response(_CREATED, status=201)
+
+
+#: What a subresource that makes something (a binding, an eviction) answers.
+_CREATED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
 
 #: The longest field manager name upstream accepts.

@@ -13,6 +13,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from control_plane.apiserver.admission.policies.plugin import PolicyAdmission
+from control_plane.apiserver.admission.priority import PriorityAdmission
 from control_plane.apiserver.admission.rbac_escalation import RBACEscalationCheck
 from control_plane.apiserver.admission.service_account import ServiceAccountAdmission
 from control_plane.apiserver.admission.webhooks.client import WebhookClient
@@ -33,6 +34,7 @@ from control_plane.apiserver.bootstrap import (
     ensure_kubernetes_service,
     ensure_root_ca_config_maps,
     ensure_system_config_map,
+    ensure_system_priority_classes,
 )
 from control_plane.apiserver.custom_resources.registrar import CustomResourceRegistrar
 from control_plane.apiserver.following import Follower
@@ -125,6 +127,7 @@ class APIServer:
             admission=[ServiceAccountAdmission()],
         )
         await ensure_default_namespaces(registry)
+        await ensure_system_priority_classes(registry)
         await ensure_root_ca_config_maps(registry, ca_pem.decode())
         await reconcile_bootstrap_policy(registry)
         rbac = RBACAuthorizer(registry)
@@ -133,16 +136,18 @@ class APIServer:
         registrar = CustomResourceRegistrar(registry, webhook_client)
         webhooks = WebhookAdmission(registry, webhook_client)
         policies = PolicyAdmission(registry)
+        priorities = PriorityAdmission(registry)
         front_proxy = FrontProxyCredentials(pki)
         await ensure_system_config_map(
             registry, front_proxy.authentication_config_map(ca_pem.decode())
         )
         api_services = APIServices(registry, front_proxy)
         # What the API server keeps copies of by watch: each has its copy before serving.
-        followers: list[Follower] = [rbac, registrar, webhooks, policies, api_services]
+        followers: list[Follower] = [rbac, registrar, webhooks, policies, api_services, priorities]
         following = [asyncio.create_task(f.run(stop)) for f in followers]
         for follower in followers:
             await follower.wait_synced()
+        registry.admission.insert(0, priorities)  # upstream runs Priority before webhooks
         registry.admission.append(webhooks)
         registry.validation += [policies, webhooks]  # upstream's order
         await ensure_kubernetes_service(

@@ -47,7 +47,14 @@ async def test_discovery_documents(client):
     names = [g["name"] for g in apis["groups"]]
     assert names == [
         "apps",
+        "autoscaling",
         "batch",
+        "certificates.k8s.io",
+        "networking.k8s.io",
+        "policy",
+        "storage.k8s.io",
+        "scheduling.k8s.io",
+        "node.k8s.io",
         "coordination.k8s.io",
         "discovery.k8s.io",
         "events.k8s.io",

@@ -23,17 +23,31 @@ from control_plane.apiserver.kinds.apps import (
     ReplicaSetKind,
     StatefulSetKind,
 )
+from control_plane.apiserver.kinds.autoscaler import (
+    HorizontalPodAutoscalerKind,
+    HorizontalPodAutoscalerV1Kind,
+)
 from control_plane.apiserver.kinds.base import Kind
+from control_plane.apiserver.kinds.certificate_signing_request import (
+    CertificateSigningRequestKind,
+)
 from control_plane.apiserver.kinds.configmap import ConfigMapKind
+from control_plane.apiserver.kinds.cron_job import CronJobKind
 from control_plane.apiserver.kinds.custom_resource_definition import (
     CustomResourceDefinitionKind,
 )
+from control_plane.apiserver.kinds.disruption_budget import PodDisruptionBudgetKind
 from control_plane.apiserver.kinds.endpoints import EndpointsKind, EndpointSliceKind
 from control_plane.apiserver.kinds.event import EventKind, EventsV1Kind
 from control_plane.apiserver.kinds.job import JobKind
 from control_plane.apiserver.kinds.lease import LeaseKind
 from control_plane.apiserver.kinds.metrics import NodeMetricsKind, PodMetricsKind
 from control_plane.apiserver.kinds.namespace import NamespaceKind
+from control_plane.apiserver.kinds.networking import (
+    IngressClassKind,
+    IngressKind,
+    NetworkPolicyKind,
+)
 from control_plane.apiserver.kinds.node import NodeKind
 from control_plane.apiserver.kinds.pod import (
     DEFAULT_TOLERATION_SECONDS,
@@ -41,16 +55,29 @@ from control_plane.apiserver.kinds.pod import (
     UNREACHABLE_TAINT,
     PodKind,
 )
+from control_plane.apiserver.kinds.pod_template import ControllerRevisionKind, PodTemplateKind
+from control_plane.apiserver.kinds.priority_class import PriorityClassKind
 from control_plane.apiserver.kinds.rbac import (
     ClusterRoleBindingKind,
     ClusterRoleKind,
     RoleBindingKind,
     RoleKind,
 )
+from control_plane.apiserver.kinds.replication_controller import ReplicationControllerKind
+from control_plane.apiserver.kinds.resource_quota import LimitRangeKind, ResourceQuotaKind
 from control_plane.apiserver.kinds.reviews import REVIEW_KINDS
+from control_plane.apiserver.kinds.runtime_class import RuntimeClassKind
 from control_plane.apiserver.kinds.secret import SecretKind
 from control_plane.apiserver.kinds.service import ServiceAllocations, ServiceKind
 from control_plane.apiserver.kinds.serviceaccount import ServiceAccountKind
+from control_plane.apiserver.kinds.storage import (
+    CSIDriverKind,
+    CSINodeKind,
+    PersistentVolumeClaimKind,
+    PersistentVolumeKind,
+    StorageClassKind,
+    VolumeAttachmentKind,
+)
 
 
 class Kinds:
@@ -139,11 +166,32 @@ def builtin_kinds(
             SecretKind(),
             ServiceAccountKind(),
             EventKind(),
+            ReplicationControllerKind(),
+            PodTemplateKind(),
+            ResourceQuotaKind(),
+            LimitRangeKind(),
+            PersistentVolumeKind(),
+            PersistentVolumeClaimKind(),
             DeploymentKind(),
             ReplicaSetKind(),
             DaemonSetKind(),
             StatefulSetKind(),
+            ControllerRevisionKind(),
+            HorizontalPodAutoscalerKind(),
+            HorizontalPodAutoscalerV1Kind(),
             JobKind(),
+            CronJobKind(),
+            CertificateSigningRequestKind(),
+            IngressClassKind(),
+            IngressKind(),
+            NetworkPolicyKind(),
+            PodDisruptionBudgetKind(),
+            StorageClassKind(),
+            CSIDriverKind(),
+            CSINodeKind(),
+            VolumeAttachmentKind(),
+            PriorityClassKind(),
+            RuntimeClassKind(),
             LeaseKind(),
             EndpointSliceKind(),
             EventsV1Kind(),

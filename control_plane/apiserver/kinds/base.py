@@ -76,7 +76,7 @@ class Kind:
 
     def field_shape(self) -> Shape:
         """What server-side apply knows of the kind's lists and maps."""
-        struct = kind_struct(self.resource.group, self.resource.kind)
+        struct = kind_struct(self.resource.group, self.resource.kind, self.resource.version)
         return StructShape(struct) if struct else UNKNOWN
 
     @functools.cached_property
@@ -123,6 +123,9 @@ class Kind:
         """Paths of fields the kind does not know, or None to ask the built-in types'
         schema (strict field validation)."""
         return None
+
+    def record_requester(self, obj: Object, user_info: Object) -> None:
+        """Note in a new object who asked for it (a CSR's spec.username and groups)."""
 
     def after_create(self, obj: Object) -> list[tuple[str, Object]]:
         """Objects to create together with this one, as (plural, object): a namespace's

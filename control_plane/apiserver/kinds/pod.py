@@ -127,7 +127,7 @@ class PodKind(Kind):
         True,
         short_names=("po",),
         categories=("all",),
-        subresources=("status", "binding", "log", "exec", "attach", "portforward"),
+        subresources=("status", "binding", "eviction", "log", "exec", "attach", "portforward"),
     )
     resets_status_on_create = True
     graceful = True
@@ -167,8 +167,6 @@ class PodKind(Kind):
         default_pod_spec(spec)
         spec.setdefault("serviceAccountName", "default")
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
-        spec.setdefault("priority", 0)
-        spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
         tolerations = spec.setdefault("tolerations", [])
         if isinstance(tolerations, list):
             for key, seconds in self._toleration_seconds.items():

@@ -13,11 +13,14 @@ from ku7s.api.selectors import SelectorError, from_label_selector, label_selecto
 _OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 
-def validate_selector(path: str, selector: Any, errors: FieldErrors, kind: str) -> None:
+def validate_selector(
+    path: str, selector: Any, errors: FieldErrors, kind: str, *, allow_empty: bool = False
+) -> None:
+    """A label selector's syntax; an empty one (everything) only where allowed."""
     if not isinstance(selector, dict):
         errors.required(path)
         return
-    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+    if not allow_empty and not selector.get("matchLabels") and not selector.get("matchExpressions"):
         errors.invalid(path, selector, f"empty selector is invalid for {kind}")
     errors.labels(f"{path}.matchLabels", selector.get("matchLabels"))
     for i, expression in enumerate(selector.get("matchExpressions") or []):

@@ -139,7 +139,7 @@ def _build(kinds: list[Kind]) -> Object:
         if isinstance(kind, CustomResourceKind):
             name: str | None = schemas.add_custom(kind.definition, kind.version_spec)
         else:
-            struct = kind_struct(rt.group, rt.kind)
+            struct = kind_struct(rt.group, rt.kind, rt.version)
             name = schemas.add_struct(struct, gvk) if struct else None
         paths.update(_paths(kind, ref(name) if name else None))
     return {

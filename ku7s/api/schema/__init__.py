@@ -24,12 +24,18 @@ from dataclasses import dataclass, field
 from ku7s.api.schema import (
     access_v1,
     apps_v1,
+    autoscaling,
     batch_v1,
+    certificates_v1,
+    core_v1_cluster,
     core_v1_objects,
     core_v1_workloads,
     extension_v1,
     meta_v1,
     misc_v1,
+    networking_v1,
+    policy_v1,
+    storage_v1,
 )
 
 SCALARS = frozenset(
@@ -171,8 +177,19 @@ SCHEMA = Schema()
 SCHEMA.add("meta", meta_v1.SOURCE)
 SCHEMA.add("core", core_v1_workloads.SOURCE)
 SCHEMA.add("core", core_v1_objects.SOURCE)
+SCHEMA.add("core", core_v1_cluster.SOURCE)
 SCHEMA.add("apps", apps_v1.SOURCE)
+SCHEMA.add("apps", apps_v1.REVISIONS)
 SCHEMA.add("batch", batch_v1.SOURCE)
+SCHEMA.add("batch", batch_v1.CRON)
+SCHEMA.add("autoscaling", autoscaling.V2)
+SCHEMA.add("autoscalingv1", autoscaling.V1)
+SCHEMA.add("policy", policy_v1.POLICY)
+SCHEMA.add("scheduling", policy_v1.SCHEDULING)
+SCHEMA.add("node", policy_v1.NODE)
+SCHEMA.add("networking", networking_v1.SOURCE)
+SCHEMA.add("storage", storage_v1.SOURCE)
+SCHEMA.add("certificates", certificates_v1.SOURCE)
 SCHEMA.add("coordination", misc_v1.COORDINATION)
 SCHEMA.add("discovery", misc_v1.DISCOVERY)
 SCHEMA.add("events", misc_v1.EVENTS)
@@ -184,15 +201,21 @@ SCHEMA.add("apiextensions", extension_v1.API_EXTENSIONS)
 SCHEMA.add("apiregistration", extension_v1.API_REGISTRATION)
 SCHEMA.resolve()
 
-#: API group -> schema namespace of its kinds.
-_GROUP_NAMESPACES = {
+#: API group -> schema namespaces of its kinds, first match wins.
+_GROUP_NAMESPACES: dict[str, tuple[str, ...] | str] = {
     "": "core",
     "apps": "apps",
     "batch": "batch",
     "coordination.k8s.io": "coordination",
     "discovery.k8s.io": "discovery",
     "events.k8s.io": "events",
-    "autoscaling": "meta",
+    "autoscaling": ("autoscaling", "meta"),  # Scale lives with the meta types
+    "policy": "policy",
+    "scheduling.k8s.io": "scheduling",
+    "node.k8s.io": "node",
+    "networking.k8s.io": "networking",
+    "storage.k8s.io": "storage",
+    "certificates.k8s.io": "certificates",
     "rbac.authorization.k8s.io": "rbac",
     "authentication.k8s.io": "authentication",
     "authorization.k8s.io": "authorization",
@@ -202,11 +225,18 @@ _GROUP_NAMESPACES = {
 }
 
 
-def kind_struct(group: str, kind: str) -> str | None:
+#: Group-versions whose kinds differ from the group's newest version of the same name.
+_VERSION_NAMESPACES = {"autoscaling/v1": ("autoscalingv1", "meta")}
+
+
+def kind_struct(group: str, kind: str, version: str = "") -> str | None:
     """The struct describing a top-level kind, such as ("apps", "Deployment")."""
-    namespace = _GROUP_NAMESPACES.get(group)
-    name = f"{namespace}.{kind}"
-    return name if namespace and SCHEMA.has(name) else None
+    namespaces = _VERSION_NAMESPACES.get(f"{group}/{version}") or _GROUP_NAMESPACES.get(group, ())
+    for namespace in (namespaces,) if isinstance(namespaces, str) else namespaces:
+        name = f"{namespace}.{kind}"
+        if SCHEMA.has(name):
+            return name
+    return None
 
 
 __all__ = ["SCALARS", "SCHEMA", "Field", "Schema", "Struct", "kind_struct"]

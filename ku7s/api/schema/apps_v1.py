@@ -147,3 +147,10 @@ StatefulSetStatus
   conditions []WorkloadCondition 10 merge:type
   availableReplicas int32 11
 """
+
+REVISIONS = """
+ControllerRevision
+  metadata ObjectMeta 1
+  data raw 2
+  revision int64 3
+"""

@@ -49,3 +49,29 @@ UncountedTerminatedPods
   succeeded []string 1
   failed []string 2
 """
+
+CRON = """
+CronJob
+  metadata ObjectMeta 1
+  spec CronJobSpec 2
+  status CronJobStatus 3
+
+CronJobSpec
+  schedule string 1
+  timeZone string 8
+  startingDeadlineSeconds int64 2
+  concurrencyPolicy string 3
+  suspend bool 4
+  jobTemplate JobTemplateSpec 5
+  successfulJobsHistoryLimit int32 6
+  failedJobsHistoryLimit int32 7
+
+JobTemplateSpec
+  metadata ObjectMeta 1
+  spec JobSpec 2
+
+CronJobStatus
+  active []ObjectReference 1
+  lastScheduleTime time 4
+  lastSuccessfulTime time 5
+"""

@@ -67,6 +67,14 @@ KEEP_ZERO = frozenset(
         "gracePeriodSeconds",
         "orphanDependents",
         "publishNotReadyAddresses",
+        "minAvailable",
+        "maxUnavailable",
+        "startingDeadlineSeconds",
+        "successfulJobsHistoryLimit",
+        "failedJobsHistoryLimit",
+        "minReplicas",
+        "averageUtilization",
+        "stabilizationWindowSeconds",
     }
 )
 
