@@ -53,7 +53,11 @@ WATCHED = (
     Collection("apps/v1", "Deployment", "deployments"),
     Collection("apps/v1", "DaemonSet", "daemonsets"),
     Collection("apps/v1", "StatefulSet", "statefulsets"),
+    Collection("v1", "ReplicationController", "replicationcontrollers"),
+    Collection("v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
+    Collection("apps/v1", "ControllerRevision", "controllerrevisions"),
     Collection("batch/v1", "Job", "jobs"),
+    Collection("batch/v1", "CronJob", "cronjobs"),
     Collection("coordination.k8s.io/v1", "Lease", "leases"),
     Collection("discovery.k8s.io/v1", "EndpointSlice", "endpointslices"),
 )

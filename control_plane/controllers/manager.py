@@ -8,8 +8,10 @@ import asyncio
 from prometheus_client import CollectorRegistry
 
 from control_plane.controllers.clusterrole_aggregation import ClusterRoleAggregationController
+from control_plane.controllers.cronjob import CronJobController
 from control_plane.controllers.daemonset import DaemonSetController
 from control_plane.controllers.deployment import DeploymentController
+from control_plane.controllers.disruption import DisruptionController
 from control_plane.controllers.endpoints import EndpointsController
 from control_plane.controllers.endpointslice import EndpointSliceController
 from control_plane.controllers.garbage_collector import GarbageCollector
@@ -18,6 +20,7 @@ from control_plane.controllers.namespace import NamespaceController
 from control_plane.controllers.node_lifecycle import NodeLifecycleController
 from control_plane.controllers.node_lifecycle_metrics import NodeCollectorMetrics
 from control_plane.controllers.replicaset import ReplicaSetController
+from control_plane.controllers.replication_controller import ReplicationControllerController
 from control_plane.controllers.serviceaccount_tokens import ServiceAccountTokenController
 from control_plane.controllers.statefulset import StatefulSetController
 from control_plane.service_account_tokens import ServiceAccountTokens
@@ -33,6 +36,7 @@ QUEUE_NAMES = {
     "endpointslice-controller": "endpoint_slice",
     "garbage-collector": "garbage_collector_attempt_to_delete",
     "node-lifecycle": "node_lifecycle_controller",
+    "replicationcontroller": "replicationmanager",
 }
 
 
@@ -59,11 +63,14 @@ class ControllerManager:
         controllers: list[Controller] = [
             NamespaceController(self._client, informers),
             ReplicaSetController(self._client, informers),
+            ReplicationControllerController(self._client, informers),
             DeploymentController(self._client, informers),
             GarbageCollector(self._client, informers),
             NodeLifecycleController(self._client, informers, metrics=self._node_metrics),
             DaemonSetController(self._client, informers),
             JobController(self._client, informers),
+            CronJobController(self._client, informers),
+            DisruptionController(self._client, informers),
             StatefulSetController(self._client, informers),
             EndpointsController(self._client, informers),
             EndpointSliceController(self._client, informers),

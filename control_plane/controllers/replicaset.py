@@ -30,11 +30,17 @@ class ReplicaSetController(PodOwnerController):
         super().__init__(client, informers, workers=workers)
         self.replicasets = self.owners
 
+    def selector(self, rs: Object) -> Object | None:
+        """The pods' label selector, as a LabelSelector object."""
+        return (rs.get("spec") or {}).get("selector")
+
+    def status_path(self, rs: Object) -> str:
+        return apps_path("replicasets", rs)
+
     def orphan_changed(self, pod: Object) -> None:
         """An orphan may be adopted by a ReplicaSet whose selector matches it."""
         for rs in self.replicasets.by_index("namespace", meta.namespace_of(pod)):
-            selector = (rs.get("spec") or {}).get("selector")
-            if pc.selector_matches(selector, meta.labels_of(pod)):
+            if pc.selector_matches(self.selector(rs), meta.labels_of(pod)):
                 self.queue.add(object_key(rs))
 
     async def reconcile(self, key: str) -> None:
@@ -44,7 +50,7 @@ class ReplicaSetController(PodOwnerController):
             return
         spec = rs.get("spec") or {}
         namespace = meta.namespace_of(rs)
-        owned = await self._owned.claim(rs, spec.get("selector"))
+        owned = await self._owned.claim(rs, self.selector(rs))
         active = [p for p in owned if pc.is_active(p)]
         wanted = int(spec.get("replicas", 1))
         if self.expectations.satisfied(key) and not rs["metadata"].get("deletionTimestamp"):
@@ -75,9 +81,7 @@ class ReplicaSetController(PodOwnerController):
             "availableReplicas": len(available),
             "observedGeneration": rs["metadata"].get("generation", 1),
         }
-        await patch_status(
-            self.client, apps_path("replicasets", rs), rs.get("status") or {}, status
-        )
+        await patch_status(self.client, self.status_path(rs), rs.get("status") or {}, status)
         if len(available) < len(ready):
             wait = min(pc.ready_for(p, min_ready, now) for p in ready if p not in available)
             self.queue.add_after(object_key(rs), wait + 0.1)

@@ -8,7 +8,7 @@ from control_plane.apiserver import errors
 from control_plane.apiserver.kinds.base import Object
 from control_plane.apiserver.registry import DeleteOptions, ListOptions, Registry
 from ku7s.api import meta
-from ku7s.api.selectors import SelectorError, from_label_selector
+from ku7s.api.disruption_budgets import budget_selects
 
 #: Upstream bounds the evictions a budget remembers before its controller catches up.
 MAX_DISRUPTED_PODS = 2000
@@ -27,17 +27,6 @@ def _too_many_requests(cause: str) -> errors.APIError:
         VIOLATION,
         {"causes": [{"reason": "DisruptionBudget", "message": cause}]},
     )
-
-
-def budget_selects(budget: Object, pod: Object) -> bool:
-    """A budget without a selector selects nothing; an empty one selects every pod."""
-    selector = (budget.get("spec") or {}).get("selector")
-    if selector is None:
-        return False
-    try:
-        return from_label_selector(selector).matches(meta.labels_of(pod))
-    except SelectorError:
-        return False
 
 
 class EvictionREST:
