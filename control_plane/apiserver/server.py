@@ -12,9 +12,11 @@ import grpc
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from control_plane.apiserver.admission.limit_ranger import LimitRanger
 from control_plane.apiserver.admission.policies.plugin import PolicyAdmission
 from control_plane.apiserver.admission.priority import PriorityAdmission
 from control_plane.apiserver.admission.rbac_escalation import RBACEscalationCheck
+from control_plane.apiserver.admission.resource_quota import QuotaAdmission
 from control_plane.apiserver.admission.service_account import ServiceAccountAdmission
 from control_plane.apiserver.admission.webhooks.client import WebhookClient
 from control_plane.apiserver.admission.webhooks.plugin import WebhookAdmission
@@ -131,25 +133,30 @@ class APIServer:
         await ensure_root_ca_config_maps(registry, ca_pem.decode())
         await reconcile_bootstrap_policy(registry)
         rbac = RBACAuthorizer(registry)
-        registry.admission.append(RBACEscalationCheck(rbac))
+        registry.admission.append(RBACEscalationCheck(rbac))  # until the rest are synced
         webhook_client = WebhookClient(registry)
         registrar = CustomResourceRegistrar(registry, webhook_client)
         webhooks = WebhookAdmission(registry, webhook_client)
         policies = PolicyAdmission(registry)
         priorities = PriorityAdmission(registry)
+        limit_ranger = LimitRanger(registry)
+        quotas = QuotaAdmission(registry)
         front_proxy = FrontProxyCredentials(pki)
         await ensure_system_config_map(
             registry, front_proxy.authentication_config_map(ca_pem.decode())
         )
         api_services = APIServices(registry, front_proxy)
         # What the API server keeps copies of by watch: each has its copy before serving.
-        followers: list[Follower] = [rbac, registrar, webhooks, policies, api_services, priorities]
+        followers: list[Follower] = [
+            rbac, registrar, webhooks, policies, api_services, priorities, limit_ranger, quotas
+        ]  # fmt: skip
         following = [asyncio.create_task(f.run(stop)) for f in followers]
         for follower in followers:
             await follower.wait_synced()
-        registry.admission.insert(0, priorities)  # upstream runs Priority before webhooks
-        registry.admission.append(webhooks)
-        registry.validation += [policies, webhooks]  # upstream's order
+        service_accounts, escalation = registry.admission
+        # Upstream's order: LimitRanger, ServiceAccount, Priority, ..., the webhooks; quota last.
+        registry.admission[:] = [limit_ranger, service_accounts, priorities, escalation, webhooks]
+        registry.validation += [policies, webhooks, quotas]
         await ensure_kubernetes_service(
             registry, allocator.kubernetes_service_ip, own_address(), cfg.secure_port
         )

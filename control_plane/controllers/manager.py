@@ -21,6 +21,7 @@ from control_plane.controllers.node_lifecycle import NodeLifecycleController
 from control_plane.controllers.node_lifecycle_metrics import NodeCollectorMetrics
 from control_plane.controllers.replicaset import ReplicaSetController
 from control_plane.controllers.replication_controller import ReplicationControllerController
+from control_plane.controllers.resource_quota import ResourceQuotaController
 from control_plane.controllers.serviceaccount_tokens import ServiceAccountTokenController
 from control_plane.controllers.statefulset import StatefulSetController
 from control_plane.service_account_tokens import ServiceAccountTokens
@@ -37,6 +38,7 @@ QUEUE_NAMES = {
     "garbage-collector": "garbage_collector_attempt_to_delete",
     "node-lifecycle": "node_lifecycle_controller",
     "replicationcontroller": "replicationmanager",
+    "resourcequota": "resource_quota_controller_resource_changes",
 }
 
 
@@ -71,6 +73,7 @@ class ControllerManager:
             JobController(self._client, informers),
             CronJobController(self._client, informers),
             DisruptionController(self._client, informers),
+            ResourceQuotaController(self._client, informers),
             StatefulSetController(self._client, informers),
             EndpointsController(self._client, informers),
             EndpointSliceController(self._client, informers),

@@ -234,3 +234,94 @@ async def test_hpa_v1_is_the_v2_object_with_one_cpu_target(client):
         "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers", json=bad
     )
     assert answer.status == 422
+
+
+@pytest.fixture
+async def guarded():
+    """An API server with the limit ranger and quota admission following their kinds."""
+    import asyncio
+
+    from control_plane.apiserver.admission.limit_ranger import LimitRanger
+    from control_plane.apiserver.admission.resource_quota import QuotaAdmission
+
+    registry = Registry(MemoryStorage(), builtin_kinds())
+    await ensure_default_namespaces(registry)
+    ranger, quotas = LimitRanger(registry), QuotaAdmission(registry)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(p.run(stop)) for p in (ranger, quotas)]
+    for plugin in (ranger, quotas):
+        await plugin.wait_synced()
+    registry.admission.append(ranger)
+    registry.validation.append(quotas)
+    app = build_app(registry, "127.0.0.1:6443", authenticator=always(ADMIN))
+    async with TestClient(TestServer(app)) as c:
+        yield c
+    stop.set()
+    await asyncio.gather(*tasks)
+
+
+async def _eventually(check) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    for _ in range(100):
+        if await check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("never happened")
+
+
+async def test_a_quota_refuses_the_pod_over_it(guarded):
+    quotas = "/api/v1/namespaces/default/resourcequotas"
+    answer = await guarded.post(
+        quotas, json={"metadata": {"name": "q"}, "spec": {"hard": {"pods": "1"}}}
+    )
+    assert answer.status == 201
+    # What the quota controller writes first.
+    answer = await guarded.patch(
+        f"{quotas}/q/status",
+        json={"status": {"hard": {"pods": "1"}, "used": {"pods": "0"}}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert answer.status == 200
+
+    async def first_pod_admitted() -> bool:
+        return (await guarded.post(PODS, json=_pod("one", {}))).status == 201
+
+    await _eventually(first_pod_admitted)
+    used = await (await guarded.get(f"{quotas}/q")).json()
+    assert used["status"]["used"] == {"pods": "1"}
+    answer = await guarded.post(PODS, json=_pod("two", {}))
+    body = await answer.json()
+    assert answer.status == 403
+    assert body["message"] == (
+        'pods "two" is forbidden: exceeded quota: q, requested: pods=1, used: pods=1, '
+        "limited: pods=1"
+    )
+
+
+async def test_limit_ranges_default_and_bound_containers(guarded):
+    ranges = "/api/v1/namespaces/default/limitranges"
+    limits = {
+        "type": "Container",
+        "default": {"cpu": "500m"},
+        "defaultRequest": {"cpu": "100m"},
+        "max": {"cpu": "1"},
+    }
+    answer = await guarded.post(
+        ranges, json={"metadata": {"name": "l"}, "spec": {"limits": [limits]}}
+    )
+    assert answer.status == 201
+
+    async def defaulted() -> bool:
+        answer = await guarded.post(PODS, json=_pod("d", {}), params={"dryRun": "All"})
+        resources = (await answer.json())["spec"]["containers"][0]["resources"]
+        return resources == {"limits": {"cpu": "500m"}, "requests": {"cpu": "100m"}}
+
+    await _eventually(defaulted)
+    big = _pod("big", {})
+    big["spec"]["containers"][0]["resources"] = {"limits": {"cpu": "2"}}  # type: ignore[index]
+    answer = await guarded.post(PODS, json=big)
+    assert answer.status == 403
+    assert (
+        "maximum cpu usage per Container is 1, but limit is 2" in (await answer.json())["message"]
+    )
