@@ -25,6 +25,9 @@ class SchedulerCache:
     def nodes(self) -> list[NodeInfo]:
         return list(self._nodes.values())
 
+    def node(self, name: str) -> NodeInfo | None:
+        return self._nodes.get(name)
+
     def set_node(self, node: Object) -> None:
         name = meta.name_of(node)
         info = self._nodes.get(name)

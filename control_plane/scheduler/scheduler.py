@@ -20,6 +20,7 @@ from control_plane.scheduler.cache import SchedulerCache
 from control_plane.scheduler.framework import Framework, PodInfo, Verdict
 from control_plane.scheduler.metrics import SchedulerMetrics
 from control_plane.scheduler.plugins import default_filters, default_scores
+from control_plane.scheduler.preemption import Candidate, DefaultPreemption
 from control_plane.scheduler.queue import SchedulingQueue
 from ku7s.api import meta
 from ku7s.client.events import EventRecorder
@@ -52,6 +53,7 @@ class Scheduler:
         self._client = client
         self.name = name
         self._framework = framework or Framework(default_filters(), default_scores())
+        self._preemption = DefaultPreemption(self._framework.filters)
         self.cache = SchedulerCache()
         self.queue = SchedulingQueue()
         self.metrics = metrics or SchedulerMetrics(CollectorRegistry(), name)
@@ -63,6 +65,8 @@ class Scheduler:
         self._reported: dict[str, tuple[str, float]] = {}
         self._pods = Informer(client, "/api/v1/pods")
         self._nodes = Informer(client, "/api/v1/nodes")
+        #: What preemption weighs victims against.
+        self._budgets = Informer(client, "/apis/policy/v1/poddisruptionbudgets")
         self._pods.on_change(self._on_pod)
         self._nodes.on_change(self._on_node)
         self.bound = 0
@@ -107,8 +111,10 @@ class Scheduler:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._nodes.run(stop))
             group.create_task(self._pods.run(stop))
+            group.create_task(self._budgets.run(stop))
             await self._nodes.synced.wait()
             await self._pods.synced.wait()
+            await self._budgets.synced.wait()
             log.info("%s: caches synced; scheduling", self.name)
             loop = group.create_task(self._schedule_loop())
             flusher = group.create_task(self._flush_loop())
@@ -137,6 +143,11 @@ class Scheduler:
             self.metrics.result("unschedulable", started)
             self.queue.unschedulable(pod, time.monotonic())
             self._spawn(self._report_unschedulable(pod, verdict))
+            nominated = (pod.get("status") or {}).get("nominatedNodeName")
+            if self._preemption.eligible(pod, self.cache.node(nominated) if nominated else None):
+                candidate = self._preemption.find(info, self.cache.nodes(), self._budgets.list())
+                if candidate is not None:
+                    self._spawn(self._preempt(pod, candidate))
         else:
             self.cache.assume(info, verdict.node)
             self._spawn(self._bind(pod, verdict.node, started))
@@ -177,6 +188,41 @@ class Scheduler:
         self._events.record(
             pod, "Normal", "Scheduled", f"Successfully assigned {namespace}/{name} to {node}"
         )
+
+    async def _preempt(self, pod: Object, candidate: Candidate) -> None:
+        """Nominate the node for the pod, then evict the victims there (each told why)."""
+        namespace, name = meta.namespace_of(pod), meta.name_of(pod)
+        node = candidate.node
+        log.info(
+            "preempting %d pods on %s for %s/%s", len(candidate.victims), node, namespace, name
+        )
+        with contextlib.suppress(APIStatusError, aiohttp.ClientError, OSError, TimeoutError):
+            await self._client.patch(
+                f"/api/v1/namespaces/{namespace}/pods/{name}/status",
+                {"status": {"nominatedNodeName": node}},
+            )
+        for victim in candidate.victims:
+            path = f"/api/v1/namespaces/{meta.namespace_of(victim)}/pods/{meta.name_of(victim)}"
+            condition = {
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "PreemptionByScheduler",
+                "message": f"{self.name}: preempting to accommodate a higher priority pod",
+                "lastTransitionTime": meta.now_rfc3339(),
+            }
+            with contextlib.suppress(APIStatusError, aiohttp.ClientError, OSError, TimeoutError):
+                await self._client.patch(
+                    f"{path}/status",
+                    {"status": {"conditions": [condition]}},
+                    content_type="application/strategic-merge-patch+json",
+                )
+                await self._client.delete(path)
+                self._events.record(
+                    victim,
+                    "Normal",
+                    "Preempted",
+                    f"Preempted by pod {meta.uid_of(pod)} on node {node}",
+                )
 
     async def _report_unschedulable(self, pod: Object, verdict: Verdict) -> None:
         """A FailedScheduling event and the PodScheduled=False condition, written when the

@@ -11,6 +11,8 @@ from control_plane.scheduler.framework import MAX_SCORE, NodeInfo, PodInfo
 
 class NodeResourcesFit:
     name: ClassVar[str] = "NodeResourcesFit"
+    #: Evicting lower-priority pods can make room.
+    resolvable_by_preemption: ClassVar[bool] = True
 
     def filter(self, pod: PodInfo, node: NodeInfo) -> list[str]:
         allocatable = node.allocatable
