@@ -17,6 +17,7 @@ from control_plane.apiserver.admission.policies.plugin import PolicyAdmission
 from control_plane.apiserver.admission.priority import PriorityAdmission
 from control_plane.apiserver.admission.rbac_escalation import RBACEscalationCheck
 from control_plane.apiserver.admission.resource_quota import QuotaAdmission
+from control_plane.apiserver.admission.scale_targets import ScaleTargetCheck
 from control_plane.apiserver.admission.service_account import ServiceAccountAdmission
 from control_plane.apiserver.admission.webhooks.client import WebhookClient
 from control_plane.apiserver.admission.webhooks.plugin import WebhookAdmission
@@ -155,7 +156,9 @@ class APIServer:
             await follower.wait_synced()
         service_accounts, escalation = registry.admission
         # Upstream's order: LimitRanger, ServiceAccount, Priority, ..., the webhooks; quota last.
-        registry.admission[:] = [limit_ranger, service_accounts, priorities, escalation, webhooks]
+        registry.admission[:] = [
+            limit_ranger, service_accounts, priorities, ScaleTargetCheck(), escalation, webhooks
+        ]  # fmt: skip
         registry.validation += [policies, webhooks, quotas]
         await ensure_kubernetes_service(
             registry, allocator.kubernetes_service_ip, own_address(), cfg.secure_port

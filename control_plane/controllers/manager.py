@@ -19,6 +19,7 @@ from control_plane.controllers.job import JobController
 from control_plane.controllers.namespace import NamespaceController
 from control_plane.controllers.node_lifecycle import NodeLifecycleController
 from control_plane.controllers.node_lifecycle_metrics import NodeCollectorMetrics
+from control_plane.controllers.podautoscaler.horizontal import HorizontalPodAutoscalerController
 from control_plane.controllers.replicaset import ReplicaSetController
 from control_plane.controllers.replication_controller import ReplicationControllerController
 from control_plane.controllers.resource_quota import ResourceQuotaController
@@ -39,6 +40,7 @@ QUEUE_NAMES = {
     "node-lifecycle": "node_lifecycle_controller",
     "replicationcontroller": "replicationmanager",
     "resourcequota": "resource_quota_controller_resource_changes",
+    "horizontalpodautoscaler": "horizontalpodautoscaler",
 }
 
 
@@ -74,6 +76,7 @@ class ControllerManager:
             CronJobController(self._client, informers),
             DisruptionController(self._client, informers),
             ResourceQuotaController(self._client, informers),
+            HorizontalPodAutoscalerController(self._client, informers),
             StatefulSetController(self._client, informers),
             EndpointsController(self._client, informers),
             EndpointSliceController(self._client, informers),

@@ -8,6 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from control_plane.apiserver.admission.priority import PriorityAdmission
+from control_plane.apiserver.admission.scale_targets import ScaleTargetCheck
 from control_plane.apiserver.app import build_app
 from control_plane.apiserver.bootstrap import (
     ensure_default_namespaces,
@@ -27,6 +28,7 @@ async def client():
     await ensure_default_namespaces(registry)
     await ensure_system_priority_classes(registry)
     registry.admission.append(PriorityAdmission(registry))  # unsynced: reads etcd on a miss
+    registry.admission.append(ScaleTargetCheck())
     app = build_app(registry, "127.0.0.1:6443", authenticator=always(ADMIN))
     async with TestClient(TestServer(app)) as c:
         yield c
@@ -325,3 +327,20 @@ async def test_limit_ranges_default_and_bound_containers(guarded):
     assert (
         "maximum cpu usage per Container is 1, but limit is 2" in (await answer.json())["message"]
     )
+
+
+async def test_an_autoscaler_of_a_kind_without_scale_is_refused(client):
+    hpa = {
+        "metadata": {"name": "cm"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "v1", "kind": "ConfigMap", "name": "x"},
+            "maxReplicas": 3,
+        },
+    }
+    path = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers"
+    answer = await client.post(path, json=hpa)
+    body = await answer.json()
+    assert answer.status == 422
+    assert body["details"]["causes"][0]["field"] == "spec.scaleTargetRef.kind"
+    assert "v1 ConfigMap has no scale subresource" in body["message"]
+    assert (await client.get(f"{path}/cm")).status == 404
