@@ -110,6 +110,9 @@ class ChaosAPI:
     def kill(self, nodes: Sequence[str] | str, **kw: Any) -> ActiveFault:
         return self.fault("kill", nodes, **kw)
 
+    def drain(self, nodes: Sequence[str] | str, **kw: Any) -> ActiveFault:
+        return self.fault("drain", nodes, **kw)
+
     def partition(
         self, nodes: Sequence[str] | str, target: str = "all", direction: str = "both", **kw: Any
     ) -> ActiveFault:

@@ -11,6 +11,7 @@ from ku7s.chaos.duration import parse_duration
 from ku7s.chaos.faults.bandwidth import BANDWIDTH_KINDS
 from ku7s.chaos.faults.base import Fault
 from ku7s.chaos.faults.component import SIGNALS
+from ku7s.chaos.faults.drain import DRAIN_KINDS
 from ku7s.chaos.faults.network import NETWORK_KINDS, plan_drops, plan_egress
 from ku7s.chaos.faults.node_state import ACTIONS
 from ku7s.chaos.faults.pod import POD_KINDS
@@ -26,6 +27,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     **{kind: () for kind in SIGNALS},
     "kill-container": ("container",),
     "kill-pod": (),
+    "drain": (),
     "partition": ("target", "direction"),
     "bandwidth": ("target", "rate"),
     "loss": ("target", "direction", "percent"),
@@ -37,6 +39,7 @@ assert set(KINDS) == {
     *ACTIONS,
     *SIGNALS,
     *POD_KINDS,
+    *DRAIN_KINDS,
     *NETWORK_KINDS,
     *PRESSURE_KINDS,
     *BANDWIDTH_KINDS,

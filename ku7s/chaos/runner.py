@@ -17,6 +17,7 @@ from ku7s.chaos.duration import format_duration
 from ku7s.chaos.faults.bandwidth import BANDWIDTH_KINDS, BandwidthFault
 from ku7s.chaos.faults.base import Fault
 from ku7s.chaos.faults.component import SIGNALS, ComponentFault
+from ku7s.chaos.faults.drain import DRAIN_KINDS, DrainFault
 from ku7s.chaos.faults.network import NETWORK_KINDS, NetworkFault
 from ku7s.chaos.faults.node_state import ACTIONS, NodeStateFault
 from ku7s.chaos.faults.pod import POD_KINDS, PodFault
@@ -48,6 +49,8 @@ def build_fault(
         return NodeStateFault(kind, engines, list(targets))
     if kind in SIGNALS:
         return ComponentFault(kind, engines, str(parameters.get("component", "")), list(targets))
+    if kind in DRAIN_KINDS:
+        return DrainFault(kind, client, list(targets))
     if kind in POD_KINDS:
         return PodFault(kind, engines, client, list(targets), str(parameters.get("container", "")))
     if kind in NETWORK_KINDS:

@@ -27,6 +27,8 @@ HELD = {
     "kill": "SIGKILL every process of the nodes; start them again at the end",
     "stop": "stop the nodes' containers; start them again at the end",
     "pause": "freeze every process of the nodes; thaw them at the end",
+    "drain": "cordon the nodes and evict their pods as `kubectl drain` does (disruption "
+    "budgets decide what may go); uncordon them at the end",
 }
 #: Node faults done once.
 ONE_SHOT = {
