@@ -198,13 +198,11 @@ class CronJobController(Controller):
 
     @staticmethod
     def _last_success(jobs: list[Object], known: str | None) -> str | None:
-        times = [
-            (j.get("status") or {}).get("completionTime")
+        times: list[str] = [
+            j["status"]["completionTime"]
             for j in jobs
-            if meta.condition(j, "Complete")
-            and (meta.condition(j, "Complete") or {}).get("status") == "True"
+            if _has(j, "Complete") and (j.get("status") or {}).get("completionTime")
         ]
-        times = [t for t in times if t]
         if known:
             times.append(known)
         return max(times, key=meta.parse_time) if times else None

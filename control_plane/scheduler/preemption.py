@@ -109,7 +109,8 @@ class DefaultPreemption:
         allowed = {
             id(b): int((b.get("status") or {}).get("disruptionsAllowed", 0)) for b in budgets
         }
-        protected, others = [], []
+        protected: list[PodInfo] = []
+        others: list[PodInfo] = []
         for info in pods:
             breaks = False
             for budget in budgets:

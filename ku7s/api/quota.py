@@ -119,7 +119,7 @@ def _scope_matches(scope: str, operator: str, values: list[str], pod: Object) ->
 def quota_covers(quota: Object, plural: str, group: str, obj: Object) -> bool:
     """Whether the quota's scopes take in this object (scoped quotas count only pods)."""
     spec = quota.get("spec") or {}
-    scopes = [(s, "Exists", []) for s in spec.get("scopes") or []]
+    scopes: list[tuple[str, str, list[str]]] = [(s, "Exists", []) for s in spec.get("scopes") or []]
     for requirement in (spec.get("scopeSelector") or {}).get("matchExpressions") or []:
         scopes.append(
             (

@@ -45,7 +45,8 @@ def validate_quantities(path: str, values: Any, errors: FieldErrors) -> None:
 def usage_cells(status: Object) -> tuple[str, str]:
     """kubectl's REQUEST and LIMIT cells: 'pods: 1/10, requests.cpu: 0/1'."""
     hard, used = status.get("hard") or {}, status.get("used") or {}
-    requests, limits = [], []
+    requests: list[str] = []
+    limits: list[str] = []
     for name in sorted(hard):
         cell = f"{name}: {used.get(name, '0')}/{hard[name]}"
         (limits if name.startswith("limits.") else requests).append(cell)

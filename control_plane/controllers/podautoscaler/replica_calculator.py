@@ -100,8 +100,8 @@ def resource_replicas(
         if missing and ratio != 1:  # silent pods use nothing going up, the target going down
             extra = 0.0 if ratio > 1 else wanted * missing
             ratio = _same_side(ratio, ((used + extra) / len(counted)) / wanted)
-        current = {"averageValue": _format(average, resource)}
-        return Proposal(_replicas(current_replicas, ratio, len(counted)), current)
+        shown: Object = {"averageValue": _format(average, resource)}
+        return Proposal(_replicas(current_replicas, ratio, len(counted)), shown)
     requests: dict[str, float] = {}
     for pod in counted:
         request = pod_request(pod, resource, container)
@@ -119,11 +119,11 @@ def resource_replicas(
         silent = sum(r for name, r in requests.items() if name not in usage)
         extra = 0.0 if ratio > 1 else silent * wanted
         ratio = _same_side(ratio, ((used + extra) / sum(requests.values())) / wanted)
-    current = {
+    shown = {
         "averageUtilization": int(utilization * 100),
         "averageValue": _format(used / len(measured), resource),
     }
-    return Proposal(_replicas(current_replicas, ratio, len(counted)), current)
+    return Proposal(_replicas(current_replicas, ratio, len(counted)), shown)
 
 
 def _same_side(before: float, after: float) -> float:
