@@ -100,6 +100,16 @@ def _key_usage(*, certificate_authority: bool) -> x509.KeyUsage:
     )
 
 
+def _load_request(csr_pem: bytes) -> x509.CertificateSigningRequest:
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem)
+    except ValueError as e:
+        raise CertificateRequestError(f"not a PEM certificate request: {e}") from e
+    if not csr.is_signature_valid:
+        raise CertificateRequestError("the certificate request's signature is invalid")
+    return csr
+
+
 class CertificateAuthority:
     """Signs serving and client certificates for one cluster."""
 
@@ -177,12 +187,7 @@ class CertificateAuthority:
         so a kubelet cannot ask to become system:masters. With serving_names the
         certificate also serves TLS for those DNS names (a kubelet's own API).
         """
-        try:
-            csr = x509.load_pem_x509_csr(csr_pem)
-        except ValueError as e:
-            raise CertificateRequestError(f"not a PEM certificate request: {e}") from e
-        if not csr.is_signature_valid:
-            raise CertificateRequestError("the certificate request's signature is invalid")
+        csr = _load_request(csr_pem)
         requested = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         if not requested or requested[0].value != expected_common_name:
             raise CertificateRequestError(
@@ -199,12 +204,22 @@ class CertificateAuthority:
         )
         return cert.public_bytes(serialization.Encoding.PEM)
 
+    def sign_client_request(self, csr_pem: bytes, validity: datetime.timedelta) -> bytes:
+        """Sign a CSR approved through the certificates API for client authentication:
+        its subject (user and groups) as requested; return PEM."""
+        csr = _load_request(csr_pem)
+        cert = self._sign(
+            csr.subject, csr.public_key(), [ExtendedKeyUsageOID.CLIENT_AUTH], validity=validity
+        )
+        return cert.public_bytes(serialization.Encoding.PEM)
+
     def _sign(
         self,
         subject: x509.Name,
         public_key: object,
         usages: list[x509.ObjectIdentifier],
         sans: list[x509.GeneralName] | None = None,
+        validity: datetime.timedelta = _VALIDITY,
     ) -> x509.Certificate:
         now = datetime.datetime.now(datetime.UTC)
         builder = (
@@ -214,7 +229,7 @@ class CertificateAuthority:
             .public_key(public_key)  # type: ignore[arg-type]
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - _CLOCK_SKEW)
-            .not_valid_after(now + _VALIDITY)
+            .not_valid_after(now + validity)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 _key_usage(certificate_authority=False),

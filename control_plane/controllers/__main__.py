@@ -16,6 +16,7 @@ from ku7s.aio import stop_on_signals
 from ku7s.client.rest import APIClient
 from ku7s.metrics.endpoint import MetricsEndpoint
 from ku7s.metrics.ports import PORTS
+from ku7s.pki import CertificateAuthority
 
 
 def main() -> None:
@@ -28,6 +29,12 @@ def main() -> None:
         help="signs the tokens of service-account-token Secrets",
     )
     parser.add_argument("--root-ca-file", type=Path, default=Path("/etc/ku7s/pki/ca.crt"))
+    parser.add_argument(
+        "--cluster-signing-key-file",
+        type=Path,
+        default=Path("/etc/ku7s/pki/ca.key"),
+        help="with --root-ca-file, signs approved kube-apiserver-client CSRs",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
@@ -40,7 +47,14 @@ def main() -> None:
                 ServiceAccountTokens(args.service_account_private_key_file.read_bytes()),
                 args.root_ca_file.read_text(),
             )
-        manager = ControllerManager(client, service_account_tokens=signer)
+        authority = None
+        if args.cluster_signing_key_file.exists() and args.root_ca_file.exists():
+            authority = CertificateAuthority.load(
+                args.root_ca_file.read_bytes(), args.cluster_signing_key_file.read_bytes()
+            )
+        manager = ControllerManager(
+            client, service_account_tokens=signer, certificate_authority=authority
+        )
         endpoint = MetricsEndpoint({"/metrics": manager.registry}, PORTS["kube-controller-manager"])
         state = KubeStateMetrics(manager.informers)  # hosted here: one watch per collection
         await asyncio.gather(manager.run(stop), endpoint.run(stop), state.run(stop))

@@ -7,6 +7,7 @@ import asyncio
 
 from prometheus_client import CollectorRegistry
 
+from control_plane.controllers.certificates.signer import CSRSigningController
 from control_plane.controllers.clusterrole_aggregation import ClusterRoleAggregationController
 from control_plane.controllers.cronjob import CronJobController
 from control_plane.controllers.daemonset import DaemonSetController
@@ -31,6 +32,7 @@ from ku7s.client.controller import Controller, run_all
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient
 from ku7s.metrics.workqueue import WorkqueueMetrics
+from ku7s.pki import CertificateAuthority
 
 #: Upstream's queue names, where ours differ from the controller's name.
 QUEUE_NAMES = {
@@ -50,8 +52,11 @@ class ControllerManager:
         client: APIClient,
         registry: CollectorRegistry | None = None,
         service_account_tokens: tuple[ServiceAccountTokens, str] | None = None,
+        certificate_authority: CertificateAuthority | None = None,
     ) -> None:
-        """service_account_tokens: the signer of legacy token Secrets, and the CA they hold."""
+        """service_account_tokens: the signer of legacy token Secrets, and the CA they hold;
+        certificate_authority: the cluster CA, which signs approved client CSRs."""
+        self._certificate_authority = certificate_authority
         self._client = client
         self._service_account_tokens = service_account_tokens
         #: One informer per collection, shared with whatever else runs in the process.
@@ -87,6 +92,10 @@ class ControllerManager:
                 ServiceAccountTokenController(
                     self._client, informers, *self._service_account_tokens
                 )
+            )
+        if self._certificate_authority is not None:
+            controllers.append(
+                CSRSigningController(self._client, informers, self._certificate_authority)
             )
         for controller in controllers:
             name = QUEUE_NAMES.get(controller.name, controller.name)

@@ -71,3 +71,28 @@ def test_bootstrap_tokens_have_kubeadm_shape():
     tokens = {pki.new_bootstrap_token() for _ in range(20)}
     assert len(tokens) == 20
     assert all(pki.BOOTSTRAP_TOKEN_PATTERN.match(t) for t in tokens)
+
+
+def test_an_approved_client_request_keeps_its_subject_and_asked_lifetime(ca):
+    import datetime
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    key = pki.new_private_key()
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "jane"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "devs"),
+        ]
+    )
+    request = (
+        x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    )
+    pem = request.public_bytes(pki.serialization.Encoding.PEM)
+    cert = x509.load_pem_x509_certificate(ca.sign_client_request(pem, datetime.timedelta(hours=1)))
+    assert pki.common_name_of(cert) == "jane" and pki.organizations_of(cert) == ["devs"]
+    lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert datetime.timedelta(hours=1) <= lifetime < datetime.timedelta(hours=2)
+    usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usages) == [ExtendedKeyUsageOID.CLIENT_AUTH]

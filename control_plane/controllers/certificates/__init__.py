@@ -1,0 +1,1 @@
+"""The certificates controllers: the signer of approved CertificateSigningRequests."""
