@@ -40,6 +40,9 @@ class ReplicationControllerKind(WorkloadKind):
         ("Selector", "string", "", 1),
     ]
 
+    def initial_status(self, obj: Object) -> Object:
+        return {"replicas": 0}  # not optional in the API: the Python client insists
+
     def default_spec(self, spec: Object) -> None:
         spec.setdefault("replicas", 1)
         spec.setdefault("minReadySeconds", 0)
