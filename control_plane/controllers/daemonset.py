@@ -5,12 +5,11 @@ are replaced a few at a time (updateStrategy RollingUpdate, maxUnavailable)."""
 from __future__ import annotations
 
 import datetime
-import hashlib
-import json
 import logging
 from typing import Any, ClassVar
 
 from control_plane.controllers import pod_control as pc
+from control_plane.controllers.history import REVISION_LABEL, History, revision_informer
 from control_plane.controllers.pod_owner import (
     PodOwnerController,
     apps_path,
@@ -26,7 +25,6 @@ Object = dict[str, Any]
 
 log = logging.getLogger("daemonset-controller")
 
-REVISION_LABEL = "controller-revision-hash"
 #: Tolerations every daemon pod gets, as upstream adds them.
 DAEMON_TOLERATIONS = [
     {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
@@ -36,11 +34,6 @@ DAEMON_TOLERATIONS = [
     {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
     {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
 ]
-
-
-def template_revision(template: Object) -> str:
-    text = json.dumps(template, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def should_run(template: Object, node: Object) -> bool:
@@ -103,7 +96,9 @@ class DaemonSetController(PodOwnerController):
         self.daemonsets = self.owners
         self.nodes = self.factory.informer("/api/v1/nodes")
         self.nodes.on_change(lambda *_: self._all())
-        self.informers.append(self.nodes)
+        self.revisions = revision_informer(self.factory)
+        self.informers += [self.nodes, self.revisions]
+        self._history = History(client, self.revisions)
 
     def _all(self) -> None:
         for ds in self.daemonsets.list():
@@ -116,8 +111,9 @@ class DaemonSetController(PodOwnerController):
             return
         spec = ds.get("spec") or {}
         template = spec.get("template") or {}
-        revision = template_revision(template)
         owned = await self._owned.claim(ds, spec.get("selector"))
+        in_use = {meta.labels_of(p).get(REVISION_LABEL, "") for p in owned}
+        revision = await self._history.record(ds, in_use)
         by_node: dict[str, list[Object]] = {}
         for pod in owned:
             if not pc.is_terminating(pod):

@@ -10,7 +10,7 @@ import re
 from typing import Any, ClassVar
 
 from control_plane.controllers import pod_control as pc
-from control_plane.controllers.daemonset import REVISION_LABEL, template_revision
+from control_plane.controllers.history import REVISION_LABEL, History, revision_informer
 from control_plane.controllers.pod_owner import (
     PodOwnerController,
     apps_path,
@@ -62,6 +62,9 @@ class StatefulSetController(PodOwnerController):
     ) -> None:
         super().__init__(client, informers, workers=workers)
         self.sets = self.owners
+        self.revisions = revision_informer(self.factory)
+        self.informers.append(self.revisions)
+        self._history = History(client, self.revisions)
 
     async def reconcile(self, key: str) -> None:
         sts = self.sets.get(key)
@@ -72,8 +75,9 @@ class StatefulSetController(PodOwnerController):
         name = meta.name_of(sts)
         replicas = int(spec.get("replicas", 1))
         parallel = spec.get("podManagementPolicy") == "Parallel"
-        revision = template_revision(spec.get("template") or {})
         owned = await self._owned.claim(sts, spec.get("selector"))
+        in_use = {meta.labels_of(p).get(REVISION_LABEL, "") for p in owned}
+        revision = await self._history.record(sts, in_use)
         by_index: dict[int, Object] = {}
         for pod in owned:
             index = ordinal(name, pod)

@@ -40,7 +40,11 @@ class RecordingAPI:
         return patch
 
     def made(self, verb: str) -> list:
-        return [c for c in self.calls if c[0] == verb]
+        """The calls of a verb, ControllerRevisions aside (see revisions())."""
+        return [c for c in self.calls if c[0] == verb and "/controllerrevisions" not in c[1]]
+
+    def revisions(self) -> list:
+        return [c for c in self.calls if "/controllerrevisions" in c[1]]
 
 
 def template(labels, **spec):
@@ -421,3 +425,43 @@ def test_deletion_rank_prefers_unscheduled_then_pending_then_unready():
     ready = owned_pod("r", {"kind": "ReplicaSet", "metadata": {"uid": "x", "name": "x"}}, {})
     ranked = sorted([ready, unready, pending, unscheduled], key=pc.deletion_rank)
     assert ranked == [unscheduled, pending, unready, ready]
+
+
+async def test_a_statefulsets_templates_are_kept_as_numbered_revisions():
+    from control_plane.controllers.history import REVISION_LABEL
+
+    api = RecordingAPI()
+    controller = StatefulSetController(api)  # type: ignore[arg-type]
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": "default", "uid": "sts-1",
+                     "annotations": {"kubernetes.io/change-cause": "first"}},
+        "spec": {"replicas": 1, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                 "template": template({"app": "db"})},
+    }  # fmt: skip
+    feed(controller.sets, sts)
+    await controller.reconcile("default/db")
+    [(_, path, first)] = api.revisions()
+    assert path == "/apis/apps/v1/namespaces/default/controllerrevisions"
+    assert first["revision"] == 1 and first["metadata"]["labels"]["app"] == "db"
+    assert first["metadata"]["annotations"] == {"kubernetes.io/change-cause": "first"}
+    assert first["data"]["spec"]["template"]["$patch"] == "replace"  # what rollout undo applies
+    hash_one = first["metadata"]["labels"][REVISION_LABEL]
+    assert first["metadata"]["name"] == f"db-{hash_one}"
+
+    # The template changes: revision 2; then back to the first: it becomes revision 3.
+    feed(controller.revisions, {**first, "metadata": {**first["metadata"], "uid": "r1"}})
+    changed = {**sts, "spec": {**sts["spec"], "template": template({"app": "db"}, hostname="x")}}
+    feed(controller.sets, changed)
+    controller.expectations.forget("default/db")
+    await controller.reconcile("default/db")
+    second = api.revisions()[-1][2]
+    assert second["revision"] == 2
+    feed(controller.revisions, {**second, "metadata": {**second["metadata"], "uid": "r2"}})
+    feed(controller.sets, sts)
+    controller.expectations.forget("default/db")
+    await controller.reconcile("default/db")
+    verb, path, patch = api.revisions()[-1]
+    assert verb == "patch" and patch == {"revision": 3}
+    assert path.endswith(f"/controllerrevisions/db-{hash_one}")
