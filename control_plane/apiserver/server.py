@@ -17,6 +17,7 @@ from control_plane.apiserver.admission.policies.plugin import PolicyAdmission
 from control_plane.apiserver.admission.priority import PriorityAdmission
 from control_plane.apiserver.admission.rbac_escalation import RBACEscalationCheck
 from control_plane.apiserver.admission.resource_quota import QuotaAdmission
+from control_plane.apiserver.admission.runtime_class import RuntimeClassAdmission
 from control_plane.apiserver.admission.scale_targets import ScaleTargetCheck
 from control_plane.apiserver.admission.service_account import ServiceAccountAdmission
 from control_plane.apiserver.admission.webhooks.client import WebhookClient
@@ -157,7 +158,8 @@ class APIServer:
         service_accounts, escalation = registry.admission
         # Upstream's order: LimitRanger, ServiceAccount, Priority, ..., the webhooks; quota last.
         registry.admission[:] = [
-            limit_ranger, service_accounts, priorities, ScaleTargetCheck(), escalation, webhooks
+            limit_ranger, service_accounts, priorities, RuntimeClassAdmission(),
+            ScaleTargetCheck(), escalation, webhooks,
         ]  # fmt: skip
         registry.validation += [policies, webhooks, quotas]
         await ensure_kubernetes_service(

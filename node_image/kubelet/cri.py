@@ -170,9 +170,11 @@ class PodRuntime:
 
     # -- sandboxes --
 
-    async def run_sandbox(self, config: cri_pb2.PodSandboxConfig) -> str:
+    async def run_sandbox(self, config: cri_pb2.PodSandboxConfig, handler: str = "") -> str:
+        """Start the pod's sandbox with the named runtime handler ("" for the default)."""
         reply = await self._call(
-            self._runtime.RunPodSandbox, cri_pb2.RunPodSandboxRequest(config=config)
+            self._runtime.RunPodSandbox,
+            cri_pb2.RunPodSandboxRequest(config=config, runtime_handler=handler),
         )
         return str(reply.pod_sandbox_id)
 

@@ -340,7 +340,7 @@ class Kubelet:
             if kind == "ack":
                 acks.put_nowait(message.ack)
             elif kind == "pod":
-                manager.assign(orjson.loads(message.pod.pod_json))
+                manager.assign(orjson.loads(message.pod.pod_json), message.pod.runtime_handler)
             elif kind == "pod_removed":
                 manager.removed(message.pod_removed.uid)
             elif kind == "pods_synced":

@@ -51,13 +51,14 @@ class PodManager:
     def workers(self) -> dict[str, PodWorker]:
         return dict(self._workers)
 
-    def assign(self, pod: Object) -> None:
+    def assign(self, pod: Object, runtime_handler: str = "") -> None:
+        """A pod bound here, with the CRI handler its RuntimeClass names."""
         uid = meta.uid_of(pod)
         worker = self._workers.get(uid)
         if worker is not None:
             worker.update(pod)
             return
-        worker = PodWorker(pod, self._ctx)
+        worker = PodWorker(pod, self._ctx, runtime_handler)
         self._workers[uid] = worker
         if self._ctx.metrics is not None:
             self._ctx.metrics.pod_seen(uid)

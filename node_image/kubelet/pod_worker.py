@@ -86,10 +86,12 @@ class WorkerContext:
 
 
 class PodWorker:
-    def __init__(self, pod: Object, context: WorkerContext) -> None:
+    def __init__(self, pod: Object, context: WorkerContext, runtime_handler: str = "") -> None:
         self.pod = pod
         self.uid = meta.uid_of(pod)
         self._ctx = context
+        #: The CRI handler the pod's RuntimeClass names (its runtimeClassName never changes).
+        self._runtime_handler = runtime_handler
         self._wake = asyncio.Event()
         self._removed = False
         self._observed = Observed(host_ip=context.node_ip)
@@ -313,7 +315,7 @@ class PodWorker:
         Path(config.log_directory).mkdir(parents=True, exist_ok=True)
         self._acted = True
         try:
-            sandbox_id = await self._ctx.runtime.run_sandbox(config)
+            sandbox_id = await self._ctx.runtime.run_sandbox(config, self._runtime_handler)
         except CRIError as e:
             self._once(
                 "sandbox",

@@ -441,3 +441,89 @@ def test_chaos_drain_evicts_through_budgets_and_uncordons_at_the_end(
         assert _on(cluster, ns, target) == []
         assert len(_on(cluster, ns, other)) == 2
         assert not cluster.get_json("node", target)["spec"].get("unschedulable")  # reverted
+
+
+def test_runtime_classes_pick_the_handler_and_an_unknown_one_is_refused(
+    cluster: Cluster, ns: str, tmp_path: Path
+):
+    runc, missing = unique("runc"), unique("nohandler")
+    apply(cluster, ns, f"""
+        apiVersion: node.k8s.io/v1
+        kind: RuntimeClass
+        metadata: {{name: {runc}}}
+        handler: runc
+        ---
+        apiVersion: node.k8s.io/v1
+        kind: RuntimeClass
+        metadata: {{name: {missing}}}
+        handler: gvisor
+    """, tmp_path)  # fmt: skip
+    try:
+        for pod, runtime_class in (("on-runc", runc), ("on-gvisor", missing)):
+            apply(cluster, ns, f"""
+                apiVersion: v1
+                kind: Pod
+                metadata: {{name: {pod}}}
+                spec:
+                  runtimeClassName: {runtime_class}
+                  terminationGracePeriodSeconds: 0
+                  containers: [{{name: c, image: busybox, command: [sleep, "3600"]}}]
+            """, tmp_path)  # fmt: skip
+        cluster.kubectl(
+            "wait", "--for=condition=Ready", "pod/on-runc", "-n", ns, "--timeout=60s", timeout=70
+        )
+
+        def refused() -> bool:
+            events = cluster.get_json(
+                "events", "-n", ns, "--field-selector", "involvedObject.name=on-gvisor"
+            )
+            return any(
+                e["reason"] == "FailedCreatePodSandBox"
+                and 'no runtime for "gvisor"' in e["message"]
+                for e in events["items"]
+            )
+
+        cluster.wait_for(refused, 30, interval=0.5, what="the runtime's refusal")
+        overrides = json.dumps({"spec": {"runtimeClassName": unique("gone")}})
+        nowhere = cluster.kubectl(
+            "run", "nowhere", "-n", ns, "--image=busybox", f"--overrides={overrides}", check=False
+        )
+        assert nowhere.returncode != 0 and "pod rejected: RuntimeClass" in nowhere.stderr
+    finally:
+        cluster.kubectl("delete", "runtimeclass", runc, missing, check=False)
+
+
+def test_rollout_history_and_undo_of_a_daemon_set(cluster: Cluster, ns: str, tmp_path: Path):
+    manifest = """
+        apiVersion: apps/v1
+        kind: DaemonSet
+        metadata:
+          name: agent
+          annotations: {{kubernetes.io/change-cause: "{cause}"}}
+        spec:
+          selector: {{matchLabels: {{app: agent}}}}
+          template:
+            metadata: {{labels: {{app: agent}}}}
+            spec:
+              terminationGracePeriodSeconds: 0
+              containers: [{{name: c, image: busybox, command: [sleep, "{seconds}"]}}]
+    """
+    apply(cluster, ns, manifest.format(cause="first", seconds=3600), tmp_path)
+    cluster.kubectl("rollout", "status", "ds/agent", "-n", ns, "--timeout=90s", timeout=100)
+    apply(cluster, ns, manifest.format(cause="second", seconds=7200), tmp_path)
+    cluster.kubectl("rollout", "status", "ds/agent", "-n", ns, "--timeout=90s", timeout=100)
+
+    def history() -> str:
+        return cluster.kubectl("rollout", "history", "ds/agent", "-n", ns).stdout
+
+    cluster.wait_for(lambda: "2         second" in history(), 20, what="two revisions")
+    assert "1         first" in history()
+    cluster.kubectl("rollout", "undo", "ds/agent", "-n", ns)
+    cluster.kubectl("rollout", "status", "ds/agent", "-n", ns, "--timeout=90s", timeout=100)
+    command = cluster.get_json("ds", "agent", "-n", ns)["spec"]["template"]["spec"]["containers"][
+        0
+    ]["command"]
+    assert command == ["sleep", "3600"]
+    cluster.wait_for(
+        lambda: "3         first" in history(), 20, what="the first template as revision 3"
+    )

@@ -24,8 +24,10 @@ Send = Callable[[node_pb2.ControlMessage], None]
 log = logging.getLogger("node-service")
 
 
-def assignment(pod: Object) -> node_pb2.ControlMessage:
-    return node_pb2.ControlMessage(pod=node_pb2.PodAssignment(pod_json=orjson.dumps(pod)))
+def assignment(pod: Object, runtime_handler: str = "") -> node_pb2.ControlMessage:
+    return node_pb2.ControlMessage(
+        pod=node_pb2.PodAssignment(pod_json=orjson.dumps(pod), runtime_handler=runtime_handler)
+    )
 
 
 def removal(pod: Object) -> node_pb2.ControlMessage:
@@ -48,6 +50,8 @@ class PodFeed:
         self._retry = retry_interval
         #: uid -> the pod as last sent
         self._sent: dict[str, Object] = {}
+        #: RuntimeClass name -> its handler (immutable, so kept)
+        self._handlers: dict[str, str] = {}
 
     async def run(self, send: Send) -> None:
         first = True
@@ -75,8 +79,22 @@ class PodFeed:
             old = self._sent.get(uid)
             if old is None or meta.resource_version(old) != meta.resource_version(pod):
                 self._sent[uid] = pod
-                send(assignment(pod))
+                send(assignment(pod, await self._handler(pod)))
         return page.resource_version
+
+    async def _handler(self, pod: Object) -> str:
+        """The CRI handler of the pod's RuntimeClass; a class that is gone is passed on by
+        name, for the runtime to refuse."""
+        name = (pod.get("spec") or {}).get("runtimeClassName")
+        if not name:
+            return ""
+        if name not in self._handlers:
+            kind = self._registry.kinds.get("runtimeclasses", "node.k8s.io")
+            found = await self._registry.find(kind, "", name)
+            if found is None:
+                return str(name)
+            self._handlers[name] = str(found.get("handler", ""))
+        return self._handlers[name]
 
     async def _follow(self, send: Send, revision: str) -> None:
         events = await self._registry.watch(
@@ -93,7 +111,7 @@ class PodFeed:
                     send(removal(event.object))
             else:
                 self._sent[uid] = event.object
-                send(assignment(event.object))
+                send(assignment(event.object, await self._handler(event.object)))
 
 
 class _Expired(Exception):
