@@ -344,3 +344,27 @@ async def test_an_autoscaler_of_a_kind_without_scale_is_refused(client):
     assert body["details"]["causes"][0]["field"] == "spec.scaleTargetRef.kind"
     assert "v1 ConfigMap has no scale subresource" in body["message"]
     assert (await client.get(f"{path}/cm")).status == 404
+
+
+async def test_concurrent_creates_never_go_over_a_quota(guarded):
+    import asyncio
+
+    quotas = "/api/v1/namespaces/default/resourcequotas"
+    hard = {"pods": "10"}
+    await guarded.post(quotas, json={"metadata": {"name": "q"}, "spec": {"hard": hard}})
+    await guarded.patch(
+        f"{quotas}/q/status",
+        json={"status": {"hard": hard, "used": {"pods": "0"}}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+
+    async def synced() -> bool:
+        answer = await guarded.post(PODS, json=_pod("probe", {}), params={"dryRun": "All"})
+        return answer.status == 201
+
+    await _eventually(synced)
+    answers = await asyncio.gather(*(guarded.post(PODS, json=_pod(f"p{i}", {})) for i in range(25)))
+    statuses = sorted(a.status for a in answers)
+    assert statuses == [201] * 10 + [403] * 15
+    used = await (await guarded.get(f"{quotas}/q")).json()
+    assert used["status"]["used"] == {"pods": "10"}
