@@ -35,6 +35,10 @@ API_VERSION = f"{GROUP}/{VERSION}"
 MIN_WINDOW, MAX_WINDOW = 0.5, 120.0
 #: How long to wait for a second reading when there is no usable first one.
 SECOND_READING_AFTER = 1.0
+#: A node's pair of readings answers every request within this long of being taken (the
+#: autoscaler's many requests at once, kubectl top's repeats), as metrics-server answers
+#: from memory between its scrapes.
+FRESH_FOR = 1.0
 
 #: Reads a node's resource metrics text.
 Fetch = Callable[[str], Awaitable[str]]
@@ -121,6 +125,9 @@ class MetricsAPI:
         self._clock = clock
         self._pause = second_reading_after
         self._last: dict[str, Reading] = {}
+        #: node -> (when taken, the pair), and the pair being taken now
+        self._recent: dict[str, tuple[float, tuple[Reading, Reading] | None]] = {}
+        self._taking: dict[str, asyncio.Task[tuple[Reading, Reading] | None]] = {}
 
     # -- readings --
 
@@ -133,6 +140,22 @@ class MetricsAPI:
         return reading if reading.node is not None else None
 
     async def _pair(self, node: str) -> tuple[Reading, Reading] | None:
+        """A fresh pair of readings of the node, shared by the requests that want one now."""
+        recent = self._recent.get(node)
+        if recent is not None and self._clock() - recent[0] <= FRESH_FOR:
+            return recent[1]
+        task = self._taking.get(node)
+        if task is None:
+            task = self._taking[node] = asyncio.ensure_future(self._take_pair(node))
+            task.add_done_callback(lambda _: self._taking.pop(node, None))
+        return await asyncio.shield(task)
+
+    async def _take_pair(self, node: str) -> tuple[Reading, Reading] | None:
+        pair = await self._read_pair(node)
+        self._recent[node] = (self._clock(), pair)
+        return pair
+
+    async def _read_pair(self, node: str) -> tuple[Reading, Reading] | None:
         newer = await self._read(node)
         if newer is None:
             return None

@@ -97,10 +97,27 @@ class ResourceQuotaController(Controller):
             if key not in self.watched:
                 self.watched[key] = self.factory.informer(path)
                 self.watched[key].add_index("namespace", namespace_index)
-        self.quotas.on_change(lambda _, quota: self.queue.add(object_key(quota)))
-        for informer in self.watched.values():
-            informer.on_change(lambda _, obj: self._namespace_changed(meta.namespace_of(obj)))
+        self.quotas.on_change(self._quota_changed)
+        for (plural, _), informer in self.watched.items():
+            informer.on_change(self._pod_released if plural == "pods" else self._released)
         self.informers = [self.quotas, *self.watched.values()]
+
+    def _quota_changed(self, event: str, quota: Object) -> None:
+        """A new quota, or new limits; a status write (admission charging) is no news."""
+        hard = (quota.get("spec") or {}).get("hard")
+        if event == "ADDED" or hard != (quota.get("status") or {}).get("hard"):
+            self.queue.add(object_key(quota))
+
+    def _released(self, event: str, obj: Object) -> None:
+        """What gives usage back (upstream's replenishment): an object deleted. What takes
+        usage was charged by admission already."""
+        if event == "DELETED":
+            self._namespace_changed(meta.namespace_of(obj))
+
+    def _pod_released(self, event: str, pod: Object) -> None:
+        """A pod deleted, or finished (a finished pod uses nothing)."""
+        if event == "DELETED" or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            self._namespace_changed(meta.namespace_of(pod))
 
     def _namespace_changed(self, namespace: str) -> None:
         for quota in self.quotas.by_index("namespace", namespace):

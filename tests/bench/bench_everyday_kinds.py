@@ -98,15 +98,18 @@ def main() -> None:
             kubectl(kubeconfig, "create", "namespace", namespace)
         kubectl(kubeconfig, "create", "quota", "big", "-n", "quoted",
                 "--hard=pods=1000000,requests.cpu=1000")  # fmt: skip
-        while "pods: 0/1000000" not in kubectl(kubeconfig, "get", "quota", "-n", "quoted"):
+        used_pods = ["get", "quota", "big", "-n", "quoted", "-o", "jsonpath={.status.used.pods}"]
+        deadline = time.monotonic() + 60
+        while kubectl(kubeconfig, *used_pods) != "0":  # the quota controller's first count
+            if time.monotonic() > deadline:
+                raise SystemExit("the quota's status was never written")
             time.sleep(0.2)
         rates: dict[str, list[float]] = {"free": [], "quoted": []}
         for round_ in range(ROUNDS):
             for namespace in rates:
                 rates[namespace].append(asyncio.run(creates(load, namespace, f"r{round_}", n)))
         free, quoted = statistics.median(rates["free"]), statistics.median(rates["quoted"])
-        used = kubectl(kubeconfig, "get", "quota", "big", "-n", "quoted", "-o",
-                       "jsonpath={.status.used.pods}")  # fmt: skip
+        used = kubectl(kubeconfig, *used_pods)
 
         # 2. autoscaler syncs
         kubectl(kubeconfig, "create", "namespace", "scaled")

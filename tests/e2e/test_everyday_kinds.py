@@ -527,3 +527,58 @@ def test_rollout_history_and_undo_of_a_daemon_set(cluster: Cluster, ns: str, tmp
     cluster.wait_for(
         lambda: "3         first" in history(), 20, what="the first template as revision 3"
     )
+
+
+BAD_INPUT = [
+    (
+        ["create", "cronjob", "bad", "--image=busybox", "--schedule=61 * * * *"],
+        "cronjob/bad",
+        'spec.schedule: Invalid value: "61 * * * *"',
+    ),
+    (["create", "quota", "bad", "--hard=pods=-1"], "quota/bad", "spec.hard[pods]: Invalid value"),
+]
+BAD_MANIFESTS = [
+    (
+        """
+        apiVersion: policy/v1
+        kind: PodDisruptionBudget
+        metadata: {name: bad}
+        spec: {minAvailable: 1, maxUnavailable: 1, selector: {matchLabels: {app: x}}}
+        """,
+        "pdb/bad",
+        "minAvailable and maxUnavailable cannot be both set",
+    ),
+    (
+        """
+        apiVersion: autoscaling/v2
+        kind: HorizontalPodAutoscaler
+        metadata: {name: bad}
+        spec:
+          scaleTargetRef: {apiVersion: v1, kind: ConfigMap, name: settings}
+          maxReplicas: 3
+        """,
+        "hpa/bad",
+        "spec.scaleTargetRef.kind: Invalid value",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "what", "message"), BAD_INPUT)
+def test_bad_everyday_objects_from_kubectl_create_are_422_with_the_field(
+    cluster: Cluster, ns: str, args: list[str], what: str, message: str
+):
+    result = cluster.kubectl(*args, "-n", ns, check=False)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert cluster.kubectl("get", what, "-n", ns, check=False).returncode != 0
+
+
+@pytest.mark.parametrize(("manifest", "what", "message"), BAD_MANIFESTS)
+def test_bad_everyday_manifests_are_422_with_the_field(
+    cluster: Cluster, ns: str, tmp_path: Path, manifest: str, what: str, message: str
+):
+    path = tmp_path / "bad.yaml"
+    path.write_text(textwrap.dedent(manifest))
+    result = cluster.kubectl("apply", "-n", ns, "-f", str(path), check=False)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert "is invalid" in result.stderr
+    assert cluster.kubectl("get", what, "-n", ns, check=False).returncode != 0

@@ -425,12 +425,17 @@ async def test_metrics_api_rates_cpu_between_two_readings_for_kubectl_top():
         assert node == "w1"
         return next(readings)
 
-    api = MetricsAPI(registry, fetch, second_reading_after=0)
+    now = [100.0]
+    api = MetricsAPI(registry, fetch, clock=lambda: now[0], second_reading_after=0)
     [node] = await api.node_metrics(ListOptions())
     assert node["kind"] == "NodeMetrics" and node["metadata"]["labels"] == {"zone": "a"}
     assert node["usage"] == {"cpu": "1500000000n", "memory": "2048Ki"}
     assert node["window"] == "2.000s"
-    # The next answer pairs a fresh reading with the last one kept.
+    # Asked again at once: the same readings answer, the kubelet is not read again.
+    [again] = await api.node_metrics(ListOptions())
+    assert again["usage"] == node["usage"]
+    # Later, the next answer pairs a fresh reading with the last one kept.
+    now[0] += 2
     [web] = await api.pod_metrics("default", ListOptions(label_selector="app=web"))
     assert web["containers"] == [
         {"name": "nginx", "usage": {"cpu": "250000000n", "memory": "1024Ki"}}
