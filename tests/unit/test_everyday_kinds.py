@@ -290,8 +290,12 @@ async def test_a_quota_refuses_the_pod_over_it(guarded):
         return (await guarded.post(PODS, json=_pod("one", {}))).status == 201
 
     await _eventually(first_pod_admitted)
-    used = await (await guarded.get(f"{quotas}/q")).json()
-    assert used["status"]["used"] == {"pods": "1"}
+
+    async def written(count: str) -> bool:  # the usage is written just after the create
+        quota = await (await guarded.get(f"{quotas}/q")).json()
+        return bool(quota["status"]["used"] == {"pods": count})
+
+    await _eventually(lambda: written("1"))
     answer = await guarded.post(PODS, json=_pod("two", {}))
     body = await answer.json()
     assert answer.status == 403
@@ -366,5 +370,33 @@ async def test_concurrent_creates_never_go_over_a_quota(guarded):
     answers = await asyncio.gather(*(guarded.post(PODS, json=_pod(f"p{i}", {})) for i in range(25)))
     statuses = sorted(a.status for a in answers)
     assert statuses == [201] * 10 + [403] * 15
-    used = await (await guarded.get(f"{quotas}/q")).json()
-    assert used["status"]["used"] == {"pods": "10"}
+
+    async def written() -> bool:
+        quota = await (await guarded.get(f"{quotas}/q")).json()
+        return bool(quota["status"]["used"] == {"pods": "10"})
+
+    await _eventually(written)
+
+
+async def test_a_recount_written_by_the_controller_gives_usage_back(guarded):
+    quotas = "/api/v1/namespaces/default/resourcequotas"
+    hard = {"pods": "2"}
+    await guarded.post(quotas, json={"metadata": {"name": "q"}, "spec": {"hard": hard}})
+    merge = {"Content-Type": "application/merge-patch+json"}
+    await guarded.patch(
+        f"{quotas}/q/status", json={"status": {"hard": hard, "used": {"pods": "0"}}}, headers=merge
+    )
+
+    async def admitted(name: str) -> bool:
+        return (await guarded.post(PODS, json=_pod(name, {}))).status == 201
+
+    await _eventually(lambda: admitted("a"))
+    assert await admitted("b")
+    assert not await admitted("c")
+    # One pod went; the controller's recount says so.
+    await guarded.delete(f"{PODS}/a")
+    await guarded.patch(
+        f"{quotas}/q/status", json={"status": {"used": {"pods": "1"}}}, headers=merge
+    )
+    await _eventually(lambda: admitted("c"))
+    assert not await admitted("d")

@@ -1,12 +1,20 @@
 """The ResourceQuota admission plugin: a new object is charged to every quota of its
-namespace that covers it, in the quota's status, before it is stored; one that would go
-over a quota's hard limit is refused with upstream's 403 ``exceeded quota``. The quota
-controller recounts later (deletions, failed creates). A namespace without quotas costs
-nothing: the quotas are known by watch."""
+namespace that covers it, and one that would take a quota over its hard limit is refused
+with upstream's 403 ``exceeded quota``.
+
+The API server keeps each quota's usage in a ledger of its own: decided and charged in
+one step with no wait between (so concurrent creates can never both take the last unit),
+then written to the quota's status shortly after, the charges of a burst in one write.
+A write by someone else (the quota controller's recount, a changed limit) is taken over
+as the new usage, plus what has been charged and not written yet. A namespace without
+quotas costs nothing: the quotas are known by watch. (One API server decides; with
+several, each would need its writes checked against the others', as upstream does.)"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +30,9 @@ if TYPE_CHECKING:
 
 Object = dict[str, Any]
 QUOTAS = "resourcequotas"
+Key = tuple[str, str]
+
+log = logging.getLogger("kube-apiserver")
 
 
 def _parse(value: Any) -> Decimal:
@@ -31,17 +42,35 @@ def _parse(value: Any) -> Decimal:
         return Decimal(0)
 
 
+def _amounts(values: Any) -> dict[str, Decimal]:
+    return {name: _parse(v) for name, v in (values or {}).items()}
+
+
 def _listed(values: dict[str, Decimal]) -> str:
     return ",".join(f"{name}={format_quantity(name, v)}" for name, v in sorted(values.items()))
+
+
+@dataclass
+class _Ledger:
+    """One quota's usage as this API server knows it."""
+
+    hard: dict[str, Decimal]
+    used: dict[str, Decimal]
+    #: The quota's resourceVersion the ledger is up to date with.
+    seen: int
+    #: Charged and not written to the quota's status yet.
+    unwritten: dict[str, Decimal] = field(default_factory=dict)
+    #: resourceVersions of our own writes (their echoes are no news).
+    ours: set[int] = field(default_factory=set)
+    writing: bool = False
 
 
 class QuotaAdmission:
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
         self._quotas = Mirror(registry, [registry.kinds.get(QUOTAS)], why="quota admission")
-        #: Charges waiting to be written, per quota (namespace, name).
-        self._pending: dict[tuple[str, str], list[_Charge]] = {}
-        self._draining: set[asyncio.Task[None]] = set()
+        self._ledgers: dict[Key, _Ledger] = {}
+        self._writers: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         await self._quotas.run(stop)
@@ -67,15 +96,98 @@ class QuotaAdmission:
         if not quotas:
             return
         wanted = usage(rt.plural, rt.group, obj)
+        charges: list[tuple[Key, dict[str, Decimal]]] = []
         for quota in sorted(quotas, key=meta.name_of):
             if not quota_covers(quota, rt.plural, rt.group, obj):
                 continue
             hard = (quota.get("spec") or {}).get("hard") or {}
             self._require_specified(quota, hard, rt.plural, rt.group, wanted, obj)
             charged = {name: v for name, v in wanted.items() if name in hard}
-            if not charged:
-                continue
-            await self._charge(quota, charged, obj, rt.plural, dry_run)
+            if charged:
+                refusal = self._refusal(quota, charged)
+                if refusal is not None:
+                    raise errors.forbidden(rt.plural, meta.name_of(obj), refusal)
+                charges.append(((namespace, meta.name_of(quota)), charged))
+        if dry_run:
+            return
+        # Every quota agreed: charge them all, with no await since the checks.
+        for key, charged in charges:
+            ledger = self._ledgers[key]
+            for resource, value in charged.items():
+                ledger.used[resource] = ledger.used.get(resource, Decimal(0)) + value
+                ledger.unwritten[resource] = ledger.unwritten.get(resource, Decimal(0)) + value
+            if not ledger.writing:
+                ledger.writing = True
+                task = asyncio.get_running_loop().create_task(self._write(key, ledger))
+                self._writers.add(task)
+                task.add_done_callback(self._writers.discard)
+
+    def _ledger(self, quota: Object) -> _Ledger | None:
+        """The quota's ledger, brought up to date with what others wrote; None until the
+        quota controller has written the quota's status once."""
+        key = (meta.namespace_of(quota), meta.name_of(quota))
+        status = quota.get("status") or {}
+        version = int(meta.resource_version(quota) or 0)
+        ledger = self._ledgers.get(key)
+        if ledger is not None and (version <= ledger.seen or version in ledger.ours):
+            ledger.seen = max(ledger.seen, version)
+            return ledger
+        if not status.get("hard"):
+            return None
+        used = _amounts(status.get("used"))
+        unwritten = dict(ledger.unwritten) if ledger is not None else {}
+        for resource, value in unwritten.items():
+            used[resource] = used.get(resource, Decimal(0)) + value
+        fresh = _Ledger(_amounts(status["hard"]), used, version, unwritten)
+        if ledger is not None:
+            fresh.ours, fresh.writing = ledger.ours, ledger.writing
+        self._ledgers[key] = fresh
+        return fresh
+
+    def _refusal(self, quota: Object, charged: dict[str, Decimal]) -> str | None:
+        """Why the charge does not fit the quota (upstream's words), or None."""
+        name = meta.name_of(quota)
+        ledger = self._ledger(quota)
+        if ledger is None or not all(resource in ledger.hard for resource in charged):
+            return f"status unknown for quota: {name}, resources: {','.join(sorted(charged))}"
+        used, hard = ledger.used, ledger.hard
+        over = {r: v for r, v in charged.items() if used.get(r, Decimal(0)) + v > hard[r]}
+        if not over:
+            return None
+        return (
+            f"exceeded quota: {name}, requested: {_listed(over)}, "
+            f"used: {_listed({r: used.get(r, Decimal(0)) for r in over})}, "
+            f"limited: {_listed({r: hard[r] for r in over})}"
+        )
+
+    async def _write(self, key: Key, ledger: _Ledger) -> None:
+        """Write the ledger's usage to the quota's status until nothing is left unwritten;
+        the charges that come meanwhile go in the next write."""
+        namespace, name = key
+        kind = self._registry.kinds.get(QUOTAS)
+        try:
+            while True:
+                ledger = self._ledgers.get(key, ledger)  # replaced if others wrote meanwhile
+                if not ledger.unwritten:
+                    return
+                written = {
+                    r: format_quantity(r, ledger.used.get(r, Decimal(0))) for r in ledger.unwritten
+                }
+                ledger.unwritten = {}
+
+                def record(current: Object, written: dict[str, str] = written) -> Object:
+                    status = current.setdefault("status", {})
+                    status["used"] = {**(status.get("used") or {}), **written}
+                    return current
+
+                try:
+                    stored = await self._registry.mutate(kind, namespace, name, record, "status")
+                except errors.APIError as e:
+                    log.warning("cannot write the usage of quota %s/%s: %s", namespace, name, e)
+                    return  # the quota controller's recount puts it right
+                self._ledgers.get(key, ledger).ours.add(int(meta.resource_version(stored) or 0))
+        finally:
+            self._ledgers.get(key, ledger).writing = False
 
     @staticmethod
     def _require_specified(
@@ -102,99 +214,3 @@ class QuotaAdmission:
                 meta.name_of(obj),
                 f"failed quota: {meta.name_of(quota)}: must specify {','.join(missing)}",
             )
-
-    async def _charge(
-        self, quota: Object, charged: dict[str, Decimal], obj: Object, plural: str, dry_run: bool
-    ) -> None:
-        charge = _Charge(charged, plural, meta.name_of(obj))
-        key = (meta.namespace_of(quota), meta.name_of(quota))
-        if dry_run:  # checked against the quota, written nowhere
-            await self._write(key, [charge], dry_run=True)
-            charge.settle()
-            return
-        queue = self._pending.setdefault(key, [])
-        queue.append(charge)
-        if len(queue) == 1:
-            task = asyncio.get_running_loop().create_task(self._drain(key))
-            self._draining.add(task)
-            task.add_done_callback(self._draining.discard)
-        await charge.done
-
-    async def _drain(self, key: tuple[str, str]) -> None:
-        """Write the charges waiting for one quota, as many at a time as have come: one
-        read and one write for a burst of creates instead of a conflict each."""
-        queue = self._pending[key]
-        while queue:
-            batch = list(queue)
-            try:
-                await self._write(key, batch, dry_run=False)
-            except Exception as e:  # the write failed: so did every charge in it
-                for charge in batch:
-                    charge.fail(e)
-            for charge in batch:
-                charge.settle()
-            del queue[: len(batch)]
-        del self._pending[key]
-
-    async def _write(self, key: tuple[str, str], batch: list[_Charge], *, dry_run: bool) -> None:
-        namespace, name = key
-
-        def add(current: Object) -> Object:
-            status = current.setdefault("status", {})
-            hard = status.get("hard") or {}
-            used = {k: _parse(v) for k, v in (status.get("used") or {}).items()}
-            for charge in batch:
-                charge.refusal = charge.check(name, hard, used)
-                if charge.refusal is None:
-                    for resource, value in charge.wanted.items():
-                        used[resource] = used.get(resource, Decimal(0)) + value
-            changed = {r for c in batch if c.refusal is None for r in c.wanted}
-            status["used"] = {
-                **(status.get("used") or {}),
-                **{r: format_quantity(r, used[r]) for r in changed},
-            }
-            return current
-
-        kind = self._registry.kinds.get(QUOTAS)
-        await self._registry.mutate(kind, namespace, name, add, "status", dry_run=dry_run)
-
-
-class _Charge:
-    """One object's charge to a quota, settled when the batch it is in is written."""
-
-    def __init__(self, wanted: dict[str, Decimal], plural: str, name: str) -> None:
-        self.wanted = wanted
-        self._plural, self._name = plural, name
-        self.refusal: errors.APIError | None = None
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def check(self, quota: str, hard: Object, used: dict[str, Decimal]) -> errors.APIError | None:
-        """Why the charge does not fit (upstream's words), or None."""
-        if not all(resource in hard for resource in self.wanted):
-            resources = ",".join(sorted(self.wanted))
-            return self._forbidden(f"status unknown for quota: {quota}, resources: {resources}")
-        over = {
-            r: v for r, v in self.wanted.items() if used.get(r, Decimal(0)) + v > _parse(hard[r])
-        }
-        if not over:
-            return None
-        return self._forbidden(
-            f"exceeded quota: {quota}, requested: {_listed(over)}, "
-            f"used: {_listed({r: used.get(r, Decimal(0)) for r in over})}, "
-            f"limited: {_listed({r: _parse(hard[r]) for r in over})}"
-        )
-
-    def _forbidden(self, why: str) -> errors.APIError:
-        return errors.forbidden(self._plural, self._name, why)
-
-    def fail(self, error: Exception) -> None:
-        if not self.done.done():
-            self.done.set_exception(error)
-
-    def settle(self) -> None:
-        if self.done.done():
-            return
-        if self.refusal is not None:
-            self.done.set_exception(self.refusal)
-        else:
-            self.done.set_result(None)
