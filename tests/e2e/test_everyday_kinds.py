@@ -360,7 +360,6 @@ spec:
     metadata: {labels: {app: web}}
     spec:
       terminationGracePeriodSeconds: 0
-      topologySpreadConstraints: []
       containers: [{name: c, image: busybox, command: [sleep, "3600"]}]
 ---
 apiVersion: policy/v1

@@ -400,3 +400,25 @@ async def test_a_recount_written_by_the_controller_gives_usage_back(guarded):
     )
     await _eventually(lambda: admitted("c"))
     assert not await admitted("d")
+
+
+async def test_volumes_and_claims_start_pending_and_a_volume_needs_a_source(client):
+    claim = {
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    answer = await client.post("/api/v1/namespaces/default/persistentvolumeclaims", json=claim)
+    created = await answer.json()
+    assert answer.status == 201
+    assert created["status"] == {"phase": "Pending"}
+    assert created["spec"]["volumeMode"] == "Filesystem"
+    volume = {
+        "metadata": {"name": "pv1"},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"]},
+    }
+    answer = await client.post("/api/v1/persistentvolumes", json=volume)
+    assert answer.status == 422 and "must specify a volume type" in (await answer.json())["message"]
+    volume["spec"]["hostPath"] = {"path": "/data"}  # type: ignore[index]
+    created = await (await client.post("/api/v1/persistentvolumes", json=volume)).json()
+    assert created["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    assert created["status"] == {"phase": "Pending"}

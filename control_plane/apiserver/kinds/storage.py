@@ -51,7 +51,22 @@ def _validate_access_modes(path: str, modes: Any, errors: FieldErrors) -> None:
         errors.forbidden(path, "may not use ReadWriteOncePod with other access modes")
 
 
-class PersistentVolumeKind(Kind):
+class _VolumeKind(Kind):
+    """What volumes and claims share: a Pending phase at first, Filesystem mode unless
+    told otherwise."""
+
+    resets_status_on_create = True
+
+    def initial_status(self, obj: Object) -> Object:
+        return {"phase": "Pending"}
+
+    def default(self, obj: Object) -> None:
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            spec.setdefault("volumeMode", "Filesystem")
+
+
+class PersistentVolumeKind(_VolumeKind):
     resource = ResourceType(
         "", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", False,
         short_names=("pv",), subresources=("status",),
@@ -69,16 +84,12 @@ class PersistentVolumeKind(Kind):
         AGE,
         ("VolumeMode", "string", "", 1),
     ]
-    resets_status_on_create = True
-
-    def initial_status(self, obj: Object) -> Object:
-        return {"phase": "Pending"}
 
     def default(self, obj: Object) -> None:
+        super().default(obj)
         spec = obj.get("spec")
         if isinstance(spec, dict):
             spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
-            spec.setdefault("volumeMode", "Filesystem")
 
     def validate(self, obj: Object, errors: FieldErrors) -> None:
         spec = obj.get("spec")
@@ -125,7 +136,7 @@ class PersistentVolumeKind(Kind):
         ]
 
 
-class PersistentVolumeClaimKind(Kind):
+class PersistentVolumeClaimKind(_VolumeKind):
     resource = ResourceType(
         "", "v1", "persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim",
         True, short_names=("pvc",), subresources=("status",),
@@ -141,15 +152,6 @@ class PersistentVolumeClaimKind(Kind):
         AGE,
         ("VolumeMode", "string", "", 1),
     ]
-    resets_status_on_create = True
-
-    def initial_status(self, obj: Object) -> Object:
-        return {"phase": "Pending"}
-
-    def default(self, obj: Object) -> None:
-        spec = obj.get("spec")
-        if isinstance(spec, dict):
-            spec.setdefault("volumeMode", "Filesystem")
 
     def validate(self, obj: Object, errors: FieldErrors) -> None:
         spec = obj.get("spec")
