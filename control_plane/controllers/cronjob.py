@@ -113,8 +113,9 @@ class CronJobController(Controller):
                 self._events.record(cronjob, "Warning", "InvalidSchedule", f"invalid schedule: {e}")
                 return
             if scheduled is not None:
-                created = await self._run(cronjob, scheduled, running, now)
-                new_status["lastScheduleTime"] = _rfc3339(scheduled)
+                started, created = await self._run(cronjob, scheduled, running, now)
+                if started:  # a time skipped (Forbid) stays due until the running job ends
+                    new_status["lastScheduleTime"] = _rfc3339(scheduled)
                 if created is not None:
                     new_status["active"] = [
                         *(new_status["active"] or []),
@@ -131,8 +132,9 @@ class CronJobController(Controller):
         scheduled: datetime.datetime,
         running: list[Object],
         now: datetime.datetime,
-    ) -> Object | None:
-        """Start the Job for the scheduled time, as the concurrency policy allows."""
+    ) -> tuple[bool, Object | None]:
+        """Start the Job for the scheduled time, as the concurrency policy allows: whether
+        the time is done with, and the Job made now if one was."""
         spec = cronjob.get("spec") or {}
         deadline = spec.get("startingDeadlineSeconds")
         if deadline is not None and (now - scheduled).total_seconds() > int(deadline):
@@ -142,11 +144,11 @@ class CronJobController(Controller):
                 "MissedSchedule",
                 f"Missed scheduled time to start a job: {_rfc3339(scheduled)}",
             )
-            return None
+            return True, None
         policy = spec.get("concurrencyPolicy", "Allow")
         if policy == "Forbid" and running:
             log.info("%s: not starting a job, one is still running", meta.name_of(cronjob))
-            return None
+            return False, None
         if policy == "Replace":
             for job in running:
                 await self._delete(job)
@@ -160,12 +162,12 @@ class CronJobController(Controller):
             )
         except APIStatusError as e:
             if e.code == 409:  # made already, by an earlier pass
-                return None
+                return True, None
             raise
         self._events.record(
             cronjob, "Normal", "SuccessfulCreate", f"Created job {meta.name_of(created)}"
         )
-        return created
+        return True, created
 
     @staticmethod
     def _job(cronjob: Object, scheduled: datetime.datetime) -> Object:

@@ -51,3 +51,41 @@ def test_budget_percentages_round_as_upstream():
     assert scaled("50%", 3, round_up=True) == 2
     assert scaled("34%", 3, round_up=True) == 2
     assert scaled(2, 10, round_up=True) == 2
+
+
+async def test_forbid_skips_a_run_while_one_is_active_and_keeps_the_time_due():
+    from control_plane.controllers.cronjob import CronJobController
+    from tests.unit.test_controllers import RecordingAPI, feed
+
+    api = RecordingAPI()
+    controller = CronJobController(api)  # type: ignore[arg-type]
+    cronjob = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "backup", "namespace": "default", "uid": "cj-1",
+                     "creationTimestamp": "2020-01-01T00:00:00Z"},
+        "spec": {"schedule": "* * * * *", "concurrencyPolicy": "Forbid",
+                 "jobTemplate": {"spec": {"template": {"spec": {}}}}},
+        "status": {},
+    }  # fmt: skip
+    running = {
+        "metadata": {"name": "backup-1", "namespace": "default", "uid": "j-1",
+                     "ownerReferences": [{"kind": "CronJob", "name": "backup", "uid": "cj-1",
+                                          "controller": True}]},
+        "status": {"active": 1},
+    }  # fmt: skip
+    feed(controller.cronjobs, cronjob)
+    feed(controller.jobs, running)
+    await controller.reconcile("default/backup")
+    assert api.made("create") == []
+    [(_, _, patch)] = api.made("patch")
+    assert "lastScheduleTime" not in patch["status"] or patch["status"]["lastScheduleTime"] is None
+    assert patch["status"]["active"][0]["name"] == "backup-1"
+    # Allow starts one at once, named for the minute it was due.
+    cronjob["spec"]["concurrencyPolicy"] = "Allow"  # type: ignore[index]
+    feed(controller.cronjobs, cronjob)
+    await controller.reconcile("default/backup")
+    [(_, path, job)] = api.made("create")
+    assert path == "/apis/batch/v1/namespaces/default/jobs"
+    assert job["metadata"]["ownerReferences"][0]["uid"] == "cj-1"
+    assert api.made("patch")[-1][2]["status"]["lastScheduleTime"]
