@@ -74,6 +74,8 @@ class DefaultPreemption:
 
     def _victims(self, pod: PodInfo, node: NodeInfo, budgets: list[Object]) -> Candidate | None:
         mine = priority_of(pod.pod)
+        if not any(priority_of(info.pod) < mine for info in node.pods.values()):
+            return None  # nothing here may make room (the common case: priority 0)
         trial = NodeInfo(node.node)
         lower: list[PodInfo] = []
         for info in node.pods.values():
