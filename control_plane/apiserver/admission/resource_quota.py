@@ -130,7 +130,9 @@ class QuotaAdmission:
         version = int(meta.resource_version(quota) or 0)
         ledger = self._ledgers.get(key)
         if ledger is not None and (version <= ledger.seen or version in ledger.ours):
-            ledger.seen = max(ledger.seen, version)
+            if version > ledger.seen:  # our own write come back: forget the older ones
+                ledger.seen = version
+                ledger.ours.difference_update({v for v in ledger.ours if v <= version})
             return ledger
         if not status.get("hard"):
             return None
