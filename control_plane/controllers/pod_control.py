@@ -74,9 +74,7 @@ def is_active(pod: Object) -> bool:
     return not is_terminating(pod) and not is_finished(pod)
 
 
-def is_ready(pod: Object) -> bool:
-    ready = meta.condition(pod, "Ready")
-    return bool(ready and ready.get("status") == "True")
+is_ready = meta.is_ready
 
 
 def is_available(pod: Object, min_ready_seconds: int, now: datetime.datetime) -> bool:

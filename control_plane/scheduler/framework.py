@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
 from ku7s.api import meta
+from ku7s.api.pod_resources import pod_resources
 from ku7s.api.quantity import parse_quantity
 
 Object = dict[str, Any]
@@ -21,19 +22,8 @@ DEFAULT_SCORING_REQUEST = {"cpu": Decimal("0.1"), "memory": Decimal(200 * 1024 *
 
 
 def pod_requests(pod: Object) -> dict[str, Decimal]:
-    """The resources a pod holds: its containers' requests summed, or the largest init
-    container's request when that is more, plus the pod overhead."""
-    spec = pod.get("spec") or {}
-    total: dict[str, Decimal] = {}
-    for container in spec.get("containers") or []:
-        for name, value in ((container.get("resources") or {}).get("requests") or {}).items():
-            total[name] = total.get(name, Decimal(0)) + parse_quantity(value)
-    for container in spec.get("initContainers") or []:
-        for name, value in ((container.get("resources") or {}).get("requests") or {}).items():
-            total[name] = max(total.get(name, Decimal(0)), parse_quantity(value))
-    for name, value in (spec.get("overhead") or {}).items():
-        total[name] = total.get(name, Decimal(0)) + parse_quantity(value)
-    return total
+    """The resources a pod holds on its node."""
+    return pod_resources(pod, "requests")
 
 
 def scoring_requests(pod: Object) -> dict[str, Decimal]:

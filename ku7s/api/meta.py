@@ -77,6 +77,10 @@ def condition(obj: Object, kind: str) -> Object | None:
     return None
 
 
-def is_node_ready(node: Object) -> bool:
-    ready = condition(node, "Ready")
+def is_ready(obj: Object) -> bool:
+    """A pod's or a node's Ready condition is True."""
+    ready = condition(obj, "Ready")
     return bool(ready and ready.get("status") == "True")
+
+
+is_node_ready = is_ready

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ku7s.api.quantity import QuantityError, parse_quantity
+from ku7s.api.pod_resources import amount, pod_resources
 
 Object = dict[str, Any]
 
@@ -32,29 +32,8 @@ def count_name(plural: str, group: str) -> str:
     return f"count/{plural}.{group}" if group else f"count/{plural}"
 
 
-def _quantity(value: Any) -> Decimal:
-    try:
-        return parse_quantity(value)
-    except (QuantityError, AttributeError, TypeError):
-        return Decimal(0)
-
-
 def pod_is_terminal(pod: Object) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-
-
-def pod_resources(pod: Object, part: str) -> dict[str, Decimal]:
-    """The pod's requests or limits: its containers' sum, or its largest init container
-    where that is larger (upstream's PodRequests)."""
-    spec = pod.get("spec") or {}
-    total: dict[str, Decimal] = {}
-    for container in spec.get("containers") or []:
-        for name, value in ((container.get("resources") or {}).get(part) or {}).items():
-            total[name] = total.get(name, Decimal(0)) + _quantity(value)
-    for container in spec.get("initContainers") or []:
-        for name, value in ((container.get("resources") or {}).get(part) or {}).items():
-            total[name] = max(total.get(name, Decimal(0)), _quantity(value))
-    return total
 
 
 def is_best_effort(pod: Object) -> bool:
@@ -90,7 +69,7 @@ def usage(plural: str, group: str, obj: Object) -> dict[str, Decimal]:
         storage = (
             ((obj.get("spec") or {}).get("resources") or {}).get("requests", {}).get("storage")
         )
-        used["requests.storage"] = _quantity(storage)
+        used["requests.storage"] = amount(storage)
     return used
 
 

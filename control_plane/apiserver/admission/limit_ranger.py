@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from control_plane.apiserver import errors
 from control_plane.apiserver.following import Mirror
 from ku7s.api import meta
+from ku7s.api.pod_resources import pod_resources
 from ku7s.api.quantity import QuantityError, parse_quantity
-from ku7s.api.quota import pod_resources
 
 if TYPE_CHECKING:
     from control_plane.apiserver.kinds.base import Kind

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from control_plane.apiserver import errors
 from control_plane.apiserver.following import Mirror
 from ku7s.api import meta
-from ku7s.api.quantity import QuantityError, parse_quantity
+from ku7s.api.pod_resources import amount
 from ku7s.api.quota import COMPUTE, format_quantity, quota_covers, usage
 
 if TYPE_CHECKING:
@@ -35,15 +35,8 @@ Key = tuple[str, str]
 log = logging.getLogger("kube-apiserver")
 
 
-def _parse(value: Any) -> Decimal:
-    try:
-        return parse_quantity(value)
-    except (QuantityError, AttributeError, TypeError):
-        return Decimal(0)
-
-
 def _amounts(values: Any) -> dict[str, Decimal]:
-    return {name: _parse(v) for name, v in (values or {}).items()}
+    return {name: amount(v) for name, v in (values or {}).items()}
 
 
 def _listed(values: dict[str, Decimal]) -> str:

@@ -15,11 +15,6 @@ MAX_DISRUPTED_PODS = 2000
 VIOLATION = "Cannot evict pod as it would violate the pod's disruption budget."
 
 
-def _is_ready(pod: Object) -> bool:
-    ready = meta.condition(pod, "Ready")
-    return bool(ready and ready.get("status") == "True")
-
-
 def _too_many_requests(cause: str) -> errors.APIError:
     return errors.APIError(
         429,
@@ -85,7 +80,7 @@ class EvictionREST:
     def _unhealthy_may_go(budget: Object, pod: Object) -> bool:
         """An unready pod leaves without using up the budget when the app is healthy
         enough anyway (IfHealthyBudget), or always (AlwaysAllow)."""
-        if _is_ready(pod):
+        if meta.is_ready(pod):
             return False
         spec, status = budget.get("spec") or {}, budget.get("status") or {}
         if spec.get("unhealthyPodEvictionPolicy") == "AlwaysAllow":
