@@ -2,7 +2,8 @@
 default service accounts, the ``kubernetes`` Service pointing at this apiserver, the
 ``kube-root-ca.crt`` ConfigMap of every namespace (the CA pods verify the API with), and the
 ``kube-proxy`` ConfigMap (as kubeadm writes it) from which every kube-proxy reads the
-cluster's pod network, and the two system priority classes."""
+cluster's pod network, the two system priority classes, and the default StorageClass
+``standard`` (node-local directories, as kind's)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from control_plane.apiserver import errors
 from control_plane.apiserver.kinds.namespace import root_ca_config_map
 from control_plane.apiserver.kinds.priority_class import SYSTEM_PRIORITY_CLASSES
 from control_plane.apiserver.registry import ListOptions, Registry
+from ku7s.api import meta
+from ku7s.api import persistent_volumes as pv
 
 log = logging.getLogger("kube-apiserver")
 
@@ -42,6 +45,26 @@ async def ensure_default_namespaces(registry: Registry) -> None:
 async def ensure_system_priority_classes(registry: Registry) -> None:
     for priority_class in SYSTEM_PRIORITY_CLASSES:
         await _ensure(registry, "priorityclasses", "", dict(priority_class), "scheduling.k8s.io")
+
+
+#: kind's default class, served by ku7s' own local-path provisioner.
+STANDARD_STORAGE_CLASS = {
+    "apiVersion": "storage.k8s.io/v1",
+    "kind": "StorageClass",
+    "metadata": {
+        "name": "standard",
+        "annotations": {pv.DEFAULT_CLASS: "true"},
+    },
+    "provisioner": pv.LOCAL_PATH_PROVISIONER,
+    "reclaimPolicy": "Delete",
+    "volumeBindingMode": pv.WAIT_FOR_FIRST_CONSUMER,
+}
+
+
+async def ensure_default_storage_class(registry: Registry) -> None:
+    await _ensure(
+        registry, "storageclasses", "", meta.clone(STANDARD_STORAGE_CLASS), "storage.k8s.io"
+    )
 
 
 async def ensure_root_ca_config_maps(registry: Registry, ca_pem: str) -> None:

@@ -12,6 +12,7 @@ import grpc
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from control_plane.apiserver.admission.default_storage_class import DefaultStorageClass
 from control_plane.apiserver.admission.limit_ranger import LimitRanger
 from control_plane.apiserver.admission.policies.plugin import PolicyAdmission
 from control_plane.apiserver.admission.priority import PriorityAdmission
@@ -20,6 +21,7 @@ from control_plane.apiserver.admission.resource_quota import QuotaAdmission
 from control_plane.apiserver.admission.runtime_class import RuntimeClassAdmission
 from control_plane.apiserver.admission.scale_targets import ScaleTargetCheck
 from control_plane.apiserver.admission.service_account import ServiceAccountAdmission
+from control_plane.apiserver.admission.storage_protection import StorageProtection
 from control_plane.apiserver.admission.webhooks.client import WebhookClient
 from control_plane.apiserver.admission.webhooks.plugin import WebhookAdmission
 from control_plane.apiserver.aggregation.api_services import APIServices
@@ -34,6 +36,7 @@ from control_plane.apiserver.authorization.policy_reconciler import reconcile_bo
 from control_plane.apiserver.authorization.rbac import RBACAuthorizer
 from control_plane.apiserver.bootstrap import (
     ensure_default_namespaces,
+    ensure_default_storage_class,
     ensure_kube_proxy_config,
     ensure_kubernetes_service,
     ensure_root_ca_config_maps,
@@ -132,6 +135,7 @@ class APIServer:
         )
         await ensure_default_namespaces(registry)
         await ensure_system_priority_classes(registry)
+        await ensure_default_storage_class(registry)
         await ensure_root_ca_config_maps(registry, ca_pem.decode())
         await reconcile_bootstrap_policy(registry)
         rbac = RBACAuthorizer(registry)
@@ -158,8 +162,9 @@ class APIServer:
         service_accounts, escalation = registry.admission
         # Upstream's order: LimitRanger, ServiceAccount, Priority, ..., the webhooks; quota last.
         registry.admission[:] = [
-            limit_ranger, service_accounts, priorities, RuntimeClassAdmission(),
-            ScaleTargetCheck(), escalation, webhooks,
+            limit_ranger, service_accounts, priorities, DefaultStorageClass(),
+            StorageProtection(), RuntimeClassAdmission(), ScaleTargetCheck(), escalation,
+            webhooks,
         ]  # fmt: skip
         registry.validation += [policies, webhooks, quotas]
         await ensure_kubernetes_service(

@@ -26,6 +26,9 @@ from control_plane.controllers.replication_controller import ReplicationControll
 from control_plane.controllers.resource_quota import ResourceQuotaController
 from control_plane.controllers.serviceaccount_tokens import ServiceAccountTokenController
 from control_plane.controllers.statefulset import StatefulSetController
+from control_plane.controllers.volumes.binder import PersistentVolumeBinder
+from control_plane.controllers.volumes.local_path import LocalPathProvisioner
+from control_plane.controllers.volumes.protection import StorageProtectionController
 from control_plane.service_account_tokens import ServiceAccountTokens
 from control_plane.state_metrics.chaos_faults import ChaosFaultMetrics
 from ku7s.client.controller import Controller, run_all
@@ -43,6 +46,8 @@ QUEUE_NAMES = {
     "replicationcontroller": "replicationmanager",
     "resourcequota": "resource_quota_controller_resource_changes",
     "horizontalpodautoscaler": "horizontalpodautoscaler",
+    "persistentvolume-binder": "volumes",
+    "storage-protection": "pvcprotection",
 }
 
 
@@ -86,6 +91,9 @@ class ControllerManager:
             EndpointsController(self._client, informers),
             EndpointSliceController(self._client, informers),
             ClusterRoleAggregationController(self._client, informers),
+            PersistentVolumeBinder(self._client, informers),
+            LocalPathProvisioner(self._client, informers),
+            StorageProtectionController(self._client, informers),
         ]
         if self._service_account_tokens is not None:
             controllers.append(
