@@ -18,7 +18,7 @@ from control_plane.controllers.pod_owner import (
 )
 from ku7s.api import meta
 from ku7s.client.informer import InformerFactory
-from ku7s.client.rest import APIClient
+from ku7s.client.rest import APIClient, APIStatusError
 
 Object = dict[str, Any]
 
@@ -49,7 +49,49 @@ def stateful_pod(sts: Object, index: int, revision: str) -> Object:
     pod["spec"]["hostname"] = name
     if spec.get("serviceName"):
         pod["spec"]["subdomain"] = spec["serviceName"]
+    claimed = {meta.name_of(t): claim_name(sts, t, index) for t in claim_templates(sts)}
+    if claimed:
+        volumes = [v for v in pod["spec"].get("volumes") or [] if v.get("name") not in claimed]
+        volumes += [
+            {"name": volume, "persistentVolumeClaim": {"claimName": claim}}
+            for volume, claim in claimed.items()
+        ]
+        pod["spec"]["volumes"] = volumes
     return pod
+
+
+def claim_templates(sts: Object) -> list[Object]:
+    return list((sts.get("spec") or {}).get("volumeClaimTemplates") or [])
+
+
+def claim_name(sts: Object, template: Object, index: int) -> str:
+    """<template>-<set>-<ordinal>, as upstream names a stateful pod's claims."""
+    return f"{meta.name_of(template)}-{meta.name_of(sts)}-{index}"
+
+
+def stateful_claim(sts: Object, template: Object, index: int) -> Object:
+    """A claim of a set's pod from its template: the template's labels and the set's
+    selector labels; owned by the set only when its retention policy deletes claims with
+    it (the default keeps them, so data outlives the set)."""
+    spec = sts.get("spec") or {}
+    labels = dict(meta.labels_of(template))
+    labels.update((spec.get("selector") or {}).get("matchLabels") or {})
+    metadata: Object = {
+        "name": claim_name(sts, template, index),
+        "namespace": meta.namespace_of(sts),
+        "labels": labels,
+    }
+    if meta.annotations_of(template):
+        metadata["annotations"] = dict(meta.annotations_of(template))
+    retention = spec.get("persistentVolumeClaimRetentionPolicy") or {}
+    if retention.get("whenDeleted") == "Delete":
+        metadata["ownerReferences"] = [{**pc.controller_ref(sts), "controller": False}]
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": metadata,
+        "spec": meta.clone(template.get("spec") or {}),
+    }
 
 
 class StatefulSetController(PodOwnerController):
@@ -108,11 +150,13 @@ class StatefulSetController(PodOwnerController):
         missing = [i for i in range(replicas) if i not in by_index]
         if missing:
             if parallel:
+                await self._create_claims(sts, missing)
                 pods = [stateful_pod(sts, i, revision) for i in missing]
                 await self._scaler.create(key, namespace, pods)
                 return
             first = missing[0]
             if all(pc.is_ready(by_index[i]) for i in range(first) if i in by_index):
+                await self._create_claims(sts, [first])
                 await self._scaler.create(key, namespace, [stateful_pod(sts, first, revision)])
             return
         extra = sorted((i for i in by_index if i >= replicas), reverse=True)
@@ -132,6 +176,17 @@ class StatefulSetController(PodOwnerController):
             if meta.labels_of(by_index[i]).get(REVISION_LABEL) != revision:
                 await self._scaler.delete(key, [by_index[i]])
                 return
+
+    async def _create_claims(self, sts: Object, indexes: list[int]) -> None:
+        """The claims of the pods about to be made; those that exist are kept as they are."""
+        path = f"/api/v1/namespaces/{meta.namespace_of(sts)}/persistentvolumeclaims"
+        for index in indexes:
+            for template in claim_templates(sts):
+                try:
+                    await self.client.create(path, stateful_claim(sts, template, index))
+                except APIStatusError as e:
+                    if e.code != 409:
+                        raise
 
     async def _write_status(
         self, sts: Object, by_index: dict[int, Object], replicas: int, revision: str

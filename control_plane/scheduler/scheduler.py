@@ -20,8 +20,10 @@ from control_plane.scheduler.cache import SchedulerCache
 from control_plane.scheduler.framework import Framework, PodInfo, Verdict
 from control_plane.scheduler.metrics import SchedulerMetrics
 from control_plane.scheduler.plugins import default_filters, default_scores
+from control_plane.scheduler.plugins.volume_binding import BindingTimedOut, VolumeBinding
 from control_plane.scheduler.preemption import Candidate, DefaultPreemption
 from control_plane.scheduler.queue import SchedulingQueue
+from control_plane.scheduler.volume_catalog import VolumeCatalog
 from ku7s.api import meta
 from ku7s.client.events import EventRecorder
 from ku7s.client.informer import Informer
@@ -52,7 +54,11 @@ class Scheduler:
     ) -> None:
         self._client = client
         self.name = name
-        self._framework = framework or Framework(default_filters(), default_scores())
+        self.volumes = VolumeCatalog(client)
+        self._volume_binding = VolumeBinding(self.volumes)
+        self._framework = framework or Framework(
+            [*default_filters(), self._volume_binding], default_scores()
+        )
         self._preemption = DefaultPreemption(self._framework.filters)
         self.cache = SchedulerCache()
         self.queue = SchedulingQueue()
@@ -69,6 +75,9 @@ class Scheduler:
         self._budgets = Informer(client, "/apis/policy/v1/poddisruptionbudgets")
         self._pods.on_change(self._on_pod)
         self._nodes.on_change(self._on_node)
+        for informer in self.volumes.informers:
+            # A claim, volume or class that appears may let a waiting pod fit.
+            informer.on_change(lambda _, __: self.queue.move_all_unschedulable())
         self.bound = 0
 
     # -- informer handlers --
@@ -112,9 +121,10 @@ class Scheduler:
             group.create_task(self._nodes.run(stop))
             group.create_task(self._pods.run(stop))
             group.create_task(self._budgets.run(stop))
-            await self._nodes.synced.wait()
-            await self._pods.synced.wait()
-            await self._budgets.synced.wait()
+            for informer in self.volumes.informers:
+                group.create_task(informer.run(stop))
+            for informer in (self._nodes, self._pods, self._budgets, *self.volumes.informers):
+                await informer.synced.wait()
             log.info("%s: caches synced; scheduling", self.name)
             loop = group.create_task(self._schedule_loop())
             flusher = group.create_task(self._flush_loop())
@@ -166,6 +176,15 @@ class Scheduler:
             "metadata": {"name": name, "namespace": namespace, "uid": uid},
             "target": {"apiVersion": "v1", "kind": "Node", "name": node},
         }
+        try:
+            await self._volume_binding.pre_bind(self._client, pod, node)
+        except (BindingTimedOut, APIStatusError, aiohttp.ClientError, OSError) as e:
+            self.metrics.result("error", started)
+            self.cache.forget(uid)
+            self.queue.retry_later(pod)
+            message = f'running PreBind plugin "VolumeBinding": {e}'
+            self._events.record(pod, "Warning", "FailedScheduling", message)
+            return
         async with self._binding:
             try:
                 await self._client.create(

@@ -28,6 +28,17 @@ CLAIM_PROTECTION = "kubernetes.io/pvc-protection"
 VOLUME_PROTECTION = "kubernetes.io/pv-protection"
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 WAIT_FOR_FIRST_CONSUMER = "WaitForFirstConsumer"
+#: The volume sources a PersistentVolume may have (exactly one).
+VOLUME_SOURCES = (
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "hostPath",
+    "nfs",
+    "iscsi",
+    "fc",
+    "local",
+    "csi",
+)
 
 
 def storage_of(quantities: Object | None) -> Decimal:

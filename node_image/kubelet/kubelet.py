@@ -16,6 +16,7 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from ku7s.aio import sleep_unless
+from ku7s.api.persistent_volumes import LOCAL_PATH_ROOT
 from ku7s.metrics.endpoint import MetricsEndpoint
 from ku7s.rpc import node_pb2, node_pb2_grpc
 from node_image.kubelet import cni
@@ -23,6 +24,7 @@ from node_image.kubelet.cgroups import PodCgroups
 from node_image.kubelet.credentials import Credentials, CredentialStore, JoinRefused
 from node_image.kubelet.cri import CRIClient
 from node_image.kubelet.images import ImagePreloader
+from node_image.kubelet.local_volumes import LocalVolumeSweeper
 from node_image.kubelet.metrics import KubeletMetrics
 from node_image.kubelet.node_info import NodeSettings, registration
 from node_image.kubelet.object_source import FetchedObjects
@@ -131,6 +133,8 @@ class Kubelet:
             reporter = Reporter(on_phase=self._metrics.pod_phase)
             manager, view = self._pods(reg, channel, reporter)
             background.append(asyncio.create_task(view.run(stop)))
+            sweeper = LocalVolumeSweeper(Path(LOCAL_PATH_ROOT), FetchedObjects(channel, ttl=0))
+            background.append(asyncio.create_task(sweeper.run(stop)))
             # Off the path to Ready: the API is only needed once pods run.
             api = asyncio.create_task(self._serve(manager, view, stop))
             while not stop.is_set():

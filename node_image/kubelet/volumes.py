@@ -1,9 +1,10 @@
 """A pod's volumes on the node: directories under the kubelet's pod directory that the
 containers' mounts point at.
 
-emptyDir (on disk, or tmpfs for medium Memory), hostPath (with its type checks), and the
+emptyDir (on disk, or tmpfs for medium Memory), hostPath (with its type checks), the
 file volumes (configMap, secret, downwardAPI, projected), written atomically and kept up
-to date by refresh().
+to date by refresh(), and claims (persistentVolumeClaim) whose volume is a directory of
+this node (hostPath or local).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import stat
 from pathlib import Path
 from typing import Any, Protocol
 
+from ku7s.api.persistent_volumes import LOCAL_PATH_ROOT, VOLUME_SOURCES
 from ku7s.api.quantity import parse_quantity
 from node_image.kubelet import atomic_writer
 from node_image.kubelet.environment import ConfigError, ObjectSource, field_value, resource_value
@@ -102,6 +104,8 @@ class PodVolumes:
     ) -> Path:
         if kind == "hostPath":
             return _host_path(source)
+        if kind == "persistentVolumeClaim":
+            return await self._claimed(pod, source)
         if kind not in _PLUGIN_DIRS:
             raise VolumeError(
                 f'volume "{name}": {kind or "this"} volumes are not supported by ku7s'
@@ -116,6 +120,29 @@ class PodVolumes:
         else:
             directory.mkdir(parents=True, exist_ok=True)  # optional and missing: empty
         return directory
+
+    async def _claimed(self, pod: Object, source: Object) -> Path:
+        """The directory of the volume bound to the claim."""
+        namespace, claim_name = pod["metadata"].get("namespace", ""), source.get("claimName", "")
+        claim = await self._objects.get("persistentvolumeclaims", namespace, claim_name)
+        if claim is None:
+            raise ConfigError(f'persistentvolumeclaim "{claim_name}" not found')
+        volume_name = (claim.get("spec") or {}).get("volumeName")
+        if not volume_name or (claim.get("status") or {}).get("phase") != "Bound":
+            raise ConfigError(f'persistentvolumeclaim "{claim_name}" is not bound')
+        volume = await self._objects.get("persistentvolumes", "", volume_name)
+        if volume is None:
+            raise ConfigError(f'persistentvolume "{volume_name}" not found')
+        spec = volume.get("spec") or {}
+        if "hostPath" in spec:
+            path = _host_path(spec["hostPath"] or {})
+            if path.parent == Path(LOCAL_PATH_ROOT):
+                path.chmod(0o777)  # as kind's provisioner: any pod user may write
+            return path
+        if "local" in spec:
+            return _host_path({"path": (spec["local"] or {}).get("path", ""), "type": "Directory"})
+        kind = next((k for k in VOLUME_SOURCES if k in spec), "this kind of")
+        raise ConfigError(f"{kind} persistent volumes are not supported by ku7s")
 
     async def _payload(
         self, pod: Object, kind: str, source: Object

@@ -250,6 +250,12 @@ _CONTROLLER_MANAGER = [
     rule(["*"], ["*"], ["list", "watch"]),
     rule([""], ["serviceaccounts/token"], ["create"]),
 ]  # fmt: skip
+#: What the scheduler's volume binding needs besides reading: naming the node on a claim.
+_VOLUME_SCHEDULER = [
+    rule([""], ["persistentvolumes"], ["get", "list", "patch", "update", "watch"]),
+    rule(["storage.k8s.io"], ["storageclasses"], READ),
+    rule([""], ["persistentvolumeclaims"], ["get", "list", "patch", "update", "watch"]),
+]  # fmt: skip
 _LEADER_LOCKING = [
     rule(["coordination.k8s.io"], ["leases", "leasecandidates"],
          ["create", "get", "list", "update", "watch"]),
@@ -305,6 +311,7 @@ def cluster_roles() -> list[Object]:
         cluster_role("system:monitoring", _MONITORING),
         cluster_role("system:kube-scheduler", _SCHEDULER),
         cluster_role("system:kube-controller-manager", _CONTROLLER_MANAGER),
+        cluster_role("system:volume-scheduler", _VOLUME_SCHEDULER),
         # ku7s runs every controller under the controller manager's one identity, so that
         # identity holds what upstream's per-controller roles hold between them.
         cluster_role("ku7s:controller-manager", _EVERYTHING),
@@ -358,6 +365,9 @@ def cluster_role_bindings() -> list[Object]:
         ),
         binding("system:monitoring", "system:monitoring", [group("system:monitoring")]),
         binding("system:kube-scheduler", "system:kube-scheduler", [user("system:kube-scheduler")]),
+        binding(
+            "system:volume-scheduler", "system:volume-scheduler", [user("system:kube-scheduler")]
+        ),
         binding(
             "system:kube-controller-manager",
             "system:kube-controller-manager",

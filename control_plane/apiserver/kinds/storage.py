@@ -12,22 +12,12 @@ from control_plane.apiserver.resources import ResourceType
 from control_plane.apiserver.tables import Column
 from ku7s.api import meta
 from ku7s.api.field_errors import FieldErrors
+from ku7s.api.persistent_volumes import DEFAULT_CLASS, VOLUME_SOURCES
 
 ACCESS_MODES = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
 RECLAIM_POLICIES = ("Delete", "Recycle", "Retain")
 VOLUME_MODES = ("Block", "Filesystem")
 BINDING_MODES = ("Immediate", "WaitForFirstConsumer")
-DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
-VOLUME_SOURCES = (
-    "gcePersistentDisk",
-    "awsElasticBlockStore",
-    "hostPath",
-    "nfs",
-    "iscsi",
-    "fc",
-    "local",
-    "csi",
-)
 
 _ACCESS_SHORT = {
     "ReadWriteOnce": "RWO",
@@ -229,7 +219,7 @@ class StorageClassKind(Kind):
 
     def row(self, obj: Object) -> list[Any]:
         name = meta.name_of(obj)
-        if meta.annotations_of(obj).get(DEFAULT_CLASS_ANNOTATION) == "true":
+        if meta.annotations_of(obj).get(DEFAULT_CLASS) == "true":
             name += " (default)"
         return [
             name,

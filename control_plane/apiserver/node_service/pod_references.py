@@ -1,4 +1,4 @@
-"""What a pod references by name: the Secrets and ConfigMaps a node may read for it.
+"""What a pod references by name: the Secrets, ConfigMaps and claims a node may read for it.
 
 Upstream's Node authorizer keeps a graph of these edges; here the node's pods in the
 namespace are read when a kubelet asks, which its short cache keeps rare.
@@ -17,6 +17,8 @@ def _volume_references(volume: Object) -> Iterator[tuple[str, str]]:
         yield "secrets", (volume["secret"] or {}).get("secretName", "")
     if "configMap" in volume:
         yield "configmaps", (volume["configMap"] or {}).get("name", "")
+    if "persistentVolumeClaim" in volume:
+        yield "persistentvolumeclaims", (volume["persistentVolumeClaim"] or {}).get("claimName", "")
     for source in (volume.get("projected") or {}).get("sources") or []:
         if "secret" in source:
             yield "secrets", (source["secret"] or {}).get("name", "")
@@ -39,7 +41,7 @@ def _container_references(container: Object) -> Iterator[tuple[str, str]]:
 
 
 def pod_references(pod: Object) -> set[tuple[str, str]]:
-    """(plural, name) of every Secret and ConfigMap the pod names."""
+    """(plural, name) of every Secret, ConfigMap and claim the pod names."""
     spec = pod.get("spec") or {}
     found: set[tuple[str, str]] = set()
     for volume in spec.get("volumes") or []:

@@ -27,6 +27,7 @@ from control_plane.service_account_tokens import (
     ServiceAccountTokens,
 )
 from ku7s.api import meta
+from ku7s.api import persistent_volumes as pv
 from ku7s.api.validation import dns1123_label_errors
 from ku7s.pki import CertificateAuthority, CertificateRequestError
 from ku7s.rpc import node_pb2, node_pb2_grpc
@@ -36,7 +37,7 @@ log = logging.getLogger("node-service")
 NODE_USER_PREFIX = "system:node:"
 NODES_GROUP = "system:nodes"
 #: What a kubelet may read through Fetch.
-FETCHABLE = ("configmaps", "secrets", "services")
+FETCHABLE = ("configmaps", "secrets", "services", "persistentvolumeclaims", "persistentvolumes")
 
 
 @dataclass(frozen=True)
@@ -215,9 +216,13 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"nodes may not read {request.resource!r}; only {', '.join(FETCHABLE)}",
             )
-        if request.resource != "services" and not await self._referenced(
-            str(node), request.resource, request.namespace, request.name
-        ):
+        if request.resource == "persistentvolumes":
+            allowed = await self._volume_readable(str(node), request.name)
+        else:
+            allowed = request.resource == "services" or await self._referenced(
+                str(node), request.resource, request.namespace, request.name
+            )
+        if not allowed:
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"node {node!r} may read only the {request.resource} of pods bound to it: "
@@ -252,6 +257,24 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             return False
         return any(
             (resource, name) in pod_references(pod) for pod in await self._pods_on(node, namespace)
+        )
+
+    async def _volume_readable(self, node: str, name: str) -> bool:
+        """A volume pinned to the node, one a pod there uses through its claim, or one that
+        does not exist (the kubelet learns it is gone, and frees its directory)."""
+        if not name:
+            return False
+        volume = await self._registry.find(self._registry.kinds.get("persistentvolumes"), "", name)
+        if volume is None:
+            return True
+        found = await self._registry.find(self._registry.kinds.get("nodes"), "", node)
+        if found is not None and pv.volume_fits_node(volume, found):
+            required = ((volume.get("spec") or {}).get("nodeAffinity") or {}).get("required")
+            if required:
+                return True
+        ref = (volume.get("spec") or {}).get("claimRef") or {}
+        return bool(ref) and await self._referenced(
+            node, "persistentvolumeclaims", ref.get("namespace", ""), ref.get("name", "")
         )
 
     async def RequestToken(
