@@ -50,6 +50,13 @@ class _VolumeKind(Kind):
     def initial_status(self, obj: Object) -> Object:
         return {"phase": "Pending"}
 
+    @staticmethod
+    def phase_cell(obj: Object) -> str:
+        """The phase, or Terminating once deletion began (as kubectl's printers)."""
+        if obj["metadata"].get("deletionTimestamp"):
+            return "Terminating"
+        return str((obj.get("status") or {}).get("phase", ""))
+
     def default(self, obj: Object) -> None:
         spec = obj.get("spec")
         if isinstance(spec, dict):
@@ -116,7 +123,7 @@ class PersistentVolumeKind(_VolumeKind):
             (spec.get("capacity") or {}).get("storage", ""),
             access_modes_cell(spec.get("accessModes")),
             spec.get("persistentVolumeReclaimPolicy", ""),
-            status.get("phase", ""),
+            self.phase_cell(obj),
             f"{claim.get('namespace')}/{claim.get('name')}" if claim else "",
             spec.get("storageClassName", ""),
             spec.get("volumeAttributesClassName") or "<unset>",
@@ -177,7 +184,7 @@ class PersistentVolumeClaimKind(_VolumeKind):
         spec, status = obj.get("spec") or {}, obj.get("status") or {}
         return [
             meta.name_of(obj),
-            status.get("phase", ""),
+            self.phase_cell(obj),
             spec.get("volumeName", ""),
             (status.get("capacity") or {}).get("storage", ""),
             access_modes_cell(status.get("accessModes")),
