@@ -1,0 +1,248 @@
+"""Persistent volumes on real nodes: the default class `standard` provisions a directory
+on the pod's node, a StatefulSet's pods find their data again after deletion, deleting a
+claim frees the disk (and waits while a pod uses it), static volumes bind by selector and
+are Released under Retain, and claims that can never bind say why."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ku7s.api.persistent_volumes import LOCAL_PATH_ROOT
+from tests.e2e.conftest import Cluster, unique
+
+
+@pytest.fixture
+def ns(cluster: Cluster) -> Iterator[str]:
+    with cluster.namespace("vol") as name:
+        yield name
+
+
+def apply(cluster: Cluster, ns: str, manifest: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{unique('m')}.yaml"
+    path.write_text(textwrap.dedent(manifest))
+    cluster.kubectl("apply", "-n", ns, "-f", str(path))
+
+
+def node_directories(node: str) -> list[str]:
+    """What the node holds under the local-path root (a real `ls` in its container)."""
+    result = subprocess.run(
+        ["docker", "exec", node, "ls", "-1", LOCAL_PATH_ROOT],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    return result.stdout.split()
+
+
+def events_of(cluster: Cluster, ns: str, name: str) -> list[dict]:
+    return cluster.get_json("events", "-n", ns, "--field-selector", f"involvedObject.name={name}")[
+        "items"
+    ]
+
+
+STATEFUL = """
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 2
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: c
+        image: busybox
+        command: ["sh", "-c", "hostname >> /data/boots; sleep 3600"]
+        volumeMounts: [{name: data, mountPath: /data}]
+  volumeClaimTemplates:
+  - metadata: {name: data, labels: {kept: "yes"}}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 100Mi}}
+"""
+
+
+def test_a_stateful_set_keeps_its_data_across_pod_deletion_and_frees_it_with_its_claims(
+    cluster: Cluster, ns: str, tmp_path: Path
+):
+    apply(cluster, ns, STATEFUL, tmp_path)
+    cluster.kubectl("rollout", "status", "statefulset/db", "-n", ns, "--timeout=90s", timeout=100)
+    claims = cluster.get_json("pvc", "-n", ns)["items"]
+    assert sorted(c["metadata"]["name"] for c in claims) == ["data-db-0", "data-db-1"]
+    for claim in claims:
+        assert claim["status"]["phase"] == "Bound"
+        assert claim["spec"]["storageClassName"] == "standard"  # the default class
+        assert claim["metadata"]["labels"] == {"kept": "yes", "app": "db"}
+    volume_name = next(
+        c["spec"]["volumeName"] for c in claims if c["metadata"]["name"] == "data-db-0"
+    )
+    volume = cluster.get_json("pv", volume_name)
+    assert volume["spec"]["claimRef"]["name"] == "data-db-0"
+    assert volume["spec"]["persistentVolumeReclaimPolicy"] == "Delete"
+    pod = cluster.get_json("pod", "db-0", "-n", ns)
+    node = pod["spec"]["nodeName"]
+    pinned = volume["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]
+    assert pinned["matchExpressions"][0]["values"] == [node]
+    directory = volume["spec"]["hostPath"]["path"].rsplit("/", 1)[-1]
+    assert directory in node_directories(node)
+
+    # The pod is deleted and made again: same node, same data.
+    old_uid = pod["metadata"]["uid"]
+    cluster.kubectl("delete", "pod", "db-0", "-n", ns, "--wait=false")
+
+    def replaced_and_ready() -> bool:
+        new = cluster.get_json("pod", "db-0", "-n", ns)
+        conditions = {c["type"]: c["status"] for c in new["status"].get("conditions", [])}
+        return new["metadata"]["uid"] != old_uid and conditions.get("Ready") == "True"
+
+    cluster.wait_for(replaced_and_ready, 60, interval=0.5, what="db-0 made again")
+    assert cluster.get_json("pod", "db-0", "-n", ns)["spec"]["nodeName"] == node
+    boots = cluster.kubectl("exec", "db-0", "-n", ns, "--", "cat", "/data/boots").stdout.split()
+    assert boots == ["db-0", "db-0"]
+
+    # A claim in use waits for its pod; once the set is gone, the disk is freed.
+    cluster.kubectl("delete", "pvc", "data-db-0", "-n", ns, "--wait=false")
+    claim = cluster.get_json("pvc", "data-db-0", "-n", ns)
+    assert claim["metadata"]["deletionTimestamp"]
+    assert "Terminating" in cluster.kubectl("get", "pvc", "data-db-0", "-n", ns).stdout
+    cluster.kubectl("delete", "statefulset", "db", "-n", ns)
+    cluster.kubectl("delete", "pvc", "--all", "-n", ns, "--timeout=60s", timeout=70)
+
+    def freed() -> bool:
+        gone = cluster.kubectl("get", "pv", volume_name, check=False).returncode != 0
+        return gone and directory not in node_directories(node)
+
+    cluster.wait_for(freed, 60, interval=0.5, what="the volume and its directory to go")
+
+
+def test_a_static_volume_binds_by_selector_and_is_released_under_retain(
+    cluster: Cluster, ns: str, tmp_path: Path
+):
+    name = unique("static")
+    apply(
+        cluster,
+        ns,
+        f"""
+        apiVersion: v1
+        kind: PersistentVolume
+        metadata: {{name: {name}, labels: {{tier: {name}}}}}
+        spec:
+          capacity: {{storage: 2Gi}}
+          accessModes: [ReadWriteOnce, ReadOnlyMany]
+          storageClassName: manual
+          hostPath: {{path: /tmp/{name}, type: DirectoryOrCreate}}
+        ---
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {{name: mine}}
+        spec:
+          storageClassName: manual
+          selector: {{matchLabels: {{tier: {name}}}}}
+          accessModes: [ReadWriteOnce]
+          resources: {{requests: {{storage: 1Gi}}}}
+        """,
+        tmp_path,
+    )
+    try:
+
+        def bound() -> bool:
+            return cluster.get_json("pvc", "mine", "-n", ns)["status"].get("phase") == "Bound"
+
+        cluster.wait_for(bound, 30, interval=0.3, what="the claim bound")
+        claim = cluster.get_json("pvc", "mine", "-n", ns)
+        assert claim["spec"]["volumeName"] == name
+        assert claim["status"]["capacity"] == {"storage": "2Gi"}  # the volume's, not asked
+        assert cluster.get_json("pv", name)["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+        cluster.kubectl("delete", "pvc", "mine", "-n", ns, "--timeout=30s", timeout=40)
+
+        def released() -> bool:
+            return cluster.get_json("pv", name)["status"].get("phase") == "Released"
+
+        cluster.wait_for(released, 30, interval=0.3, what="the volume Released")
+    finally:
+        cluster.kubectl("delete", "pv", name, "--wait=false", check=False)
+
+
+def test_claims_that_can_never_bind_stay_pending_and_say_why(
+    cluster: Cluster, ns: str, tmp_path: Path
+):
+    apply(
+        cluster,
+        ns,
+        """
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {name: no-class}
+        spec:
+          storageClassName: ""
+          accessModes: [ReadWriteOnce]
+          resources: {requests: {storage: 1Gi}}
+          selector: {matchLabels: {nothing: matches}}
+        ---
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {name: huge}
+        spec:
+          accessModes: [ReadWriteOnce]
+          resources: {requests: {storage: 100Pi}}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: wants-huge}
+        spec:
+          containers: [{name: c, image: busybox, command: [sleep, "3600"],
+                        volumeMounts: [{name: d, mountPath: /d}]}]
+          volumes: [{name: d, persistentVolumeClaim: {claimName: huge}}]
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: wants-missing}
+        spec:
+          containers: [{name: c, image: busybox, command: [sleep, "3600"],
+                        volumeMounts: [{name: d, mountPath: /d}]}]
+          volumes: [{name: d, persistentVolumeClaim: {claimName: nowhere}}]
+        """,
+        tmp_path,
+    )
+
+    def reason_of(name: str, reason: str) -> str:
+        found = [e["message"] for e in events_of(cluster, ns, name) if e["reason"] == reason]
+        return found[0] if found else ""
+
+    cluster.wait_for(
+        lambda: reason_of("no-class", "FailedBinding"), 30, interval=0.5, what="FailedBinding"
+    )
+    assert "no storage class is set" in reason_of("no-class", "FailedBinding")
+    cluster.wait_for(
+        lambda: "did not have enough free storage" in reason_of("wants-huge", "FailedScheduling"),
+        30,
+        interval=0.5,
+        what="the too big claim's pod unschedulable",
+    )
+    cluster.wait_for(
+        lambda: (
+            'persistentvolumeclaim "nowhere" not found'
+            in reason_of("wants-missing", "FailedScheduling")
+        ),
+        30,
+        interval=0.5,
+        what="the pod of a missing claim unschedulable",
+    )
+    for claim in ("no-class", "huge"):
+        assert cluster.get_json("pvc", claim, "-n", ns)["status"]["phase"] == "Pending"
+    volumes = cluster.get_json("pv")["items"]
+    assert not [v for v in volumes if (v["spec"].get("claimRef") or {}).get("namespace") == ns]
+    # A claim that asks for a bad size is refused outright.
+    bad = subprocess.run(
+        [*cluster.kubectl_argv(), "create", "-n", ns, "-f", "-"],
+        input='{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"bad"},'
+        '"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"lots"}}}}',
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert bad.returncode != 0 and "Invalid" in bad.stderr
