@@ -2,8 +2,9 @@
 kubelet obtained when it joined) and reads the cluster's pod network from the
 ``kube-system/kube-proxy`` ConfigMap, as a kubeadm cluster's kube-proxy does.
 
-The same process keeps the routes to the other nodes' pod CIDRs (kindnet's job in kind):
-both follow the API with one client, which saves a Python process per node.
+The same process keeps the routes to the other nodes' pod CIDRs (kindnet's job in kind)
+and enforces NetworkPolicies for the node's pods (kube-network-policies' job in kind): all
+follow the API with one client and shared informers, which saves a Python process per node.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from node_image.kube_proxy.iptables import IPTables
 from node_image.kube_proxy.metrics import ProxyMetrics
 from node_image.kube_proxy.proxier import Proxier
 from node_image.kube_proxy.rules import NodeContext
+from node_image.network_policy.agent import NetworkPolicyAgent
 
 log = logging.getLogger("kube-proxy")
 
@@ -76,6 +78,7 @@ async def run(env: dict[str, str], stop: asyncio.Event) -> None:
         registry = CollectorRegistry()
         metrics = ProxyMetrics(registry)
         proxier = Proxier(informers, IPTables(), NodeContext(node_name, cidr), metrics=metrics)
+        policies = NetworkPolicyAgent(informers, IPTables(), node_name)
         endpoint = MetricsEndpoint({"/metrics": registry}, PORTS["kube-proxy"])
         async with asyncio.TaskGroup() as group:
             group.create_task(endpoint.run(stop))
@@ -83,6 +86,7 @@ async def run(env: dict[str, str], stop: asyncio.Event) -> None:
                 group.create_task(informer.run(stop))
             group.create_task(routes.run(stop))
             group.create_task(proxier.run(stop))
+            group.create_task(policies.run(stop))
 
 
 def main() -> None:

@@ -36,15 +36,27 @@ class IPTables:
         if code != 0:
             raise IPTablesError(f"{self._binary}-restore failed: {err}")
 
-    async def own_chains(self, table: str) -> set[str]:
+    async def own_chains(self, table: str, prefixes: tuple[str, ...] = OWN_PREFIXES) -> set[str]:
         code, out, err = await _run(f"{self._binary}-save", "-t", table)
         if code != 0:
             raise IPTablesError(f"{self._binary}-save failed: {err}")
         return {
             line[1:].split()[0]
             for line in out.splitlines()
-            if line.startswith(":") and line[1:].startswith(OWN_PREFIXES)
+            if line.startswith(":") and line[1:].startswith(prefixes)
         }
+
+    async def ensure_first(self, table: str, chain: str, rule: tuple[str, ...]) -> None:
+        """The rule at the head of a built-in chain, unless it is there already."""
+        if (await _run(self._binary, "-w", "5", "-t", table, "-C", chain, *rule))[0] == 0:
+            return
+        code, _, err = await _run(self._binary, "-w", "5", "-t", table, "-I", chain, "1", *rule)
+        if code != 0:
+            raise IPTablesError(f"cannot add {table}/{chain} {' '.join(rule)}: {err}")
+
+    async def remove(self, table: str, chain: str, rule: tuple[str, ...]) -> None:
+        while (await _run(self._binary, "-w", "5", "-t", table, "-D", chain, *rule))[0] == 0:
+            pass
 
     async def ensure_jumps(self) -> None:
         # Our chains must exist before a rule can jump to them.
@@ -62,8 +74,7 @@ class IPTables:
 
     async def remove_jumps(self) -> None:
         for table, chain, rule in JUMPS:
-            while (await _run(self._binary, "-w", "5", "-t", table, "-D", chain, *rule))[0] == 0:
-                pass
+            await self.remove(table, chain, rule)
 
     async def supports(self, *match: str) -> bool:
         """Whether the kernel takes a rule with these match arguments."""

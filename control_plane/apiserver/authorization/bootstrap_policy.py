@@ -212,6 +212,12 @@ _NODE_NETWORK = [
     rule([""], ["configmaps"], READ, resourceNames=["kube-proxy", "ku7s-docker-hosts"]),
 ]
 
+#: What each node's policy agent (in the kube-proxy process) follows to enforce policies.
+_NETWORK_POLICY_AGENT = [
+    rule([""], ["namespaces", "pods"], ["list", "watch"]),
+    rule(["networking.k8s.io"], ["networkpolicies"], ["list", "watch"]),
+]
+
 _COREDNS = [
     rule([""], ["endpoints", "services", "pods", "namespaces"], ["list", "watch"]),
     rule(["discovery.k8s.io"], ["endpointslices"], ["list", "watch"]),
@@ -318,6 +324,7 @@ def cluster_roles() -> list[Object]:
         cluster_role("system:cloud-controller-manager", _EVERYTHING),
         cluster_role("system:node-proxier", _NODE_PROXIER),
         cluster_role("ku7s:node-network", _NODE_NETWORK),
+        cluster_role("ku7s:network-policy-agent", _NETWORK_POLICY_AGENT),
         cluster_role("system:coredns", _COREDNS),
         cluster_role("ku7s:cluster-dns-registration", _CLUSTER_DNS_REGISTRATION),
         cluster_role(
@@ -391,6 +398,7 @@ def cluster_role_bindings() -> list[Object]:
         ),
         binding("ku7s:node-proxier", "system:node-proxier", [group("system:nodes")]),
         binding("ku7s:node-network", "ku7s:node-network", [group("system:nodes")]),
+        binding("ku7s:network-policy-agent", "ku7s:network-policy-agent", [group("system:nodes")]),
         binding("ku7s:gateway", "ku7s:gateway", [group("ku7s:gateways")]),
         binding("system:coredns", "system:coredns", [service_account("kube-system", "coredns")]),
         binding(

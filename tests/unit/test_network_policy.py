@@ -1,0 +1,132 @@
+"""NetworkPolicy rules as a node gets them: which pods are guarded, what each rule allows,
+named ports, port ranges, ipBlock exceptions, and stand-ins for the cluster DNS."""
+
+from __future__ import annotations
+
+from node_image.network_policy.agent import policy_pod, stand_ins
+from node_image.network_policy.rules import ENTRY, PolicyPod, cidrs_of, render
+
+NAMESPACES = {"x": {"kubernetes.io/metadata.name": "x"}, "y": {"kubernetes.io/metadata.name": "y"}}
+
+
+def pod(ns: str, name: str, ip: str, node: str = "n1", **labels: str) -> PolicyPod:
+    return PolicyPod(ns, name, node, (ip,), {"pod": name, **labels}, {"serve-81": (81, "TCP")})
+
+
+PODS = [
+    pod("x", "a", "10.0.0.1"),
+    pod("x", "b", "10.0.0.2"),
+    pod("y", "a", "10.0.1.1", node="n2"),
+    pod("y", "b", "10.0.1.2", node="n2"),
+]
+
+
+def policy(ns: str, spec: dict) -> dict:
+    return {"metadata": {"name": "p", "namespace": ns}, "spec": spec}
+
+
+def chain_lines(rules, needle: str) -> list[str]:
+    return [line for line in rules.lines if needle in line]
+
+
+def test_no_policy_guards_nothing():
+    rules = render([], PODS, NAMESPACES, "n1")
+    assert rules.chains == [ENTRY]
+    assert rules.lines == [f"-A {ENTRY} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"]
+
+
+def test_default_deny_guards_only_the_local_pods_of_its_namespace():
+    deny = policy("x", {"podSelector": {}, "policyTypes": ["Ingress"]})
+    rules = render([deny], PODS, NAMESPACES, "n1")
+    jumps = [line for line in rules.lines if line.startswith(f"-A {ENTRY} -d")]
+    assert sorted(j.split()[3] for j in jumps) == ["10.0.0.1/32", "10.0.0.2/32"]
+    assert len([line for line in rules.lines if line.endswith("-j DROP")]) == 2
+    assert not [line for line in rules.lines if line.endswith("-j RETURN") and "-s" in line]
+    # On n2, where x has no pods, the policy has nothing to guard.
+    assert render([deny], PODS, NAMESPACES, "n2").chains == [ENTRY]
+
+
+def test_pod_and_namespace_selectors_together_pick_pods_in_chosen_namespaces():
+    allow = policy(
+        "x",
+        {
+            "podSelector": {"matchLabels": {"pod": "a"}},
+            "ingress": [
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "y"}
+                            },
+                            "podSelector": {"matchLabels": {"pod": "b"}},
+                        }
+                    ],
+                    "ports": [{"port": 80}, {"port": "serve-81"}, {"port": 8000, "endPort": 8100}],
+                }
+            ],
+        },
+    )
+    rules = render([allow], PODS, NAMESPACES, "n1")
+    returns = [line for line in rules.lines if line.endswith("-j RETURN") and "-s 10." in line]
+    assert [line.split(" ", 2)[2] for line in returns] == [
+        "-s 10.0.1.2/32 -p tcp --dport 80 -j RETURN",
+        "-s 10.0.1.2/32 -p tcp --dport 81 -j RETURN",
+        "-s 10.0.1.2/32 -p tcp --dport 8000:8100 -j RETURN",
+    ]
+
+
+def test_egress_named_ports_resolve_in_the_destination_pod():
+    egress = policy(
+        "x",
+        {
+            "podSelector": {"matchLabels": {"pod": "a"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"podSelector": {}}], "ports": [{"port": "serve-81"}]}],
+        },
+    )
+    rules = render([egress], PODS, NAMESPACES, "n1")
+    assert [line for line in rules.lines if "-d 10.0.0" in line and "RETURN" in line] == [
+        line for line in rules.lines if "--dport 81 -j RETURN" in line
+    ]
+    assert rules.lines.index(next(line for line in rules.lines if f"-A {ENTRY} -s" in line)) == 1
+
+
+def test_ip_blocks_lose_their_exceptions():
+    assert cidrs_of({"cidr": "10.0.0.0/24", "except": ["10.0.0.0/25"]}) == ["10.0.0.128/25"]
+    assert cidrs_of({"cidr": "10.0.0.0/24", "except": ["10.0.0.0/24"]}) == []
+    assert cidrs_of({"cidr": "not-a-cidr"}) == []
+    assert len(cidrs_of({"cidr": "0.0.0.0/0", "except": ["10.0.0.5/32"]})) == 32
+
+
+def test_pods_without_an_address_of_their_own_are_not_policy_pods():
+    running = {
+        "metadata": {"name": "a", "namespace": "x", "labels": {"app": "a"}},
+        "spec": {
+            "nodeName": "n1",
+            "containers": [{"ports": [{"name": "web", "containerPort": 80}]}],
+        },
+        "status": {"phase": "Running", "podIP": "10.0.0.1"},
+    }
+    found = policy_pod(running)
+    assert found is not None and found.ips == ("10.0.0.1",)
+    assert found.named_ports == {"web": (80, "TCP")}
+    assert policy_pod({**running, "spec": {"hostNetwork": True}}) is None
+    assert policy_pod({**running, "status": {"phase": "Pending"}}) is None
+
+
+def test_the_cluster_dns_stands_in_as_a_pod_of_kube_system():
+    service = {
+        "metadata": {"name": "kube-dns", "namespace": "kube-system"},
+        "spec": {"selector": {"k8s-app": "kube-dns"}},
+    }
+    slices = [
+        {
+            "endpoints": [{"addresses": ["172.18.0.2"]}],
+            "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}],
+        }
+    ]
+    [dns] = stand_ins(service, slices)
+    assert dns.namespace == "kube-system" and dns.labels == {"k8s-app": "kube-dns"}
+    assert dns.ips == ("172.18.0.2",) and dns.node == ""
+    pods_slice = [{"endpoints": [{"addresses": ["10.0.0.9"], "targetRef": {"kind": "Pod"}}]}]
+    assert stand_ins(service, pods_slice) == []
