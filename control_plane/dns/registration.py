@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
 from typing import Any
 
 from ku7s.aio import sleep_unless
-from ku7s.api.endpoint_slices import SERVICE_NAME_LABEL
+from ku7s.api.endpoint_slices import SERVICE_NAME_LABEL, STAND_IN_POD_LABELS
 from ku7s.client.rest import APIClient, APIStatusError
 
 Object = dict[str, Any]
@@ -30,7 +31,13 @@ def cluster_dns_ip(service_cidr: str) -> str:
 
 def service(cluster_ip: str) -> Object:
     return {
-        "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": LABELS},
+        "metadata": {
+            "name": NAME,
+            "namespace": NAMESPACE,
+            "labels": LABELS,
+            # CoreDNS pods carry k8s-app=kube-dns; policies that allow DNS select them.
+            "annotations": {STAND_IN_POD_LABELS: json.dumps({"k8s-app": "kube-dns"})},
+        },
         "spec": {
             "clusterIP": cluster_ip,
             "ports": [

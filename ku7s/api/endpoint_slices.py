@@ -15,3 +15,9 @@ def service_key(endpoint_slice: dict[str, Any]) -> list[str]:
     """``namespace/service`` of the slice's Service (an informer index function)."""
     name = meta.labels_of(endpoint_slice).get(SERVICE_NAME_LABEL)
     return [f"{meta.namespace_of(endpoint_slice)}/{name}"] if name else []
+
+
+#: On a Service without selector whose endpoints are servers of the control plane rather
+#: than pods (the cluster DNS): the labels (JSON) of the pods they stand for, so that
+#: network policies selecting those pods (k8s-app=kube-dns) select the servers.
+STAND_IN_POD_LABELS = "ku7s.dev/endpoint-pod-labels"

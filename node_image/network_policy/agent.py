@@ -3,21 +3,22 @@ each burst of changes, renders this node's policy rules and applies them in one
 ``iptables-restore`` (nothing when they are unchanged; everything again at each resync,
 repairing what someone removed). It takes its rules away when it stops.
 
-Servers of the control plane that a Service selects but that are not pods (the cluster
-DNS) stand in as pods of the Service's namespace with its selector's labels, so a policy
-that lets pods reach kube-dns in kube-system does what it says.
+Endpoints of a Service that are not pods (the cluster DNS, which runs beside the control
+plane) stand in as pods of the Service's namespace with the labels of the pods they stand
+for, so a policy that lets pods reach kube-dns in kube-system does what it says.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Any
 
 from ku7s.aio import wait_any
 from ku7s.api import meta
-from ku7s.api.endpoint_slices import service_key
+from ku7s.api.endpoint_slices import STAND_IN_POD_LABELS, service_key
 from ku7s.client.informer import Informer, InformerFactory
 from node_image.kube_proxy.iptables import IPTables, IPTablesError
 from node_image.network_policy.rules import (
@@ -57,10 +58,23 @@ def policy_pod(pod: Object) -> PolicyPod | None:
     )
 
 
-def stand_ins(service: Object, slices: list[Object]) -> list[PolicyPod]:
-    """The endpoints of a selecting Service that are no pod, as pods of its namespace."""
+def stand_in_labels(service: Object) -> dict[str, str]:
+    """The labels of the pods a Service's non-pod endpoints stand for: its selector's, or
+    those its annotation names (a selectorless Service of the control plane's)."""
     selector = (service.get("spec") or {}).get("selector")
-    if not selector:
+    if selector:
+        return dict(selector)
+    try:
+        labels = json.loads(meta.annotations_of(service).get(STAND_IN_POD_LABELS, "{}"))
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+
+
+def stand_ins(service: Object, slices: list[Object]) -> list[PolicyPod]:
+    """The endpoints of a Service that are no pod, as pods of its namespace."""
+    labels = stand_in_labels(service)
+    if not labels:
         return []
     found = []
     for endpoint_slice in slices:
@@ -78,7 +92,7 @@ def stand_ins(service: Object, slices: list[Object]) -> list[PolicyPod]:
                     f"{meta.name_of(service)}-endpoint",
                     "",
                     tuple(endpoint.get("addresses") or []),
-                    dict(selector),
+                    labels,
                     named,
                 )
             )

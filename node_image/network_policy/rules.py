@@ -4,7 +4,8 @@ exactly what a node enforces.
 
 Only the node's own pods are guarded here (each node guards its own): traffic forwarded
 from a local pod goes through that pod's egress chain, traffic to a local pod through its
-ingress chain. A chain RETURNs what a policy allows and drops the rest; a pod that no
+ingress chain. A chain RETURNs what a policy allows (and the pod's traffic to itself) and
+drops the rest; a pod that no
 policy of a direction selects has no chain for it, so all passes, as upstream. Replies of
 allowed connections pass by conntrack state before any chain is consulted.
 
@@ -195,6 +196,9 @@ def render(
                 continue
             chain = chain_name(prefix, pod.namespace, pod.name)
             chains.append(chain)
+            flag = "-d" if direction == "Egress" else "-s"
+            # A pod can always reach itself.
+            body += [f"-A {chain} {flag} {ip}/32 -j RETURN" for ip in pod.ips]
             for policy in guarding:
                 for rule in (policy.get("spec") or {}).get(key) or []:
                     body += _rule_lines(chain, rule or {}, peers_key, direction, pod, context)

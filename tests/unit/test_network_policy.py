@@ -3,6 +3,7 @@ named ports, port ranges, ipBlock exceptions, and stand-ins for the cluster DNS.
 
 from __future__ import annotations
 
+from ku7s.api.endpoint_slices import STAND_IN_POD_LABELS
 from node_image.network_policy.agent import policy_pod, stand_ins
 from node_image.network_policy.rules import ENTRY, PolicyPod, cidrs_of, render
 
@@ -41,7 +42,8 @@ def test_default_deny_guards_only_the_local_pods_of_its_namespace():
     jumps = [line for line in rules.lines if line.startswith(f"-A {ENTRY} -d")]
     assert sorted(j.split()[3] for j in jumps) == ["10.0.0.1/32", "10.0.0.2/32"]
     assert len([line for line in rules.lines if line.endswith("-j DROP")]) == 2
-    assert not [line for line in rules.lines if line.endswith("-j RETURN") and "-s" in line]
+    allowed = [line for line in rules.lines if line.endswith("-j RETURN") and "-s" in line]
+    assert [line.split()[3] for line in allowed] == ["10.0.0.1/32", "10.0.0.2/32"]  # itself
     # On n2, where x has no pods, the policy has nothing to guard.
     assert render([deny], PODS, NAMESPACES, "n2").chains == [ENTRY]
 
@@ -67,7 +69,7 @@ def test_pod_and_namespace_selectors_together_pick_pods_in_chosen_namespaces():
         },
     )
     rules = render([allow], PODS, NAMESPACES, "n1")
-    returns = [line for line in rules.lines if line.endswith("-j RETURN") and "-s 10." in line]
+    returns = [line for line in rules.lines if line.endswith("-j RETURN") and "-s 10.0.1" in line]
     assert [line.split(" ", 2)[2] for line in returns] == [
         "-s 10.0.1.2/32 -p tcp --dport 80 -j RETURN",
         "-s 10.0.1.2/32 -p tcp --dport 81 -j RETURN",
@@ -85,8 +87,11 @@ def test_egress_named_ports_resolve_in_the_destination_pod():
         },
     )
     rules = render([egress], PODS, NAMESPACES, "n1")
-    assert [line for line in rules.lines if "-d 10.0.0" in line and "RETURN" in line] == [
-        line for line in rules.lines if "--dport 81 -j RETURN" in line
+    allowed = [line.split(" ", 2)[2] for line in rules.lines if "-j RETURN" in line]
+    assert allowed[-3:] == [
+        "-d 10.0.0.1/32 -j RETURN",  # itself
+        "-d 10.0.0.1/32 -p tcp --dport 81 -j RETURN",
+        "-d 10.0.0.2/32 -p tcp --dport 81 -j RETURN",
     ]
     assert rules.lines.index(next(line for line in rules.lines if f"-A {ENTRY} -s" in line)) == 1
 
@@ -116,8 +121,12 @@ def test_pods_without_an_address_of_their_own_are_not_policy_pods():
 
 def test_the_cluster_dns_stands_in_as_a_pod_of_kube_system():
     service = {
-        "metadata": {"name": "kube-dns", "namespace": "kube-system"},
-        "spec": {"selector": {"k8s-app": "kube-dns"}},
+        "metadata": {
+            "name": "kube-dns",
+            "namespace": "kube-system",
+            "annotations": {STAND_IN_POD_LABELS: '{"k8s-app": "kube-dns"}'},
+        },
+        "spec": {},
     }
     slices = [
         {
@@ -130,3 +139,4 @@ def test_the_cluster_dns_stands_in_as_a_pod_of_kube_system():
     assert dns.ips == ("172.18.0.2",) and dns.node == ""
     pods_slice = [{"endpoints": [{"addresses": ["10.0.0.9"], "targetRef": {"kind": "Pod"}}]}]
     assert stand_ins(service, pods_slice) == []
+    assert stand_ins({"metadata": {"name": "kubernetes"}, "spec": {}}, slices) == []
