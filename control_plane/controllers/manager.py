@@ -27,6 +27,7 @@ from control_plane.controllers.resource_quota import ResourceQuotaController
 from control_plane.controllers.serviceaccount_tokens import ServiceAccountTokenController
 from control_plane.controllers.statefulset import StatefulSetController
 from control_plane.controllers.volumes.binder import PersistentVolumeBinder
+from control_plane.controllers.volumes.ephemeral import EphemeralVolumeController
 from control_plane.controllers.volumes.local_path import LocalPathProvisioner
 from control_plane.controllers.volumes.protection import StorageProtectionController
 from control_plane.service_account_tokens import ServiceAccountTokens
@@ -94,6 +95,7 @@ class ControllerManager:
             PersistentVolumeBinder(self._client, informers),
             LocalPathProvisioner(self._client, informers),
             StorageProtectionController(self._client, informers),
+            EphemeralVolumeController(self._client, informers),
         ]
         if self._service_account_tokens is not None:
             controllers.append(

@@ -66,13 +66,20 @@ def claim_ref_key(volume: Object) -> str:
     return f"{ref.get('namespace', '')}/{ref.get('name', '')}" if ref else ""
 
 
+def ephemeral_claim_name(pod: Object, volume_name: str) -> str:
+    """The claim of a generic ephemeral volume: <pod>-<volume>, owned by the pod."""
+    return f"{meta.name_of(pod)}-{volume_name}"
+
+
 def pod_claim_names(pod: Object) -> list[str]:
-    """The claims a pod's volumes name, in order."""
-    return [
-        str(v["persistentVolumeClaim"].get("claimName", ""))
-        for v in (pod.get("spec") or {}).get("volumes") or []
-        if isinstance(v.get("persistentVolumeClaim"), dict)
-    ]
+    """The claims a pod's volumes use (named, and made for its ephemeral volumes), in order."""
+    names = []
+    for volume in (pod.get("spec") or {}).get("volumes") or []:
+        if isinstance(volume.get("persistentVolumeClaim"), dict):
+            names.append(str(volume["persistentVolumeClaim"].get("claimName", "")))
+        elif isinstance(volume.get("ephemeral"), dict):
+            names.append(ephemeral_claim_name(pod, str(volume.get("name", ""))))
+    return names
 
 
 def volume_fits_node(volume: Object, node: Object) -> bool:

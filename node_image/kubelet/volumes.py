@@ -18,7 +18,7 @@ import stat
 from pathlib import Path
 from typing import Any, Protocol
 
-from ku7s.api.persistent_volumes import LOCAL_PATH_ROOT, VOLUME_SOURCES
+from ku7s.api.persistent_volumes import LOCAL_PATH_ROOT, VOLUME_SOURCES, ephemeral_claim_name
 from ku7s.api.quantity import parse_quantity
 from node_image.kubelet import atomic_writer
 from node_image.kubelet.environment import ConfigError, ObjectSource, field_value, resource_value
@@ -106,6 +106,8 @@ class PodVolumes:
             return _host_path(source)
         if kind == "persistentVolumeClaim":
             return await self._claimed(pod, source)
+        if kind == "ephemeral":
+            return await self._claimed(pod, {"claimName": ephemeral_claim_name(pod, name)}, pod)
         if kind not in _PLUGIN_DIRS:
             raise VolumeError(
                 f'volume "{name}": {kind or "this"} volumes are not supported by ku7s'
@@ -121,12 +123,16 @@ class PodVolumes:
             directory.mkdir(parents=True, exist_ok=True)  # optional and missing: empty
         return directory
 
-    async def _claimed(self, pod: Object, source: Object) -> Path:
-        """The directory of the volume bound to the claim."""
+    async def _claimed(self, pod: Object, source: Object, owner: Object | None = None) -> Path:
+        """The directory of the volume bound to the claim (which owner must own, for an
+        ephemeral volume's)."""
         namespace, claim_name = pod["metadata"].get("namespace", ""), source.get("claimName", "")
         claim = await self._objects.get("persistentvolumeclaims", namespace, claim_name)
         if claim is None:
             raise ConfigError(f'persistentvolumeclaim "{claim_name}" not found')
+        owners = [r.get("uid") for r in claim["metadata"].get("ownerReferences") or []]
+        if owner is not None and owner["metadata"].get("uid") not in owners:
+            raise ConfigError(f"PVC {namespace}/{claim_name} was not created for the pod")
         volume_name = (claim.get("spec") or {}).get("volumeName")
         if not volume_name or (claim.get("status") or {}).get("phase") != "Bound":
             raise ConfigError(f'persistentvolumeclaim "{claim_name}" is not bound')

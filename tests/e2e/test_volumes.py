@@ -246,3 +246,41 @@ def test_claims_that_can_never_bind_stay_pending_and_say_why(
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert bad.returncode != 0 and "Invalid" in bad.stderr
+
+
+def test_an_ephemeral_volume_lives_and_dies_with_its_pod(cluster: Cluster, ns: str, tmp_path: Path):
+    apply(
+        cluster,
+        ns,
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: scratch}
+        spec:
+          terminationGracePeriodSeconds: 0
+          containers:
+          - {name: c, image: busybox, command: [sh, -c, "echo hi > /cache/f; sleep 3600"],
+             volumeMounts: [{name: cache, mountPath: /cache}]}
+          volumes:
+          - name: cache
+            ephemeral:
+              volumeClaimTemplate:
+                spec:
+                  accessModes: [ReadWriteOnce]
+                  resources: {requests: {storage: 10Mi}}
+        """,
+        tmp_path,
+    )
+    cluster.kubectl(
+        "wait", "--for=condition=Ready", "pod/scratch", "-n", ns, "--timeout=60s", timeout=70
+    )
+    assert cluster.kubectl("exec", "scratch", "-n", ns, "--", "cat", "/cache/f").stdout == "hi\n"
+    claim = cluster.get_json("pvc", "scratch-cache", "-n", ns)
+    assert claim["status"]["phase"] == "Bound"
+    assert claim["metadata"]["ownerReferences"][0]["name"] == "scratch"
+    cluster.kubectl("delete", "pod", "scratch", "-n", ns)
+
+    def claim_gone() -> bool:
+        return cluster.kubectl("get", "pvc", "scratch-cache", "-n", ns, check=False).returncode != 0
+
+    cluster.wait_for(claim_gone, 60, interval=0.5, what="the ephemeral claim deleted with its pod")

@@ -339,3 +339,27 @@ async def test_the_kubelet_frees_the_directories_of_deleted_volumes(tmp_path: Pa
     sweeper = LocalVolumeSweeper(tmp_path, _Volumes({"pvc-b"}))
     assert await sweeper.sweep() == ["pvc-a_default_data-a"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pvc-b_default_data-b"]
+
+
+def test_an_ephemeral_volume_gets_a_claim_owned_by_its_pod():
+    from control_plane.controllers.volumes.ephemeral import ephemeral_claims
+
+    pod = {
+        "metadata": {"name": "p", "namespace": "default", "uid": "p1"},
+        "spec": {
+            "volumes": [
+                {"name": "cache", "ephemeral": {"volumeClaimTemplate": {
+                    "metadata": {"labels": {"type": "scratch"}},
+                    "spec": {"accessModes": ["ReadWriteOnce"],
+                             "resources": {"requests": {"storage": "1Gi"}}},
+                }}},
+                {"name": "named", "persistentVolumeClaim": {"claimName": "data"}},
+            ]
+        },
+    }  # fmt: skip
+    assert pv.pod_claim_names(pod) == ["p-cache", "data"]
+    [made] = ephemeral_claims(pod)
+    assert made["metadata"]["name"] == "p-cache"
+    assert made["metadata"]["labels"] == {"type": "scratch"}
+    [owner] = made["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["uid"], owner["controller"]) == ("Pod", "p1", True)

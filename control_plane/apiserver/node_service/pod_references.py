@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ku7s.api.persistent_volumes import ephemeral_claim_name
+
 Object = dict[str, Any]
 
 
@@ -46,6 +48,8 @@ def pod_references(pod: Object) -> set[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
     for volume in spec.get("volumes") or []:
         found.update(_volume_references(volume))
+        if "ephemeral" in volume:
+            found.add(("persistentvolumeclaims", ephemeral_claim_name(pod, volume.get("name", ""))))
     for part in ("initContainers", "containers", "ephemeralContainers"):
         for container in spec.get(part) or []:
             found.update(_container_references(container))
