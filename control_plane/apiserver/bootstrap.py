@@ -2,8 +2,8 @@
 default service accounts, the ``kubernetes`` Service pointing at this apiserver, the
 ``kube-root-ca.crt`` ConfigMap of every namespace (the CA pods verify the API with), and the
 ``kube-proxy`` ConfigMap (as kubeadm writes it) from which every kube-proxy reads the
-cluster's pod network, the two system priority classes, and the default StorageClass
-``standard`` (node-local directories, as kind's)."""
+cluster's pod network, the two system priority classes, the default StorageClass
+``standard`` (node-local directories, as kind's) and the default IngressClass ``ku7s``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from control_plane.apiserver.kinds.priority_class import SYSTEM_PRIORITY_CLASSES
 from control_plane.apiserver.registry import ListOptions, Registry
 from ku7s.api import meta
 from ku7s.api import persistent_volumes as pv
+from ku7s.api.ingresses import DEFAULT_INGRESS_CLASS
 
 log = logging.getLogger("kube-apiserver")
 
@@ -61,9 +62,13 @@ STANDARD_STORAGE_CLASS = {
 }
 
 
-async def ensure_default_storage_class(registry: Registry) -> None:
+async def ensure_default_classes(registry: Registry) -> None:
+    """The default StorageClass and IngressClass, served by ku7s' own add-ons."""
     await _ensure(
         registry, "storageclasses", "", meta.clone(STANDARD_STORAGE_CLASS), "storage.k8s.io"
+    )
+    await _ensure(
+        registry, "ingressclasses", "", meta.clone(DEFAULT_INGRESS_CLASS), "networking.k8s.io"
     )
 
 

@@ -12,7 +12,10 @@ import grpc
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from control_plane.apiserver.admission.default_storage_class import DefaultStorageClass
+from control_plane.apiserver.admission.default_class import (
+    DEFAULT_INGRESS_CLASS_PLUGIN,
+    DEFAULT_STORAGE_CLASS_PLUGIN,
+)
 from control_plane.apiserver.admission.limit_ranger import LimitRanger
 from control_plane.apiserver.admission.policies.plugin import PolicyAdmission
 from control_plane.apiserver.admission.priority import PriorityAdmission
@@ -35,8 +38,8 @@ from control_plane.apiserver.authorization.authorizer import Authorizer
 from control_plane.apiserver.authorization.policy_reconciler import reconcile_bootstrap_policy
 from control_plane.apiserver.authorization.rbac import RBACAuthorizer
 from control_plane.apiserver.bootstrap import (
+    ensure_default_classes,
     ensure_default_namespaces,
-    ensure_default_storage_class,
     ensure_kube_proxy_config,
     ensure_kubernetes_service,
     ensure_root_ca_config_maps,
@@ -135,7 +138,7 @@ class APIServer:
         )
         await ensure_default_namespaces(registry)
         await ensure_system_priority_classes(registry)
-        await ensure_default_storage_class(registry)
+        await ensure_default_classes(registry)
         await ensure_root_ca_config_maps(registry, ca_pem.decode())
         await reconcile_bootstrap_policy(registry)
         rbac = RBACAuthorizer(registry)
@@ -162,9 +165,9 @@ class APIServer:
         service_accounts, escalation = registry.admission
         # Upstream's order: LimitRanger, ServiceAccount, Priority, ..., the webhooks; quota last.
         registry.admission[:] = [
-            limit_ranger, service_accounts, priorities, DefaultStorageClass(),
-            StorageProtection(), RuntimeClassAdmission(), ScaleTargetCheck(), escalation,
-            webhooks,
+            limit_ranger, service_accounts, priorities, DEFAULT_STORAGE_CLASS_PLUGIN,
+            StorageProtection(), DEFAULT_INGRESS_CLASS_PLUGIN, RuntimeClassAdmission(),
+            ScaleTargetCheck(), escalation, webhooks,
         ]  # fmt: skip
         registry.validation += [policies, webhooks, quotas]
         await ensure_kubernetes_service(

@@ -16,6 +16,7 @@ from control_plane.controllers.disruption import DisruptionController
 from control_plane.controllers.endpoints import EndpointsController
 from control_plane.controllers.endpointslice import EndpointSliceController
 from control_plane.controllers.garbage_collector import GarbageCollector
+from control_plane.controllers.ingress.controller import IngressController
 from control_plane.controllers.job import JobController
 from control_plane.controllers.namespace import NamespaceController
 from control_plane.controllers.node_lifecycle import NodeLifecycleController
@@ -96,6 +97,7 @@ class ControllerManager:
             LocalPathProvisioner(self._client, informers),
             StorageProtectionController(self._client, informers),
             EphemeralVolumeController(self._client, informers),
+            IngressController(self._client, informers),
         ]
         if self._service_account_tokens is not None:
             controllers.append(

@@ -33,6 +33,10 @@ class ObjectSource(Protocol):
 
     async def list(self, resource: str, namespace: str) -> list[Object]: ...
 
+    def forget(self, namespace: str) -> None:
+        """Drop what is remembered of the namespace's objects: the next reads ask again."""
+        ...
+
 
 def expand(text: str, variables: dict[str, str]) -> str:
     """Replace $(NAME) by its value; $$ is a literal $; unknown names stay as written."""

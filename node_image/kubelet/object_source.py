@@ -53,6 +53,9 @@ class FetchedObjects:
             self._cache = {k: v for k, v in self._cache.items() if now - v[0] < self._ttl}
         return value
 
+    def forget(self, namespace: str) -> None:
+        self._cache = {k: v for k, v in self._cache.items() if k[1] != namespace}
+
     async def get(self, resource: str, namespace: str, name: str) -> Object | None:
         found = await self._fetch(resource, namespace, name)
         return found if isinstance(found, dict) else None

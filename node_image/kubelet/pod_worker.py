@@ -85,6 +85,11 @@ class WorkerContext:
     metrics: KubeletMetrics | None = None
 
 
+def _volume_inputs(pod: Object) -> tuple[Any, Any]:
+    metadata = pod.get("metadata") or {}
+    return metadata.get("labels"), metadata.get("annotations")
+
+
 class PodWorker:
     def __init__(self, pod: Object, context: WorkerContext, runtime_handler: str = "") -> None:
         self.pod = pod
@@ -107,11 +112,16 @@ class PodWorker:
         self._finished = False
         self._acted = True  # start from a fresh look at the runtime
         self._last_refresh = 0.0
+        self._metadata_changed = False
         self.done = asyncio.Event()
 
     # -- inputs --
 
     def update(self, pod: Object) -> None:
+        if _volume_inputs(pod) != _volume_inputs(self.pod):
+            # As upstream: a pod update refreshes its file volumes (and the downward API
+            # reads the new labels), so touching a pod brings a changed ConfigMap at once.
+            self._metadata_changed = True
         self.pod = pod
         self._wake.set()
 
@@ -195,7 +205,14 @@ class PodWorker:
                 self._retry_after(RETRY_INTERVAL)
                 self._report()
                 return
-        elif time.monotonic() - self._last_refresh >= RESYNC_INTERVAL or self._token_due():
+        elif (
+            time.monotonic() - self._last_refresh >= RESYNC_INTERVAL
+            or self._token_due()
+            or self._metadata_changed
+        ):
+            if self._metadata_changed:
+                self._ctx.objects.forget(meta.namespace_of(self.pod))
+            self._metadata_changed = False
             self._last_refresh = time.monotonic()
             await self._ctx.volumes.refresh(self.pod)
         renewal = self._ctx.volumes.seconds_to_token_renewal(self.uid)

@@ -122,6 +122,9 @@ class Objects:
     async def get(self, resource, namespace, name):
         return self.objects.get((resource, namespace, name))
 
+    def forget(self, namespace):
+        pass
+
     async def list(self, resource, namespace):
         return [o for (r, ns, _), o in self.objects.items() if r == resource and ns == namespace]
 

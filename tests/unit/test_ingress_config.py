@@ -1,0 +1,152 @@
+"""The built-in ingress controller's nginx configuration: servers per host, locations per
+path type, TLS certificates from Secrets, and 503 for backends that are not there."""
+
+from __future__ import annotations
+
+import base64
+
+from control_plane.controllers.ingress.nginx_config import CERTS_DIR, render
+
+
+def ingress(name: str, spec: dict, created: str = "2026-01-01T00:00:00Z") -> dict:
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "uid": name,
+            "creationTimestamp": created,
+        },
+        "spec": spec,
+    }
+
+
+def path(value: str, path_type: str, service: str, port: int = 80) -> dict:
+    backend = {"service": {"name": service, "port": {"number": port}}}
+    return {"path": value, "pathType": path_type, "backend": backend}
+
+
+SERVICES = {
+    "default/web": {"spec": {"clusterIP": "10.96.0.20", "ports": [{"name": "http", "port": 80}]}},
+    "default/api": {"spec": {"clusterIP": "10.96.0.21", "ports": [{"port": 8080}]}},
+}
+
+
+def server_block(conf: str, name: str) -> str:
+    start = conf.index(f"server_name {name};")
+    return conf[start : conf.index("\n  }", start)]
+
+
+def test_hosts_and_path_types_become_servers_and_locations():
+    rendered = render(
+        [
+            ingress(
+                "site",
+                {
+                    "rules": [
+                        {
+                            "host": "a.example",
+                            "http": {
+                                "paths": [
+                                    path("/api/", "Prefix", "api", 8080),
+                                    path("/api", "Exact", "web"),
+                                    path("/", "Prefix", "web"),
+                                ]
+                            },
+                        }
+                    ]
+                },
+            )
+        ],
+        SERVICES,
+        {},
+    )
+    block = server_block(rendered.conf, "a.example")
+    # Exact wins the tie with the Prefix of the same path; the Prefix covers what is under it.
+    assert "location = /api { proxy_pass http://default-web-80; }" in block
+    assert "location /api/ { proxy_pass http://default-api-8080; }" in block
+    assert "location / { proxy_pass http://default-web-80; }" in block
+    assert "upstream default-api-8080 { server 10.96.0.21:8080; keepalive 32; }" in rendered.conf
+    assert rendered.problems == []
+
+
+def test_a_missing_service_or_port_answers_503_and_is_reported():
+    rendered = render(
+        [
+            ingress(
+                "broken",
+                {
+                    "rules": [
+                        {
+                            "host": "b.example",
+                            "http": {
+                                "paths": [
+                                    path("/gone", "Prefix", "nowhere"),
+                                    path("/wrong", "Prefix", "api", 9999),
+                                ]
+                            },
+                        }
+                    ]
+                },
+            )
+        ],
+        SERVICES,
+        {},
+    )
+    block = server_block(rendered.conf, "b.example")
+    assert "location /gone/ { return 503; }" in block
+    assert [m for _, m in rendered.problems] == [
+        'service "default/nowhere" not found',
+        'service "default/api" has no port 9999',
+    ]
+
+
+def test_tls_hosts_get_their_certificate_and_the_default_backend_catches_the_rest():
+    secret = {
+        "type": "kubernetes.io/tls",
+        "data": {
+            "tls.crt": base64.b64encode(b"CERT").decode(),
+            "tls.key": base64.b64encode(b"KEY").decode(),
+        },
+    }
+    rendered = render(
+        [
+            ingress(
+                "secure",
+                {
+                    "defaultBackend": {"service": {"name": "web", "port": {"name": "http"}}},
+                    "tls": [{"hosts": ["s.example"], "secretName": "s-tls"}],
+                    "rules": [
+                        {"host": "s.example", "http": {"paths": [path("/", "Prefix", "web")]}}
+                    ],
+                },
+            )
+        ],
+        SERVICES,
+        {"default/s-tls": secret},
+    )
+    block = server_block(rendered.conf, "s.example")
+    assert f"ssl_certificate {CERTS_DIR}/default_s-tls.pem;" in block
+    assert rendered.certs == {"default_s-tls.pem": "CERT\nKEY\n"}
+    assert "location / { proxy_pass http://default-web-80; }" in server_block(rendered.conf, "_")
+    missing = render(
+        [ingress("x", {"tls": [{"hosts": ["t.example"], "secretName": "nope"}], "rules": []})],
+        SERVICES,
+        {},
+    )
+    assert "not found or not a TLS secret" in missing.problems[0][1]
+
+
+def test_the_oldest_ingress_wins_a_path_both_claim():
+    old = ingress(
+        "old",
+        {"rules": [{"host": "c.example", "http": {"paths": [path("/", "Prefix", "web")]}}]},
+        "2026-01-01T00:00:00Z",
+    )
+    new = ingress(
+        "new",
+        {"rules": [{"host": "c.example", "http": {"paths": [path("/", "Prefix", "api", 8080)]}}]},
+        "2026-01-02T00:00:00Z",
+    )
+    block = server_block(render([old, new], SERVICES, {}).conf, "c.example")
+    assert "location / { proxy_pass http://default-web-80; }" in block
+    assert render([old], SERVICES, {}).digest != render([new], SERVICES, {}).digest
