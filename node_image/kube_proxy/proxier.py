@@ -12,15 +12,15 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from ku7s.aio import wait_any
 from ku7s.api import meta
 from ku7s.api.endpoint_slices import service_key
 from ku7s.client.informer import Informer, InformerFactory
 from node_image.kube_proxy.conntrack import Conntrack, UDPTargets, stale_flows, udp_targets
-from node_image.kube_proxy.iptables import IPTables, IPTablesError
+from node_image.kube_proxy.iptables import IPTables
 from node_image.kube_proxy.metrics import ProxyMetrics
 from node_image.kube_proxy.rules import Affinity, NodeContext, render
 from node_image.kube_proxy.service_ports import ServicePort, service_ports
+from node_image.kube_proxy.sync_loop import sync_loop
 
 Object = dict[str, Any]
 
@@ -95,19 +95,14 @@ class Proxier:
         await self._iptables.ensure_jumps()
         await asyncio.gather(self.services.synced.wait(), self.slices.synced.wait())
         try:
-            while not stop.is_set():
-                self._changed.clear()
-                try:
-                    await self.sync()
-                    log.debug("synced in %.3f s", self.last_sync_seconds)
-                except IPTablesError as e:
-                    log.error("sync failed, retrying: %s", e)
-                    self.metrics.restore_failures.inc()
-                    self._changed.set()
-                    await asyncio.sleep(1)
-                await wait_any(self._changed, stop, timeout=self._resync)
-                # Let a burst of changes (a rollout) settle into one sync.
-                await asyncio.sleep(self._min_interval)
+            await sync_loop(
+                lambda _: self.sync(),
+                self._changed,
+                stop,
+                resync=self._resync,
+                settle=self._min_interval,
+                on_failure=lambda _: self.metrics.restore_failures.inc(),
+            )
         finally:
             await self.clean_up()
 

@@ -16,11 +16,11 @@ import logging
 import time
 from typing import Any
 
-from ku7s.aio import wait_any
 from ku7s.api import meta
 from ku7s.api.endpoint_slices import STAND_IN_POD_LABELS, service_key
 from ku7s.client.informer import Informer, InformerFactory
-from node_image.kube_proxy.iptables import IPTables, IPTablesError
+from node_image.kube_proxy.iptables import IPTables
+from node_image.kube_proxy.sync_loop import sync_loop
 from node_image.network_policy.rules import (
     JUMP,
     OWN_PREFIXES,
@@ -153,21 +153,14 @@ class NetworkPolicyAgent:
         self._chains = await self._iptables.own_chains("filter", OWN_PREFIXES)
         informers = (self.pods, self.namespaces, self.policies, self.services, self.slices)
         await asyncio.gather(*(i.synced.wait() for i in informers))
-        last_full = 0.0
         try:
-            while not stop.is_set():
-                self._changed.clear()
-                force = time.monotonic() - last_full >= self._resync
-                try:
-                    await self.sync(force=force)
-                    if force:
-                        last_full = time.monotonic()
-                except IPTablesError as e:
-                    log.error("policy sync failed, retrying: %s", e)
-                    self._changed.set()
-                    await asyncio.sleep(1)
-                await wait_any(self._changed, stop, timeout=self._resync)
-                await asyncio.sleep(self._min_interval)
+            await sync_loop(
+                lambda full: self.sync(force=full),
+                self._changed,
+                stop,
+                resync=self._resync,
+                settle=self._min_interval,
+            )
         finally:
             await self.clean_up()
 

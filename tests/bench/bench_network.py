@@ -17,12 +17,14 @@ Prints figures; asserts nothing. Run from the repository root with the venv acti
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import secrets
 import subprocess
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import yaml
@@ -100,6 +102,34 @@ def docker_exec(node: str, *argv: str) -> str:
     ).stdout
 
 
+async def seen_on_every_node(
+    workers: list[str],
+    watcher: str,
+    arguments: dict[str, list[str]],
+    change: Callable[[], Awaitable[object]],
+) -> float:
+    """Start the watcher script in every node (with the node's arguments), make the change,
+    and return the seconds until the last watcher printed that it saw it."""
+    watchers = [
+        await asyncio.create_subprocess_exec(
+            "docker",
+            "exec",
+            w,
+            "python3",
+            "-c",
+            watcher,
+            *arguments[w],
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for w in workers
+    ]
+    await asyncio.sleep(0.3)  # the watchers are polling
+    started = time.time()
+    await change()
+    seen = [float((await w.communicate())[0]) for w in watchers]
+    return max(seen) - started
+
+
 async def programming_latency(api: APIClient, workers: list[str]) -> dict[str, object]:
     namespace = f"netbench{secrets.token_hex(2)}"
     await api.create("/api/v1/namespaces", {"metadata": {"name": namespace}})
@@ -130,27 +160,14 @@ async def programming_latency(api: APIClient, workers: list[str]) -> dict[str, o
     results: dict[str, list[float]] = {"added": [], "removed": []}
     for i in range(CHANGES * 2):
         joining = i % 2 == 0
-        watchers = [
-            await asyncio.create_subprocess_exec(
-                "docker",
-                "exec",
-                w,
-                "python3",
-                "-c",
-                RULE_WATCHER,
-                address,
-                "1" if joining else "0",
-                stdout=asyncio.subprocess.PIPE,
-            )
-            for w in workers
-        ]
-        await asyncio.sleep(0.3)  # the watchers are polling
-        started = time.time()
-        await api.patch(
-            f"{base}/pods/backend", {"metadata": {"labels": {"bench": "in" if joining else "out"}}}
+        label = {"metadata": {"labels": {"bench": "in" if joining else "out"}}}
+        took = await seen_on_every_node(
+            workers,
+            RULE_WATCHER,
+            {w: [address, "1" if joining else "0"] for w in workers},
+            functools.partial(api.patch, f"{base}/pods/backend", label),
         )
-        seen = [float((await w.communicate())[0]) for w in watchers]
-        results["added" if joining else "removed"].append(max(seen) - started)
+        results["added" if joining else "removed"].append(took)
     await api.delete(base)
     every = results["added"] + results["removed"]
     return {

@@ -13,12 +13,13 @@ node see it. Goal: p99 <= 1 s (upstream's network programming figure for Service
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import secrets
 import tempfile
-import time
 from pathlib import Path
 
+from bench_network import seen_on_every_node
 from bench_pods import ku7s, percentile
 
 from ku7s.client.rest import APIClient
@@ -68,28 +69,14 @@ async def programming_latency(api: APIClient, workers: list[str]) -> dict[str, o
     results: dict[str, list[float]] = {"created": [], "deleted": []}
     for i in range(CHANGES * 2):
         creating = i % 2 == 0
-        watchers = [
-            await asyncio.create_subprocess_exec(
-                "docker",
-                "exec",
-                w,
-                "python3",
-                "-c",
-                RULE_WATCHER,
-                addresses[w],
-                "1" if creating else "0",
-                stdout=asyncio.subprocess.PIPE,
-            )
-            for w in workers
-        ]
-        await asyncio.sleep(0.3)  # the watchers are polling
-        started = time.time()
-        if creating:
-            await api.create(policies, policy)
-        else:
-            await api.delete(f"{policies}/deny")
-        seen = [float((await w.communicate())[0]) for w in watchers]
-        results["created" if creating else "deleted"].append(max(seen) - started)
+        change = (
+            functools.partial(api.create, policies, policy)
+            if creating
+            else functools.partial(api.delete, f"{policies}/deny")
+        )
+        arguments = {w: [addresses[w], "1" if creating else "0"] for w in workers}
+        took = await seen_on_every_node(workers, RULE_WATCHER, arguments, change)
+        results["created" if creating else "deleted"].append(took)
     await api.delete(base)
     every = results["created"] + results["deleted"]
     return {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
+from control_plane.controllers.volumes.storage_informers import StorageInformers
 from ku7s.api import meta
 from ku7s.api import persistent_volumes as pv
 from ku7s.client.controller import Controller
@@ -53,15 +54,14 @@ class PersistentVolumeBinder(Controller):
         self, client: APIClient, informers: InformerFactory | None = None, *, workers: int = 1
     ) -> None:
         super().__init__(client, informers, workers=workers)
-        self.claims = self.factory.informer("/api/v1/persistentvolumeclaims")
-        self.volumes = self.factory.informer("/api/v1/persistentvolumes")
-        self.classes = self.factory.informer("/apis/storage.k8s.io/v1/storageclasses")
-        self.nodes = self.factory.informer("/api/v1/nodes")
+        storage = StorageInformers.of(self.factory)
+        self.claims, self.volumes = storage.claims, storage.volumes
+        self.classes, self.nodes = storage.classes, storage.nodes
         self.volumes.add_index("claim", lambda v: [pv.claim_ref_key(v)])
         self.claims.on_change(self._claim_changed)
         self.volumes.on_change(self._volume_changed)
         self.classes.on_change(lambda _, __: self._all_pending_claims())
-        self.informers = [self.claims, self.volumes, self.classes, self.nodes]
+        self.informers = storage.all()
         self._events = EventRecorder(client, "persistentvolume-controller")
 
     def _claim_changed(self, event: str, claim: Object) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
+from control_plane.controllers.volumes.storage_informers import StorageInformers
 from ku7s.api import meta
 from ku7s.api import persistent_volumes as pv
 from ku7s.api.quantity import QuantityError, parse_quantity
@@ -94,13 +95,12 @@ class LocalPathProvisioner(Controller):
         self, client: APIClient, informers: InformerFactory | None = None, *, workers: int = 2
     ) -> None:
         super().__init__(client, informers, workers=workers)
-        self.claims = self.factory.informer("/api/v1/persistentvolumeclaims")
-        self.volumes = self.factory.informer("/api/v1/persistentvolumes")
-        self.classes = self.factory.informer("/apis/storage.k8s.io/v1/storageclasses")
-        self.nodes = self.factory.informer("/api/v1/nodes")
+        storage = StorageInformers.of(self.factory)
+        self.claims, self.volumes = storage.claims, storage.volumes
+        self.classes, self.nodes = storage.classes, storage.nodes
         self.claims.on_change(lambda _, c: self.queue.add(CLAIM + object_key(c)))
         self.volumes.on_change(lambda _, v: self.queue.add(VOLUME + meta.name_of(v)))
-        self.informers = [self.claims, self.volumes, self.classes, self.nodes]
+        self.informers = storage.all()
         self._events = EventRecorder(client, pv.LOCAL_PATH_PROVISIONER)
 
     async def reconcile(self, key: str) -> None:
