@@ -12,6 +12,7 @@ import grpc
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from control_plane.apiserver.admission.claim_resize import ClaimResize
 from control_plane.apiserver.admission.default_class import (
     DEFAULT_INGRESS_CLASS_PLUGIN,
     DEFAULT_STORAGE_CLASS_PLUGIN,
@@ -166,7 +167,8 @@ class APIServer:
         # Upstream's order: LimitRanger, ServiceAccount, Priority, ..., the webhooks; quota last.
         registry.admission[:] = [
             limit_ranger, service_accounts, priorities, DEFAULT_STORAGE_CLASS_PLUGIN,
-            StorageProtection(), DEFAULT_INGRESS_CLASS_PLUGIN, RuntimeClassAdmission(),
+            StorageProtection(), ClaimResize(), DEFAULT_INGRESS_CLASS_PLUGIN,
+            RuntimeClassAdmission(),
             ScaleTargetCheck(), escalation, webhooks,
         ]  # fmt: skip
         registry.validation += [policies, webhooks, quotas]

@@ -284,3 +284,69 @@ def test_an_ephemeral_volume_lives_and_dies_with_its_pod(cluster: Cluster, ns: s
         return cluster.kubectl("get", "pvc", "scratch-cache", "-n", ns, check=False).returncode != 0
 
     cluster.wait_for(claim_gone, 60, interval=0.5, what="the ephemeral claim deleted with its pod")
+
+
+def test_a_claim_grows_when_its_class_allows_and_not_otherwise(
+    cluster: Cluster, ns: str, tmp_path: Path
+):
+    expandable = unique("expandable")
+    apply(
+        cluster,
+        ns,
+        f"""
+        apiVersion: storage.k8s.io/v1
+        kind: StorageClass
+        metadata: {{name: {expandable}}}
+        provisioner: ku7s.dev/local-path
+        volumeBindingMode: WaitForFirstConsumer
+        allowVolumeExpansion: true
+        ---
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {{name: grows}}
+        spec:
+          storageClassName: {expandable}
+          accessModes: [ReadWriteOnce]
+          resources: {{requests: {{storage: 1Gi}}}}
+        ---
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {{name: fixed}}
+        spec:
+          accessModes: [ReadWriteOnce]
+          resources: {{requests: {{storage: 1Gi}}}}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: user}}
+        spec:
+          terminationGracePeriodSeconds: 0
+          containers: [{{name: c, image: busybox, command: [sleep, "3600"],
+                        volumeMounts: [{{name: a, mountPath: /a}}, {{name: b, mountPath: /b}}]}}]
+          volumes:
+          - {{name: a, persistentVolumeClaim: {{claimName: grows}}}}
+          - {{name: b, persistentVolumeClaim: {{claimName: fixed}}}}
+        """,
+        tmp_path,
+    )
+    try:
+        cluster.kubectl(
+            "wait", "--for=condition=Ready", "pod/user", "-n", ns, "--timeout=60s", timeout=70
+        )
+        grow = '{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}'
+        cluster.kubectl("patch", "pvc", "grows", "-n", ns, "-p", grow)
+
+        def grown() -> bool:
+            claim = cluster.get_json("pvc", "grows", "-n", ns)
+            volume = cluster.get_json("pv", claim["spec"]["volumeName"])
+            return (
+                claim["status"]["capacity"]["storage"] == "2Gi"
+                and volume["spec"]["capacity"]["storage"] == "2Gi"
+            )
+
+        cluster.wait_for(grown, 30, interval=0.3, what="the claim and its volume at 2Gi")
+        refused = cluster.kubectl("patch", "pvc", "fixed", "-n", ns, "-p", grow, check=False)
+        assert refused.returncode != 0 and "must support resize" in refused.stderr
+    finally:
+        cluster.kubectl("delete", "pod", "user", "-n", ns, "--wait=false", check=False)
+        cluster.kubectl("delete", "storageclass", expandable, check=False)

@@ -363,3 +363,20 @@ def test_an_ephemeral_volume_gets_a_claim_owned_by_its_pod():
     assert made["metadata"]["labels"] == {"type": "scratch"}
     [owner] = made["metadata"]["ownerReferences"]
     assert (owner["kind"], owner["uid"], owner["controller"]) == ("Pod", "p1", True)
+
+
+async def test_the_provisioner_grows_a_bound_claim_that_asks_for_more():
+    api = BindingAPI()
+    provisioner = LocalPathProvisioner(api)  # type: ignore[arg-type]
+    c = claim("data", "2Gi", cls="standard")
+    c["metadata"]["annotations"] = {pv.STORAGE_PROVISIONER: pv.LOCAL_PATH_PROVISIONER}
+    c["spec"]["volumeName"] = "pvc-uid-data"
+    c["status"] = {"phase": "Bound", "capacity": {"storage": "1Gi"}}
+    feed(provisioner.claims, c)
+    feed(provisioner.volumes, volume("pvc-uid-data", "1Gi", cls="standard"))
+    await provisioner.reconcile("claim:default/data")
+    [(_, volume_path, grown), (_, claim_path, status)] = api.made("patch")
+    assert volume_path == "/api/v1/persistentvolumes/pvc-uid-data"
+    assert grown == {"spec": {"capacity": {"storage": "2Gi"}}}
+    assert claim_path.endswith("/persistentvolumeclaims/data/status")
+    assert status == {"status": {"capacity": {"storage": "2Gi"}}}

@@ -113,7 +113,10 @@ class LocalPathProvisioner(Controller):
         if claim is None or claim["metadata"].get("deletionTimestamp"):
             return
         wanted = meta.annotations_of(claim).get(pv.STORAGE_PROVISIONER)
-        if wanted != pv.LOCAL_PATH_PROVISIONER or (claim.get("spec") or {}).get("volumeName"):
+        if wanted != pv.LOCAL_PATH_PROVISIONER:
+            return
+        if (claim.get("spec") or {}).get("volumeName"):
+            await self._expand(claim)
             return
         if self.volumes.get(f"pvc-{meta.uid_of(claim)}") is not None:
             return  # made already; the binder finishes
@@ -168,6 +171,34 @@ class LocalPathProvisioner(Controller):
                 f"requested {wanted} bytes, more than the {disk} bytes of node {node_name}'s disk"
             )
         return local_volume(claim, storage_class, node_name)
+
+    async def _expand(self, claim: Object) -> None:
+        """A bound claim asking for more than it has (the API server let it, so its class
+        allows expansion): a directory has no size to grow, so the volume's capacity and
+        then the claim's are written, as a resizer does once the disk has grown."""
+        wanted = pv.requested_storage(claim)
+        status = claim.get("status") or {}
+        if status.get("phase") != "Bound" or wanted <= pv.storage_of(status.get("capacity")):
+            return
+        volume = self.volumes.get(claim["spec"]["volumeName"])
+        if volume is None:
+            return
+        size = ((claim["spec"].get("resources") or {}).get("requests") or {})["storage"]
+        await self.client.patch(
+            f"/api/v1/persistentvolumes/{meta.name_of(volume)}",
+            {"spec": {"capacity": {"storage": size}}},
+        )
+        path = (
+            f"/api/v1/namespaces/{meta.namespace_of(claim)}/persistentvolumeclaims/"
+            f"{meta.name_of(claim)}/status"
+        )
+        await self.client.patch(path, {"status": {"capacity": {"storage": size}}})
+        self._events.record(
+            claim,
+            "Normal",
+            "VolumeResizeSuccessful",
+            f"resize volume {meta.name_of(volume)} to {size} succeeded",
+        )
 
     async def _sync_volume(self, volume: Object) -> None:
         """A released volume of ours with the Delete policy goes (its data with it)."""
