@@ -137,8 +137,10 @@ class NetworkPolicyAgent:
     async def sync(self, *, force: bool = False) -> bool:
         """Apply this node's rules; whether anything was written."""
         started = time.monotonic()
-        pods, namespaces = self.view()
-        rules = render(self.policies.list(), pods, namespaces, self._node)
+        policies = self.policies.list()
+        # Without policies nothing is guarded: no need to look at every pod.
+        pods, namespaces = self.view() if policies else ([], {})
+        rules = render(policies, pods, namespaces, self._node)
         stale = sorted(self._chains - set(rules.chains))
         text = rules.restore_input(stale)
         if text == self._applied and not force:
