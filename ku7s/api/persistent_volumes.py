@@ -5,6 +5,7 @@ tied to nodes) a node the pod may use. The smallest volume that fits wins, as up
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -153,5 +154,10 @@ def local_path_directory(volume_name: str, claim: Object) -> str:
     return f"{LOCAL_PATH_ROOT}/{volume_name}_{meta.namespace_of(claim)}_{meta.name_of(claim)}"
 
 
+_PROVISIONED_DIRECTORY = re.compile(r"(pvc-[0-9a-f-]{36})_[^_/]+_[^/]+")
+
+
 def volume_name_of_directory(directory: str) -> str:
-    return directory.rsplit("/", 1)[-1].split("_", 1)[0]
+    """The volume a provisioned directory belongs to; "" for anything else found there."""
+    match = _PROVISIONED_DIRECTORY.fullmatch(directory.rsplit("/", 1)[-1])
+    return match.group(1) if match else ""

@@ -32,6 +32,8 @@ class LocalVolumeSweeper:
         removed = []
         for directory in sorted(self._root.iterdir()):
             name = volume_name_of_directory(str(directory))
+            if not name:
+                continue  # not made by the provisioner: not ours to remove
             try:
                 volume = await self._objects.get("persistentvolumes", "", name)
             except ConfigError:

@@ -333,12 +333,14 @@ class _Volumes:
 
 
 async def test_the_kubelet_frees_the_directories_of_deleted_volumes(tmp_path: Path):
-    (tmp_path / "pvc-a_default_data-a").mkdir()
-    (tmp_path / "pvc-b_default_data-b").mkdir()
-    (tmp_path / "pvc-b_default_data-b" / "file").write_text("kept")
-    sweeper = LocalVolumeSweeper(tmp_path, _Volumes({"pvc-b"}))
-    assert await sweeper.sweep() == ["pvc-a_default_data-a"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pvc-b_default_data-b"]
+    a, b = f"pvc-{'a' * 8}-0000-0000-0000-{'0' * 12}", f"pvc-{'b' * 8}-0000-0000-0000-{'0' * 12}"
+    (tmp_path / f"{a}_default_data-a").mkdir()
+    (tmp_path / f"{b}_default_data-b").mkdir()
+    (tmp_path / f"{b}_default_data-b" / "file").write_text("kept")
+    (tmp_path / "made-by-hand").mkdir()  # not the provisioner's: left alone
+    sweeper = LocalVolumeSweeper(tmp_path, _Volumes({b}))
+    assert await sweeper.sweep() == [f"{a}_default_data-a"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["made-by-hand", f"{b}_default_data-b"]
 
 
 def test_an_ephemeral_volume_gets_a_claim_owned_by_its_pod():
