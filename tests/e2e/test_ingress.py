@@ -206,6 +206,28 @@ def test_an_ingress_routes_hosts_paths_and_tls_from_the_host(
         for e in events
     )
 
+    # A default backend catches the hosts no rule names.
+    apply(
+        cluster,
+        ns,
+        """
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: catch-all}
+        spec:
+          defaultBackend: {service: {name: alpha, port: {number: 80}}}
+        """,
+        tmp_path,
+    )
+    cluster.wait_for(
+        lambda: get(ip, "unknown.example") == (200, "alpha"), 30, interval=0.2,
+        what="the default backend",
+    )  # fmt: skip
+    cluster.kubectl("delete", "ingress", "catch-all", "-n", ns)
+    cluster.wait_for(
+        lambda: get(ip, "unknown.example")[0] == 404, 30, interval=0.2, what="404 again"
+    )
+
     # An edit is served within seconds, by a reload: the nginx pods stay as they were.
     pods_before = {
         p["metadata"]["uid"]: p["status"]["containerStatuses"][0]["restartCount"]
