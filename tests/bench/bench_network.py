@@ -75,7 +75,7 @@ async def kept(share):
         writer.write(REQUEST)
         try:
             await response(reader)
-        except asyncio.IncompleteReadError:  # nginx closes after 1000 requests
+        except (asyncio.IncompleteReadError, ConnectionResetError):  # nginx: 1000 a connection
             reader, writer = await asyncio.open_connection(host, 80)
             writer.write(REQUEST)
             await response(reader)
