@@ -88,8 +88,28 @@ class ContainerFiles:
     termination_log: Path
 
 
+#: Volumes the kubelet writes itself: containers see them read-only, as upstream's.
+_WRITTEN_BY_KUBELET = ("configMap", "secret", "downwardAPI", "projected")
+
+
+def read_only_volumes(spec: Object) -> set[str]:
+    """The pod's volumes every container mounts read-only: the kubelet's file volumes, and
+    claims the pod uses with `readOnly: true`."""
+    names = set()
+    for volume in spec.get("volumes") or []:
+        claim = volume.get("persistentVolumeClaim")
+        if any(k in volume for k in _WRITTEN_BY_KUBELET) or (
+            isinstance(claim, dict) and claim.get("readOnly")
+        ):
+            names.add(str(volume.get("name", "")))
+    return names
+
+
 def mounts(
-    container: Object, volume_paths: dict[str, Path], files: ContainerFiles
+    container: Object,
+    volume_paths: dict[str, Path],
+    files: ContainerFiles,
+    read_only: set[str] | frozenset[str] = frozenset(),
 ) -> list[cri_pb2.Mount]:
     result = []
     for mount in container.get("volumeMounts") or []:
@@ -102,7 +122,7 @@ def mounts(
             cri_pb2.Mount(
                 container_path=mount["mountPath"],
                 host_path=str(source),
-                readonly=bool(mount.get("readOnly")),
+                readonly=bool(mount.get("readOnly")) or mount["name"] in read_only,
                 propagation=_PROPAGATION.get(
                     mount.get("mountPropagation", ""), cri_pb2.PROPAGATION_PRIVATE
                 ),

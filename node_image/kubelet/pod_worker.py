@@ -452,7 +452,10 @@ class PodWorker:
             command=expand_all(container.get("command") or [], env),
             args=expand_all(container.get("args") or [], env),
             mounts=cc.mounts(
-                container, self._volume_paths or {}, cc.ContainerFiles(hosts, termination_log)
+                container,
+                self._volume_paths or {},
+                cc.ContainerFiles(hosts, termination_log),
+                cc.read_only_volumes(spec),
             ),
             qos_class=qos,
         )

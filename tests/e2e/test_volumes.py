@@ -350,3 +350,45 @@ def test_a_claim_grows_when_its_class_allows_and_not_otherwise(
     finally:
         cluster.kubectl("delete", "pod", "user", "-n", ns, "--wait=false", check=False)
         cluster.kubectl("delete", "storageclass", expandable, check=False)
+
+
+def test_a_read_only_claim_and_a_config_map_cannot_be_written_by_the_pod(
+    cluster: Cluster, ns: str, tmp_path: Path
+):
+    apply(
+        cluster,
+        ns,
+        """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: settings}
+        data: {mode: fast}
+        ---
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {name: shared}
+        spec:
+          accessModes: [ReadWriteOnce]
+          resources: {requests: {storage: 10Mi}}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: reader}
+        spec:
+          terminationGracePeriodSeconds: 0
+          containers:
+          - {name: c, image: busybox, command: [sleep, "3600"],
+             volumeMounts: [{name: data, mountPath: /data}, {name: cfg, mountPath: /cfg}]}
+          volumes:
+          - {name: data, persistentVolumeClaim: {claimName: shared, readOnly: true}}
+          - {name: cfg, configMap: {name: settings}}
+        """,
+        tmp_path,
+    )
+    cluster.kubectl(
+        "wait", "--for=condition=Ready", "pod/reader", "-n", ns, "--timeout=60s", timeout=70
+    )
+    assert cluster.kubectl("exec", "reader", "-n", ns, "--", "cat", "/cfg/mode").stdout == "fast"
+    for path in ("/data/x", "/cfg/x"):
+        result = cluster.kubectl("exec", "reader", "-n", ns, "--", "touch", path, check=False)
+        assert result.returncode != 0 and "Read-only file system" in result.stderr, path

@@ -382,3 +382,24 @@ async def test_the_provisioner_grows_a_bound_claim_that_asks_for_more():
     assert grown == {"spec": {"capacity": {"storage": "2Gi"}}}
     assert claim_path.endswith("/persistentvolumeclaims/data/status")
     assert status == {"status": {"capacity": {"storage": "2Gi"}}}
+
+
+def test_claims_marked_read_only_and_the_kubelets_file_volumes_mount_read_only():
+    from node_image.kubelet.container_config import ContainerFiles, mounts, read_only_volumes
+
+    spec = {
+        "volumes": [
+            {"name": "data", "persistentVolumeClaim": {"claimName": "d", "readOnly": True}},
+            {"name": "scratch", "persistentVolumeClaim": {"claimName": "s"}},
+            {"name": "config", "configMap": {"name": "c"}},
+        ]
+    }
+    assert read_only_volumes(spec) == {"data", "config"}
+    container = {
+        "volumeMounts": [{"name": n, "mountPath": f"/{n}"} for n in ("data", "scratch", "config")]
+    }
+    paths = {n: Path(f"/v/{n}") for n in ("data", "scratch", "config")}
+    made = mounts(container, paths, ContainerFiles(None, Path("/t")), read_only_volumes(spec))
+    assert {
+        m.container_path: m.readonly for m in made if m.container_path != "/dev/termination-log"
+    } == {"/data": True, "/scratch": False, "/config": True}
