@@ -208,6 +208,13 @@ def test_namespace_and_pod_selectors_together(m: Matrix, tmp_path: Path):
         tmp_path,
     )
     m.expect(lambda s, d, port: d.ns != "x" or s == Peer("y", "c"), "x open to y/c only")
+    # The namespace loses the label the policy selects it by: the rules follow.
+    y = m.namespaces["y"]
+    m.cluster.kubectl("label", "namespace", y, "netpol=elsewhere", "--overwrite")
+    try:
+        m.expect(lambda s, d, port: d.ns != "x", "x closed once y's label changed")
+    finally:
+        m.cluster.kubectl("label", "namespace", y, "netpol=y", "--overwrite")
 
 
 def test_ip_block_with_except_named_port_and_port_range(m: Matrix, tmp_path: Path):
