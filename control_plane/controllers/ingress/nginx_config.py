@@ -163,7 +163,7 @@ def render(
 
 def _conf(servers: dict[str, _Server], upstreams: dict[str, str]) -> str:
     lines = [
-        "worker_processes 2;",
+        "worker_processes 1;",
         "pid /tmp/nginx.pid;",
         "error_log stderr notice;",
         "events { worker_connections 4096; }",
