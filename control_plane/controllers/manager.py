@@ -50,6 +50,7 @@ QUEUE_NAMES = {
     "horizontalpodautoscaler": "horizontalpodautoscaler",
     "persistentvolume-binder": "volumes",
     "storage-protection": "pvcprotection",
+    "ephemeral-volume": "ephemeral_volume",
 }
 
 

@@ -29,6 +29,7 @@ from node_image.kube_proxy.metrics import ProxyMetrics
 from node_image.kube_proxy.proxier import Proxier
 from node_image.kube_proxy.rules import NodeContext
 from node_image.network_policy.agent import NetworkPolicyAgent
+from node_image.network_policy.metrics import PolicyMetrics
 
 log = logging.getLogger("kube-proxy")
 
@@ -78,7 +79,9 @@ async def run(env: dict[str, str], stop: asyncio.Event) -> None:
         registry = CollectorRegistry()
         metrics = ProxyMetrics(registry)
         proxier = Proxier(informers, IPTables(), NodeContext(node_name, cidr), metrics=metrics)
-        policies = NetworkPolicyAgent(informers, IPTables(), node_name)
+        policies = NetworkPolicyAgent(
+            informers, IPTables(), node_name, metrics=PolicyMetrics(registry)
+        )
         endpoint = MetricsEndpoint({"/metrics": registry}, PORTS["kube-proxy"])
         async with asyncio.TaskGroup() as group:
             group.create_task(endpoint.run(stop))

@@ -16,11 +16,14 @@ import logging
 import time
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from ku7s.api import meta
 from ku7s.api.endpoint_slices import STAND_IN_POD_LABELS, service_key
 from ku7s.client.informer import Informer, InformerFactory
 from node_image.kube_proxy.iptables import IPTables
 from node_image.kube_proxy.sync_loop import sync_loop
+from node_image.network_policy.metrics import PolicyMetrics
 from node_image.network_policy.rules import (
     JUMP,
     OWN_PREFIXES,
@@ -108,6 +111,7 @@ class NetworkPolicyAgent:
         *,
         min_sync_interval: float = 0.02,
         resync_period: float = 30.0,
+        metrics: PolicyMetrics | None = None,
     ) -> None:
         self.pods: Informer = informers.informer("/api/v1/pods")
         self.namespaces: Informer = informers.informer("/api/v1/namespaces")
@@ -123,6 +127,7 @@ class NetworkPolicyAgent:
         self._chains: set[str] = set()
         self._applied = ""
         self.last_sync_seconds = 0.0
+        self.metrics = metrics or PolicyMetrics(CollectorRegistry())
         for informer in (self.pods, self.namespaces, self.policies, self.slices):
             informer.on_change(lambda *_: self._changed.set())
 
@@ -149,6 +154,7 @@ class NetworkPolicyAgent:
         await self._iptables.ensure_first("filter", "FORWARD", JUMP)
         self._chains, self._applied = set(rules.chains), text
         self.last_sync_seconds = time.monotonic() - started
+        self.metrics.synced(self.last_sync_seconds, rules.chains, len(rules.lines))
         return True
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -162,6 +168,7 @@ class NetworkPolicyAgent:
                 stop,
                 resync=self._resync,
                 settle=self._min_interval,
+                on_failure=lambda _: self.metrics.restore_failures.inc(),
             )
         finally:
             await self.clean_up()

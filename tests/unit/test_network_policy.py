@@ -140,3 +140,55 @@ def test_the_cluster_dns_stands_in_as_a_pod_of_kube_system():
     pods_slice = [{"endpoints": [{"addresses": ["10.0.0.9"], "targetRef": {"kind": "Pod"}}]}]
     assert stand_ins(service, pods_slice) == []
     assert stand_ins({"metadata": {"name": "kubernetes"}, "spec": {}}, slices) == []
+
+
+class FakeIPTables:
+    def __init__(self) -> None:
+        self.restored: list[str] = []
+        self.jumps: list[tuple[str, str, tuple[str, ...]]] = []
+
+    async def restore(self, text: str) -> None:
+        self.restored.append(text)
+
+    async def ensure_first(self, table: str, chain: str, rule: tuple[str, ...]) -> None:
+        self.jumps.append((table, chain, rule))
+
+
+async def test_the_agent_applies_only_what_changed_and_counts_what_it_guards():
+    from prometheus_client import CollectorRegistry
+
+    from ku7s.client.informer import InformerFactory
+    from node_image.network_policy.agent import NetworkPolicyAgent
+    from node_image.network_policy.metrics import PolicyMetrics
+
+    registry = CollectorRegistry()
+    iptables = FakeIPTables()
+    agent = NetworkPolicyAgent(
+        InformerFactory(None),  # type: ignore[arg-type]
+        iptables,  # type: ignore[arg-type]
+        "n1",
+        metrics=PolicyMetrics(registry),
+    )
+    agent.namespaces._apply("ADDED", {"metadata": {"name": "x", "labels": {}}})
+    agent.pods._apply(
+        "ADDED",
+        {
+            "metadata": {"name": "a", "namespace": "x", "labels": {"pod": "a"}},
+            "spec": {"nodeName": "n1"},
+            "status": {"phase": "Running", "podIP": "10.0.0.1"},
+        },
+    )
+    assert await agent.sync()
+    assert not await agent.sync()  # nothing changed: nothing written
+    agent.policies._apply("ADDED", policy("x", {"podSelector": {}, "policyTypes": ["Ingress"]}))
+    assert await agent.sync()
+    assert "-j DROP" in iptables.restored[-1]
+    assert iptables.jumps[-1][:2] == ("filter", "FORWARD")
+    value = registry.get_sample_value
+    assert value("ku7s_network_policy_guarded_pods", {"direction": "ingress"}) == 1
+    assert value("ku7s_network_policy_guarded_pods", {"direction": "egress"}) == 0
+    assert value("ku7s_network_policy_sync_duration_seconds_count") == 2
+    agent.policies._apply("DELETED", policy("x", {"podSelector": {}}))
+    assert await agent.sync()
+    assert value("ku7s_network_policy_guarded_pods", {"direction": "ingress"}) == 0
+    assert "-X KU7S-NPI-" in iptables.restored[-1]  # the pod's chain is taken away
