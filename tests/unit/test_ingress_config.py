@@ -150,3 +150,60 @@ def test_the_oldest_ingress_wins_a_path_both_claim():
     block = server_block(render([old, new], SERVICES, {}).conf, "c.example")
     assert "location / { proxy_pass http://default-web-80; }" in block
     assert render([old], SERVICES, {}).digest != render([new], SERVICES, {}).digest
+
+
+async def test_the_controller_deploys_on_first_use_touches_its_pods_and_fills_statuses():
+    from control_plane.controllers.ingress import data_plane
+    from control_plane.controllers.ingress.controller import IngressController
+    from ku7s.api.ingresses import DEFAULT_INGRESS_CLASS, NAME, NAMESPACE
+    from tests.unit.test_controllers import RecordingAPI, feed
+
+    class API(RecordingAPI):
+        async def get(self, path, params=None):
+            from ku7s.client.rest import APIStatusError
+
+            raise APIStatusError(404, "NotFound", path)
+
+        async def replace(self, path, body):
+            self.calls.append(("replace", path, body))
+            return body
+
+    api = API()
+    controller = IngressController(api)  # type: ignore[arg-type]
+    feed(controller.classes, DEFAULT_INGRESS_CLASS)
+    await controller.reconcile("ingresses")
+    assert api.calls == []  # no Ingress of ours: nothing deployed
+    feed(controller.services, *({"metadata": {"name": n, "namespace": "default"}, **s}
+                                for n, s in (("web", SERVICES["default/web"]),)))  # fmt: skip
+    mine = ingress("site", {"rules": [{"host": "a.example", "http": {"paths": [
+        path("/", "Prefix", "web")]}}]})  # fmt: skip
+    other = ingress("other", {"ingressClassName": "nginx", "defaultBackend": {}})
+    feed(controller.ingresses, mine, other)
+    assert [i["metadata"]["name"] for i in controller.served()] == ["site"]
+    await controller.reconcile("ingresses")
+    created = [path for verb, path, _ in api.calls if verb == "create"]
+    assert created[:3] == [
+        "/api/v1/namespaces",
+        f"/apis/apps/v1/namespaces/{NAMESPACE}/daemonsets",
+        f"/api/v1/namespaces/{NAMESPACE}/services",
+    ]
+    config = next(body for verb, p, body in api.calls if p.endswith("/configmaps"))
+    assert "server_name a.example;" in config["data"]["nginx.conf"]
+    # The data plane runs and has an address: its pods are touched, the Ingress gets it.
+    api.calls.clear()
+    feed(
+        controller.services,
+        {
+            "metadata": {"name": NAME, "namespace": NAMESPACE},
+            "spec": {},
+            "status": {"loadBalancer": {"ingress": [{"ip": "172.18.0.9"}]}},
+        },
+    )
+    feed(controller.pods, {"metadata": {"name": "nginx-1", "namespace": NAMESPACE}, "spec": {}})
+    await controller.reconcile("ingresses")
+    patches = {p: body for verb, p, body in api.calls if verb == "patch"}
+    touched = patches[f"/api/v1/namespaces/{NAMESPACE}/pods/nginx-1"]
+    assert touched["metadata"]["annotations"][data_plane.CONFIG_ANNOTATION]
+    status = patches["/apis/networking.k8s.io/v1/namespaces/default/ingresses/site/status"]
+    assert status == {"status": {"loadBalancer": {"ingress": [{"ip": "172.18.0.9"}]}}}
+    assert not [p for p in patches if "/ingresses/other/" in p]
