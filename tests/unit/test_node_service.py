@@ -260,3 +260,50 @@ def test_merged_status_keeps_other_conditions_and_finished_phases():
     assert merged["qosClass"] == "BestEffort" and merged["phase"] == "Running"
     done = {"status": {"phase": "Succeeded"}}
     assert merged_status(done, {"phase": "Running"})["phase"] == "Succeeded"
+
+
+async def test_a_node_reads_its_pods_claims_and_the_volumes_pinned_to_it(service):
+    registry = service.test_registry
+    await service._register(registration("w1"))
+    await service._register(registration("w2"))
+    volumes, claims, pods = (
+        registry.kinds.get(p) for p in ("persistentvolumes", "persistentvolumeclaims", "pods")
+    )
+
+    def pinned(name, node_name, claim=None):
+        spec = {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "hostPath": {"path": f"/tmp/{name}"},
+        }
+        if node_name:
+            term = {"key": "kubernetes.io/hostname", "operator": "In", "values": [node_name]}
+            spec["nodeAffinity"] = {
+                "required": {"nodeSelectorTerms": [{"matchExpressions": [term]}]}
+            }
+        if claim:
+            spec["claimRef"] = {"namespace": "default", "name": claim}
+        return {"metadata": {"name": name}, "spec": spec}
+
+    await registry.create(volumes, "", pinned("on-w1", "w1"))
+    await registry.create(volumes, "", pinned("anywhere", "", claim="data"))
+    await registry.create(
+        claims,
+        "default",
+        {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
+         "resources": {"requests": {"storage": "1Gi"}}, "volumeName": "anywhere"}},
+    )  # fmt: skip
+    await registry.create(
+        pods,
+        "default",
+        {"metadata": {"name": "p"}, "spec": {"nodeName": "w2", "containers": [
+            {"name": "c", "image": "busybox"}],
+            "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}},
+    )  # fmt: skip
+    assert await service._volume_readable("w1", "on-w1")
+    assert not await service._volume_readable("w2", "on-w1")
+    assert await service._volume_readable("w2", "anywhere")  # its pod uses the claim
+    assert not await service._volume_readable("w1", "anywhere")
+    assert await service._volume_readable("w1", "gone")  # answered as not found
+    assert await service._referenced("w2", "persistentvolumeclaims", "default", "data")
+    assert not await service._referenced("w1", "persistentvolumeclaims", "default", "data")
