@@ -8,6 +8,35 @@ import base64
 from control_plane.controllers.ingress.nginx_config import CERTS_DIR, render
 
 
+def _self_signed(host: str) -> tuple[bytes, bytes]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), pem_key
+
+
 def ingress(name: str, spec: dict, created: str = "2026-01-01T00:00:00Z") -> dict:
     return {
         "metadata": {
@@ -101,13 +130,16 @@ def test_a_missing_service_or_port_answers_503_and_is_reported():
 
 
 def test_tls_hosts_get_their_certificate_and_the_default_backend_catches_the_rest():
+    cert, key = _self_signed("s.example")
     secret = {
         "type": "kubernetes.io/tls",
         "data": {
-            "tls.crt": base64.b64encode(b"CERT").decode(),
-            "tls.key": base64.b64encode(b"KEY").decode(),
+            "tls.crt": base64.b64encode(cert).decode(),
+            "tls.key": base64.b64encode(key).decode(),
         },
     }
+    broken = {"type": "kubernetes.io/tls", "data": {"tls.crt": secret["data"]["tls.crt"],
+              "tls.key": base64.b64encode(b"not a key").decode()}}  # fmt: skip
     rendered = render(
         [
             ingress(
@@ -126,7 +158,9 @@ def test_tls_hosts_get_their_certificate_and_the_default_backend_catches_the_res
     )
     block = server_block(rendered.conf, "s.example")
     assert f"ssl_certificate {CERTS_DIR}/default_s-tls.pem;" in block
-    assert rendered.certs == {"default_s-tls.pem": "CERT\nKEY\n"}
+    assert rendered.certs == {
+        "default_s-tls.pem": cert.decode().strip() + "\n" + key.decode().strip() + "\n"
+    }
     assert "location / { proxy_pass http://default-web-80; }" in server_block(rendered.conf, "_")
     missing = render(
         [ingress("x", {"tls": [{"hosts": ["t.example"], "secretName": "nope"}], "rules": []})],
@@ -134,6 +168,14 @@ def test_tls_hosts_get_their_certificate_and_the_default_backend_catches_the_res
         {},
     )
     assert "not found or not a TLS secret" in missing.problems[0][1]
+    # A certificate nginx would refuse leaves its host without TLS, not the whole config.
+    bad = render(
+        [ingress("y", {"tls": [{"hosts": ["u.example"], "secretName": "bad"}], "rules": []})],
+        SERVICES,
+        {"default/bad": broken},
+    )
+    assert bad.certs == {} and "ssl_certificate" not in bad.conf
+    assert "no valid certificate and key" in bad.problems[0][1]
 
 
 def test_the_oldest_ingress_wins_a_path_both_claim():

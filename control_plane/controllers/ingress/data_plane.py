@@ -33,7 +33,9 @@ while sleep 0.3; do
   kill -0 "$(cat /tmp/nginx.pid 2>/dev/null)" 2>/dev/null || exit 1
   now=$(stamp)
   [ "$now" = "$last" ] && continue
-  nginx -t -q -c "$conf" && nginx -c "$conf" -s reload && last=$now && echo reloaded
+  # A configuration nginx refuses is not tried again until the next change.
+  last=$now
+  nginx -t -q -c "$conf" && nginx -c "$conf" -s reload && echo reloaded
 done
 """
 

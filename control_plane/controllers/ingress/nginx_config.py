@@ -18,6 +18,9 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
 from ku7s.api import meta
 
 Object = dict[str, Any]
@@ -110,13 +113,21 @@ class _Renderer:
                 (ingress, f'TLS secret "{namespace}/{secret_name}" not found or not a TLS secret')
             )
             return ""
+        try:
+            chain, key = base64.b64decode(data["tls.crt"]), base64.b64decode(data["tls.key"])
+            x509.load_pem_x509_certificate(chain)
+            serialization.load_pem_private_key(key, password=None)
+        except ValueError:
+            # nginx would refuse the whole configuration for it: leave the host out.
+            self.problems.append(
+                (
+                    ingress,
+                    f'TLS secret "{namespace}/{secret_name}" holds no valid certificate and key',
+                )
+            )
+            return ""
         file_name = f"{namespace}_{secret_name}.pem"
-        self.certs[file_name] = (
-            base64.b64decode(data["tls.crt"]).decode(errors="replace").strip()
-            + "\n"
-            + base64.b64decode(data["tls.key"]).decode(errors="replace").strip()
-            + "\n"
-        )
+        self.certs[file_name] = chain.decode().strip() + "\n" + key.decode().strip() + "\n"
         return file_name
 
 
