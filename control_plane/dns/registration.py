@@ -13,7 +13,7 @@ from typing import Any
 
 from ku7s.aio import sleep_unless
 from ku7s.api.endpoint_slices import SERVICE_NAME_LABEL, STAND_IN_POD_LABELS
-from ku7s.client.rest import APIClient, APIStatusError
+from ku7s.client.rest import APIClient, APIStatusError, create_or_replace
 
 Object = dict[str, Any]
 
@@ -73,22 +73,6 @@ def endpoint_slice(address: str, port: int) -> Object:
     }
 
 
-async def _put(client: APIClient, collection: str, body: Object) -> None:
-    """Create the object, or replace what is there with it."""
-    path = f"{collection}/{body['metadata']['name']}"
-    try:
-        current = await client.get(path)
-    except APIStatusError as e:
-        if e.code != 404:
-            raise
-        await client.create(collection, body)
-        return
-    merged = {**current, **{k: v for k, v in body.items() if k != "metadata"}}
-    merged["metadata"] = {**current["metadata"], "labels": body["metadata"]["labels"]}
-    if merged != current:
-        await client.replace(path, merged)
-
-
 async def register_service(
     client: APIClient, service_cidr: str, address: str, port: int, stop: asyncio.Event
 ) -> None:
@@ -103,8 +87,10 @@ async def register_service(
                 if e.code != 404:
                     raise
                 await client.create(f"{core}/services", service(ip))
-            await _put(client, f"{core}/endpoints", endpoints(address, port))
-            await _put(client, f"{discovery}/endpointslices", endpoint_slice(address, port))
+            await create_or_replace(client, f"{core}/endpoints", endpoints(address, port))
+            await create_or_replace(
+                client, f"{discovery}/endpointslices", endpoint_slice(address, port)
+            )
             log.info("registered as Service %s/%s at %s -> %s", NAMESPACE, NAME, ip, address)
             return
         except (APIStatusError, OSError, TimeoutError) as e:

@@ -192,3 +192,20 @@ class APIClient:
         assert self._session is not None
         async with self._session.get(self._server + path) as response:
             return response.status, await response.text()
+
+
+async def create_or_replace(client: APIClient, collection: str, body: Object) -> None:
+    """Create the object, or make what is there say the same (its labels and every field
+    but metadata), writing nothing when it already does."""
+    path = f"{collection}/{body['metadata']['name']}"
+    try:
+        current = await client.get(path)
+    except APIStatusError as e:
+        if e.code != 404:
+            raise
+        await client.create(collection, body)
+        return
+    merged = {**current, **{k: v for k, v in body.items() if k != "metadata"}}
+    merged["metadata"] = {**current["metadata"], "labels": body["metadata"].get("labels") or {}}
+    if merged != current:
+        await client.replace(path, merged)

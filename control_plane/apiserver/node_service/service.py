@@ -267,11 +267,10 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         volume = await self._registry.find(self._registry.kinds.get("persistentvolumes"), "", name)
         if volume is None:
             return True
+        pinned = ((volume.get("spec") or {}).get("nodeAffinity") or {}).get("required")
         found = await self._registry.find(self._registry.kinds.get("nodes"), "", node)
-        if found is not None and pv.volume_fits_node(volume, found):
-            required = ((volume.get("spec") or {}).get("nodeAffinity") or {}).get("required")
-            if required:
-                return True
+        if pinned and found is not None and pv.volume_fits_node(volume, found):
+            return True
         ref = (volume.get("spec") or {}).get("claimRef") or {}
         return bool(ref) and await self._referenced(
             node, "persistentvolumeclaims", ref.get("namespace", ""), ref.get("name", "")

@@ -16,13 +16,13 @@ from typing import Any, ClassVar
 
 from control_plane.controllers.ingress import data_plane
 from control_plane.controllers.ingress.nginx_config import Rendered, render
-from control_plane.controllers.pod_owner import pod_informer
+from control_plane.controllers.pod_owner import apps_path, patch_status, pod_informer
 from ku7s.api import meta
 from ku7s.api.ingresses import CONTROLLER, DEFAULT_CLASS, NAME, NAMESPACE, class_of
 from ku7s.client.controller import Controller
 from ku7s.client.events import EventRecorder
 from ku7s.client.informer import InformerFactory, object_key
-from ku7s.client.rest import APIClient, APIStatusError
+from ku7s.client.rest import APIClient, APIStatusError, create_or_replace
 
 Object = dict[str, Any]
 
@@ -110,7 +110,8 @@ class IngressController(Controller):
 
     async def _write(self, rendered: Rendered) -> None:
         base = f"/api/v1/namespaces/{NAMESPACE}"
-        await self._put(
+        await create_or_replace(
+            self.client,
             f"{base}/configmaps",
             {
                 "apiVersion": "v1",
@@ -119,7 +120,8 @@ class IngressController(Controller):
                 "data": {"nginx.conf": rendered.conf},
             },
         )
-        await self._put(
+        await create_or_replace(
+            self.client,
             f"{base}/secrets",
             {
                 "apiVersion": "v1",
@@ -132,18 +134,6 @@ class IngressController(Controller):
                 },
             },
         )
-
-    async def _put(self, collection: str, body: Object) -> None:
-        path = f"{collection}/{body['metadata']['name']}"
-        try:
-            current = await self.client.get(path)
-        except APIStatusError as e:
-            if e.code != 404:
-                raise
-            await self.client.create(collection, body)
-            return
-        body["metadata"]["resourceVersion"] = meta.resource_version(current)
-        await self.client.replace(path, body)
 
     async def _touch_pods(self, digest: str) -> None:
         """A pod update makes its kubelet refresh the mounted configuration now."""
@@ -179,14 +169,9 @@ class IngressController(Controller):
             return
         wanted = {"ingress": [{"ip": a["ip"]} for a in addresses if a.get("ip")]}
         for ingress in served:
-            if (ingress.get("status") or {}).get("loadBalancer") == wanted:
-                continue
-            path = (
-                f"/apis/networking.k8s.io/v1/namespaces/{meta.namespace_of(ingress)}"
-                f"/ingresses/{meta.name_of(ingress)}/status"
+            await patch_status(
+                self.client,
+                apps_path("ingresses", ingress, "networking.k8s.io/v1"),
+                ingress.get("status") or {},
+                {"loadBalancer": wanted},
             )
-            try:
-                await self.client.patch(path, {"status": {"loadBalancer": wanted}})
-            except APIStatusError as e:
-                if e.code != 404:
-                    raise

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
+from control_plane.controllers.pod_owner import patch_status
 from control_plane.controllers.volumes.storage_informers import StorageInformers
 from ku7s.api import meta
 from ku7s.api import persistent_volumes as pv
@@ -209,8 +210,9 @@ class PersistentVolumeBinder(Controller):
             "accessModes": spec.get("accessModes") or [],
             "capacity": spec.get("capacity") or {},
         }
-        if {k: (claim.get("status") or {}).get(k) for k in status} != status:
-            await self.client.patch(f"{claim_path(namespace, name)}/status", {"status": status})
+        await patch_status(
+            self.client, claim_path(namespace, name), claim.get("status") or {}, status
+        )
 
     async def _sync_bound_claim(self, claim: Object, volume: Object | None) -> None:
         phase = (claim.get("status") or {}).get("phase")
@@ -287,14 +289,8 @@ class PersistentVolumeBinder(Controller):
         status["phase"] = phase
 
     async def _set_claim_phase(self, claim: Object, phase: str) -> None:
-        if (claim.get("status") or {}).get("phase") == phase:
-            return
         path = claim_path(meta.namespace_of(claim), meta.name_of(claim))
-        try:
-            await self.client.patch(f"{path}/status", {"status": {"phase": phase}})
-        except APIStatusError as e:
-            if e.code != 404:
-                raise
+        await patch_status(self.client, path, claim.get("status") or {}, {"phase": phase})
 
     def _event_once(self, obj: Object, kind: str, reason: str, message: str) -> None:
         """Events for a state that lasts: the recorder counts repeats on one Event."""
