@@ -26,6 +26,10 @@ CHAOS_LABEL = "ku7s.dev/chaos"
 CHAOS_NAMESPACE = "kube-system"
 #: On a load balancer container: the uid of the Service it serves.
 SERVICE_UID_LABEL = "io.ku7s.service-uid"
+#: The role of the containers that attach the mock cloud's disks to nodes; on them, the
+#: node a disk is attached to.
+DISK_ATTACHMENT = "disk-attachment"
+NODE_LABEL = "io.ku7s.node"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _MAX_CLUSTER_NAME = 63 - len("-control-plane")

@@ -62,11 +62,34 @@ STANDARD_STORAGE_CLASS = {
 }
 
 
+#: The mock cloud's disks: attached to one node at a time, so a pod moved to another node
+#: finds its data there.
+DISK_STORAGE_CLASS = {
+    "apiVersion": "storage.k8s.io/v1",
+    "kind": "StorageClass",
+    "metadata": {"name": pv.DISK_CLASS},
+    "provisioner": pv.DISK_DRIVER,
+    "reclaimPolicy": "Delete",
+    "volumeBindingMode": pv.WAIT_FOR_FIRST_CONSUMER,
+    "allowVolumeExpansion": True,
+}
+DISK_DRIVER = {
+    "apiVersion": "storage.k8s.io/v1",
+    "kind": "CSIDriver",
+    "metadata": {"name": pv.DISK_DRIVER},
+    "spec": {
+        "attachRequired": True,
+        "podInfoOnMount": False,
+        "volumeLifecycleModes": ["Persistent"],
+    },
+}
+
+
 async def ensure_default_classes(registry: Registry) -> None:
-    """The default StorageClass and IngressClass, served by ku7s' own add-ons."""
-    await _ensure(
-        registry, "storageclasses", "", meta.clone(STANDARD_STORAGE_CLASS), "storage.k8s.io"
-    )
+    """The StorageClasses and IngressClass of ku7s' own add-ons (`standard` the default)."""
+    for storage_class in (STANDARD_STORAGE_CLASS, DISK_STORAGE_CLASS):
+        await _ensure(registry, "storageclasses", "", meta.clone(storage_class), "storage.k8s.io")
+    await _ensure(registry, "csidrivers", "", meta.clone(DISK_DRIVER), "storage.k8s.io")
     await _ensure(
         registry, "ingressclasses", "", meta.clone(DEFAULT_INGRESS_CLASS), "networking.k8s.io"
     )

@@ -13,7 +13,10 @@ import logging
 import uvloop
 from prometheus_client import CollectorRegistry
 
+from control_plane.cloud.disk_attacher import DiskAttacher
+from control_plane.cloud.disk_provisioner import DiskProvisioner
 from control_plane.cloud.docker_cloud import DockerCloud
+from control_plane.cloud.docker_disks import DockerDisks
 from control_plane.cloud.node_controller import CloudNodeController, Topology
 from control_plane.cloud.service_controller import CloudServiceController
 from control_plane.container import own_address
@@ -43,13 +46,17 @@ def main() -> None:
         topology = Topology(args.cluster, args.region, args.zones)
         async with APIClient.from_kubeconfig_file(args.kubeconfig, timeout=30) as client:
             informers = InformerFactory(client)
+            disks = DockerDisks(cloud.client, args.cluster, cloud.own_image)
             controllers = [
                 CloudNodeController(client, cloud, topology, informers),
                 CloudServiceController(client, cloud, informers),
+                DiskProvisioner(client, disks, informers),
+                DiskAttacher(client, disks, informers),
             ]
             registry = CollectorRegistry()
             queues = WorkqueueMetrics(registry)
-            for controller, queue in zip(controllers, ("cloud-node", "service"), strict=True):
+            names = ("cloud-node", "service", "disk-provisioner", "disk-attacher")
+            for controller, queue in zip(controllers, names, strict=True):
                 controller.queue.observe(queues.queue(queue))
             endpoint = MetricsEndpoint({"/metrics": registry}, PORTS["cloud-controller-manager"])
             # The control plane's own routes to nodes and pods on other Docker hosts.

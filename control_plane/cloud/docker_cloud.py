@@ -36,7 +36,7 @@ class LoadBalancer:
 
 class DockerCloud:
     def __init__(self, client: docker.DockerClient, cluster: str) -> None:
-        self._client = client
+        self.client = client
         self._cluster = cluster
         self._network = network_name(cluster)
         self._image: str | None = None
@@ -48,7 +48,7 @@ class DockerCloud:
     async def instance_exists(self, name: str) -> bool:
         def check() -> bool:
             try:
-                container = self._client.containers.get(name)
+                container = self.client.containers.get(name)
             except docker.errors.NotFound:
                 return False
             return bool(container.labels.get(CLUSTER_LABEL) == self._cluster)
@@ -57,7 +57,7 @@ class DockerCloud:
 
     async def load_balancers(self) -> list[LoadBalancer]:
         def listing() -> list[LoadBalancer]:
-            containers = self._client.containers.list(
+            containers = self.client.containers.list(
                 all=True,
                 filters={
                     "label": [f"{CLUSTER_LABEL}={self._cluster}", f"{ROLE_LABEL}={LOAD_BALANCER}"]
@@ -81,7 +81,7 @@ class DockerCloud:
 
         def ensure() -> str:
             try:
-                container = self._client.containers.get(name)
+                container = self.client.containers.get(name)
             except docker.errors.NotFound:
                 container = self._create(name, service_uid, payload)
             else:
@@ -98,8 +98,8 @@ class DockerCloud:
         return address
 
     def _create(self, name: str, service_uid: str, payload: bytes) -> Any:
-        container = self._client.containers.create(
-            self._own_image(),
+        container = self.client.containers.create(
+            self.own_image(),
             name=name,
             hostname=name,
             entrypoint=["python3", "-m", "control_plane.cloud.lb_proxy", LB_CONFIG_PATH],
@@ -116,17 +116,17 @@ class DockerCloud:
         container.start()
         return container
 
-    def _own_image(self) -> str:
+    def own_image(self) -> str:
         """The image this control plane runs: it holds the proxy too."""
         if self._image is None:
-            me = self._client.containers.get(socket.gethostname())
+            me = self.client.containers.get(socket.gethostname())
             self._image = str(me.attrs["Image"])
         return self._image
 
     async def delete_load_balancer(self, name: str) -> None:
         def remove() -> None:
             with contextlib.suppress(docker.errors.NotFound):
-                self._client.containers.get(name).remove(force=True)
+                self.client.containers.get(name).remove(force=True)
 
         await asyncio.to_thread(remove)
 

@@ -27,6 +27,7 @@ from control_plane.controllers.replication_controller import ReplicationControll
 from control_plane.controllers.resource_quota import ResourceQuotaController
 from control_plane.controllers.serviceaccount_tokens import ServiceAccountTokenController
 from control_plane.controllers.statefulset import StatefulSetController
+from control_plane.controllers.volumes.attach_detach import AttachDetachController
 from control_plane.controllers.volumes.binder import PersistentVolumeBinder
 from control_plane.controllers.volumes.ephemeral import EphemeralVolumeController
 from control_plane.controllers.volumes.local_path import LocalPathProvisioner
@@ -96,6 +97,7 @@ class ControllerManager:
             ClusterRoleAggregationController(self._client, informers),
             PersistentVolumeBinder(self._client, informers),
             LocalPathProvisioner(self._client, informers),
+            AttachDetachController(self._client, informers),
             StorageProtectionController(self._client, informers),
             EphemeralVolumeController(self._client, informers),
             IngressController(self._client, informers),

@@ -5,7 +5,8 @@
 - A pod on a node with a NoExecute taint it does not tolerate is evicted (deleted) at once;
   one that tolerates it for tolerationSeconds is evicted when they run out (the apiserver
   gives every pod such tolerations, tuned short in ku7s).
-- Pods bound to a node that no longer exists are deleted outright (upstream's pod GC).
+- Pods bound to a node that no longer exists are deleted outright (upstream's pod GC), as
+  are pods being deleted on a NotReady node its admin marked out of service.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from control_plane.controllers import pod_control as pc
 from control_plane.controllers.node_lifecycle_metrics import NodeCollectorMetrics
 from ku7s.api import meta
-from ku7s.api.taints import tolerates
+from ku7s.api.taints import out_of_service, tolerates
 from ku7s.client.controller import Controller
 from ku7s.client.events import EventRecorder
 from ku7s.client.informer import InformerFactory
@@ -119,7 +120,11 @@ class NodeLifecycleController(Controller):
                     return
                 raise
         next_check: float | None = None
+        down = out_of_service(node) and not meta.is_ready(node)
         for pod in self.pods.by_index("node", key):
+            if down and pod["metadata"].get("deletionTimestamp"):
+                await self._force_delete(pod, f"out-of-service node {key}")
+                continue
             if not pc.is_active(pod):
                 continue
             delay = eviction_delay(pod, taints, now)
@@ -158,12 +163,15 @@ class NodeLifecycleController(Controller):
             if e.code != 404:
                 raise
         for pod in pods:
-            namespace, name = meta.namespace_of(pod), meta.name_of(pod)
-            log.info("deleting pod %s/%s of deleted node %s", namespace, name, node_name)
-            try:
-                await self.client.delete(
-                    f"/api/v1/namespaces/{namespace}/pods/{name}", {"gracePeriodSeconds": "0"}
-                )
-            except APIStatusError as e:
-                if e.code != 404:
-                    raise
+            await self._force_delete(pod, f"deleted node {node_name}")
+
+    async def _force_delete(self, pod: Object, where: str) -> None:
+        namespace, name = meta.namespace_of(pod), meta.name_of(pod)
+        log.info("deleting pod %s/%s of %s", namespace, name, where)
+        try:
+            await self.client.delete(
+                f"/api/v1/namespaces/{namespace}/pods/{name}", {"gracePeriodSeconds": "0"}
+            )
+        except APIStatusError as e:
+            if e.code != 404:
+                raise

@@ -5,6 +5,7 @@ tied to nodes) a node the pod may use. The smallest volume that fits wins, as up
 
 from __future__ import annotations
 
+import hashlib
 import re
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ from ku7s.api import meta
 from ku7s.api.node_selection import term_matches
 from ku7s.api.quantity import QuantityError, parse_quantity
 from ku7s.api.selectors import SelectorError, from_label_selector
+from ku7s.names import DOCKER_HOST_LABEL, PROVIDER_LABEL
 
 Object = dict[str, Any]
 
@@ -161,3 +163,29 @@ def volume_name_of_directory(directory: str) -> str:
     """The volume a provisioned directory belongs to; "" for anything else found there."""
     match = _PROVISIONED_DIRECTORY.fullmatch(directory.rsplit("/", 1)[-1])
     return match.group(1) if match else ""
+
+
+#: The mock cloud's disks (StorageClass `ku7s-disk`): provisioner, CSI driver and attacher.
+DISK_DRIVER = "disk.ku7s.dev"
+DISK_CLASS = "ku7s-disk"
+#: Where a node sees each disk attached to it, by volume handle.
+DISKS_ROOT = "/var/lib/ku7s/disks"
+#: Node labels of machines the cloud cannot attach its disks to (SSH machines, nodes on
+#: another Docker engine: a disk lives on the control plane's engine, as in one zone).
+UNATTACHABLE_NODE_LABELS = (PROVIDER_LABEL, DOCKER_HOST_LABEL)
+
+
+def disk_handle(volume: Object) -> str:
+    """The cloud disk behind a volume ("" if it is not one)."""
+    csi = (volume.get("spec") or {}).get("csi") or {}
+    return str(csi.get("volumeHandle") or "") if csi.get("driver") == DISK_DRIVER else ""
+
+
+def disk_attachable(node: Object) -> bool:
+    labels = meta.labels_of(node)
+    return not any(label in labels for label in UNATTACHABLE_NODE_LABELS)
+
+
+def attachment_name(handle: str, attacher: str, node: str) -> str:
+    """A VolumeAttachment's name, as upstream derives it: one per volume, driver and node."""
+    return "csi-" + hashlib.sha256(f"{handle}{attacher}{node}".encode()).hexdigest()

@@ -17,3 +17,13 @@ def tolerates(toleration: Object, taint: Object) -> bool:
     return toleration.get("key") == taint.get("key") and (toleration.get("value") or "") == (
         taint.get("value") or ""
     )
+
+
+#: Put on a node by its admin once it is known to be down: its pods and their volumes are
+#: released at once (upstream's non-graceful node shutdown).
+OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
+
+
+def out_of_service(node: Object | None) -> bool:
+    taints = ((node or {}).get("spec") or {}).get("taints") or []
+    return any(t.get("key") == OUT_OF_SERVICE and t.get("effect") == "NoExecute" for t in taints)

@@ -56,7 +56,7 @@ from node_image.kubelet.restart_policy import (
 from node_image.kubelet.runtime_view import PodRuntimeState, RuntimeView
 from node_image.kubelet.sandbox_config import ClusterDNS, log_directory, sandbox_config
 from node_image.kubelet.termination_message import termination_message
-from node_image.kubelet.volumes import PodVolumes, VolumeError
+from node_image.kubelet.volumes import PodVolumes, VolumeError, VolumeNotAttached
 
 Object = dict[str, Any]
 
@@ -66,6 +66,10 @@ log = logging.getLogger("kubelet")
 RETRY_INTERVAL = 2.0
 #: How often a settled pod is looked at anyway (volumes refreshed, status checked).
 RESYNC_INTERVAL = 10.0
+#: How often a pod waiting for its disk to be attached looks, and how long it waits before
+#: an event says so.
+ATTACH_POLL = 0.25
+ATTACH_PATIENCE = 10.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ class PodWorker:
         self._probes: dict[str, ContainerProbes] = {}  # container id -> its probes
         self._restart_anyway: set[str] = set()
         self._volume_paths: dict[str, Path] | None = None
+        self._attach_wait_since: float | None = None
         self._sandbox_ip: dict[str, str] = {}
         self._last_status: Object | None = pod.get("status")
         self._last_failure: dict[str, str] = {}  # container -> message of the last event
@@ -200,6 +205,15 @@ class PodWorker:
         if self._volume_paths is None:
             try:
                 self._volume_paths = await self._ctx.volumes.set_up(self.pod)
+            except VolumeNotAttached as e:
+                # The cloud is attaching the disk; said only if it takes long.
+                now = time.monotonic()
+                self._attach_wait_since = self._attach_wait_since or now
+                if now - self._attach_wait_since > ATTACH_PATIENCE:
+                    self._once("volumes", "Warning", "FailedMount", str(e))
+                self._retry_after(ATTACH_POLL)
+                self._report()
+                return
             except (VolumeError, ConfigError) as e:
                 self._once("volumes", "Warning", "FailedMount", str(e))
                 self._retry_after(RETRY_INTERVAL)

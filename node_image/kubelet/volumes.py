@@ -4,7 +4,8 @@ containers' mounts point at.
 emptyDir (on disk, or tmpfs for medium Memory), hostPath (with its type checks), the
 file volumes (configMap, secret, downwardAPI, projected), written atomically and kept up
 to date by refresh(), and claims (persistentVolumeClaim) whose volume is a directory of
-this node (hostPath or local).
+this node (hostPath or local) or a disk of the mock cloud, which the cloud attaches to the
+node under DISKS_ROOT (the kubelet waits for it there).
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ import stat
 from pathlib import Path
 from typing import Any, Protocol
 
-from ku7s.api.persistent_volumes import LOCAL_PATH_ROOT, VOLUME_SOURCES, ephemeral_claim_name
+from ku7s.api.persistent_volumes import (
+    DISKS_ROOT,
+    LOCAL_PATH_ROOT,
+    VOLUME_SOURCES,
+    disk_handle,
+    ephemeral_claim_name,
+)
 from ku7s.api.quantity import parse_quantity
 from node_image.kubelet import atomic_writer
 from node_image.kubelet.environment import ConfigError, ObjectSource, field_value, resource_value
@@ -39,6 +46,10 @@ _FILE_VOLUMES = ("configMap", "secret", "downwardAPI", "projected")
 
 class VolumeError(Exception):
     """A volume cannot be set up (FailedMount upstream)."""
+
+
+class VolumeNotAttached(VolumeError):
+    """The pod's disk is not attached to this node yet: worth looking again soon."""
 
 
 def volume_type(volume: Object) -> str:
@@ -147,6 +158,14 @@ class PodVolumes:
             return path
         if "local" in spec:
             return _host_path({"path": (spec["local"] or {}).get("path", ""), "type": "Directory"})
+        handle = disk_handle(volume)
+        if handle:
+            path = Path(DISKS_ROOT) / handle
+            if not path.is_mount():  # also when its attachment died: the mount is dead
+                raise VolumeNotAttached(
+                    f'AttachVolume: volume "{volume_name}" is not attached to this node yet'
+                )
+            return path
         kind = next((k for k in VOLUME_SOURCES if k in spec), "this kind of")
         raise ConfigError(f"{kind} persistent volumes are not supported by ku7s")
 

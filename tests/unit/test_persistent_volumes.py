@@ -208,8 +208,8 @@ async def test_the_provisioner_refuses_a_claim_bigger_than_the_node_disk():
     await provisioner.reconcile("claim:default/data")
     await asyncio.sleep(0.01)
     assert not [call for call in api.made("create") if call[1] == "/api/v1/persistentvolumes"]
-    [event] = [call[2] for call in api.made("create") if call[1].endswith("/events")]
-    assert event["reason"] == "ProvisioningFailed"
+    events = [call[2] for call in api.made("create") if call[1].endswith("/events")]
+    assert [e["reason"] for e in events] == ["Provisioning", "ProvisioningFailed"]
 
 
 async def test_a_claim_in_use_keeps_its_finalizer_until_its_pod_is_gone():

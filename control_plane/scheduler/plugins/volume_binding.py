@@ -67,6 +67,8 @@ class VolumeBinding:
             disk = node.allocatable.get("ephemeral-storage", Decimal(0))
             if pv.requested_storage(claim) > disk:
                 return "node(s) did not have enough free storage"
+        if provisioner == pv.DISK_DRIVER and not pv.disk_attachable(node.node):
+            return "node(s) cannot attach ku7s-disk volumes"
         return ""
 
     async def pre_bind(self, client: APIClient, pod: pv.Object, node: str) -> None:
