@@ -31,6 +31,12 @@ SERVICE_UID_LABEL = "io.ku7s.service-uid"
 DISK_ATTACHMENT = "disk-attachment"
 NODE_LABEL = "io.ku7s.node"
 
+
+def disk_attachment_name(disk: str) -> str:
+    """The container that attaches a disk of the mock cloud to a node (one at a time)."""
+    return f"{disk}-attachment"
+
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _MAX_CLUSTER_NAME = 63 - len("-control-plane")
 

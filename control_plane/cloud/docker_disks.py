@@ -22,7 +22,13 @@ import docker
 import docker.errors
 
 from ku7s.api import persistent_volumes as pv
-from ku7s.names import CLUSTER_LABEL, DISK_ATTACHMENT, NODE_LABEL, ROLE_LABEL
+from ku7s.names import (
+    CLUSTER_LABEL,
+    DISK_ATTACHMENT,
+    NODE_LABEL,
+    ROLE_LABEL,
+    disk_attachment_name,
+)
 
 #: How long an attachment may take to show the disk in the node.
 ATTACH_TIMEOUT = 20.0
@@ -39,10 +45,6 @@ class DiskInUse(DiskError):
 
 def disk_path(handle: str) -> str:
     return f"{pv.DISKS_ROOT}/{handle}"
-
-
-def attachment_name(handle: str) -> str:
-    return f"{handle}-attachment"
 
 
 class DockerDisks:
@@ -65,7 +67,7 @@ class DockerDisks:
     async def delete(self, handle: str) -> None:
         def delete() -> None:
             with contextlib.suppress(docker.errors.NotFound):
-                self._client.containers.get(attachment_name(handle)).remove(force=True)
+                self._client.containers.get(disk_attachment_name(handle)).remove(force=True)
             try:
                 self._client.volumes.get(handle).remove()
             except docker.errors.NotFound:
@@ -94,7 +96,7 @@ class DockerDisks:
 
     def _prepare_attach(self, handle: str, node: str) -> Any:
         """The attachment container to wait for, or None when the disk is attached."""
-        name = attachment_name(handle)
+        name = disk_attachment_name(handle)
         try:
             existing = self._client.containers.get(name)
         except docker.errors.NotFound:
@@ -160,7 +162,7 @@ class DockerDisks:
 
         def detach() -> None:
             try:
-                existing = self._client.containers.get(attachment_name(handle))
+                existing = self._client.containers.get(disk_attachment_name(handle))
             except docker.errors.NotFound:
                 return
             if existing.labels.get(NODE_LABEL) != node:
@@ -177,7 +179,7 @@ class DockerDisks:
 
         def look() -> tuple[str, str] | None:
             try:
-                existing = self._client.containers.get(attachment_name(handle))
+                existing = self._client.containers.get(disk_attachment_name(handle))
             except docker.errors.NotFound:
                 return None
             return existing.labels.get(NODE_LABEL, ""), str(existing.status)

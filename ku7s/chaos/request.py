@@ -16,6 +16,7 @@ from ku7s.chaos.faults.network import NETWORK_KINDS, plan_drops, plan_egress
 from ku7s.chaos.faults.node_state import ACTIONS
 from ku7s.chaos.faults.pod import POD_KINDS
 from ku7s.chaos.faults.pressure import PRESSURE_KINDS
+from ku7s.chaos.faults.volume import VOLUME_KINDS
 from ku7s.chaos.runner import Chaos, build_fault
 from ku7s.chaos.selection import Selection
 from ku7s.chaos.targets import network_sides, resolve_pods, resolve_targets
@@ -34,6 +35,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "latency": ("target", "direction", "delay", "jitter"),
     "cpu-burn": ("workers",),
     "memory-fill": ("size",),
+    "detach-volume": (),
 }
 assert set(KINDS) == {
     *ACTIONS,
@@ -43,6 +45,7 @@ assert set(KINDS) == {
     *NETWORK_KINDS,
     *PRESSURE_KINDS,
     *BANDWIDTH_KINDS,
+    *VOLUME_KINDS,
 }
 DEFAULT_DIRECTION = {"partition": "both", "loss": "to", "latency": "to"}
 
@@ -86,9 +89,14 @@ async def prepare(chaos: Chaos, cluster: str, request: FaultRequest) -> Fault:
     parameters["seconds"] = request.seconds
     if request.component:
         parameters["component"] = request.component
-    if kind in POD_KINDS:
+    if kind in POD_KINDS or kind in VOLUME_KINDS:
         chosen = await resolve_pods(
-            chaos.client, request.namespace, request.targets, request.labels, request.selection
+            chaos.client,
+            request.namespace,
+            request.targets,
+            request.labels,
+            request.selection,
+            ("pods", "pod") if kind in POD_KINDS else ("persistentvolumeclaims", "claim"),
         )
     else:
         chosen = await resolve_targets(

@@ -22,6 +22,7 @@ from ku7s.chaos.faults.network import NETWORK_KINDS, NetworkFault
 from ku7s.chaos.faults.node_state import ACTIONS, NodeStateFault
 from ku7s.chaos.faults.pod import POD_KINDS, PodFault
 from ku7s.chaos.faults.pressure import PRESSURE_KINDS, PressureFault
+from ku7s.chaos.faults.volume import VOLUME_KINDS, VolumeFault
 from ku7s.chaos.ledger import FaultRecord, Ledger
 from ku7s.client.events import EventRecorder
 from ku7s.client.rest import APIClient, APIStatusError
@@ -51,6 +52,8 @@ def build_fault(
         return ComponentFault(kind, engines, str(parameters.get("component", "")), list(targets))
     if kind in DRAIN_KINDS:
         return DrainFault(kind, client, list(targets))
+    if kind in VOLUME_KINDS:
+        return VolumeFault(kind, engines, client, list(targets))
     if kind in POD_KINDS:
         return PodFault(kind, engines, client, list(targets), str(parameters.get("container", "")))
     if kind in NETWORK_KINDS:

@@ -95,17 +95,24 @@ async def resolve_targets(
 
 
 async def resolve_pods(
-    client: APIClient, namespace: str, names: list[str], labels: str, selection: Selection
+    client: APIClient,
+    namespace: str,
+    names: list[str],
+    labels: str,
+    selection: Selection,
+    resource: tuple[str, str] = ("pods", "pod"),
 ) -> list[str]:
-    """``namespace/pod`` of the named pods, or of those the label selector matches."""
+    """``namespace/name`` of the named pods (or other objects of a namespace: resource is
+    their plural and noun), or of those the label selector matches."""
+    plural, noun = resource
     if not names and not labels:
-        raise UserInputError("name the pods to hit, or select them with --labels")
-    base = f"/api/v1/namespaces/{namespace}/pods"
+        raise UserInputError(f"name the {plural} to hit, or select them with --labels")
+    base = f"/api/v1/namespaces/{namespace}/{plural}"
     params = {"labelSelector": labels} if labels else {}
     try:
         listing = await client.get(base, params)
     except APIStatusError as e:
-        raise UserInputError(f"cannot list pods in {namespace!r}: {e.message}") from None
+        raise UserInputError(f"cannot list {plural} in {namespace!r}: {e.message}") from None
     existing = {
         meta.name_of(p)
         for p in listing.get("items", [])
@@ -113,11 +120,11 @@ async def resolve_pods(
     }
     for name in names:
         if name not in existing:
-            raise UserInputError(f'no pod named "{name}" in namespace "{namespace}"')
+            raise UserInputError(f'no {noun} named "{name}" in namespace "{namespace}"')
     candidates = list(names) if names else sorted(existing)
     if not candidates:
-        raise UserInputError(f"no pod in namespace {namespace!r} matches labels {labels!r}")
-    return [f"{namespace}/{pod}" for pod in selection.choose(candidates)]
+        raise UserInputError(f"no {noun} in namespace {namespace!r} matches labels {labels!r}")
+    return [f"{namespace}/{name}" for name in selection.choose(candidates)]
 
 
 async def network_sides(

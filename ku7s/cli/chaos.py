@@ -72,11 +72,12 @@ def _fault_command(
     *,
     held: bool,
     component: bool = False,
-    pods: bool = False,
+    namespaced: str = "",
     extras: tuple[Callable[[Any], Any], ...] = (),
 ) -> click.Command:
     """A command that injects one kind of fault into nodes, one of their components (named
-    first), or pods (with --namespace); `extras` are the fault's own options."""
+    first), or objects of a namespace (`namespaced` names them: pods, claims); `extras` are
+    the fault's own options."""
 
     @click.argument("targets", nargs=-1)
     @click.option("--labels", default="", help="select the targets by label selector instead")
@@ -128,9 +129,13 @@ def _fault_command(
 
     for option in extras:
         command = option(command)
-    if pods:
+    if namespaced:
         command = click.option(
-            "-n", "--namespace", default="default", show_default=True, help="the pods' namespace"
+            "-n",
+            "--namespace",
+            default="default",
+            show_default=True,
+            help=f"the {namespaced}' namespace",
         )(command)
     if held:
         command = click.option(
@@ -173,12 +178,23 @@ chaos.add_command(
         "kill-container",
         "SIGKILL the pods' containers in containerd, behind the kubelet's back",
         held=False,
-        pods=True,
+        namespaced="pods",
         extras=(click.option("--container", default="", help="only this container"),),
     )
 )
 chaos.add_command(
-    _fault_command("kill-pod", "delete the pods at once (grace period 0)", held=False, pods=True)
+    _fault_command(
+        "kill-pod", "delete the pods at once (grace period 0)", held=False, namespaced="pods"
+    )
+)
+chaos.add_command(
+    _fault_command(
+        "detach-volume",
+        "take the claims' ku7s-disk from under their pods (reads and writes fail with I/O "
+        "errors); the revert attaches it again and restarts the pods' containers",
+        held=True,
+        namespaced="claims",
+    )
 )
 
 

@@ -43,25 +43,28 @@ class PodFault:
                 pod = await self.client.get(path)
             except APIStatusError as e:
                 raise NotFoundError(f"pod {target}: {e.message}") from None
-            await asyncio.to_thread(self._kill_containers, target, pod)
-
-    def _kill_containers(self, target: str, pod: dict[str, Any]) -> None:
-        node = (pod.get("spec") or {}).get("nodeName")
-        statuses = (pod.get("status") or {}).get("containerStatuses") or []
-        ids = [
-            s["containerID"].split("//", 1)[1]
-            for s in statuses
-            if s.get("containerID") and (not self.container or s.get("name") == self.container)
-        ]
-        if not node or not ids:
-            wanted = f"container {self.container!r}" if self.container else "a running container"
-            raise Ku7sError(f"pod {target} has no {wanted} to kill")
-        for container_id in ids:
-            result = self.engines.container(node).exec_run(
-                ["ctr", "-n", "k8s.io", "task", "kill", "-s", "SIGKILL", container_id]
-            )
-            if result.exit_code != 0:
-                raise Ku7sError(f"cannot kill container {container_id[:12]} of pod {target}")
+            await asyncio.to_thread(kill_containers, self.engines, pod, self.container)
 
     async def revert(self) -> None:
         return None
+
+
+def kill_containers(engines: ClusterEngines, pod: dict[str, Any], container: str = "") -> None:
+    """SIGKILL the pod's containers (or the one named) in its node's containerd."""
+    target = f"{pod['metadata'].get('namespace')}/{pod['metadata'].get('name')}"
+    node = (pod.get("spec") or {}).get("nodeName")
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    ids = [
+        s["containerID"].split("//", 1)[1]
+        for s in statuses
+        if s.get("containerID") and (not container or s.get("name") == container)
+    ]
+    if not node or not ids:
+        wanted = f"container {container!r}" if container else "a running container"
+        raise Ku7sError(f"pod {target} has no {wanted} to kill")
+    for container_id in ids:
+        result = engines.container(node).exec_run(
+            ["ctr", "-n", "k8s.io", "task", "kill", "-s", "SIGKILL", container_id]
+        )
+        if result.exit_code != 0:
+            raise Ku7sError(f"cannot kill container {container_id[:12]} of pod {target}")
