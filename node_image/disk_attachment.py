@@ -67,9 +67,9 @@ def move_into_node(target: str) -> None:
     namespace = os.open("/proc/1/ns/mnt", os.O_RDONLY)
     _check(_libc.setns(namespace, CLONE_NEWNS), "setns")
     os.chdir("/")
-    Path(target).mkdir(parents=True, exist_ok=True)
     while target in mount_points():  # what an earlier attachment left (dead if it died)
         _check(_libc.umount2(target.encode(), MNT_DETACH), "umount")
+    Path(target).mkdir(parents=True, exist_ok=True)
     where = target.encode()
     _check(
         _libc.syscall(SYS_MOVE_MOUNT, tree, b"", AT_FDCWD, where, MOVE_MOUNT_F_EMPTY_PATH),

@@ -80,8 +80,12 @@ class DiskAttacher(Controller):
                 raise DiskError(f'persistentvolume "{volume_name}" is not a ku7s-disk volume')
             await self._disks.attach(handle, node)
         except DiskError as e:
-            error = {"time": meta.now_rfc3339(), "message": str(e)}
-            await self._patch(key, {"status": {"attached": False, "attachError": error}}, True)
+            # Written when it says something new: a write would wake this controller at
+            # once, past the retry's back-off.
+            if (status.get("attachError") or {}).get("message") != str(e):
+                error = {"time": meta.now_rfc3339(), "message": str(e)}
+                patch = {"status": {"attached": False, "attachError": error}}
+                await self._patch(key, patch, True)
             raise
         if not status.get("attached") or status.get("attachError"):
             log.info("attached disk %s to node %s", handle, node)

@@ -131,7 +131,7 @@ class DockerDisks:
                 pid_mode=f"container:{node}",
                 network_mode="none",
                 devices=["/dev/fuse:/dev/fuse:rwm"],
-                cap_add=["SYS_ADMIN", "SYS_CHROOT"],
+                cap_add=["SYS_ADMIN", "SYS_CHROOT", "SYS_PTRACE"],
                 security_opt=["seccomp=unconfined", "apparmor=unconfined"],
                 volumes={handle: {"bind": "/disk", "mode": "rw"}},
                 detach=True,

@@ -1,7 +1,8 @@
 """Nodes that come and go under running workloads, on a cluster of their own: a DaemonSet
 reaches a node added later and the pod network routes to it; the pods of a stopped worker
 run elsewhere soon after, a LoadBalancer keeps answering, and once the worker's container is
-removed the mock cloud deletes its Node and the routes to it go."""
+removed the mock cloud deletes its Node and the routes to it go. A pod whose ku7s-disk was
+on a stopped worker runs on another one with its data once the worker is out of service."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from ku7s.cluster.providers.docker import DockerProvider
 from tests.e2e.conftest import Cluster, new_cluster, run_ku7s
+from tests.e2e.test_volumes import DISK_STATEFUL
 
 MANIFEST = """
 apiVersion: apps/v1
@@ -189,3 +191,39 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_a_disk_pod_whose_node_is_stopped_comes_back_on_another_node_with_its_data(
+    provider: DockerProvider, node_image: str, tmp_path: Path
+):
+    manifest = tmp_path / "disk.yaml"
+    manifest.write_text(textwrap.dedent(DISK_STATEFUL))
+    with new_cluster(provider, tmp_path, "disk", "--workers", "2") as cluster:
+        cluster.kubectl("apply", "-f", str(manifest))
+        cluster.kubectl("rollout", "status", "statefulset/disk", "--timeout=90s", timeout=100)
+        victim = cluster.get_json("pod", "disk-0")["spec"]["nodeName"]
+        subprocess.run(["docker", "stop", "-t", "0", victim], check=True, capture_output=True)
+        cluster.wait_for(
+            lambda: cluster.node_ready().get(victim) != "True",
+            30,
+            interval=0.3,
+            what=f"{victim} NotReady",
+        )
+        # The admin says the node is down for good (upstream's non-graceful node shutdown):
+        # its pod goes, and its disk is free to attach elsewhere.
+        cluster.kubectl(
+            "taint", "node", victim, "node.kubernetes.io/out-of-service=nodeshutdown:NoExecute"
+        )
+
+        def elsewhere() -> bool:
+            pod = cluster.get_json("pod", "disk-0")
+            ready = {c["type"]: c["status"] for c in pod["status"].get("conditions", [])}
+            return pod["spec"].get("nodeName") != victim and ready.get("Ready") == "True"
+
+        cluster.wait_for(elsewhere, 60, interval=0.5, what="disk-0 running on another node")
+        boots = cluster.kubectl("exec", "disk-0", "--", "cat", "/data/boots").stdout.split()
+        assert boots == ["disk-0", "disk-0"]
+        [attachment] = cluster.get_json("volumeattachments")["items"]
+        assert (
+            attachment["spec"]["nodeName"] == cluster.get_json("pod", "disk-0")["spec"]["nodeName"]
+        )

@@ -1,11 +1,15 @@
 """Persistent volumes on real nodes: the default class `standard` provisions a directory
 on the pod's node, a StatefulSet's pods find their data again after deletion, deleting a
 claim frees the disk (and waits while a pod uses it), static volumes bind by selector and
-are Released under Retain, and claims that can never bind say why."""
+are Released under Retain, and claims that can never bind say why. The mock cloud's disks
+(class `ku7s-disk`) are Docker volumes attached where their pod runs, grow, fail under
+`ku7s chaos detach-volume` and come back with its revert."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -392,3 +396,121 @@ def test_a_read_only_claim_and_a_config_map_cannot_be_written_by_the_pod(
     for path in ("/data/x", "/cfg/x"):
         result = cluster.kubectl("exec", "reader", "-n", ns, "--", "touch", path, check=False)
         assert result.returncode != 0 and "Read-only file system" in result.stderr, path
+
+
+DISK_STATEFUL = """
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: disk}
+spec:
+  serviceName: disk
+  replicas: 1
+  selector: {matchLabels: {app: disk}}
+  template:
+    metadata: {labels: {app: disk}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: c
+        image: busybox
+        command: ["sh", "-c", "hostname >> /data/boots; sleep 3600"]
+        volumeMounts: [{name: data, mountPath: /data}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      storageClassName: ku7s-disk
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 1Gi}}
+"""
+
+
+def disk_volumes(cluster: Cluster) -> list[str]:
+    """The Docker volumes of the cluster's mock cloud disks."""
+    result = subprocess.run(
+        ["docker", "volume", "ls", "-q", "--filter", f"label=io.ku7s.cluster={cluster.name}",
+         "--filter", "label=io.ku7s.role=disk"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    return result.stdout.split()
+
+
+def attachments(cluster: Cluster, volume_name: str) -> list[dict]:
+    return [
+        a
+        for a in cluster.get_json("volumeattachments")["items"]
+        if a["spec"]["source"].get("persistentVolumeName") == volume_name
+    ]
+
+
+def test_a_disk_is_attached_where_its_pod_runs_breaks_under_detach_volume_and_is_freed(
+    cluster: Cluster, ns: str, tmp_path: Path
+):
+    apply(cluster, ns, DISK_STATEFUL, tmp_path)
+    cluster.kubectl("rollout", "status", "statefulset/disk", "-n", ns, "--timeout=90s", timeout=100)
+    claim = cluster.get_json("pvc", "data-disk-0", "-n", ns)
+    volume_name = claim["spec"]["volumeName"]
+    volume = cluster.get_json("pv", volume_name)
+    handle = volume["spec"]["csi"]["volumeHandle"]
+    assert volume["spec"]["csi"]["driver"] == "disk.ku7s.dev"
+    assert handle in disk_volumes(cluster)  # a real Docker volume
+    node = cluster.get_json("pod", "disk-0", "-n", ns)["spec"]["nodeName"]
+    [attachment] = attachments(cluster, volume_name)
+    assert attachment["spec"]["nodeName"] == node and attachment["status"]["attached"] is True
+
+    # Grown in place: the class allows expansion.
+    cluster.kubectl(
+        "patch", "pvc", "data-disk-0", "-n", ns, "-p",
+        '{"spec": {"resources": {"requests": {"storage": "2Gi"}}}}',
+    )  # fmt: skip
+    cluster.wait_for(
+        lambda: (
+            cluster.get_json("pvc", "data-disk-0", "-n", ns)["status"]["capacity"]["storage"]
+            == "2Gi"
+        ),
+        30,
+        interval=0.3,
+        what="the claim grown",
+    )
+
+    # The disk goes away under the pod: its I/O fails; the revert brings the data back.
+    def exec_sh(script: str) -> subprocess.CompletedProcess[str]:
+        return cluster.kubectl("exec", "disk-0", "-n", ns, "--", "sh", "-c", script, check=False)
+
+    fault = subprocess.Popen(
+        [sys.executable, "-m", "ku7s", "chaos", "detach-volume", "data-disk-0", "-n", ns,
+         "--name", cluster.name, "--duration", "5s"],
+        env={**os.environ, **cluster.env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        cluster.wait_for(
+            lambda: exec_sh("echo more >> /data/boots").returncode != 0,
+            10,
+            interval=0.3,
+            what="writes to fail",
+        )
+        failed = exec_sh("cat /data/boots")
+        assert failed.returncode != 0
+        assert "Transport endpoint is not connected" in failed.stderr or "I/O error" in (
+            failed.stderr
+        )
+    finally:
+        output, _ = fault.communicate(timeout=60)
+    assert fault.returncode == 0, output
+    assert "reverted detach-volume" in output
+
+    def reads_again() -> bool:
+        result = exec_sh("cat /data/boots")
+        return result.returncode == 0 and result.stdout.split()[:1] == ["disk-0"]
+
+    cluster.wait_for(reads_again, 30, interval=0.5, what="the disk back in the pod")
+
+    # Without pods the disk is detached; without its claim it is deleted.
+    cluster.kubectl("delete", "statefulset", "disk", "-n", ns)
+    cluster.wait_for(
+        lambda: not attachments(cluster, volume_name), 30, interval=0.3, what="the disk detached"
+    )
+    cluster.kubectl("delete", "pvc", "data-disk-0", "-n", ns, "--timeout=60s", timeout=70)
+    cluster.wait_for(
+        lambda: handle not in disk_volumes(cluster), 30, interval=0.5, what="the disk deleted"
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,12 @@ from ku7s.errors import Ku7sError, NotFoundError
 from ku7s.names import disk_attachment_name
 
 VOLUME_KINDS = ("detach-volume",)
+REATTACH_TIMEOUT = 20.0
+
+
+def _attached_count(container: Any) -> int:
+    """How often the attachment said it attached the disk (once per start)."""
+    return container.logs().decode(errors="replace").split().count("attached")
 
 
 @dataclass
@@ -62,14 +69,23 @@ class VolumeFault:
                         await asyncio.to_thread(kill_containers, self.engines, pod)
 
     def _reattach(self, name: str) -> bool:
-        """Start the attachment again; False if it runs (or is gone: detached since)."""
+        """Start the attachment again and wait until the node has the disk; False if it
+        runs (or is gone: detached since)."""
         try:
             container = self.engines.local.client.containers.get(name)
         except docker.errors.NotFound:
             return False
         if container.status == "running":
             return False
+        before = _attached_count(container)
         container.start()
+        deadline = time.monotonic() + REATTACH_TIMEOUT
+        while _attached_count(container) == before:
+            container.reload()
+            if container.status != "running" or time.monotonic() > deadline:
+                tail = container.logs(tail=1).decode(errors="replace").strip()
+                raise Ku7sError(f"{name} did not attach its disk again: {tail}")
+            time.sleep(0.1)
         return True
 
     async def _attachment(self, target: str) -> str:
