@@ -60,6 +60,18 @@ def claim_class(claim: Object) -> str:
     return str((claim.get("spec") or {}).get("storageClassName") or "")
 
 
+def claim_reference(claim: Object) -> Object:
+    """A volume's claimRef to the claim (at the version read)."""
+    return {
+        "kind": "PersistentVolumeClaim",
+        "apiVersion": "v1",
+        "namespace": meta.namespace_of(claim),
+        "name": meta.name_of(claim),
+        "uid": meta.uid_of(claim),
+        "resourceVersion": meta.resource_version(claim),
+    }
+
+
 def claim_key(claim: Object) -> str:
     return f"{meta.namespace_of(claim)}/{meta.name_of(claim)}"
 

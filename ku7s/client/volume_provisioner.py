@@ -69,14 +69,7 @@ def provisioned_volume(
             "persistentVolumeReclaimPolicy": storage_class.get("reclaimPolicy", "Delete"),
             "storageClassName": meta.name_of(storage_class),
             "volumeMode": spec.get("volumeMode", "Filesystem"),
-            "claimRef": {
-                "kind": "PersistentVolumeClaim",
-                "apiVersion": "v1",
-                "namespace": meta.namespace_of(claim),
-                "name": meta.name_of(claim),
-                "uid": meta.uid_of(claim),
-                "resourceVersion": meta.resource_version(claim),
-            },
+            "claimRef": pv.claim_reference(claim),
             **source,
         },
     }

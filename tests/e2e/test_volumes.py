@@ -398,30 +398,12 @@ def test_a_read_only_claim_and_a_config_map_cannot_be_written_by_the_pod(
         assert result.returncode != 0 and "Read-only file system" in result.stderr, path
 
 
-DISK_STATEFUL = """
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: disk}
-spec:
-  serviceName: disk
-  replicas: 1
-  selector: {matchLabels: {app: disk}}
-  template:
-    metadata: {labels: {app: disk}}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-      - name: c
-        image: busybox
-        command: ["sh", "-c", "hostname >> /data/boots; sleep 3600"]
-        volumeMounts: [{name: data, mountPath: /data}]
-  volumeClaimTemplates:
-  - metadata: {name: data}
-    spec:
-      storageClassName: ku7s-disk
-      accessModes: [ReadWriteOnce]
-      resources: {requests: {storage: 1Gi}}
-"""
+#: A set of one whose claim is a cloud disk.
+DISK_STATEFUL = (
+    STATEFUL.replace("db", "disk")
+    .replace("replicas: 2", "replicas: 1")
+    .replace("accessModes:", "storageClassName: ku7s-disk\n      accessModes:")
+)
 
 
 def disk_volumes(cluster: Cluster) -> list[str]:

@@ -37,17 +37,6 @@ def volume_path(name: str) -> str:
     return f"/api/v1/persistentvolumes/{name}"
 
 
-def claim_reference(claim: Object) -> Object:
-    return {
-        "kind": "PersistentVolumeClaim",
-        "apiVersion": "v1",
-        "namespace": meta.namespace_of(claim),
-        "name": meta.name_of(claim),
-        "uid": meta.uid_of(claim),
-        "resourceVersion": meta.resource_version(claim),
-    }
-
-
 class PersistentVolumeBinder(Controller):
     name: ClassVar[str] = "persistentvolume-binder"
 
@@ -185,7 +174,7 @@ class PersistentVolumeBinder(Controller):
             "uid"
         ):
             updated = meta.clone(volume)
-            updated["spec"]["claimRef"] = claim_reference(claim)
+            updated["spec"]["claimRef"] = pv.claim_reference(claim)
             updated["metadata"].setdefault("annotations", {})[pv.BOUND_BY_CONTROLLER] = "yes"
             volume = await self.client.replace(volume_path(name), updated)
         await self._set_volume_phase(volume, "Bound")
