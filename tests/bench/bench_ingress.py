@@ -9,6 +9,10 @@ nginx (2 replicas) behind a Service, and an Ingress for it. From a client pod's 
 namespace, 16 connections at a time, on kept-alive connections and on new ones: once to
 the Service's ClusterIP, once to the ingress controller's (Host header of the Ingress);
 three alternating rounds, medians. Goal: through the ingress >= 0.8 x the ClusterIP rate.
+
+The floor, in the same run: the same load on plain Docker containers (no cluster), once to
+an nginx serving the page and once through an nginx proxying to it as the ingress does
+(kept-alive upstream connections, one worker): what one proxy hop costs on this machine.
 """
 
 from __future__ import annotations
@@ -47,13 +51,69 @@ def main() -> None:
         figures = measure(kubeconfig, [f"{name}-worker", f"{name}-worker2"])
     finally:
         ku7s("delete", "cluster", "--name", name, env=env)
-    print(json.dumps(figures, indent=2))
+    floor = proxy_floor(name)
+    print(json.dumps({**figures, "floor": floor}, indent=2))
     for mode in ("keepalive", "new"):
         print(
             f"{mode}: ingress {figures[f'{mode}_ingress']['requests_per_s']}/s, ClusterIP "
             f"{figures[f'{mode}_cluster_ip']['requests_per_s']}/s, ratio "
-            f"{figures[f'{mode}_ratio']} (goal >= 0.8)"
+            f"{figures[f'{mode}_ratio']} (goal >= 0.8; one nginx proxy hop in plain Docker: "
+            f"{floor[f'{mode}_ratio']})"
         )
+
+
+PROXY_CONF = """
+worker_processes 1;
+pid /tmp/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  upstream web { server WEB:80; keepalive 32; }
+  server { listen 80; location / { proxy_pass http://web; } }
+}
+"""
+
+
+def proxy_floor(prefix: str) -> dict[str, float]:
+    """Ratios of the load through an nginx proxy to the load straight to nginx, on plain
+    Docker containers of a network of their own."""
+    parts = ("net", "web", "proxy", "client")
+    network, web, proxy, client = (f"{prefix}-floor-{part}" for part in parts)
+
+    def run(*argv: str) -> str:
+        return subprocess.run(["docker", *argv], check=True, capture_output=True, text=True).stdout
+
+    run("network", "create", network)
+    try:
+        run("run", "-d", "--name", web, "--network", network, "nginx")
+        run("run", "-d", "--name", proxy, "--network", network, "--entrypoint", "sh", "nginx",
+            "-c", f"echo '{PROXY_CONF.replace('WEB', web)}' > /tmp/p.conf && "
+            "exec nginx -c /tmp/p.conf -g 'daemon off;'")  # fmt: skip
+        run("run", "-d", "--name", client, "--network", network, "--entrypoint", "sleep",
+            "ku7s/node:latest", "3600")  # fmt: skip
+        time.sleep(1)
+        rates: dict[str, list[float]] = {}
+        port = 20000
+        for _ in range(3):
+            for mode, count in (("keepalive", KEPT_REQUESTS), ("new", NEW_CONNECTIONS)):
+                for target in (web, proxy):
+                    out = run("exec", client, "python3", "-c", LOAD, target, mode, str(count),
+                              str(port))  # fmt: skip
+                    rates.setdefault(f"{mode}_{target}", []).append(
+                        json.loads(out)["requests_per_s"]
+                    )
+                    port += count if mode == "new" else 0
+        return {
+            f"{mode}_ratio": round(
+                sorted(rates[f"{mode}_{proxy}"])[1] / sorted(rates[f"{mode}_{web}"])[1], 2
+            )
+            for mode in ("keepalive", "new")
+        }
+    finally:
+        run("rm", "-f", web, proxy, client)
+        run("network", "rm", network)
 
 
 def measure(kubeconfig: Path, workers: list[str]) -> dict[str, object]:
