@@ -1,0 +1,85 @@
+"""A hollow pod's life on paper: Pending, then Running and Ready after its start delay, a
+Job's pod Succeeded after its run time, restarts and readiness by annotation."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from node_image.hollow.pod_life import (
+    HOLLOW_CONDITION,
+    Defaults,
+    HollowPod,
+    ScriptError,
+    script_of,
+)
+
+T0 = 1_800_000_000.0
+
+
+def pod(restart_policy: str = "Always", **annotations: str) -> dict:
+    return {
+        "metadata": {"name": "p", "namespace": "default", "uid": "u1", "annotations": annotations},
+        "spec": {
+            "restartPolicy": restart_policy,
+            "initContainers": [{"name": "setup", "image": "busybox"}],
+            "containers": [{"name": "c", "image": "busybox"}],
+        },
+    }
+
+
+STEADY = Defaults(jitter=0)
+
+
+def life(p: dict, defaults: Defaults = STEADY) -> HollowPod:
+    return HollowPod(p, script_of(p, defaults, random.Random(1)), T0, "172.18.0.5", "10.244.7.3")
+
+
+def conditions(status: dict) -> dict[str, str]:
+    return {c["type"]: c["status"] for c in status["conditions"]}
+
+
+def test_a_pod_starts_after_its_delay_and_says_it_is_hollow():
+    hollow = life(pod())
+    before = hollow.status(T0 + 0.5)
+    assert before["phase"] == "Pending" and "podIP" not in before
+    assert before["containerStatuses"][0]["state"] == {"waiting": {"reason": "PodInitializing"}}
+    assert hollow.next_change(T0 + 0.5) == T0 + 1.0
+    after = hollow.status(T0 + 1.5)
+    assert after["phase"] == "Running" and after["podIP"] == "10.244.7.3"
+    assert after["hostIP"] == "172.18.0.5"
+    assert conditions(after)["Ready"] == "True"
+    assert conditions(after)[HOLLOW_CONDITION] == "True"
+    assert after["initContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+    assert hollow.next_change(T0 + 1.5) is None
+
+
+def test_a_jobs_pod_succeeds_after_the_run_time_and_a_failing_one_fails():
+    done = life(pod("Never"), Defaults(jitter=0, job_run_time=3))
+    assert done.status(T0 + 2)["phase"] == "Running"
+    assert done.next_change(T0 + 2) == T0 + 4
+    assert done.status(T0 + 4.5)["phase"] == "Succeeded" and done.finished(T0 + 4.5)
+    failing = life(pod("Never", **{"hollow.ku7s.dev/exit-code": "2"}))
+    status = failing.status(T0 + 10)
+    assert status["phase"] == "Failed"
+    assert status["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 2
+
+
+def test_annotations_script_restarts_and_readiness():
+    crashing = life(pod(**{"hollow.ku7s.dev/run-time": "2s", "hollow.ku7s.dev/exit-code": "1"}))
+    status = crashing.status(T0 + 1 + 5)
+    assert status["phase"] == "Running"
+    assert status["containerStatuses"][0]["restartCount"] == 2
+    assert status["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 1
+    flaky = life(pod(**{"hollow.ku7s.dev/ready-for": "500ms", "hollow.ku7s.dev/start-delay": "0"}))
+    assert conditions(flaky.status(T0 + 0.2))["Ready"] == "True"
+    assert conditions(flaky.status(T0 + 0.7))["Ready"] == "False"
+    assert flaky.next_change(T0 + 0.2) == T0 + 0.5
+
+
+def test_an_unreadable_annotation_is_an_error_that_names_it():
+    with pytest.raises(ScriptError, match="start-delay"):
+        script_of(pod(**{"hollow.ku7s.dev/start-delay": "soon"}), Defaults(), random.Random())
+    with pytest.raises(ScriptError, match="exit-code"):
+        script_of(pod(**{"hollow.ku7s.dev/exit-code": "x"}), Defaults(), random.Random())
