@@ -67,7 +67,7 @@ class Script:
     ready_for: float | None = None
 
 
-def _seconds(value: str, name: str) -> float:
+def parse_seconds(value: str, name: str) -> float:
     text = value.strip()
     try:
         if text.endswith("ms"):
@@ -88,18 +88,18 @@ def script_of(pod: Object, defaults: Defaults, rng: random.Random) -> Script:
     notes = meta.annotations_of(pod)
     delay = defaults.start_delay + rng.uniform(-defaults.jitter, defaults.jitter)
     if START_DELAY in notes:
-        delay = _seconds(notes[START_DELAY], START_DELAY)
+        delay = parse_seconds(notes[START_DELAY], START_DELAY)
     restarts = (pod.get("spec") or {}).get("restartPolicy", "Always") != "Never"
     run_time = None if restarts else defaults.job_run_time
     if RUN_TIME in notes:
-        run_time = _seconds(notes[RUN_TIME], RUN_TIME)
+        run_time = parse_seconds(notes[RUN_TIME], RUN_TIME)
     exit_code = 0
     if EXIT_CODE in notes:
         try:
             exit_code = int(notes[EXIT_CODE])
         except ValueError:
             raise ScriptError(f"{EXIT_CODE}: {notes[EXIT_CODE]!r} is not a number") from None
-    ready_for = _seconds(notes[READY_FOR], READY_FOR) if READY_FOR in notes else None
+    ready_for = parse_seconds(notes[READY_FOR], READY_FOR) if READY_FOR in notes else None
     return Script(max(delay, 0.0), run_time, exit_code, ready_for)
 
 
@@ -123,6 +123,10 @@ class HollowPod:
         self._restarts = self._policy == "Always" or (
             self._policy == "OnFailure" and script.exit_code != 0
         )
+
+    @property
+    def pod_ip(self) -> str:
+        return self._pod_ip
 
     @property
     def started_at(self) -> float:

@@ -66,36 +66,40 @@ class CredentialStore:
 
     async def join(self, target: str, token: str, node_name: str) -> Credentials:
         """Trade the bootstrap token for a client certificate and keep it."""
-        ca_pem = self._ca_path.read_bytes()
-        key = pki.new_private_key()
-        csr = pki.new_csr(key, f"system:node:{node_name}")
-        channel = grpc.aio.secure_channel(
-            target,
-            grpc.ssl_channel_credentials(ca_pem),
-            options=[("grpc.ssl_target_name_override", target.rsplit(":", 1)[0])],
-        )
-        try:
-            reply = await node_pb2_grpc.NodeServiceStub(channel).Join(
-                node_pb2.JoinRequest(token=token, node_name=node_name, csr_pem=csr),
-                timeout=10,
-                wait_for_ready=True,
-            )
-        except grpc.aio.AioRpcError as e:
-            if e.code() in (
-                grpc.StatusCode.UNAUTHENTICATED,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                grpc.StatusCode.PERMISSION_DENIED,
-            ):
-                raise JoinRefused(e.details() or str(e.code())) from e
-            raise
-        finally:
-            await channel.close()
+        creds = await join(target, token, node_name, self._ca_path.read_bytes())
         self._dir.mkdir(parents=True, exist_ok=True)
-        key_pem = pki.private_key_pem(key)
         tmp = self._key.with_suffix(".tmp")
-        tmp.write_bytes(key_pem)
+        tmp.write_bytes(creds.key_pem)
         os.chmod(tmp, 0o600)
         os.replace(tmp, self._key)
-        self._cert.write_bytes(reply.certificate_pem)
+        self._cert.write_bytes(creds.cert_pem)
         log.info("joined the cluster as system:node:%s", node_name)
-        return Credentials(ca_pem, reply.certificate_pem, key_pem)
+        return creds
+
+
+async def join(target: str, token: str, node_name: str, ca_pem: bytes) -> Credentials:
+    """A new key, and its certificate for system:node:<node_name> from NodeService.Join."""
+    key = pki.new_private_key()
+    csr = pki.new_csr(key, f"system:node:{node_name}")
+    channel = grpc.aio.secure_channel(
+        target,
+        grpc.ssl_channel_credentials(ca_pem),
+        options=[("grpc.ssl_target_name_override", target.rsplit(":", 1)[0])],
+    )
+    try:
+        reply = await node_pb2_grpc.NodeServiceStub(channel).Join(
+            node_pb2.JoinRequest(token=token, node_name=node_name, csr_pem=csr),
+            timeout=10,
+            wait_for_ready=True,
+        )
+    except grpc.aio.AioRpcError as e:
+        if e.code() in (
+            grpc.StatusCode.UNAUTHENTICATED,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            grpc.StatusCode.PERMISSION_DENIED,
+        ):
+            raise JoinRefused(e.details() or str(e.code())) from e
+        raise
+    finally:
+        await channel.close()
+    return Credentials(ca_pem, reply.certificate_pem, pki.private_key_pem(key))

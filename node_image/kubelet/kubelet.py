@@ -129,7 +129,7 @@ class Kubelet:
                 return
             background.append(asyncio.create_task(self._preload_images()))
             reg = registration(self._settings, version.node_info_string)
-            channel = self._channel(creds)
+            channel = node_channel(self._endpoint.node_target, creds)
             reporter = Reporter(on_phase=self._metrics.pod_phase)
             manager, view = self._pods(reg, channel, reporter)
             background.append(asyncio.create_task(view.run(stop)))
@@ -231,21 +231,6 @@ class Kubelet:
         finally:
             read_only.cancel()
             await runner.cleanup()
-
-    def _channel(self, creds: Credentials) -> grpc.aio.Channel:
-        return grpc.aio.secure_channel(
-            self._endpoint.node_target,
-            creds.channel_credentials(),
-            options=[
-                ("grpc.keepalive_time_ms", 2000),
-                ("grpc.keepalive_timeout_ms", 2000),
-                ("grpc.keepalive_permit_without_calls", 1),
-                ("grpc.http2.max_pings_without_data", 0),
-                ("grpc.initial_reconnect_backoff_ms", 200),
-                ("grpc.max_reconnect_backoff_ms", 2000),
-                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-            ],
-        )
 
     async def _preload_images(self) -> None:
         try:
@@ -377,6 +362,23 @@ class Kubelet:
 
 
 _Writer = Callable[[node_pb2.NodeMessage], Awaitable[None]]
+
+
+def node_channel(target: str, creds: Credentials) -> grpc.aio.Channel:
+    """The channel of a node's session: kept alive, quick to reconnect."""
+    return grpc.aio.secure_channel(
+        target,
+        creds.channel_credentials(),
+        options=[
+            ("grpc.keepalive_time_ms", 2000),
+            ("grpc.keepalive_timeout_ms", 2000),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.max_pings_without_data", 0),
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 2000),
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        ],
+    )
 
 
 async def _send_reports(reporter: Reporter, write: _Writer) -> None:

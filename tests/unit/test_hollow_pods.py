@@ -83,3 +83,32 @@ def test_an_unreadable_annotation_is_an_error_that_names_it():
         script_of(pod(**{"hollow.ku7s.dev/start-delay": "soon"}), Defaults(), random.Random())
     with pytest.raises(ScriptError, match="exit-code"):
         script_of(pod(**{"hollow.ku7s.dev/exit-code": "x"}), Defaults(), random.Random())
+
+
+async def test_a_hollow_node_reports_its_pods_with_addresses_and_lets_deleted_ones_go():
+    from node_image.hollow.node import HollowNode, HollowSettings, PodAddresses, State
+    from node_image.kubelet.kubelet import ControlPlaneEndpoint
+
+    now = [T0]
+    settings = HollowSettings("h-0", "c1", "172.18.0.9", {"cpu": "32", "pods": "110"})
+    node = HollowNode(
+        settings, ControlPlaneEndpoint("cp"), "token", b"", clock=lambda: now[0],
+        rng=random.Random(1),
+    )  # fmt: skip
+    node._addresses = PodAddresses("10.244.9.0/24")
+    node.assign(pod())
+    [first] = await node._reporter.next_batch()
+    assert first.pod_status.uid == "u1"
+    node.assign({**pod(), "metadata": {**pod()["metadata"], "uid": "u2"}})
+    ips = {p.pod_ip for p in node.pods.values()}
+    assert ips == {"10.244.9.2", "10.244.9.3"}  # .1 is the node's gateway address
+    deleting = pod()
+    deleting["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    node.assign(deleting)
+    batch = await node._reporter.next_batch()
+    assert "pod_terminated" in [m.WhichOneof("kind") for m in batch]
+    node.removed("u1")
+    node.assign({**pod(), "metadata": {**pod()["metadata"], "uid": "u3"}})
+    assert node.pods["u3"].pod_ip == "10.244.9.2"  # given back, used again
+    node.set_state(State.PAUSED)
+    assert node.state is State.PAUSED

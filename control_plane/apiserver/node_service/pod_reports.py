@@ -22,10 +22,10 @@ Object = dict[str, Any]
 
 log = logging.getLogger("node-service")
 
-#: The pod conditions the kubelet owns; others (PodScheduled, DisruptionTarget, ...) are
-#: kept as the API has them.
+#: The pod conditions the kubelet owns (a hollow node's also says the pod runs on paper);
+#: others (PodScheduled, DisruptionTarget, ...) are kept as the API has them.
 KUBELET_CONDITIONS = frozenset(
-    {"PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready"}
+    {"PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready", "ku7s.dev/Hollow"}
 )
 _TERMINAL = ("Succeeded", "Failed")
 
