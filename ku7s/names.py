@@ -16,6 +16,12 @@ CLUSTER_LABEL = "io.ku7s.cluster"
 ROLE_LABEL = "io.ku7s.role"
 CONTROL_PLANE = "control-plane"
 WORKER = "worker"
+#: The role of a container of hollow nodes (many simulated nodes in one process).
+HOLLOW = "hollow"
+#: On a Node: it is hollow (its pods run on paper, no container runs).
+HOLLOW_NODE_LABEL = "node.ku7s.dev/hollow"
+#: How many hollow nodes one container holds at most.
+HOLLOW_BATCH = 500
 #: The role of a Docker host's gateway container, when a cluster spans several hosts.
 GATEWAY = "gateway"
 #: The role of the containers the mock cloud runs for Services of type LoadBalancer.
@@ -104,6 +110,20 @@ def next_worker_name(cluster: str, taken: set[str]) -> str:
     while index in indexes:
         index += 1
     return worker_name(cluster, index)
+
+
+def hollow_container_name(cluster: str, index: int) -> str:
+    return f"{cluster}-{HOLLOW}-{index}"
+
+
+def hollow_node_names(container: str, count: int) -> list[str]:
+    """The nodes a hollow container runs: <container>-0 ... <container>-(count-1)."""
+    return [f"{container}-{i}" for i in range(count)]
+
+
+def hollow_container_of(node_name: str) -> str:
+    """The container that runs a hollow node (by the node's name)."""
+    return node_name.rsplit("-", 1)[0]
 
 
 def gateway_name(cluster: str) -> str:

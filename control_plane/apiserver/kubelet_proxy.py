@@ -34,6 +34,7 @@ from control_plane.apiserver.spdy.transport import (
     wants_tunnel,
 )
 from ku7s.api import meta
+from ku7s.api.meta import runs_on_paper
 
 Object = dict[str, Any]
 
@@ -129,6 +130,11 @@ class KubeletProxy:
             raise errors.bad_request(
                 f'container "{container}" in pod "{meta.name_of(pod)}" is waiting to start: '
                 "ContainerCreating"
+            )
+        if runs_on_paper(pod):
+            raise errors.bad_request(
+                f'pod "{meta.name_of(pod)}" runs on hollow node "{node}": no container runs '
+                "there, so it has no logs, exec, attach or port-forward"
             )
         if self._ssl is None:
             raise errors.APIError(

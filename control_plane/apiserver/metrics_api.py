@@ -26,6 +26,8 @@ from control_plane.apiserver.handlers import json_response
 from control_plane.apiserver.kinds.metrics import GROUP, VERSION
 from control_plane.apiserver.registry import ListOptions, Registry
 from ku7s.api import meta
+from ku7s.api.meta import runs_on_paper
+from ku7s.names import HOLLOW_NODE_LABEL
 
 Object = dict[str, Any]
 log = logging.getLogger("kube-apiserver")
@@ -240,6 +242,8 @@ class MetricsAPI:
             nodes = [found] if found is not None else []
         else:
             nodes = (await self._registry.list(kind, None, options)).items
+        # Hollow nodes run nothing, so they have no usage (and no kubelet API to ask).
+        nodes = [n for n in nodes if HOLLOW_NODE_LABEL not in meta.labels_of(n)]
         pairs = await self._pairs([meta.name_of(n) for n in nodes])
         items = [
             self._node_metrics(node, pairs[meta.name_of(node)])
@@ -262,6 +266,7 @@ class MetricsAPI:
             for p in pods
             if (p.get("status") or {}).get("phase") == "Running"
             and (p.get("spec") or {}).get("nodeName")
+            and not runs_on_paper(p)
         ]
         pairs = await self._pairs(sorted({p["spec"]["nodeName"] for p in running}))
         items = [

@@ -14,7 +14,7 @@ from ku7s.api import meta
 from ku7s.client.controller import Controller
 from ku7s.client.informer import InformerFactory
 from ku7s.client.rest import APIClient, APIStatusError
-from ku7s.names import PROVIDER_LABEL
+from ku7s.names import HOLLOW_NODE_LABEL, PROVIDER_LABEL, hollow_container_of
 
 Object = dict[str, Any]
 
@@ -82,7 +82,9 @@ class CloudNodeController(Controller):
         if PROVIDER_LABEL in meta.labels_of(node):
             return  # not an instance of this cloud: a machine joined over SSH
         if not meta.is_node_ready(node):
-            if not await self._cloud.instance_exists(key):
+            # A hollow node's instance is the container that runs it and its siblings.
+            hollow = HOLLOW_NODE_LABEL in meta.labels_of(node)
+            if not await self._cloud.instance_exists(hollow_container_of(key) if hollow else key):
                 log.info("deleting node %s: its container is gone", key)
                 try:
                     await self.client.delete(f"/api/v1/nodes/{key}")

@@ -84,3 +84,12 @@ def is_ready(obj: Object) -> bool:
 
 
 is_node_ready = is_ready
+
+
+#: The pod condition a hollow node reports: the pod runs on paper, no container runs.
+HOLLOW_CONDITION = "ku7s.dev/Hollow"
+
+
+def runs_on_paper(pod: Object) -> bool:
+    hollow = condition(pod, HOLLOW_CONDITION)
+    return bool(hollow and hollow.get("status") == "True")

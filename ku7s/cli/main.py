@@ -226,6 +226,22 @@ def create_user(ctx: CLIContext, user: str, groups: tuple[str, ...], cluster: st
 )
 @click.option("--node-name", default="", help="ssh: the node's name (default <cluster>-<hostname>)")
 @click.option(
+    "--hollow",
+    is_flag=True,
+    help="simulated nodes: the real node protocol, pods on paper (no containers run)",
+)
+@click.option("--count", type=int, default=1, show_default=True, help="hollow: how many")
+@click.option(
+    "--capacity",
+    default="",
+    help="hollow: cpu=32,memory=256Gi,pods=110 (those are the defaults)",
+)
+@click.option(
+    "--untainted",
+    is_flag=True,
+    help="hollow: without the node.ku7s.dev/hollow=true:NoSchedule taint",
+)
+@click.option(
     "--control-plane-address",
     default="",
     help="ssh: where the machine reaches the control plane (default its cluster network address)",
@@ -247,16 +263,30 @@ def create_node(
     docker_host: str,
     docker_host_address: str,
     node_name: str,
+    hollow: bool,
+    count: int,
+    capacity: str,
+    untainted: bool,
     control_plane_address: str,
     wait: float,
     image: str | None,
 ) -> None:
     """Add a worker node to a running cluster: a container (on this Docker engine or on
-    another one, --docker-host), or a machine over SSH."""
+    another one, --docker-host), a machine over SSH, or --hollow nodes (--count of them)."""
     from ku7s.cluster.prometheus import refresh_exports
     from ku7s.cluster.providers.node_provider import NodeProvider
 
     validate_cluster_name(cluster)
+    if hollow:
+        if provider != "docker" or docker_host or host or cpu or memory:
+            raise UserInputError(
+                "--hollow nodes run in containers of this Docker engine: no --provider ssh, "
+                "--docker-host, --host, --cpu or --memory (use --capacity)"
+            )
+        _create_hollow_nodes(ctx, cluster, count, labels, capacity, untainted, wait, image)
+        return
+    if count != 1 or capacity or untainted:
+        raise UserInputError("--count, --capacity and --untainted are for --hollow nodes")
     if docker_host:
         from ku7s.cluster.providers.remote_docker import parse_docker_host
 
@@ -312,6 +342,31 @@ def create_node(
         name = nodes.add(parsed.workers[0], wait=wait)
     refresh_exports(ctx.provider, cluster)
     ctx.out.print(name)
+
+
+def _create_hollow_nodes(
+    ctx: CLIContext,
+    cluster: str,
+    count: int,
+    labels: str,
+    capacity: str,
+    untainted: bool,
+    wait: float,
+    image: str | None,
+) -> None:
+    from ku7s.cluster.prometheus import refresh_exports
+    from ku7s.cluster.providers.hollow_nodes import HollowNodes, HollowOptions, check_capacity
+
+    check_capacity(capacity)
+    tag = _ensure_image(ctx, image)
+    progress = ctx.progress()
+    options = HollowOptions(count, parse_labels_flag(labels), capacity, untainted)
+    nodes = HollowNodes(ctx.provider, cluster, image=tag)
+    with progress.step(f'Adding {count} hollow node{"s" * (count != 1)} to cluster "{cluster}"'):
+        names = nodes.add_many(options, wait=max(wait, count / 10) if wait else 0)
+    refresh_exports(ctx.provider, cluster)
+    for name in names:
+        ctx.out.print(name)
 
 
 # -- delete ------------------------------------------------------------------------------
@@ -373,7 +428,11 @@ def delete_node_cmd(
 
     validate_node_name(node)
     access = SSHAccess(host or "", identity, known_hosts, fingerprint)
-    if ctx.provider.is_node_container(node):  # quick: no progress to show
+    hollow = ctx.provider.hollow_cluster(node)
+    if hollow:
+        cluster = hollow
+        ClusterNodes(ctx.provider, cluster).hollow.delete(node)
+    elif ctx.provider.is_node_container(node):  # quick: no progress to show
         cluster = ctx.provider.find_node(node).cluster
         ClusterNodes(ctx.provider, cluster, access).provider_of(node).delete(node)
     else:

@@ -8,6 +8,7 @@ from ku7s.cluster.progress import Say
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.cluster.providers.docker_host_nodes import DockerHostNodes
 from ku7s.cluster.providers.docker_nodes import DockerNodes
+from ku7s.cluster.providers.hollow_nodes import HollowNodes
 from ku7s.cluster.providers.node_provider import NodeProvider
 from ku7s.cluster.providers.ssh_nodes import SSHNodes
 from ku7s.cluster.ssh_node import SSHAccess
@@ -28,12 +29,15 @@ class ClusterNodes:
         self.containers = DockerNodes(local, cluster)
         self.docker_hosts = DockerHostNodes(local, cluster, access, say=say)
         self.machines = SSHNodes(local, cluster, access, say=say)
+        self.hollow = HollowNodes(local, cluster, say=say)
 
     def provider_of(self, name: str) -> NodeProvider:
         """The provider that holds the node (containers here first, then other Docker
         hosts, then machines, which say so when the node is none of theirs)."""
         if self._local.is_node_container(name):
             return self.containers
+        if self._local.hollow_cluster(name):
+            return self.hollow
         if name in self.docker_hosts.nodes():  # {} without such a cluster
             return self.docker_hosts
         return self.machines
@@ -44,6 +48,7 @@ class ClusterNodes:
         found = self.containers.nodes()
         if not found:
             return {}, ""
+        found |= self.hollow.nodes()
         try:  # the nodes that are not containers of this engine are known to the API only
             found |= self.machines.nodes()
             found |= self.docker_hosts.nodes()

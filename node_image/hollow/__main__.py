@@ -16,9 +16,9 @@ from pathlib import Path
 import uvloop
 
 from ku7s.aio import stop_on_signals, wait_any
-from ku7s.names import cluster_from_env
+from ku7s.names import HOLLOW_NODE_LABEL, cluster_from_env
 from node_image.hollow import control
-from node_image.hollow.node import HOLLOW_LABEL, HollowNode, HollowSettings
+from node_image.hollow.node import HollowNode, HollowSettings
 from node_image.hollow.pod_life import Defaults, parse_seconds
 from node_image.kubelet.__main__ import parse_labels
 from node_image.kubelet.kubelet import ControlPlaneEndpoint
@@ -51,7 +51,7 @@ def main() -> None:
     endpoint = ControlPlaneEndpoint(env["KU7S_CONTROL_PLANE"])
     ca_pem = Path(env.get("KU7S_CA_FILE", "/etc/ku7s/pki/ca.crt")).read_bytes()
     address = env.get("KU7S_NODE_IP") or internal_ip(socket.gethostname())
-    taints = [] if args.untainted else [(HOLLOW_LABEL, "true", "NoSchedule")]
+    taints = [] if args.untainted else [(HOLLOW_NODE_LABEL, "true", "NoSchedule")]
     defaults = Defaults(
         start_delay=parse_seconds(args.start_delay, "--start-delay"),
         job_run_time=parse_seconds(args.job_run_time, "--job-run-time"),

@@ -26,6 +26,7 @@ import orjson
 
 from ku7s.aio import sleep_unless, wait_any
 from ku7s.api import meta
+from ku7s.names import HOLLOW_NODE_LABEL
 from ku7s.rpc import node_pb2, node_pb2_grpc
 from node_image.hollow.pod_life import Defaults, HollowPod, ScriptError, script_of
 from node_image.kubelet.credentials import Credentials, JoinRefused, join
@@ -38,7 +39,6 @@ Object = dict[str, Any]
 
 log = logging.getLogger("hollow")
 
-HOLLOW_LABEL = "node.ku7s.dev/hollow"
 RUNTIME_VERSION = "hollow://ku7s"
 
 
@@ -70,7 +70,7 @@ def hollow_registration(settings: HollowSettings) -> node_pb2.Registration:
         "kubernetes.io/arch": "amd64",
         "beta.kubernetes.io/os": "linux",
         "beta.kubernetes.io/arch": "amd64",
-        HOLLOW_LABEL: "true",
+        HOLLOW_NODE_LABEL: "true",
         **settings.labels,
     }
     return node_pb2.Registration(

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ku7s.api import meta
+from ku7s.api.meta import HOLLOW_CONDITION
 from node_image.kubelet.pod_status import (
     EXITED,
     RUNNING,
@@ -41,8 +42,6 @@ START_DELAY = PREFIX + "start-delay"
 RUN_TIME = PREFIX + "run-time"
 EXIT_CODE = PREFIX + "exit-code"
 READY_FOR = PREFIX + "ready-for"
-#: The pod condition that says the pod runs on paper only.
-HOLLOW_CONDITION = "ku7s.dev/Hollow"
 
 
 class ScriptError(ValueError):

@@ -16,6 +16,7 @@ import orjson
 from control_plane.apiserver import errors
 from control_plane.apiserver.registry import DeleteOptions, Registry
 from ku7s.api import meta
+from ku7s.api.meta import HOLLOW_CONDITION
 from ku7s.rpc import node_pb2
 
 Object = dict[str, Any]
@@ -25,7 +26,7 @@ log = logging.getLogger("node-service")
 #: The pod conditions the kubelet owns (a hollow node's also says the pod runs on paper);
 #: others (PodScheduled, DisruptionTarget, ...) are kept as the API has them.
 KUBELET_CONDITIONS = frozenset(
-    {"PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready", "ku7s.dev/Hollow"}
+    {"PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready", HOLLOW_CONDITION}
 )
 _TERMINAL = ("Succeeded", "Failed")
 

@@ -25,7 +25,14 @@ from ku7s.cluster.providers.node_spec import API_SERVER_PORT, NodeContainer, Nod
 from ku7s.cluster.providers.privileges import Capabilities
 from ku7s.cluster.providers.provision import provision
 from ku7s.errors import DockerUnavailableError, NotFoundError
-from ku7s.names import CLUSTER_LABEL, CONTROL_PLANE, ROLE_LABEL, WORKER
+from ku7s.names import (
+    CLUSTER_LABEL,
+    CONTROL_PLANE,
+    HOLLOW,
+    ROLE_LABEL,
+    WORKER,
+    hollow_container_of,
+)
 
 
 class DockerProvider:
@@ -84,6 +91,20 @@ class DockerProvider:
         ]
         return sorted(nodes, key=lambda n: (n.role != CONTROL_PLANE, n.name))
 
+    def containers_with_role(self, cluster: str, role: str) -> dict[str, dict[str, str]]:
+        """The cluster's containers of a role -> their labels."""
+        found = self._containers({"label": [f"{CLUSTER_LABEL}={cluster}", f"{ROLE_LABEL}={role}"]})
+        return {c.name or "": dict(c.labels) for c in found}
+
+    def exec(self, container: str, argv: list[str]) -> str:
+        """Run a command in a container; its output (stdout and stderr)."""
+        try:
+            result = self._client.containers.get(container).exec_run(argv)
+        except docker.errors.NotFound:
+            raise NotFoundError(f'no container named "{container}"') from None
+        output = result.output if isinstance(result.output, bytes) else b""
+        return output.decode(errors="replace")
+
     def cluster_containers(self, cluster: str) -> list[str]:
         """Every container of the cluster: its nodes and the mock cloud's load balancers."""
         return [c.name or "" for c in self._containers({"label": f"{CLUSTER_LABEL}={cluster}"})]
@@ -101,6 +122,17 @@ class DockerProvider:
             return self.find_node(name).role in (CONTROL_PLANE, WORKER)
         except NotFoundError:
             return False
+
+    def hollow_cluster(self, name: str) -> str:
+        """The cluster of a hollow container or hollow node of this engine ("" if none)."""
+        for container in (name, hollow_container_of(name)):
+            try:
+                found = self.find_node(container)
+            except NotFoundError:
+                continue
+            if found.role == HOLLOW:
+                return found.cluster
+        return ""
 
     def container_env(self, name: str) -> dict[str, str]:
         env = self._client.containers.get(name).attrs.get("Config", {}).get("Env") or []

@@ -32,6 +32,8 @@ class NodeSpec:
     sysctls: dict[str, str] = field(default_factory=dict)
     #: Replaces the image's entrypoint (benchmarks run bare containerd this way).
     entrypoint: list[str] | None = None
+    #: Container labels besides the cluster and the role.
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

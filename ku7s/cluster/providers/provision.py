@@ -10,7 +10,7 @@ from typing import Any
 
 from ku7s.cluster.providers.node_spec import API_SERVER_PORT, NodeSpec
 from ku7s.cluster.providers.privileges import Capabilities, local_docker_socket, node_privileges
-from ku7s.names import CLUSTER_LABEL, CONTROL_PLANE, GATEWAY, ROLE_LABEL
+from ku7s.names import CLUSTER_LABEL, CONTROL_PLANE, GATEWAY, HOLLOW, ROLE_LABEL
 
 
 @dataclass
@@ -29,7 +29,9 @@ class Provisioning:
 
 
 def provision(spec: NodeSpec, privileged: bool, capabilities: Capabilities) -> Provisioning:
-    result = Provisioning(labels={CLUSTER_LABEL: spec.cluster, ROLE_LABEL: spec.role})
+    result = Provisioning(
+        labels={**spec.labels, CLUSTER_LABEL: spec.cluster, ROLE_LABEL: spec.role}
+    )
     binds, host = result.binds, result.host
     if spec.volume:
         binds[spec.volume] = {"bind": spec.volume_path, "mode": "rw"}
@@ -46,7 +48,7 @@ def provision(spec: NodeSpec, privileged: bool, capabilities: Capabilities) -> P
             # The mock cloud's API is the Docker engine: it runs load balancers and sees
             # which node containers still exist.
             binds[socket] = {"bind": "/var/run/docker.sock", "mode": "rw"}
-    else:
+    elif spec.role != HOLLOW:  # hollow nodes run no containers: a plain container
         host.update(node_privileges(privileged, capabilities))
         result.unmasked_paths = not privileged
         binds["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}

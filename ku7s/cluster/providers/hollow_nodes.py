@@ -1,0 +1,187 @@
+"""Hollow nodes: many simulated nodes per container (``<cluster>-hollow-<n>``, up to
+HOLLOW_BATCH each), one asyncio process that speaks the real node protocol for all of them.
+The container's labels say how many it runs; its nodes are ``<container>-<i>``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ku7s.cluster.access import admin_kubeconfig, forget_node, wait_until_ready
+from ku7s.cluster.actions.nodes import start_containers
+from ku7s.cluster.config import NodeConfig
+from ku7s.cluster.node_specs import PKI_DIR, TOKENS_PATH
+from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.cluster.providers.node_spec import NodeSpec
+from ku7s.errors import Ku7sError, NotFoundError, UserInputError
+from ku7s.names import (
+    CLUSTER_ENV,
+    HOLLOW,
+    HOLLOW_BATCH,
+    control_plane_name,
+    hollow_container_name,
+    hollow_container_of,
+    hollow_node_names,
+    network_name,
+)
+
+#: On a hollow container: how many nodes it runs.
+COUNT_LABEL = "io.ku7s.hollow-count"
+CONTROL = ["python3", "-m", "node_image.hollow.control"]
+
+
+@dataclass(frozen=True)
+class HollowOptions:
+    """How new hollow nodes look (``ku7s create node --hollow``, config ``hollowNodes``)."""
+
+    count: int = 1
+    labels: dict[str, str] = field(default_factory=dict)
+    #: ``cpu=32,memory=256Gi,pods=110`` (what is not given keeps those defaults).
+    capacity: str = ""
+    untainted: bool = False
+
+
+def hollow_spec(
+    cluster: str, name: str, count: int, options: HollowOptions, image: str, ca_pem: bytes,
+    token: str,
+) -> NodeSpec:  # fmt: skip
+    command = [
+        "python3", "-m", "node_image.hollow", "--prefix", f"{name}-", "--count", str(count),
+        "--labels", ",".join(f"{k}={v}" for k, v in options.labels.items()),
+        "--capacity", options.capacity,
+    ]  # fmt: skip
+    if options.untainted:
+        command.append("--untainted")
+    return NodeSpec(
+        name=name,
+        cluster=cluster,
+        role=HOLLOW,
+        image=image,
+        network=network_name(cluster),
+        env={
+            "KU7S_ROLE": HOLLOW,
+            CLUSTER_ENV: cluster,
+            "KU7S_CONTROL_PLANE": control_plane_name(cluster),
+            "KU7S_BOOTSTRAP_TOKEN": token,
+        },
+        files={f"{PKI_DIR}/ca.crt": ca_pem},
+        entrypoint=["/usr/bin/tini", "-g", "--", *command],
+        labels={COUNT_LABEL: str(count)},
+    )
+
+
+CAPACITY_KEYS = ("cpu", "memory", "pods", "ephemeral-storage")
+
+
+def check_capacity(text: str) -> None:
+    """``--capacity``: known resources with Kubernetes quantities, or a one-line error."""
+    from ku7s.api.quantity import QuantityError, parse_quantity
+
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, _, value = item.partition("=")
+        if key not in CAPACITY_KEYS:
+            raise UserInputError(
+                f"--capacity: unknown resource {key!r}; known: {', '.join(CAPACITY_KEYS)}"
+            )
+        try:
+            parse_quantity(value)
+        except QuantityError:
+            raise UserInputError(f"--capacity: {key}={value!r} is not a quantity") from None
+
+
+def batches(count: int, taken: set[int]) -> list[tuple[int, int]]:
+    """(container index, node count) for count new nodes, in containers of at most
+    HOLLOW_BATCH, numbered from the first free index."""
+    if count < 1:
+        raise UserInputError(f"--count must be at least 1, not {count}")
+    result, index = [], 1
+    while count > 0:
+        while index in taken:
+            index += 1
+        size = min(count, HOLLOW_BATCH)
+        result.append((index, size))
+        count -= size
+        index += 1
+    return result
+
+
+class HollowNodes:
+    def __init__(
+        self,
+        local: DockerProvider,
+        cluster: str,
+        *,
+        image: str = "",
+        say: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self._local, self._cluster, self._image, self._say = local, cluster, image, say
+
+    def containers(self) -> dict[str, int]:
+        """Hollow container -> how many nodes it runs."""
+        return {
+            name: int(labels.get(COUNT_LABEL, "0"))
+            for name, labels in self._local.containers_with_role(self._cluster, HOLLOW).items()
+        }
+
+    def nodes(self) -> dict[str, str]:
+        return {
+            node: HOLLOW
+            for container, count in self.containers().items()
+            for node in hollow_node_names(container, count)
+        }
+
+    def add(self, node: NodeConfig, *, wait: float) -> str:
+        return self.add_many(HollowOptions(labels=dict(node.labels)), wait=wait)[0]
+
+    def add_many(self, options: HollowOptions, *, wait: float) -> list[str]:
+        """Start the containers for options.count more hollow nodes; return their names
+        (once all are Ready, if wait > 0)."""
+        control_plane = control_plane_name(self._cluster)
+        if not self._local.container_exists(control_plane):
+            raise NotFoundError(f'no cluster named "{self._cluster}"')
+        ca_pem = self._local.read_file(control_plane, f"{PKI_DIR}/ca.crt")
+        token = self._local.read_file(control_plane, TOKENS_PATH).decode().split()[0]
+        taken = {int(name.rsplit("-", 1)[1]) for name in self.containers()}
+        specs = [
+            hollow_spec(
+                self._cluster,
+                hollow_container_name(self._cluster, index),
+                size,
+                options,
+                self._image,
+                ca_pem,
+                token,
+            )
+            for index, size in batches(options.count, taken)
+        ]
+        start_containers(self._local, specs)
+        names = [
+            node
+            for spec in specs
+            for node in hollow_node_names(spec.name, int(spec.labels[COUNT_LABEL]))
+        ]
+        if wait > 0:
+            wait_until_ready(
+                admin_kubeconfig(self._local, self._cluster), names[0], wait, *names[1:]
+            )
+        return names
+
+    def delete(self, name: str) -> None:
+        """A hollow container goes with all its nodes; a single hollow node is stopped for
+        good in its container (it no longer connects) and forgotten."""
+        containers = self.containers()
+        if name in containers:
+            self._local.remove_containers([name])
+            forgotten = hollow_node_names(name, containers[name])
+        else:
+            container = hollow_container_of(name)
+            if name not in hollow_node_names(container, containers.get(container, 0)):
+                raise NotFoundError(f'no hollow node named "{name}"')
+            answer = self._local.exec(container, [*CONTROL, "stopped", name])
+            if "error" in json.loads(answer or "{}"):
+                raise Ku7sError(f"cannot stop hollow node {name}: {answer.strip()}")
+            forgotten = [name]
+        with contextlib.suppress(NotFoundError):  # the control plane went first
+            forget_node(admin_kubeconfig(self._local, self._cluster), *forgotten)
