@@ -26,6 +26,7 @@ from ku7s.cluster.docker_hosts import (
     read_record,
 )
 from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.cluster.providers.hollow_nodes import HollowNodes
 from ku7s.cluster.providers.node_spec import NodeContainer
 from ku7s.cluster.providers.remote_docker import RemoteEngine
 from ku7s.errors import NotFoundError
@@ -117,10 +118,13 @@ class ClusterEngines:
             raise NotFoundError(f'no node named "{name}"') from None
 
     def node_names(self) -> list[str]:
-        """Every node of the cluster: this engine's containers (control plane first), then
-        the nodes on other hosts."""
+        """Every node of the cluster: this engine's containers (control plane first), the
+        nodes on other hosts, then the hollow nodes."""
         here = [n.name for n in self.local.list_nodes(self.cluster)]
-        return here + sorted(set(self.elsewhere()) - set(here))
+        return here + sorted(set(self.elsewhere()) - set(here)) + sorted(self.hollow_nodes())
+
+    def hollow_nodes(self) -> set[str]:
+        return set(HollowNodes(self.local, self.cluster).nodes())
 
     def find_node(self, name: str) -> NodeContainer:
         host = self.host_of(name)

@@ -210,6 +210,9 @@ class _Provider:
     def list_nodes(self, cluster: str) -> list[NodeContainer]:
         return [NodeContainer(n, cluster, "worker", "running") for n in self.client.names]
 
+    def containers_with_role(self, cluster: str, role: str) -> dict[str, dict[str, str]]:
+        return {}  # no hollow nodes
+
 
 def test_cluster_engines_reach_nodes_on_other_hosts_over_one_connection_each():
     local = _Provider(["dev-control-plane", "dev-worker"])

@@ -168,6 +168,17 @@ class HollowNodes:
             )
         return names
 
+    def set_state(self, names: list[str], state: str) -> None:
+        """running, paused (silent: no heartbeats, as a frozen node) or stopped
+        (disconnected), through each container's control socket."""
+        by_container: dict[str, list[str]] = {}
+        for name in names:
+            by_container.setdefault(hollow_container_of(name), []).append(name)
+        for container, members in by_container.items():
+            answer = self._local.exec(container, [*CONTROL, state, *members])
+            if "error" in json.loads(answer or '{"error": "no answer"}'):
+                raise Ku7sError(f"hollow nodes of {container}: {answer.strip()}")
+
     def delete(self, name: str) -> None:
         """A hollow container goes with all its nodes; a single hollow node is stopped for
         good in its container (it no longer connects) and forgotten."""
@@ -179,9 +190,7 @@ class HollowNodes:
             container = hollow_container_of(name)
             if name not in hollow_node_names(container, containers.get(container, 0)):
                 raise NotFoundError(f'no hollow node named "{name}"')
-            answer = self._local.exec(container, [*CONTROL, "stopped", name])
-            if "error" in json.loads(answer or "{}"):
-                raise Ku7sError(f"cannot stop hollow node {name}: {answer.strip()}")
+            self.set_state([name], "stopped")
             forgotten = [name]
         with contextlib.suppress(NotFoundError):  # the control plane went first
             forget_node(admin_kubeconfig(self._local, self._cluster), *forgotten)

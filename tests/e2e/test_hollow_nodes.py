@@ -1,0 +1,119 @@
+"""Hollow nodes beside a real one, on a cluster of their own: they join over the node
+protocol and are Ready, tainted and labelled; pods that tolerate them run on paper (and say
+so), a Job's pods complete, logs answer 400; deleting one node or its container removes
+them; bad input is refused in one line."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from ku7s.cluster.providers.docker import DockerProvider
+from ku7s.names import HOLLOW_NODE_LABEL
+from tests.e2e.conftest import new_cluster, run_ku7s
+
+WORKLOADS = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: paper}
+spec:
+  replicas: 30
+  selector: {matchLabels: {app: paper}}
+  template:
+    metadata: {labels: {app: paper}}
+    spec:
+      nodeSelector: {node.ku7s.dev/hollow: "true"}
+      tolerations: [{key: node.ku7s.dev/hollow, operator: Exists, effect: NoSchedule}]
+      containers: [{name: c, image: busybox, command: [sleep, "3600"]}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: quick}
+spec:
+  completions: 4
+  parallelism: 4
+  template:
+    metadata:
+      annotations: {hollow.ku7s.dev/run-time: 1s}
+    spec:
+      restartPolicy: Never
+      tolerations: [{key: node.ku7s.dev/hollow, operator: Exists, effect: NoSchedule}]
+      nodeSelector: {node.ku7s.dev/hollow: "true"}
+      containers: [{name: c, image: busybox, command: ["true"]}]
+"""
+
+
+def test_hollow_nodes_run_pods_on_paper_beside_a_real_node(
+    provider: DockerProvider, node_image: str, tmp_path: Path
+):
+    with new_cluster(provider, tmp_path, "hollow", "--workers", "1") as cluster:
+        added = run_ku7s(
+            "create", "node", "--hollow", "--count", "12", "--labels", "rack=r1",
+            "--capacity", "cpu=16,pods=50", "--name", cluster.name, env=cluster.env,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        names = added.stdout.split()
+        assert names == [f"{cluster.name}-hollow-1-{i}" for i in range(12)]
+        nodes = {
+            n["metadata"]["name"]: n
+            for n in cluster.get_json("nodes", "-l", HOLLOW_NODE_LABEL)["items"]
+        }
+        assert sorted(nodes) == sorted(names)
+        for node in nodes.values():
+            assert cluster.node_ready()[node["metadata"]["name"]] == "True"
+            assert node["metadata"]["labels"]["rack"] == "r1"
+            assert node["status"]["capacity"]["cpu"] == "16"
+            assert node["status"]["capacity"]["pods"] == "50"
+            assert {"key": HOLLOW_NODE_LABEL, "value": "true", "effect": "NoSchedule"} in node[
+                "spec"
+            ]["taints"]
+        listing = run_ku7s("get", "nodes", "--name", cluster.name, env=cluster.env)
+        assert f"{names[0]}" in listing.stdout and "hollow" in listing.stdout
+
+        manifest = tmp_path / "workloads.yaml"
+        manifest.write_text(textwrap.dedent(WORKLOADS))
+        cluster.kubectl("apply", "-f", str(manifest))
+        cluster.kubectl("rollout", "status", "deployment/paper", "--timeout=90s", timeout=100)
+        pods = cluster.get_json("pods", "-l", "app=paper")["items"]
+        assert {p["spec"]["nodeName"] for p in pods} <= set(names)
+        assert len({p["status"]["podIP"] for p in pods}) == 30
+        for pod in pods:
+            hollow = [c for c in pod["status"]["conditions"] if c["type"] == "ku7s.dev/Hollow"]
+            assert hollow and hollow[0]["status"] == "True"
+        cluster.kubectl(
+            "wait", "--for=condition=Complete", "job/quick", "--timeout=60s", timeout=70
+        )
+
+        logs = cluster.kubectl("logs", pods[0]["metadata"]["name"], check=False)
+        assert logs.returncode != 0 and "hollow node" in logs.stderr
+
+        # A plain pod still lands on the real worker: the taint keeps hollow nodes apart.
+        cluster.pinned_pod("real", f"{cluster.name}-worker")
+
+        gone = names[0]
+        deleted = run_ku7s("delete", "node", gone, env=cluster.env)
+        assert deleted.returncode == 0, deleted.stderr
+        assert gone not in cluster.node_ready()
+        cluster.wait_for(
+            lambda: all(
+                p["spec"]["nodeName"] != gone
+                for p in cluster.get_json("pods", "-l", "app=paper")["items"]
+                if p["status"].get("phase") == "Running"
+            ),
+            60,
+            interval=0.5,
+            what=f"no running pod left on {gone}",
+        )
+        container = f"{cluster.name}-hollow-1"
+        deleted = run_ku7s("delete", "node", container, env=cluster.env)
+        assert deleted.returncode == 0, deleted.stderr
+        assert not [n for n in cluster.node_ready() if n.startswith(container)]
+        assert not provider.container_exists(container)
+
+        refused = run_ku7s(
+            "create", "node", "--hollow", "--capacity", "gpus=1", "--name", cluster.name,
+            env=cluster.env,
+        )  # fmt: skip
+        assert refused.returncode != 0
+        assert "unknown resource 'gpus'" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
