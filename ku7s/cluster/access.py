@@ -79,12 +79,20 @@ async def wait_for_nodes(client: APIClient, names: set[str], timeout: float) -> 
             pass
         await asyncio.sleep(0.05 if len(names) < 50 else 0.5)  # a big list costs the server
     if names - ready:
-        missing = ", ".join(sorted(names - ready))
+        missing = _some(names - ready, len(names))
         raise ClusterCreateError(f"nodes not Ready within {timeout:.0f}s: {missing}")
-    missing = ", ".join(sorted(names - done))
     raise ClusterCreateError(
-        f"nodes not initialized by the cloud controller within {timeout:.0f}s: {missing}"
+        f"nodes not initialized by the cloud controller within {timeout:.0f}s: "
+        f"{_some(names - done, len(names))}"
     )
+
+
+def _some(names: set[str], of: int, shown: int = 5) -> str:
+    """A few of the names, and how many there are, for a one-line error."""
+    listed = ", ".join(sorted(names)[:shown])
+    if len(names) <= shown:
+        return listed
+    return f"{len(names)} of {of} ({listed}, ...)"
 
 
 async def delete_node_objects(client: APIClient, node: str) -> None:
@@ -111,6 +119,16 @@ def forget_node(config: dict[str, Any], node: str, *more: str) -> None:
                 await delete_node_objects(client, name)
 
     asyncio.run(forget())
+
+
+def node_names(config: dict[str, Any]) -> list[str]:
+    """The cluster's Nodes, as the API knows them."""
+
+    async def listing() -> list[str]:
+        async with APIClient.from_kubeconfig(config) as client:
+            return [meta.name_of(n) for n in (await client.get("/api/v1/nodes"))["items"]]
+
+    return asyncio.run(listing())
 
 
 def wait_until_ready(config: dict[str, Any], node: str, timeout: float, *more: str) -> None:

@@ -213,7 +213,7 @@ class HollowNode:
                 self._addresses = PodAddresses(reply.registered.pod_cidr)
             self.registered.set()
             interval = max(reply.registered.heartbeat_interval_ms, 100) / 1000
-            acks: asyncio.Queue[None] = asyncio.Queue()
+            acks: asyncio.Queue[node_pb2.HeartbeatAck] = asyncio.Queue()
             parts = [
                 asyncio.create_task(self._read(call, acks)),
                 asyncio.create_task(self._send_reports(write)),
@@ -236,14 +236,16 @@ class HollowNode:
         while not stop.is_set() and self.state != State.STOPPED:
             await self._until_state_changes(stop)
 
-    async def _read(self, call: grpc.aio.StreamStreamCall, acks: asyncio.Queue[None]) -> None:
+    async def _read(
+        self, call: grpc.aio.StreamStreamCall, acks: asyncio.Queue[node_pb2.HeartbeatAck]
+    ) -> None:
         while True:
             message = await call.read()
             if message is grpc.aio.EOF:
                 raise SessionEnded("the control plane closed the stream")
             kind = message.WhichOneof("kind")
             if kind == "ack":
-                acks.put_nowait(None)
+                acks.put_nowait(message.ack)
             elif kind == "pod":
                 self.assign(orjson.loads(message.pod.pod_json))
             elif kind == "pod_removed":
@@ -320,7 +322,7 @@ class HollowNode:
     async def _heartbeats(
         self,
         write: Callable[[node_pb2.NodeMessage], Any],
-        acks: asyncio.Queue[None],
+        acks: asyncio.Queue[node_pb2.HeartbeatAck],
         interval: float,
         stop: asyncio.Event,
     ) -> None:
@@ -329,5 +331,7 @@ class HollowNode:
         while not stop.is_set():
             if self.state == State.RUNNING:
                 await write(node_pb2.NodeMessage(heartbeat=node_pb2.Heartbeat(ready=True)))
-                await asyncio.wait_for(acks.get(), timeout=max(3 * interval, 3))
+                ack = await asyncio.wait_for(acks.get(), timeout=max(3 * interval, 3))
+                if ack.heartbeat_interval_ms:
+                    interval = max(ack.heartbeat_interval_ms, 100) / 1000
             await sleep_unless(stop, interval)

@@ -355,8 +355,10 @@ class Kubelet:
             now = loop.time()
             if beat.ready != last_ready or now - last_sent >= interval:
                 await write(node_pb2.NodeMessage(heartbeat=beat))
-                await asyncio.wait_for(acks.get(), timeout=max(3 * interval, 3))
+                ack = await asyncio.wait_for(acks.get(), timeout=max(3 * interval, 3))
                 last_sent, last_ready = now, beat.ready
+                if ack.heartbeat_interval_ms:  # the control plane's pace for this many nodes
+                    interval = max(ack.heartbeat_interval_ms, 100) / 1000
             wait = interval - (loop.time() - last_sent) if beat.ready else _NOT_READY_POLL
             await sleep_unless(stop, max(wait, 0.01))
 

@@ -112,3 +112,13 @@ async def test_a_hollow_node_reports_its_pods_with_addresses_and_lets_deleted_on
     assert node.pods["u3"].pod_ip == "10.244.9.2"  # given back, used again
     node.set_state(State.PAUSED)
     assert node.state is State.PAUSED
+
+
+def test_heartbeats_slow_down_with_the_number_of_nodes_and_leases_last_longer():
+    from control_plane.apiserver.node_service.service import Timing
+
+    timing = Timing(heartbeat_interval=1.0, lease_duration_seconds=5)
+    assert timing.interval_for(3) == 1.0 and timing.lease_seconds_for(3) == 5
+    assert timing.interval_for(500) == 5.0 and timing.lease_seconds_for(500) == 25
+    assert timing.interval_for(10_000) == 10.0  # upstream's renewal interval at most
+    assert timing.lease_seconds_for(10_000) == 50

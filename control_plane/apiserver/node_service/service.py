@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import itertools
 import logging
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -51,13 +52,29 @@ class ClusterNetwork:
 
 @dataclass(frozen=True)
 class Timing:
-    """How often kubelets heartbeat and how long a Lease stays valid without one."""
+    """How often kubelets heartbeat and how long a Lease stays valid without one.
+
+    Beyond ``heartbeats_per_second`` nodes' worth of beats, the interval grows with the
+    number of connected nodes (up to upstream's 10 s renewals), and a Lease then lasts four
+    intervals (upstream's 40 s at 10 s), so the Lease writes stay about that many a second.
+    """
 
     heartbeat_interval: float = 1.0
     lease_duration_seconds: int = 4
     #: An unchanged Ready condition is still rewritten this often, so its lastHeartbeatTime
     #: stays recent (the kubelet's nodeStatusReportFrequency; upstream's default is 5 min).
     status_report_seconds: float = 60.0
+    heartbeats_per_second: float = 100.0
+    max_heartbeat_interval: float = 10.0
+
+    def interval_for(self, nodes: int) -> float:
+        wanted = nodes / self.heartbeats_per_second
+        return min(max(self.heartbeat_interval, wanted), self.max_heartbeat_interval)
+
+    def lease_seconds_for(self, nodes: int) -> int:
+        interval = self.interval_for(nodes)
+        scaled = self.lease_duration_seconds * interval / self.heartbeat_interval
+        return max(self.lease_duration_seconds, math.ceil(scaled))
 
 
 class NodeService(node_pb2_grpc.NodeServiceServicer):
@@ -170,8 +187,8 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                         node_pb2.ControlMessage(
                             registered=node_pb2.Registered(
                                 pod_cidr=pod_cidr,
-                                heartbeat_interval_ms=int(self._timing.heartbeat_interval * 1000),
-                                lease_duration_seconds=self._timing.lease_duration_seconds,
+                                heartbeat_interval_ms=self._interval_ms(),
+                                lease_duration_seconds=self._lease_seconds(),
                                 cluster_cidr=self._network.cluster_cidr,
                                 cluster_dns=self._network.cluster_dns,
                                 cluster_domain=self._network.cluster_domain,
@@ -191,7 +208,10 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                     lease_rv = await self._heartbeat(node_name, message.heartbeat)
                     session.send(
                         node_pb2.ControlMessage(
-                            ack=node_pb2.HeartbeatAck(lease_resource_version=lease_rv)
+                            ack=node_pb2.HeartbeatAck(
+                                lease_resource_version=lease_rv,
+                                heartbeat_interval_ms=self._interval_ms(),
+                            )
                         )
                     )
                 elif kind is not None:
@@ -329,6 +349,12 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def _interval_ms(self) -> int:
+        return int(self._timing.interval_for(len(self._sessions)) * 1000)
+
+    def _lease_seconds(self) -> int:
+        return self._timing.lease_seconds_for(len(self._sessions))
+
     def is_connected(self, node_name: str) -> bool:
         return node_name in self._sessions
 
@@ -378,7 +404,7 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
 
     async def _renew_lease(self, node: dict[str, Any]) -> int:
         name = node["metadata"]["name"]
-        duration = self._timing.lease_duration_seconds
+        duration = self._lease_seconds()
         namespace = node_objects.NODE_LEASE_NAMESPACE
         try:
             lease = await self._registry.mutate(

@@ -5,13 +5,14 @@ The container's labels say how many it runs; its nodes are ``<container>-<i>``."
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ku7s.cluster.access import admin_kubeconfig, forget_node, wait_until_ready
+from ku7s.cluster.access import admin_kubeconfig, forget_node, node_names, wait_until_ready
 from ku7s.cluster.actions.nodes import start_containers
-from ku7s.cluster.config import NodeConfig
+from ku7s.cluster.config import NODE_CIDR_MASK, NodeConfig
 from ku7s.cluster.node_specs import PKI_DIR, TOKENS_PATH
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.cluster.providers.node_spec import NodeSpec
@@ -141,6 +142,7 @@ class HollowNodes:
         control_plane = control_plane_name(self._cluster)
         if not self._local.container_exists(control_plane):
             raise NotFoundError(f'no cluster named "{self._cluster}"')
+        self._check_room(control_plane, options.count)
         ca_pem = self._local.read_file(control_plane, f"{PKI_DIR}/ca.crt")
         token = self._local.read_file(control_plane, TOKENS_PATH).decode().split()[0]
         taken = {int(name.rsplit("-", 1)[1]) for name in self.containers()}
@@ -167,6 +169,20 @@ class HollowNodes:
                 admin_kubeconfig(self._local, self._cluster), names[0], wait, *names[1:]
             )
         return names
+
+    def _check_room(self, control_plane: str, count: int) -> None:
+        """Every node takes a /24 of the pod subnet: refuse what would not fit, at once."""
+        subnet = self._local.container_env(control_plane).get("KU7S_POD_SUBNET", "")
+        if not subnet:
+            return
+        blocks = 2 ** max(0, NODE_CIDR_MASK - ipaddress.ip_network(subnet).prefixlen)
+        room = blocks - len(node_names(admin_kubeconfig(self._local, self._cluster)))
+        if count > room:
+            raise UserInputError(
+                f"{count} more nodes do not fit: the pod subnet {subnet} has room for "
+                f"{max(room, 0)} (a /{NODE_CIDR_MASK} each); create the cluster with a larger "
+                f"networking.podSubnet (a /14 holds 1,024 nodes)"
+            )
 
     def set_state(self, names: list[str], state: str) -> None:
         """running, paused (silent: no heartbeats, as a frozen node) or stopped
