@@ -27,13 +27,21 @@ import orjson
 from ku7s.aio import sleep_unless, wait_any
 from ku7s.api import meta
 from ku7s.names import HOLLOW_NODE_LABEL
-from ku7s.rpc import node_pb2, node_pb2_grpc
+from ku7s.rpc import node_pb2
 from node_image.hollow.pod_life import Defaults, HollowPod, ScriptError, script_of
-from node_image.kubelet.credentials import Credentials, JoinRefused, join
+from node_image.kubelet.credentials import Credentials, join
 from node_image.kubelet.kubelet import ControlPlaneEndpoint, node_channel
 from node_image.kubelet.node_info import KUBELET_VERSION
 from node_image.kubelet.pod_status import stamp_transitions
 from node_image.kubelet.reporter import Reporter
+from node_image.kubelet.session import (
+    SessionEnded,
+    Writer,
+    connected,
+    join_until_done,
+    send_reports,
+    until_one_ends,
+)
 
 Object = dict[str, Any]
 
@@ -119,10 +127,6 @@ class PodAddresses:
             self._free.append(address)
 
 
-class SessionEnded(Exception):
-    """The control plane closed the session or stopped answering."""
-
-
 class HollowNode:
     def __init__(
         self,
@@ -183,54 +187,33 @@ class HollowNode:
         await wait_any(stop, self._state_changed, timeout=3600)
 
     async def _join(self, stop: asyncio.Event) -> Credentials | None:
-        while not stop.is_set():
-            try:
-                return await join(
-                    self._endpoint.bootstrap_target, self._token, self.settings.name, self._ca_pem
-                )
-            except JoinRefused as e:
-                log.error("hollow node %s may not join: %s", self.settings.name, e)
-                await sleep_unless(stop, 5.0)
-            except grpc.aio.AioRpcError as e:
-                log.info("hollow node %s: join failed, retrying: %s", self.settings.name, e)
-                await sleep_unless(stop, self._retry)
-        return None
+        return await join_until_done(
+            lambda: join(
+                self._endpoint.bootstrap_target, self._token, self.settings.name, self._ca_pem
+            ),
+            stop,
+            retry_interval=self._retry,
+            refused_retry_interval=5.0,
+        )
 
     async def _session(self, channel: grpc.aio.Channel, stop: asyncio.Event) -> None:
-        call = node_pb2_grpc.NodeServiceStub(channel).Connect(wait_for_ready=True)
-        writing = asyncio.Lock()
-
-        async def write(message: node_pb2.NodeMessage) -> None:
-            async with writing:
-                await call.write(message)
-
-        try:
-            await write(node_pb2.NodeMessage(register=self._registration))
-            reply = await asyncio.wait_for(call.read(), timeout=30)
-            if reply is grpc.aio.EOF or reply.WhichOneof("kind") != "registered":
-                raise SessionEnded("no registration reply")
-            if self._addresses is None or self._addresses.cidr != reply.registered.pod_cidr:
-                self._addresses = PodAddresses(reply.registered.pod_cidr)
+        async with connected(channel, self._registration) as (call, write, registered):
+            if self._addresses is None or self._addresses.cidr != registered.pod_cidr:
+                self._addresses = PodAddresses(registered.pod_cidr)
             self.registered.set()
-            interval = max(reply.registered.heartbeat_interval_ms, 100) / 1000
+            interval = max(registered.heartbeat_interval_ms, 100) / 1000
             acks: asyncio.Queue[node_pb2.HeartbeatAck] = asyncio.Queue()
-            parts = [
-                asyncio.create_task(self._read(call, acks)),
-                asyncio.create_task(self._send_reports(write)),
-                asyncio.create_task(self._heartbeats(write, acks, interval, stop)),
-                asyncio.create_task(self._play(stop)),
-                asyncio.create_task(self._until_stopped(stop)),
-            ]
-            try:
-                done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for part in parts:
-                    part.cancel()
-                await asyncio.gather(*parts, return_exceptions=True)
-            for part in done:
-                part.result()
-        finally:
-            call.cancel()
+            await until_one_ends(
+                self._read(call, acks),
+                send_reports(self._reporter, write, self._while_paused),
+                self._heartbeats(write, acks, interval, stop),
+                self._play(stop),
+                self._until_stopped(stop),
+            )
+
+    async def _while_paused(self) -> None:
+        while self.state == State.PAUSED:
+            await asyncio.sleep(0.1)
 
     async def _until_stopped(self, stop: asyncio.Event) -> None:
         while not stop.is_set() and self.state != State.STOPPED:
@@ -307,21 +290,9 @@ class HollowNode:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
-    async def _send_reports(self, write: Callable[[node_pb2.NodeMessage], Any]) -> None:
-        while True:
-            batch = await self._reporter.next_batch()
-            while self.state == State.PAUSED:
-                await asyncio.sleep(0.1)
-            for i, message in enumerate(batch):
-                try:
-                    await write(message)
-                except BaseException:
-                    self._reporter.put_back(batch[i:])
-                    raise
-
     async def _heartbeats(
         self,
-        write: Callable[[node_pb2.NodeMessage], Any],
+        write: Writer,
         acks: asyncio.Queue[node_pb2.HeartbeatAck],
         interval: float,
         stop: asyncio.Event,

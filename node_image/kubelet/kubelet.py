@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,10 @@ from prometheus_client import CollectorRegistry
 from ku7s.aio import sleep_unless
 from ku7s.api.persistent_volumes import LOCAL_PATH_ROOT
 from ku7s.metrics.endpoint import MetricsEndpoint
-from ku7s.rpc import node_pb2, node_pb2_grpc
+from ku7s.rpc import node_pb2
 from node_image.kubelet import cni
 from node_image.kubelet.cgroups import PodCgroups
-from node_image.kubelet.credentials import Credentials, CredentialStore, JoinRefused
+from node_image.kubelet.credentials import Credentials, CredentialStore
 from node_image.kubelet.cri import CRIClient
 from node_image.kubelet.images import ImagePreloader
 from node_image.kubelet.local_volumes import LocalVolumeSweeper
@@ -35,6 +35,15 @@ from node_image.kubelet.resource_metrics import CadvisorMetrics, ResourceMetrics
 from node_image.kubelet.runtime_view import RuntimeView
 from node_image.kubelet.sandbox_config import ClusterDNS
 from node_image.kubelet.service_account_tokens import ServiceAccountTokens
+from node_image.kubelet.session import (
+    SessionEnded,
+    Writer,
+    connected,
+    describe,
+    join_until_done,
+    send_reports,
+    until_one_ends,
+)
 from node_image.kubelet.volumes import PodVolumes
 
 log = logging.getLogger("kubelet")
@@ -69,10 +78,6 @@ class PodSettings:
 
 #: How often the runtime is asked again while the node is not ready yet.
 _NOT_READY_POLL = 0.1
-
-
-class SessionEnded(Exception):
-    """The control plane closed the session or stopped answering."""
 
 
 class Kubelet:
@@ -141,7 +146,7 @@ class Kubelet:
                 try:
                     await self._session(channel, reg, stop, manager, reporter)
                 except (grpc.aio.AioRpcError, SessionEnded, TimeoutError) as e:
-                    log.warning("session with the control plane ended: %s", _describe(e))
+                    log.warning("session with the control plane ended: %s", describe(e))
                     await sleep_unless(stop, self._retry_interval)
         finally:
             if api is not None:
@@ -243,18 +248,14 @@ class Kubelet:
             raise
 
     async def _join(self, stop: asyncio.Event) -> Credentials | None:
-        while not stop.is_set():
-            try:
-                return await self._credentials.join(
-                    self._endpoint.bootstrap_target, self._token, self._settings.name
-                )
-            except JoinRefused as e:
-                log.error("the control plane refused to let this node join: %s", e)
-                await sleep_unless(stop, self._refused_retry_interval)
-            except grpc.aio.AioRpcError as e:
-                log.warning("join failed, retrying: %s", _describe(e))
-                await sleep_unless(stop, self._retry_interval)
-        return None
+        return await join_until_done(
+            lambda: self._credentials.join(
+                self._endpoint.bootstrap_target, self._token, self._settings.name
+            ),
+            stop,
+            retry_interval=self._retry_interval,
+            refused_retry_interval=self._refused_retry_interval,
+        )
 
     async def _heartbeat(self) -> node_pb2.Heartbeat:
         readiness = await self._cri.readiness()
@@ -272,19 +273,7 @@ class Kubelet:
         manager: PodManager,
         reporter: Reporter,
     ) -> None:
-        call = node_pb2_grpc.NodeServiceStub(channel).Connect(wait_for_ready=True)
-        writing = asyncio.Lock()
-
-        async def write(message: node_pb2.NodeMessage) -> None:
-            async with writing:
-                await call.write(message)
-
-        try:
-            await write(node_pb2.NodeMessage(register=reg))
-            reply = await asyncio.wait_for(call.read(), timeout=30)
-            if reply is grpc.aio.EOF or reply.WhichOneof("kind") != "registered":
-                raise SessionEnded("no registration reply")
-            registered = reply.registered
+        async with connected(channel, reg) as (call, write, registered):
             if cni.write_config(self._cni_conf_dir, registered.pod_cidr):
                 log.info("wrote CNI config for pod CIDR %s", registered.pod_cidr)
             masquerade = asyncio.create_task(
@@ -296,22 +285,12 @@ class Kubelet:
             log.info("registered node %s (pod CIDR %s)", reg.node_name, registered.pod_cidr)
             interval = max(registered.heartbeat_interval_ms, 100) / 1000
             acks: asyncio.Queue[node_pb2.HeartbeatAck] = asyncio.Queue()
-            parts = [
-                asyncio.create_task(self._read(call, manager, acks)),
-                asyncio.create_task(_send_reports(reporter, write)),
-                asyncio.create_task(self._heartbeats(write, acks, interval, stop)),
-            ]
-            try:
-                done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for part in parts:
-                    part.cancel()
-                await asyncio.gather(*parts, return_exceptions=True)
-            for part in done:
-                part.result()  # raises what ended the session
+            await until_one_ends(
+                self._read(call, manager, acks),
+                send_reports(reporter, write),
+                self._heartbeats(write, acks, interval, stop),
+            )
             await call.done_writing()
-        finally:
-            call.cancel()
 
     async def _read(
         self,
@@ -338,7 +317,7 @@ class Kubelet:
 
     async def _heartbeats(
         self,
-        write: _Writer,
+        write: Writer,
         acks: asyncio.Queue[node_pb2.HeartbeatAck],
         interval: float,
         stop: asyncio.Event,
@@ -363,9 +342,6 @@ class Kubelet:
             await sleep_unless(stop, max(wait, 0.01))
 
 
-_Writer = Callable[[node_pb2.NodeMessage], Awaitable[None]]
-
-
 def node_channel(target: str, creds: Credentials) -> grpc.aio.Channel:
     """The channel of a node's session: kept alive, quick to reconnect."""
     return grpc.aio.secure_channel(
@@ -383,19 +359,6 @@ def node_channel(target: str, creds: Credentials) -> grpc.aio.Channel:
     )
 
 
-async def _send_reports(reporter: Reporter, write: _Writer) -> None:
-    """Send what the pod workers report, in order; what a broken session did not send
-    waits for the next."""
-    while True:
-        batch = await reporter.next_batch()
-        for i, message in enumerate(batch):
-            try:
-                await write(message)
-            except BaseException:
-                reporter.put_back(batch[i:])
-                raise
-
-
 def _log_masquerade(pod_cidr: str) -> Callable[[asyncio.Task[bool]], None]:
     def done(task: asyncio.Task[bool]) -> None:
         if task.cancelled():
@@ -411,9 +374,3 @@ def _log_masquerade(pod_cidr: str) -> Callable[[asyncio.Task[bool]], None]:
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("cleaning up left-over pods failed: %r", task.exception())
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, grpc.aio.AioRpcError):
-        return f"{error.code().name}: {error.details()}"
-    return str(error) or type(error).__name__
