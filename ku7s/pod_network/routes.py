@@ -22,6 +22,7 @@ from typing import Any
 from ku7s.aio import wait_any
 from ku7s.client.informer import Informer
 from ku7s.client.rest import APIClient
+from ku7s.names import HOLLOW_NODE_LABEL
 from ku7s.pod_network.docker_hosts import (
     CONFIGMAP_NAME,
     CONFIGMAP_NAMESPACE,
@@ -75,9 +76,12 @@ def internal_ip(node: Object) -> str | None:
 
 
 def peers(nodes: list[Object], own_name: str) -> list[tuple[str, str]]:
-    """(pod CIDR, internal address) of every other node that has both."""
+    """(pod CIDR, internal address) of every other node that has both (hollow nodes aside:
+    their pods have addresses but nothing answers there)."""
     found = []
     for node in nodes:
+        if HOLLOW_NODE_LABEL in ((node.get("metadata") or {}).get("labels") or {}):
+            continue
         cidr = (node.get("spec") or {}).get("podCIDR")
         address = internal_ip(node)
         if node["metadata"]["name"] != own_name and cidr and address:
@@ -160,6 +164,9 @@ class PodRoutes:
         self._before_sync = before_sync
         self._resync = resync
         self._changed = asyncio.Event()
+        #: The routes the last sync made sure of: a change of Nodes that leaves them as they
+        #: were (a status update, most of all) costs no look at the kernel's table.
+        self._applied: dict[str, Route] | None = None
         for informer in (nodes, docker_hosts):
             if informer is not None:
                 informer.on_change(lambda *_: self._changed.set())
@@ -176,11 +183,15 @@ class PodRoutes:
     def docker_hosts(self) -> list[DockerHost]:
         return hosts_from_configmaps(self._hosts.list()) if self._hosts is not None else []
 
-    async def sync(self) -> None:
+    async def sync(self, force: bool = True) -> None:
+        """Make the kernel's routes the wanted ones; unless forced, only if those changed
+        since the last sync."""
         hosts = self.docker_hosts()
         if self._before_sync is not None:
             await self._before_sync(hosts)
         wanted = self._plan(self._nodes.list(), hosts)
+        if not force and wanted == self._applied:
+            return
         have = await self.installed()
         for cidr, route in wanted.items():
             if have.get(cidr) != route:
@@ -192,18 +203,22 @@ class PodRoutes:
         for cidr in have.keys() - wanted.keys():
             await self._ip("route", "del", cidr, "proto", ROUTE_PROTOCOL)
             log.info("removed the route to %s", cidr)
+        self._applied = wanted
 
     async def run(self, stop: asyncio.Event) -> None:
         await self._nodes.synced.wait()
         if self._hosts is not None:
             await self._hosts.synced.wait()
+        force = True
         while not stop.is_set():
             self._changed.clear()
             try:
-                await self.sync()
+                await self.sync(force)
             except RuntimeError as e:
                 log.warning("syncing pod routes failed: %s", e)
+                self._applied = None
             await wait_any(self._changed, stop, timeout=self._resync)
+            force = not self._changed.is_set()  # the periodic look catches what others did
 
 
 def node_plan(own_name: str, own_address: str = "") -> Plan:

@@ -166,10 +166,22 @@ async def test_routes_follow_the_nodes():
             table.pop(args[2])
         return ""
 
-    await PodRoutes(informer, node_plan("worker"), ip).sync()
+    routes = PodRoutes(informer, node_plan("worker"), ip)
+    await routes.sync()
     assert table == {"10.244.1.0/24": "172.18.0.3"}
     assert all(call[-2:] == ("proto", "77") for call in calls)
     assert wanted_routes([node("x", "", "1.2.3.4")], "worker") == {}
+    # A change that leaves the routes as they are (a status update) costs no `ip` call,
+    # and a hollow node's pods get no route: nothing answers there.
+    calls.clear()
+    hollow = node("hollow-0", "10.244.5.0/24", "172.18.0.8")
+    hollow["metadata"]["labels"] = {"node.ku7s.dev/hollow": "true"}
+    informer._apply("ADDED", hollow)
+    await routes.sync(force=False)
+    assert calls == [] and "10.244.5.0/24" not in table
+    informer._apply("ADDED", node("w3", "10.244.2.0/24", "172.18.0.4"))
+    await routes.sync(force=False)
+    assert table["10.244.2.0/24"] == "172.18.0.4"
 
 
 class FakeIPTables:

@@ -161,6 +161,11 @@ async def test_lease_monitor_marks_expired_nodes(service):
     assert marked == ["w1", "w2"]
     # Already NotReady nodes are not marked again.
     assert await expired.check_once() == []
+    assert expired.interval == 0.5  # two nodes: the base interval
+    # Checks space out as nodes grow (here a second per node, to show it with two).
+    spaced = NodeLeaseMonitor(service.test_registry, mark, seconds_per_node=1, clock=lambda: soon)
+    await spaced.check_once()
+    assert spaced.interval == 2.0
 
 
 def test_with_ready_moves_transition_time_only_on_change():
