@@ -354,13 +354,14 @@ def _create_hollow_nodes(
     wait: float,
     image: str | None,
 ) -> None:
+    from ku7s.cluster.config import HollowGroup
     from ku7s.cluster.prometheus import refresh_exports
-    from ku7s.cluster.providers.hollow_nodes import HollowNodes, HollowOptions, check_capacity
+    from ku7s.cluster.providers.hollow_nodes import HollowNodes, check_capacity
 
     check_capacity(capacity)
     tag = _ensure_image(ctx, image)
     progress = ctx.progress()
-    options = HollowOptions(count, parse_labels_flag(labels), capacity, untainted)
+    options = HollowGroup(count, parse_labels_flag(labels), capacity, untainted)
     nodes = HollowNodes(ctx.provider, cluster, image=tag)
     with progress.step(f'Adding {count} hollow node{"s" * (count != 1)} to cluster "{cluster}"'):
         names = nodes.add_many(options, wait=max(wait, count / 10) if wait else 0)

@@ -101,6 +101,21 @@ class NodeConfig:
         return int(parse_quantity(self.memory)) if self.memory else None
 
 
+#: What a hollow node's capacity may name.
+HOLLOW_CAPACITY = ("cpu", "memory", "pods", "ephemeral-storage")
+
+
+@dataclass(frozen=True)
+class HollowGroup:
+    """Hollow nodes alike (config ``hollowNodes``, ``ku7s create node --hollow``)."""
+
+    count: int = 1
+    labels: dict[str, str] = field(default_factory=dict)
+    #: ``cpu=32,memory=256Gi,pods=110`` (what is not given keeps those defaults).
+    capacity: str = ""
+    untainted: bool = False
+
+
 @dataclass(frozen=True)
 class ClusterConfig:
     name: str = DEFAULT_NAME
@@ -117,6 +132,7 @@ class ClusterConfig:
     zones: int = 1
     #: Caps every service account token's life (--service-account-max-token-expiration).
     max_token_expiration_seconds: int | None = None
+    hollow_nodes: tuple[HollowGroup, ...] = ()
 
     @property
     def workers(self) -> tuple[NodeConfig, ...]:
@@ -203,6 +219,30 @@ def _parse_quantity(raw: Any, where: str) -> tuple[str, Decimal]:
     if value <= 0:
         raise ConfigError(f"{where}: must be greater than zero, not {text!r}")
     return text, value
+
+
+def _parse_hollow(raw: Any, index: int) -> HollowGroup:
+    where = f"hollowNodes[{index}]"
+    _expect(raw, dict, where, "a group of hollow nodes (count, labels, capacity, untainted)")
+    _check_fields(raw, {"count", "labels", "capacity", "untainted"}, where)
+    count = _expect(raw.get("count", 1), int, f"{where}.count", "a number")
+    if count < 1:
+        raise ConfigError(f"{where}.count: must be at least 1, not {count}")
+    labels_raw = _expect(raw.get("labels") or {}, dict, f"{where}.labels", "a map of labels")
+    labels = {}
+    for key, value in labels_raw.items():
+        value = "" if value is None else str(value)
+        validate_label(str(key), value, f"{where}.labels")
+        labels[str(key)] = value
+    capacity_raw = _expect(
+        raw.get("capacity") or {}, dict, f"{where}.capacity", "a map such as {cpu: 32}"
+    )
+    _check_fields(capacity_raw, set(HOLLOW_CAPACITY), f"{where}.capacity")
+    for key, value in capacity_raw.items():
+        _parse_quantity(value, f"{where}.capacity.{key}")
+    capacity = ",".join(f"{k}={v}" for k, v in capacity_raw.items())
+    untainted = _expect(raw.get("untainted", False), bool, f"{where}.untainted", "true or false")
+    return HollowGroup(count, labels, capacity, untainted)
 
 
 def _parse_node(raw: Any, index: int) -> NodeConfig:
@@ -292,7 +332,7 @@ def parse_config(data: Any, source: str = "config") -> ClusterConfig:
         data,
         {
             "kind", "apiVersion", "name", "networking", "nodes", "nodeLifecycle", "cloud",
-            "serviceAccountTokens",
+            "serviceAccountTokens", "hollowNodes",
         },
         "",
     )  # fmt: skip
@@ -334,6 +374,8 @@ def parse_config(data: Any, source: str = "config") -> ClusterConfig:
     port = _expect(net.get("apiServerPort", 0), int, "networking.apiServerPort", "a port number")
     if not 0 <= port <= 65535:
         raise ConfigError(f"networking.apiServerPort: must be 0 to 65535, not {port}")
+    groups = _expect(data.get("hollowNodes") or [], list, "hollowNodes", "a list of groups")
+    hollow = tuple(_parse_hollow(g, i) for i, g in enumerate(groups))
     nodes = config.nodes
     if "nodes" in data:
         raw_nodes = _expect(data["nodes"], list, "nodes", "a list of nodes")
@@ -377,6 +419,7 @@ def parse_config(data: Any, source: str = "config") -> ClusterConfig:
         region=region,
         zones=zones,
         max_token_expiration_seconds=max_token,
+        hollow_nodes=hollow,
     )
 
 

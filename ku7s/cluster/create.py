@@ -20,6 +20,7 @@ from ku7s import kubeconfig
 from ku7s.cluster.access import external_server
 from ku7s.cluster.actions.certificates import prepare_certificates
 from ku7s.cluster.actions.context import CreateContext
+from ku7s.cluster.actions.hollow_nodes import add_hollow_nodes
 from ku7s.cluster.actions.kubeconfig_context import write_kubeconfig
 from ku7s.cluster.actions.network import create_network
 from ku7s.cluster.actions.nodes import start_nodes
@@ -38,6 +39,7 @@ ACTIONS: tuple[Callable[[CreateContext], None], ...] = (
     start_nodes,
     wait_for_ready,
     write_kubeconfig,
+    add_hollow_nodes,
 )
 
 

@@ -22,6 +22,18 @@ def test_defaults_give_one_control_plane_and_one_worker():
     assert config.max_token_expiration_seconds is None
 
 
+def test_hollow_node_groups_are_parsed():
+    config = parse_config(
+        doc(hollowNodes=[
+            {"count": 200, "labels": {"rack": "r1"}, "capacity": {"cpu": 8, "pods": 50}},
+            {"count": 3, "untainted": True},
+        ])
+    )  # fmt: skip
+    first, second = config.hollow_nodes
+    assert (first.count, first.labels, first.capacity) == (200, {"rack": "r1"}, "cpu=8,pods=50")
+    assert (second.count, second.untainted, second.capacity) == (3, True, "")
+
+
 def test_token_life_can_be_capped():
     config = parse_config(doc(serviceAccountTokens={"maxExpirationSeconds": 20}))
     assert config.max_token_expiration_seconds == 20
@@ -164,6 +176,21 @@ def test_full_config_is_parsed():
             id="unknown-token-field",
         ),
         pytest.param(["not", "a", "map"], "expected a mapping", id="not-a-map"),
+        pytest.param(
+            doc(hollowNodes=[{"count": 0}]),
+            "hollowNodes[0].count: must be at least 1",
+            id="no-hollow-nodes",
+        ),
+        pytest.param(
+            doc(hollowNodes=[{"count": 5, "capacity": {"gpus": 1}}]),
+            'unknown field "hollowNodes[0].capacity.gpus"',
+            id="hollow-gpus",
+        ),
+        pytest.param(
+            doc(hollowNodes=[{"capacity": {"cpu": "lots"}}]),
+            "hollowNodes[0].capacity.cpu",
+            id="hollow-bad-cpu",
+        ),
     ],
 )
 def test_mistakes_are_named(data, message):

@@ -8,11 +8,10 @@ import contextlib
 import ipaddress
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ku7s.cluster.access import admin_kubeconfig, forget_node, node_names, wait_until_ready
 from ku7s.cluster.actions.nodes import start_containers
-from ku7s.cluster.config import NODE_CIDR_MASK, NodeConfig
+from ku7s.cluster.config import HOLLOW_CAPACITY, NODE_CIDR_MASK, HollowGroup, NodeConfig
 from ku7s.cluster.node_specs import PKI_DIR, TOKENS_PATH
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.cluster.providers.node_spec import NodeSpec
@@ -33,19 +32,8 @@ COUNT_LABEL = "io.ku7s.hollow-count"
 CONTROL = ["python3", "-m", "node_image.hollow.control"]
 
 
-@dataclass(frozen=True)
-class HollowOptions:
-    """How new hollow nodes look (``ku7s create node --hollow``, config ``hollowNodes``)."""
-
-    count: int = 1
-    labels: dict[str, str] = field(default_factory=dict)
-    #: ``cpu=32,memory=256Gi,pods=110`` (what is not given keeps those defaults).
-    capacity: str = ""
-    untainted: bool = False
-
-
 def hollow_spec(
-    cluster: str, name: str, count: int, options: HollowOptions, image: str, ca_pem: bytes,
+    cluster: str, name: str, count: int, options: HollowGroup, image: str, ca_pem: bytes,
     token: str,
 ) -> NodeSpec:  # fmt: skip
     command = [
@@ -73,18 +61,15 @@ def hollow_spec(
     )
 
 
-CAPACITY_KEYS = ("cpu", "memory", "pods", "ephemeral-storage")
-
-
 def check_capacity(text: str) -> None:
     """``--capacity``: known resources with Kubernetes quantities, or a one-line error."""
     from ku7s.api.quantity import QuantityError, parse_quantity
 
     for item in filter(None, (p.strip() for p in text.split(","))):
         key, _, value = item.partition("=")
-        if key not in CAPACITY_KEYS:
+        if key not in HOLLOW_CAPACITY:
             raise UserInputError(
-                f"--capacity: unknown resource {key!r}; known: {', '.join(CAPACITY_KEYS)}"
+                f"--capacity: unknown resource {key!r}; known: {', '.join(HOLLOW_CAPACITY)}"
             )
         try:
             parse_quantity(value)
@@ -134,9 +119,9 @@ class HollowNodes:
         }
 
     def add(self, node: NodeConfig, *, wait: float) -> str:
-        return self.add_many(HollowOptions(labels=dict(node.labels)), wait=wait)[0]
+        return self.add_many(HollowGroup(labels=dict(node.labels)), wait=wait)[0]
 
-    def add_many(self, options: HollowOptions, *, wait: float) -> list[str]:
+    def add_many(self, options: HollowGroup, *, wait: float) -> list[str]:
         """Start the containers for options.count more hollow nodes; return their names
         (once all are Ready, if wait > 0)."""
         control_plane = control_plane_name(self._cluster)
