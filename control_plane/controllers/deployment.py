@@ -45,6 +45,13 @@ _NOT_COPIED = (
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
+def _same_template(rs: Object, deployment: Object, template: Object) -> bool:
+    """Whether the ReplicaSet is the deployment's own, for this template (hash aside)."""
+    owners = rs["metadata"].get("ownerReferences") or []
+    ours = any(o.get("uid") == meta.uid_of(deployment) and o.get("controller") for o in owners)
+    return ours and without_hash((rs.get("spec") or {}).get("template") or {}) == template
+
+
 def template_hash(template: Object, collisions: int) -> str:
     """A short, stable name part for a pod template (upstream uses an FNV hash; the value
     only has to be stable and label-safe)."""
@@ -299,6 +306,10 @@ class DeploymentController(Controller):
             except APIStatusError as e:
                 if e.code != 409:
                     raise
+                existing = await self._existing_rs(namespace, meta.name_of(rs))
+                if existing is not None and _same_template(existing, deployment, template):
+                    # Ours already, made by an earlier pass this cache has not shown yet.
+                    return existing
                 collisions += 1  # a ReplicaSet of that name with another template
                 await patch_status(
                     self.client,
@@ -315,6 +326,17 @@ class DeploymentController(Controller):
             )
             await self._annotate_revision(deployment, next_revision)
             return created
+
+    async def _existing_rs(self, namespace: str, name: str) -> Object | None:
+        try:
+            found: Object = await self.client.get(
+                f"/apis/apps/v1/namespaces/{namespace}/replicasets/{name}"
+            )
+        except APIStatusError as e:
+            if e.code != 404:
+                raise
+            return None
+        return found
 
     def _size_annotations(self, deployment: Object) -> dict[str, str]:
         spec = deployment.get("spec") or {}

@@ -1,7 +1,8 @@
-"""Hollow nodes beside a real one, on a cluster of their own: they join over the node
-protocol and are Ready, tainted and labelled; pods that tolerate them run on paper (and say
-so), a Job's pods complete, logs answer 400; deleting one node or its container removes
-them; bad input is refused in one line."""
+"""Hollow nodes beside a real one, on a cluster of their own (from the config file and from
+`ku7s create node --hollow`): they join over the node protocol and are Ready, tainted and
+labelled; pods that tolerate them run on paper (and say so), a Job's pods complete, logs
+answer 400; deleting one node or its container removes them; bad input is refused in one
+line."""
 
 from __future__ import annotations
 
@@ -11,6 +12,14 @@ from pathlib import Path
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.names import HOLLOW_NODE_LABEL
 from tests.e2e.conftest import new_cluster, run_ku7s
+
+CONFIG = """
+kind: Cluster
+apiVersion: ku7s.dev/v1alpha1
+nodes: [{role: control-plane}, {role: worker}]
+hollowNodes:
+- {count: 12, labels: {rack: r1}, capacity: {cpu: 16, pods: 50}}
+"""
 
 WORKLOADS = """
 apiVersion: apps/v1
@@ -22,7 +31,7 @@ spec:
   template:
     metadata: {labels: {app: paper}}
     spec:
-      nodeSelector: {node.ku7s.dev/hollow: "true"}
+      nodeSelector: {rack: r1}
       tolerations: [{key: node.ku7s.dev/hollow, operator: Exists, effect: NoSchedule}]
       containers: [{name: c, image: busybox, command: [sleep, "3600"]}]
 ---
@@ -38,7 +47,7 @@ spec:
     spec:
       restartPolicy: Never
       tolerations: [{key: node.ku7s.dev/hollow, operator: Exists, effect: NoSchedule}]
-      nodeSelector: {node.ku7s.dev/hollow: "true"}
+      nodeSelector: {rack: r1}
       containers: [{name: c, image: busybox, command: ["true"]}]
 """
 
@@ -46,17 +55,21 @@ spec:
 def test_hollow_nodes_run_pods_on_paper_beside_a_real_node(
     provider: DockerProvider, node_image: str, tmp_path: Path
 ):
-    with new_cluster(provider, tmp_path, "hollow", "--workers", "1") as cluster:
+    config = tmp_path / "cluster.yaml"
+    config.write_text(textwrap.dedent(CONFIG))
+    with new_cluster(provider, tmp_path, "hollow", "--config", str(config)) as cluster:
+        names = [f"{cluster.name}-hollow-1-{i}" for i in range(12)]
         added = run_ku7s(
-            "create", "node", "--hollow", "--count", "12", "--labels", "rack=r1",
-            "--capacity", "cpu=16,pods=50", "--name", cluster.name, env=cluster.env,
+            "create", "node", "--hollow", "--count", "2", "--untainted", "--name", cluster.name,
+            env=cluster.env,
         )  # fmt: skip
         assert added.returncode == 0, added.stderr
-        names = added.stdout.split()
-        assert names == [f"{cluster.name}-hollow-1-{i}" for i in range(12)]
+        extra = added.stdout.split()
+        assert extra == [f"{cluster.name}-hollow-2-0", f"{cluster.name}-hollow-2-1"]
+        assert not cluster.get_json("node", extra[0])["spec"].get("taints")
         nodes = {
             n["metadata"]["name"]: n
-            for n in cluster.get_json("nodes", "-l", HOLLOW_NODE_LABEL)["items"]
+            for n in cluster.get_json("nodes", "-l", f"{HOLLOW_NODE_LABEL},rack=r1")["items"]
         }
         assert sorted(nodes) == sorted(names)
         for node in nodes.values():
@@ -104,7 +117,7 @@ def test_hollow_nodes_run_pods_on_paper_beside_a_real_node(
             interval=0.5,
             what=f"no running pod left on {gone}",
         )
-        container = f"{cluster.name}-hollow-1"
+        container = f"{cluster.name}-hollow-2"
         deleted = run_ku7s("delete", "node", container, env=cluster.env)
         assert deleted.returncode == 0, deleted.stderr
         assert not [n for n in cluster.node_ready() if n.startswith(container)]

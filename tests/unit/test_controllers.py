@@ -198,6 +198,49 @@ async def test_deployment_starts_a_rolling_update_within_its_surge():
     assert not [c for c in api.made("patch") if c[1].endswith("/web-old")]  # maxUnavailable 0
 
 
+async def test_a_replicaset_made_by_an_earlier_pass_is_used_not_collided_with():
+    """The cache may not show the ReplicaSet the controller just made: creating it again
+    answers 409, and the one there (its own, same template) is the new one, with no
+    collision counted and no second ReplicaSet."""
+    from ku7s.client.rest import APIStatusError
+
+    made: dict = {}
+
+    class ConflictingAPI(RecordingAPI):
+        async def create(self, path, body):
+            if "/replicasets" in path and made:
+                self.calls.append(("create", path, body))
+                raise APIStatusError(409, "AlreadyExists", "exists")
+            created = await super().create(path, body)
+            if "/replicasets" in path:
+                made.update(created)
+            return created
+
+        async def get(self, path, params=None):
+            return made
+
+    api = ConflictingAPI()
+    controller = DeploymentController(api)  # type: ignore[arg-type]
+    deployment = {
+        "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "metadata": {"name": "web", "namespace": "default", "uid": "d-1", "generation": 1},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": template({"app": "web"}),
+        },
+    }
+    feed(controller.deployments, deployment)
+    await controller.reconcile("default/web")
+    await controller.reconcile("default/web")  # the cache still shows no ReplicaSet
+    creates = [c for c in api.made("create") if "/replicasets" in c[1]]
+    assert (
+        len(creates) == 2 and creates[0][2]["metadata"]["name"] == creates[1][2]["metadata"]["name"]
+    )
+    assert not [c for c in api.made("patch") if "collisionCount" in str(c[2])]
+
+
 async def test_recreate_scales_old_pods_away_before_the_new_replicaset():
     api = RecordingAPI()
     controller = DeploymentController(api)  # type: ignore[arg-type]
