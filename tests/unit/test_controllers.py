@@ -208,11 +208,14 @@ async def test_a_replicaset_made_by_an_earlier_pass_is_used_not_collided_with():
 
     class ConflictingAPI(RecordingAPI):
         async def create(self, path, body):
-            if "/replicasets" in path and made:
+            if (
+                "/replicasets" in path
+                and made.get("metadata", {}).get("name") == body["metadata"]["name"]
+            ):
                 self.calls.append(("create", path, body))
                 raise APIStatusError(409, "AlreadyExists", "exists")
             created = await super().create(path, body)
-            if "/replicasets" in path:
+            if "/replicasets" in path and not made:
                 made.update(created)
             return created
 
