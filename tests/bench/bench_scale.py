@@ -143,7 +143,10 @@ def main() -> None:
         loaded = memory_mib(client, [control_plane])[control_plane]
     finally:
         ku7s("delete", "cluster", "--name", name, env=env)
-    print(f"etcd floor (same run, 20 clients): {floor}")
+    print(
+        f"etcd floor (same run, 20 clients): {floor['puts']:.0f} puts/s, "
+        f"{floor['txns']:.0f} create transactions/s"
+    )
     print(f"{NODES} hollow nodes Ready and initialized: {seconds:.1f} s (goal <= 60 s at 1,000)")
     print(
         f"memory: hollow containers {hollow_mib:.0f} MiB in {len(hollow)} containers, "
