@@ -80,13 +80,14 @@ class DockerDisks:
     async def attach(self, handle: str, node: str) -> None:
         """Attach the disk to the node (done if it is); a disk attached to another running
         node is refused, one left on a stopped or gone node is taken from it."""
-        container = await asyncio.to_thread(self._prepare_attach, handle, node)
-        if container is None:
+        prepared = await asyncio.to_thread(self._prepare_attach, handle, node)
+        if prepared is None:
             return
+        container, attached_before = prepared
         deadline = time.monotonic() + ATTACH_TIMEOUT
         while True:
             state, logs = await asyncio.to_thread(_state_and_logs, container)
-            if "attached" in logs.split():
+            if logs.split().count("attached") > attached_before:  # one line per start
                 return
             if state not in ("created", "running") or time.monotonic() > deadline:
                 await asyncio.to_thread(_remove, container)
@@ -94,8 +95,9 @@ class DockerDisks:
                 raise DiskError(f"attaching disk {handle} to node {node}: {reason[0]}")
             await asyncio.sleep(0.1)
 
-    def _prepare_attach(self, handle: str, node: str) -> Any:
-        """The attachment container to wait for, or None when the disk is attached."""
+    def _prepare_attach(self, handle: str, node: str) -> tuple[Any, int] | None:
+        """The attachment container to wait for and how often it said it attached before
+        (it says so once per start), or None when the disk is attached."""
         name = disk_attachment_name(handle)
         try:
             existing = self._client.containers.get(name)
@@ -108,8 +110,9 @@ class DockerDisks:
                     # Running, or killed under a running node (`ku7s chaos detach-volume`):
                     # the node keeps what it has until the fault is reverted.
                     return None
+                before = existing.logs().decode(errors="replace").split().count("attached")
                 existing.start()  # the node restarted: its disks come back, as a VM's
-                return existing
+                return existing, before
             if existing.status == "running" and self._running(holder):
                 raise DiskInUse(f"disk {handle} is attached to node {holder}")
             _remove(existing)  # its node is stopped or gone: the disk is free
@@ -118,7 +121,7 @@ class DockerDisks:
         except docker.errors.NotFound as e:
             raise DiskError(f"disk {handle} does not exist") from e
         try:
-            return self._client.containers.run(
+            created = self._client.containers.run(
                 self._image(),
                 name=name,
                 entrypoint=["python3", "-m", "node_image.disk_attachment"],
@@ -136,6 +139,7 @@ class DockerDisks:
                 volumes={handle: {"bind": "/disk", "mode": "rw"}},
                 detach=True,
             )
+            return created, 0
         except docker.errors.NotFound as e:
             raise DiskError(f"node {node} has no container to attach disk {handle} to") from e
         except docker.errors.APIError as e:
