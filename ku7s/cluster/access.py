@@ -121,12 +121,14 @@ def forget_node(config: dict[str, Any], node: str, *more: str) -> None:
     asyncio.run(forget())
 
 
-def node_names(config: dict[str, Any]) -> list[str]:
-    """The cluster's Nodes, as the API knows them."""
+def node_names(config: dict[str, Any], selector: str = "") -> list[str]:
+    """The cluster's Nodes (those with the labels selector asks for), as the API knows them."""
+    params = {"labelSelector": selector} if selector else {}
 
     async def listing() -> list[str]:
         async with APIClient.from_kubeconfig(config) as client:
-            return [meta.name_of(n) for n in (await client.get("/api/v1/nodes"))["items"]]
+            found = await client.get("/api/v1/nodes", params)
+            return [meta.name_of(n) for n in found["items"]]
 
     return asyncio.run(listing())
 

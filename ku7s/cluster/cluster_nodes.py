@@ -29,7 +29,7 @@ class ClusterNodes:
         self.containers = DockerNodes(local, cluster)
         self.docker_hosts = DockerHostNodes(local, cluster, access, say=say)
         self.machines = SSHNodes(local, cluster, access, say=say)
-        self.hollow = HollowNodes(local, cluster, say=say)
+        self.hollow = HollowNodes(local, cluster)
 
     def provider_of(self, name: str) -> NodeProvider:
         """The provider that holds the node (containers here first, then other Docker
@@ -48,8 +48,8 @@ class ClusterNodes:
         found = self.containers.nodes()
         if not found:
             return {}, ""
-        found |= self.hollow.nodes()
         try:  # the nodes that are not containers of this engine are known to the API only
+            found |= self.hollow.nodes()
             found |= self.machines.nodes()
             found |= self.docker_hosts.nodes()
         except (OSError, TimeoutError, APIStatusError) as e:

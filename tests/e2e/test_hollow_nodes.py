@@ -107,6 +107,8 @@ def test_hollow_nodes_run_pods_on_paper_beside_a_real_node(
         deleted = run_ku7s("delete", "node", gone, env=cluster.env)
         assert deleted.returncode == 0, deleted.stderr
         assert gone not in cluster.node_ready()
+        listing = run_ku7s("get", "nodes", "--name", cluster.name, env=cluster.env)
+        assert f"{gone} " not in listing.stdout and names[1] in listing.stdout
         cluster.wait_for(
             lambda: all(
                 p["spec"]["nodeName"] != gone

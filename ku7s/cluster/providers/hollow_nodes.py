@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
-from collections.abc import Callable
 
 from ku7s.cluster.access import admin_kubeconfig, forget_node, node_names, wait_until_ready
 from ku7s.cluster.actions.nodes import start_containers
@@ -20,6 +19,7 @@ from ku7s.names import (
     CLUSTER_ENV,
     HOLLOW,
     HOLLOW_BATCH,
+    HOLLOW_NODE_LABEL,
     control_plane_name,
     hollow_container_name,
     hollow_container_of,
@@ -94,15 +94,8 @@ def batches(count: int, taken: set[int]) -> list[tuple[int, int]]:
 
 
 class HollowNodes:
-    def __init__(
-        self,
-        local: DockerProvider,
-        cluster: str,
-        *,
-        image: str = "",
-        say: Callable[[str], None] = lambda _: None,
-    ) -> None:
-        self._local, self._cluster, self._image, self._say = local, cluster, image, say
+    def __init__(self, local: DockerProvider, cluster: str, *, image: str = "") -> None:
+        self._local, self._cluster, self._image = local, cluster, image
 
     def containers(self) -> dict[str, int]:
         """Hollow container -> how many nodes it runs."""
@@ -112,10 +105,16 @@ class HollowNodes:
         }
 
     def nodes(self) -> dict[str, str]:
+        """The hollow Nodes whose container is there (one deleted alone is not, though its
+        container still holds it, stopped)."""
+        containers = self.containers()
+        if not containers:
+            return {}
+        config = admin_kubeconfig(self._local, self._cluster)
         return {
             node: HOLLOW
-            for container, count in self.containers().items()
-            for node in hollow_node_names(container, count)
+            for node in node_names(config, HOLLOW_NODE_LABEL)
+            if hollow_container_of(node) in containers
         }
 
     def add(self, node: NodeConfig, *, wait: float) -> str:
