@@ -221,6 +221,15 @@ def _parse_quantity(raw: Any, where: str) -> tuple[str, Decimal]:
     return text, value
 
 
+def _parse_labels(raw: Any, where: str) -> dict[str, str]:
+    labels = {}
+    for key, value in _expect(raw or {}, dict, where, "a map of labels").items():
+        value = "" if value is None else str(value)
+        validate_label(str(key), value, where)
+        labels[str(key)] = value
+    return labels
+
+
 def _parse_hollow(raw: Any, index: int) -> HollowGroup:
     where = f"hollowNodes[{index}]"
     _expect(raw, dict, where, "a group of hollow nodes (count, labels, capacity, untainted)")
@@ -228,12 +237,7 @@ def _parse_hollow(raw: Any, index: int) -> HollowGroup:
     count = _expect(raw.get("count", 1), int, f"{where}.count", "a number")
     if count < 1:
         raise ConfigError(f"{where}.count: must be at least 1, not {count}")
-    labels_raw = _expect(raw.get("labels") or {}, dict, f"{where}.labels", "a map of labels")
-    labels = {}
-    for key, value in labels_raw.items():
-        value = "" if value is None else str(value)
-        validate_label(str(key), value, f"{where}.labels")
-        labels[str(key)] = value
+    labels = _parse_labels(raw.get("labels"), f"{where}.labels")
     capacity_raw = _expect(
         raw.get("capacity") or {}, dict, f"{where}.capacity", "a map such as {cpu: 32}"
     )
@@ -252,12 +256,7 @@ def _parse_node(raw: Any, index: int) -> NodeConfig:
     role = raw.get("role", WORKER)
     if role not in (CONTROL_PLANE, WORKER):
         raise ConfigError(f"{where}.role: must be control-plane or worker, not {role!r}")
-    labels_raw = _expect(raw.get("labels") or {}, dict, f"{where}.labels", "a map of labels")
-    labels = {}
-    for key, value in labels_raw.items():
-        value = "" if value is None else str(value)
-        validate_label(str(key), value, f"{where}.labels")
-        labels[str(key)] = value
+    labels = _parse_labels(raw.get("labels"), f"{where}.labels")
     taints_raw = _expect(raw.get("taints") or [], list, f"{where}.taints", "a list of taints")
     taints = tuple(_parse_taint(t, f"{where}.taints[{i}]") for i, t in enumerate(taints_raw))
     resources = _expect(
