@@ -280,8 +280,17 @@ class Registry:
             for item in page.items:
                 yield WatchEvent("ADDED", item, int(page.resource_version))
             start = int(page.resource_version) + 1
+        self._storage.share_watches(kind.resource.prefix(None), kind.watch_index)
+        index = next(
+            (
+                value
+                for path, op, value in selector.fields.requirements
+                if path == kind.watch_index and op == "="
+            ),
+            None,
+        )
         try:
-            async for event in self._storage.watch(kind.resource.prefix(namespace), start):
+            async for event in self._storage.watch(kind.resource.prefix(namespace), start, index):
                 if event.type == "MODIFIED" and event.previous is not None:
                     obj, previous = await _decode(kind, [event.object, event.previous])
                     was = selector.matches(previous)

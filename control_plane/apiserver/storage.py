@@ -28,6 +28,9 @@ import grpc
 import orjson
 from aetcd import rpc
 
+from control_plane.apiserver.watch_hub import RawEvent, WatchEnded, WatchHub
+from ku7s.api.selectors import field_value
+
 Object = dict[str, Any]
 
 
@@ -84,7 +87,10 @@ class Storage(Protocol):
     ) -> ListResult: ...
     async def update(self, key: str, value: Object, *, expected_revision: int) -> Object: ...
     async def delete(self, key: str, *, expected_revision: int | None = None) -> Object: ...
-    def watch(self, prefix: str, start_revision: int) -> AsyncIterator[StorageEvent]: ...
+    def watch(
+        self, prefix: str, start_revision: int, index: str | None = None
+    ) -> AsyncIterator[StorageEvent]: ...
+    def share_watches(self, prefix: str, index_path: str | None = None) -> None: ...
     async def current_revision(self) -> int: ...
 
 
@@ -128,6 +134,7 @@ class EtcdStorage:
     ) -> None:
         self._client = aetcd.Client(host=host, port=port, timeout=timeout, options=CHANNEL_OPTIONS)
         self._observe = observe
+        self._watches = WatchHub(self._etcd_events, self.current_revision)
 
     async def connect(self, *, attempts: int = 200, interval: float = 0.05) -> None:
         """Wait for etcd to answer; it is started beside us and may still be coming up."""
@@ -141,6 +148,7 @@ class EtcdStorage:
         raise StorageUnavailable("etcd did not answer")
 
     async def close(self) -> None:
+        await self._watches.close()
         await self._client.close()
 
     async def _call(self, method: Any, request: Any, operation: str = "", key: str = "") -> Any:
@@ -236,8 +244,24 @@ class EtcdStorage:
             raise KeyNotFound(key)
         return decode(deleted[0].value, int(response.header.revision))
 
-    async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[StorageEvent]:
-        """Events under prefix from start_revision on, until the caller stops iterating."""
+    def share_watches(self, prefix: str, index_path: str | None = None) -> None:
+        """Serve every watch under prefix from one etcd watch; with index_path (a field
+        such as spec.nodeName), a watch of one value of it gets only its changes."""
+        self._watches.share(prefix, None if index_path is None else _indexer(index_path))
+
+    async def watch(
+        self, prefix: str, start_revision: int, index: str | None = None
+    ) -> AsyncIterator[StorageEvent]:
+        """Events under prefix from start_revision on, until the caller stops iterating.
+        index, for a shared prefix with an index, leaves out changes of other values."""
+        try:
+            async for event in self._watches.watch(prefix, start_revision, index):
+                yield _storage_event(event)
+        except WatchEnded as e:
+            raise StorageUnavailable(str(e)) from e
+
+    async def _etcd_events(self, prefix: str, start_revision: int) -> AsyncIterator[RawEvent]:
+        """One etcd watch of prefix."""
         raw = prefix.encode()
         try:
             watch = await self._client.watch(
@@ -247,7 +271,7 @@ class EtcdStorage:
             raise StorageUnavailable(str(e)) from e
         try:
             async for event in watch:
-                yield _storage_event(event)
+                yield _raw_event(event)
         except aetcd.exceptions.RevisionCompactedError as e:
             raise RevisionCompacted(e.compacted_revision) from e
         except aetcd.exceptions.ClientError as e:
@@ -281,12 +305,33 @@ def _with_revision(value: Object, revision: int) -> Object:
     return {**value, "metadata": meta}
 
 
-def _storage_event(event: Any) -> StorageEvent:
-    kv = event.kv
+def _raw_event(event: Any) -> RawEvent:
+    kv, prev = event.kv, event.prev_kv
+    key = kv.key.decode()
     if event.kind == "DELETE":
-        previous = event.prev_kv.value if event.prev_kv else b"{}"
-        return StorageEvent("DELETED", decode(previous, kv.mod_revision), kv.mod_revision)
+        return RawEvent(key, "DELETED", prev.value if prev else b"{}", kv.mod_revision)
     if kv.create_revision == kv.mod_revision:
-        return StorageEvent("ADDED", decode(kv.value, kv.mod_revision), kv.mod_revision)
-    previous = decode(event.prev_kv.value, event.prev_kv.mod_revision) if event.prev_kv else None
-    return StorageEvent("MODIFIED", decode(kv.value, kv.mod_revision), kv.mod_revision, previous)
+        return RawEvent(key, "ADDED", kv.value, kv.mod_revision)
+    if prev is None:
+        return RawEvent(key, "MODIFIED", kv.value, kv.mod_revision)
+    return RawEvent(key, "MODIFIED", kv.value, kv.mod_revision, prev.value, prev.mod_revision)
+
+
+def _storage_event(event: RawEvent) -> StorageEvent:
+    """A change as the registry reads it: each watcher decodes its own copy."""
+    previous = None
+    if event.previous is not None:
+        previous = decode(event.previous, event.previous_revision)
+    return StorageEvent(event.type, decode(event.value, event.revision), event.revision, previous)
+
+
+def _indexer(path: str) -> Callable[[RawEvent], frozenset[str]]:
+    """The values of path in a change's object before and after it."""
+
+    def values(event: RawEvent) -> frozenset[str]:
+        now = field_value(orjson.loads(event.value), path)
+        if event.previous is None:
+            return frozenset((now,))
+        return frozenset((now, field_value(orjson.loads(event.previous), path)))
+
+    return values

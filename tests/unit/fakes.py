@@ -107,7 +107,12 @@ class MemoryStorage:
         await self._record(key, StorageEvent("DELETED", out, self.revision))
         return out
 
-    async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[StorageEvent]:
+    def share_watches(self, prefix: str, index_path: str | None = None) -> None:
+        """Every watch here reads the one history already."""
+
+    async def watch(
+        self, prefix: str, start_revision: int, index: str | None = None
+    ) -> AsyncIterator[StorageEvent]:
         if start_revision <= self.compacted:
             raise RevisionCompacted(self.compacted)
         position = 0

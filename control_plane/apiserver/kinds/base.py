@@ -53,6 +53,9 @@ class Kind:
     resets_status_on_create: ClassVar[bool] = False
     #: Extra field selector paths beyond metadata.name and metadata.namespace.
     field_paths: ClassVar[tuple[str, ...]] = ()
+    #: A field whose watchers are indexed: a watch selecting one value of it is sent only
+    #: that value's changes (upstream indexes pods by node the same way).
+    watch_index: ClassVar[str | None] = None
     #: Propagation for a delete that names none (upstream's default for apps/v1 is Background).
     default_propagation: ClassVar[str] = "Background"
     columns: ClassVar[list[Column]] = [NAME, ("Created At", "date", "", 0)]

@@ -131,6 +131,7 @@ class PodKind(Kind):
     )
     resets_status_on_create = True
     graceful = True
+    watch_index = "spec.nodeName"
     field_paths: ClassVar[tuple[str, ...]] = (
         "spec.nodeName",
         "spec.restartPolicy",

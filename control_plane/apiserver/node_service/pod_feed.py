@@ -1,7 +1,7 @@
 """The pods bound to one node, as a stream of messages for its kubelet.
 
 The feed lists the node's pods, sends each, says when the list is complete, then follows
-the watch. When the watch's revision is compacted away it lists again and tells the kubelet
+the watch (one of the API server's shared watches, indexed by node). When the watch's revision is compacted away it lists again and tells the kubelet
 which pods disappeared meanwhile, so the kubelet's view never drifts.
 """
 
@@ -54,17 +54,16 @@ class PodFeed:
         self._handlers: dict[str, str] = {}
 
     async def run(self, send: Send) -> None:
-        first = True
+        revision = await self._relist(send)
+        send(node_pb2.ControlMessage(pods_synced=node_pb2.PodsSynced()))
         while True:
-            revision = await self._relist(send)
-            if first:
-                send(node_pb2.ControlMessage(pods_synced=node_pb2.PodsSynced()))
-                first = False
             try:
-                await self._follow(send, revision)
+                # A watch that ends (its reader fell behind) is taken up where it ended.
+                revision = await self._follow(send, revision)
             except _Expired:
                 log.info("pod watch for node %s expired; listing again", self._node)
-            await asyncio.sleep(self._retry)
+                await asyncio.sleep(self._retry)
+                revision = await self._relist(send)
 
     async def _relist(self, send: Send) -> str:
         page = await self._registry.list(
@@ -96,7 +95,8 @@ class PodFeed:
             self._handlers[name] = str(found.get("handler", ""))
         return self._handlers[name]
 
-    async def _follow(self, send: Send, revision: str) -> None:
+    async def _follow(self, send: Send, revision: str) -> str:
+        """Send the node's pod changes after revision; return the last one sent."""
         events = await self._registry.watch(
             self._pods,
             None,
@@ -112,6 +112,8 @@ class PodFeed:
             else:
                 self._sent[uid] = event.object
                 send(assignment(event.object, await self._handler(event.object)))
+            revision = str(event.revision)
+        return revision
 
 
 class _Expired(Exception):
