@@ -21,6 +21,8 @@ class NodeAffinity:
         preferred = (
             node_affinity(pod.spec).get("preferredDuringSchedulingIgnoredDuringExecution") or []
         )
+        if not preferred:
+            return [0] * len(nodes)
         raw = [
             sum(
                 int(p.get("weight", 0))

@@ -8,6 +8,8 @@ from typing import ClassVar
 
 from control_plane.scheduler.framework import MAX_SCORE, NodeInfo, PodInfo
 
+_ZERO = Decimal(0)
+
 
 class NodeResourcesFit:
     name: ClassVar[str] = "NodeResourcesFit"
@@ -19,10 +21,8 @@ class NodeResourcesFit:
         reasons = []
         if "pods" in allocatable and len(node.pods) + 1 > allocatable["pods"]:
             reasons.append("Too many pods")
-        for name, wanted in sorted(pod.requests.items()):
-            if not wanted:
-                continue
-            free = allocatable.get(name, Decimal(0)) - node.requested.get(name, Decimal(0))
+        for name, wanted in pod.nonzero_requests:
+            free = allocatable.get(name, _ZERO) - node.requested.get(name, _ZERO)
             if wanted > free:
                 reasons.append(f"Insufficient {name}")
         return reasons
@@ -33,17 +33,25 @@ class NodeResourcesLeastAllocated:
     weight: ClassVar[int] = 1
 
     def score(self, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        # In floats: a score is a rank from 0 to 100, not an account that must add up.
         wanted = pod.scoring_requests
+        wanted_cpu = float(wanted.get("cpu", _ZERO))
+        wanted_memory = float(wanted.get("memory", _ZERO))
         scores = []
         for node in nodes:
-            allocatable = node.allocatable
-            parts = []
-            for name in ("cpu", "memory"):
-                capacity = allocatable.get(name, Decimal(0))
-                if capacity <= 0:
-                    parts.append(0)
-                    continue
-                used = node.scoring_requested.get(name, Decimal(0)) + wanted.get(name, Decimal(0))
-                parts.append(max(0, int((capacity - used) * MAX_SCORE / capacity)))
-            scores.append(sum(parts) // len(parts))
+            cpu, memory = node.scoring_capacity
+            used_cpu, used_memory = node.scoring_used
+            scores.append(
+                (
+                    _free_share(cpu, used_cpu + wanted_cpu)
+                    + _free_share(memory, used_memory + wanted_memory)
+                )
+                // 2
+            )
         return scores
+
+
+def _free_share(capacity: float, used: float) -> int:
+    if capacity <= 0:
+        return 0
+    return max(0, int((capacity - used) * MAX_SCORE / capacity))

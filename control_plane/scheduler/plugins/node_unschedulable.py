@@ -17,7 +17,6 @@ class NodeUnschedulable:
     def filter(self, pod: PodInfo, node: NodeInfo) -> list[str]:
         if not (node.node.get("spec") or {}).get("unschedulable"):
             return []
-        tolerations = pod.spec.get("tolerations") or []
-        if any(tolerates(t, UNSCHEDULABLE_TAINT) for t in tolerations):
+        if any(tolerates(t, UNSCHEDULABLE_TAINT) for t in pod.tolerations):
             return []
         return ["node(s) were unschedulable"]

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from control_plane.scheduler.framework import MAX_SCORE, NodeInfo, Object, PodInfo
+from control_plane.scheduler.framework import MAX_SCORE, NodeInfo, PodInfo
 from ku7s.api.taints import tolerates
-
-
-def _taints(node: NodeInfo) -> list[Object]:
-    return list((node.node.get("spec") or {}).get("taints") or [])
 
 
 class TaintToleration:
@@ -18,23 +14,20 @@ class TaintToleration:
     weight: ClassVar[int] = 3
 
     def filter(self, pod: PodInfo, node: NodeInfo) -> list[str]:
-        tolerations = pod.spec.get("tolerations") or []
-        for taint in _taints(node):
-            if taint.get("effect") not in ("NoSchedule", "NoExecute"):
-                continue
-            if not any(tolerates(t, taint) for t in tolerations):
+        for taint in node.hard_taints:
+            if not any(tolerates(t, taint) for t in pod.tolerations):
                 key, value = taint.get("key"), taint.get("value", "")
                 return [f"node(s) had untolerated taint {{{key}: {value}}}"]
         return []
 
     def score(self, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
-        tolerations = pod.spec.get("tolerations") or []
+        if not any(node.soft_taints for node in nodes):
+            return [MAX_SCORE] * len(nodes)
         counts = [
             sum(
                 1
-                for taint in _taints(node)
-                if taint.get("effect") == "PreferNoSchedule"
-                and not any(tolerates(t, taint) for t in tolerations)
+                for taint in node.soft_taints
+                if not any(tolerates(t, taint) for t in pod.tolerations)
             )
             for node in nodes
         ]
