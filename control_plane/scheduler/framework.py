@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from functools import cached_property
 from decimal import Decimal
+from functools import cached_property
 from itertools import chain, islice
 from typing import Any, ClassVar, Protocol
 

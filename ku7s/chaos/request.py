@@ -4,6 +4,7 @@ is reported first."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ from ku7s.chaos.faults.bandwidth import BANDWIDTH_KINDS
 from ku7s.chaos.faults.base import Fault
 from ku7s.chaos.faults.component import SIGNALS
 from ku7s.chaos.faults.drain import DRAIN_KINDS
+from ku7s.chaos.faults.hollow_network import check_hollow_request
 from ku7s.chaos.faults.network import NETWORK_KINDS, plan_drops, plan_egress
 from ku7s.chaos.faults.node_state import ACTIONS
 from ku7s.chaos.faults.pod import POD_KINDS
@@ -111,6 +113,10 @@ async def prepare(chaos: Chaos, cluster: str, request: FaultRequest) -> Fault:
     for option in ("delay", "jitter"):
         if isinstance(parameters.get(option), str):
             parameters[option] = parse_latency(option, parameters[option])
+    if kind in NETWORK_KINDS or kind in BANDWIDTH_KINDS:
+        hollow = await asyncio.to_thread(chaos.engines.hollow_nodes)
+        if set(chosen) & hollow:
+            return _hollow_network_fault(kind, chaos, chosen, hollow, parameters)
     if kind in NETWORK_KINDS:
         first, other = await network_sides(
             chaos.engines, chaos.client, cluster, chosen, str(parameters.pop("target", "all"))
@@ -127,4 +133,24 @@ async def prepare(chaos: Chaos, cluster: str, request: FaultRequest) -> Fault:
         )
         parameters["destinations"] = other.addresses
         parameters["between"] = f"{','.join(chosen)} -> {other.name}"
+    return build_fault(kind, chaos.engines, chaos.client, chosen, parameters)
+
+
+def _hollow_network_fault(
+    kind: str, chaos: Chaos, chosen: list[str], hollow: set[str], parameters: dict[str, Any]
+) -> Fault:
+    """A network fault of hollow nodes, simulated in their process (hollow_network.py)."""
+    real = sorted(set(chosen) - hollow)
+    if real:
+        raise UserInputError(
+            f"hollow and other nodes in one {kind} fault ({real[0]} is not hollow): "
+            "inject them separately"
+        )
+    target = str(parameters.pop("target", "all"))
+    direction = str(parameters.pop("direction", DEFAULT_DIRECTION.get(kind, "both")))
+    check_hollow_request(kind, target, direction)
+    arrow = {"to": "->", "from": "<-", "both": "<->"}[direction]
+    parameters.update(
+        hollow=True, direction=direction, between=f"{','.join(chosen)} {arrow} control-plane"
+    )
     return build_fault(kind, chaos.engines, chaos.client, chosen, parameters)

@@ -18,6 +18,7 @@ from ku7s.chaos.faults.bandwidth import BANDWIDTH_KINDS, BandwidthFault
 from ku7s.chaos.faults.base import Fault
 from ku7s.chaos.faults.component import SIGNALS, ComponentFault
 from ku7s.chaos.faults.drain import DRAIN_KINDS, DrainFault
+from ku7s.chaos.faults.hollow_network import HollowNetworkFault
 from ku7s.chaos.faults.network import NETWORK_KINDS, NetworkFault
 from ku7s.chaos.faults.node_state import ACTIONS, NodeStateFault
 from ku7s.chaos.faults.pod import POD_KINDS, PodFault
@@ -56,6 +57,17 @@ def build_fault(
         return VolumeFault(kind, engines, client, list(targets))
     if kind in POD_KINDS:
         return PodFault(kind, engines, client, list(targets), str(parameters.get("container", "")))
+    if kind in NETWORK_KINDS and parameters.get("hollow"):
+        return HollowNetworkFault(
+            kind,
+            engines,
+            list(targets),
+            delay=float(parameters.get("delay") or 0),
+            jitter=float(parameters.get("jitter") or 0),
+            direction=str(parameters.get("direction") or "both"),
+            seconds=float(parameters.get("seconds") or 30),
+            between=str(parameters.get("between") or ""),
+        )
     if kind in NETWORK_KINDS:
         drops = {str(c): [str(m) for m in ms] for c, ms in (parameters.get("drops") or {}).items()}
         egress = {

@@ -2,8 +2,9 @@
 real kubelet (its own certificate, its Lease), and plays its pods' lives on paper.
 
 Many share one process: each is a few tasks and one gRPC channel. Its state can be set from
-outside (running, paused: silent but connected, as a frozen node; stopped: disconnected),
-which is how node faults reach it.
+outside (running; paused: silent but connected, as a frozen node; partitioned: silent, as a
+node cut off from the control plane; stopped: disconnected), and its messages delayed both
+ways, which is how node and network faults reach it.
 """
 
 from __future__ import annotations
@@ -52,8 +53,10 @@ RUNTIME_VERSION = "hollow://ku7s"
 
 class State(enum.Enum):
     RUNNING = "running"
-    #: Connected but silent: no heartbeats, no reports (a frozen or cut-off node).
+    #: Connected but silent: no heartbeats, no reports (a frozen node).
     PAUSED = "paused"
+    #: Silent the same way, as a node whose packets to and from the control plane are lost.
+    PARTITIONED = "partitioned"
     #: Disconnected, as a stopped machine.
     STOPPED = "stopped"
 
@@ -107,6 +110,32 @@ def hollow_registration(settings: HollowSettings) -> node_pb2.Registration:
     )
 
 
+#: The states in which a node sends nothing.
+SILENT = (State.PAUSED, State.PARTITIONED)
+
+
+class Latency:
+    """How long a node's messages take one way: a delay give or take a jitter, in order
+    (as over TCP: a message never overtakes the one before)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self.delay = 0.0
+        self.jitter = 0.0
+        self._last = 0.0
+
+    def set(self, delay: float, jitter: float) -> None:
+        self.delay, self.jitter = delay, jitter
+
+    def due(self, now: float) -> float:
+        """When a message sent now arrives."""
+        if not self.delay:
+            return now
+        taken = max(0.0, self.delay + self._rng.uniform(-self.jitter, self.jitter))
+        self._last = max(now + taken, self._last)
+        return self._last
+
+
 class PodAddresses:
     """Pod IPs from the node's pod CIDR, the first and second kept (network, gateway)."""
 
@@ -157,6 +186,9 @@ class HollowNode:
         #: (moment, pod uid): when a pod's status changes next.
         self._due: list[tuple[float, str]] = []
         self.registered = asyncio.Event()
+        #: Delays of what it sends and what it receives (latency faults).
+        self.outgoing = Latency(self._rng)
+        self.incoming = Latency(self._rng)
 
     def set_state(self, state: State) -> None:
         if state != self.state:
@@ -197,22 +229,29 @@ class HollowNode:
         )
 
     async def _session(self, channel: grpc.aio.Channel, stop: asyncio.Event) -> None:
-        async with connected(channel, self._registration) as (call, write, registered):
+        async with connected(channel, self._registration) as (call, send, registered):
             if self._addresses is None or self._addresses.cidr != registered.pod_cidr:
                 self._addresses = PodAddresses(registered.pod_cidr)
             self.registered.set()
             interval = max(registered.heartbeat_interval_ms, 100) / 1000
             acks: asyncio.Queue[node_pb2.HeartbeatAck] = asyncio.Queue()
+            inbox: asyncio.Queue[tuple[float, node_pb2.ControlMessage]] = asyncio.Queue()
+
+            async def write(message: node_pb2.NodeMessage) -> None:
+                await _until(self.outgoing.due(time.monotonic()))
+                await send(message)
+
             await until_one_ends(
-                self._read(call, acks),
-                send_reports(self._reporter, write, self._while_paused),
+                self._read(call, inbox),
+                self._deliver(inbox, acks),
+                send_reports(self._reporter, write, self._while_silent),
                 self._heartbeats(write, acks, interval, stop),
                 self._play(stop),
                 self._until_stopped(stop),
             )
 
-    async def _while_paused(self) -> None:
-        while self.state == State.PAUSED:
+    async def _while_silent(self) -> None:
+        while self.state in SILENT:
             await asyncio.sleep(0.1)
 
     async def _until_stopped(self, stop: asyncio.Event) -> None:
@@ -220,12 +259,25 @@ class HollowNode:
             await self._until_state_changes(stop)
 
     async def _read(
-        self, call: grpc.aio.StreamStreamCall, acks: asyncio.Queue[node_pb2.HeartbeatAck]
+        self,
+        call: grpc.aio.StreamStreamCall,
+        inbox: asyncio.Queue[tuple[float, node_pb2.ControlMessage]],
     ) -> None:
         while True:
             message = await call.read()
             if message is grpc.aio.EOF:
                 raise SessionEnded("the control plane closed the stream")
+            inbox.put_nowait((self.incoming.due(time.monotonic()), message))
+
+    async def _deliver(
+        self,
+        inbox: asyncio.Queue[tuple[float, node_pb2.ControlMessage]],
+        acks: asyncio.Queue[node_pb2.HeartbeatAck],
+    ) -> None:
+        """Act on what the control plane sent, each message once its delay has passed."""
+        while True:
+            due, message = await inbox.get()
+            await _until(due)
             kind = message.WhichOneof("kind")
             if kind == "ack":
                 acks.put_nowait(message.ack)
@@ -306,3 +358,10 @@ class HollowNode:
                 if ack.heartbeat_interval_ms:
                     interval = max(ack.heartbeat_interval_ms, 100) / 1000
             await sleep_unless(stop, interval)
+
+
+async def _until(moment: float) -> None:
+    """Sleep until the monotonic moment, if it is ahead."""
+    wait = moment - time.monotonic()
+    if wait > 0:
+        await asyncio.sleep(wait)

@@ -122,3 +122,53 @@ def test_heartbeats_slow_down_with_the_number_of_nodes_and_leases_last_longer():
     assert timing.interval_for(500) == 5.0 and timing.lease_seconds_for(500) == 25
     assert timing.interval_for(10_000) == 10.0  # upstream's renewal interval at most
     assert timing.lease_seconds_for(10_000) == 50
+
+
+def test_latency_delays_messages_in_order_and_a_delay_of_zero_ends_it():
+    from node_image.hollow.node import Latency
+
+    latency = Latency(random.Random(3))
+    assert latency.due(100.0) == 100.0
+    latency.set(2.0, 1.5)
+    arrivals = [latency.due(100.0 + i * 0.01) for i in range(50)]
+    assert all(100.5 <= a <= 104.0 for a in arrivals)
+    assert arrivals == sorted(arrivals)  # jitter never lets one overtake the one before
+    latency.set(0.0, 0.0)
+    assert latency.due(200.0) == 200.0
+
+
+def test_the_control_socket_partitions_and_delays_named_nodes_and_refuses_bad_requests():
+    from node_image.hollow.control import handle
+    from node_image.hollow.node import HollowNode, HollowSettings, State
+    from node_image.kubelet.kubelet import ControlPlaneEndpoint
+
+    nodes = {
+        name: HollowNode(
+            HollowSettings(name, "c1", "172.18.0.9", {}), ControlPlaneEndpoint("cp"), "t", b""
+        )
+        for name in ("h-0", "h-1")
+    }
+    assert handle(nodes, "partitioned h-0") == {"nodes": {"h-0": "partitioned"}}
+    assert nodes["h-0"].state is State.PARTITIONED and nodes["h-1"].state is State.RUNNING
+    assert "nodes" in handle(nodes, "latency 0.5 0.1 to h-1")
+    assert (nodes["h-1"].outgoing.delay, nodes["h-1"].incoming.delay) == (0.5, 0.0)
+    assert "error" in handle(nodes, "latency -1 0 both h-1")
+    assert "error" in handle(nodes, "latency 1 0 sideways h-1")
+    assert handle(nodes, "latency 1 0 both h-9") == {
+        "error": "no hollow node 'h-9' in this container"
+    }
+    assert "error" in handle(nodes, "frozen h-0")
+
+
+def test_hollow_network_faults_refuse_what_cannot_be_simulated():
+    from ku7s.chaos.faults.hollow_network import check_hollow_request
+    from ku7s.errors import UserInputError
+
+    check_hollow_request("latency", "control-plane", "to")
+    check_hollow_request("partition", "all", "both")
+    with pytest.raises(UserInputError, match="loss is not simulated on hollow nodes"):
+        check_hollow_request("loss", "all", "to")
+    with pytest.raises(UserInputError, match="talks only to the control plane"):
+        check_hollow_request("partition", "worker", "both")
+    with pytest.raises(UserInputError, match="--direction both"):
+        check_hollow_request("partition", "control-plane", "to")

@@ -1,8 +1,9 @@
 """The pods bound to one node, as a stream of messages for its kubelet.
 
 The feed lists the node's pods, sends each, says when the list is complete, then follows
-the watch (one of the API server's shared watches, indexed by node). When the watch's revision is compacted away it lists again and tells the kubelet
-which pods disappeared meanwhile, so the kubelet's view never drifts.
+the watch (one of the API server's shared watches, indexed by node). When the watch's
+revision is compacted away it lists again and tells the kubelet which pods disappeared
+meanwhile, so the kubelet's view never drifts.
 """
 
 from __future__ import annotations

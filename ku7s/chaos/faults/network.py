@@ -41,6 +41,14 @@ RELEASED_MARK = 0x20000000
 MAX_DELAY = 60.0
 
 
+def check_latency(delay: float, jitter: float) -> None:
+    if not (0 < delay <= MAX_DELAY and jitter >= 0):
+        raise UserInputError(
+            f"invalid --delay {delay:g}s: expected more than 0 and at most {MAX_DELAY:g}s, "
+            "with a jitter of 0 or more"
+        )
+
+
 @dataclass
 class NetworkFault:
     kind: str
@@ -65,11 +73,8 @@ class NetworkFault:
     def __post_init__(self) -> None:
         if self.kind == "loss" and not 0 < self.percent <= 100:
             raise UserInputError(f"invalid --percent {self.percent:g}: expected 0 to 100")
-        if self.kind == "latency" and not (0 < self.delay <= MAX_DELAY and self.jitter >= 0):
-            raise UserInputError(
-                f"invalid --delay {self.delay:g}s: expected more than 0 and at most "
-                f"{MAX_DELAY:g}s, with a jitter of 0 or more"
-            )
+        if self.kind == "latency":
+            check_latency(self.delay, self.jitter)
         if not any(self.drops.values()):
             raise UserInputError("the other side of the fault has no address")
 

@@ -169,13 +169,21 @@ class HollowNodes:
             )
 
     def set_state(self, names: list[str], state: str) -> None:
-        """running, paused (silent: no heartbeats, as a frozen node) or stopped
-        (disconnected), through each container's control socket."""
+        """running, paused (silent: no heartbeats, as a frozen node), partitioned (silent
+        as a node cut off) or stopped (disconnected), through each container's control
+        socket."""
+        self._control(names, [state])
+
+    def set_latency(self, names: list[str], delay: float, jitter: float, direction: str) -> None:
+        """Delay what the nodes send (to), receive (from) or both; a delay of 0 ends it."""
+        self._control(names, ["latency", f"{delay:g}", f"{jitter:g}", direction])
+
+    def _control(self, names: list[str], request: list[str]) -> None:
         by_container: dict[str, list[str]] = {}
         for name in names:
             by_container.setdefault(hollow_container_of(name), []).append(name)
         for container, members in by_container.items():
-            answer = self._local.exec(container, [*CONTROL, state, *members])
+            answer = self._local.exec(container, [*CONTROL, *request, *members])
             if "error" in json.loads(answer or '{"error": "no answer"}'):
                 raise Ku7sError(f"hollow nodes of {container}: {answer.strip()}")
 
