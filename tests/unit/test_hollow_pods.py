@@ -172,3 +172,19 @@ def test_hollow_network_faults_refuse_what_cannot_be_simulated():
         check_hollow_request("partition", "worker", "both")
     with pytest.raises(UserInputError, match="--direction both"):
         check_hollow_request("partition", "control-plane", "to")
+
+
+def test_more_hollow_nodes_than_the_free_memory_holds_are_refused_with_what_fits():
+    from ku7s.cluster.providers.hollow_nodes import HollowNodes, hollow_nodes_fitting
+    from ku7s.errors import UserInputError
+
+    class Host:
+        def exec(self, container: str, argv: list[str]) -> str:
+            return "MemTotal:  4194304 kB\nMemAvailable:  2097152 kB\n"  # 2 GiB free
+
+    nodes = HollowNodes(Host(), "c1")  # type: ignore[arg-type]
+    fits = hollow_nodes_fitting(2048)
+    assert 1000 < fits < 2048 - 512
+    nodes._check_memory("c1-control-plane", fits)
+    with pytest.raises(UserInputError, match=f"2048 MiB available, room for {fits} "):
+        nodes._check_memory("c1-control-plane", fits + 1)
