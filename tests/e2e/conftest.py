@@ -53,6 +53,28 @@ def kubectl_path(version: str) -> str:
     return str(path)
 
 
+def chaos(cluster: Cluster, *args: str) -> subprocess.Popen[str]:
+    """A `ku7s chaos` run in the background, as a user's second terminal would."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ku7s", "chaos", *args, "--name", cluster.name],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **cluster.env},
+    )
+
+
+def injected(run: subprocess.Popen[str]) -> str:
+    """Wait for the run to report its fault injected; return that line."""
+    assert run.stdout is not None
+    for line in run.stdout:
+        if "injected" in line:
+            return line
+    raise AssertionError(
+        f"the chaos run ended without injecting: {run.stderr and run.stderr.read()}"
+    )
+
+
 def run_ku7s(
     *args: str, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:

@@ -4,10 +4,8 @@ bad input injects nothing."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -15,29 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from ku7s.cluster.providers.docker import DockerProvider
-from tests.e2e.conftest import Cluster, new_cluster, run_ku7s
-
-
-def chaos(cluster: Cluster, *args: str) -> subprocess.Popen[str]:
-    """A `ku7s chaos` run in the background, as a user's second terminal would."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "ku7s", "chaos", *args, "--name", cluster.name],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **cluster.env},
-    )
-
-
-def injected(run: subprocess.Popen[str]) -> str:
-    """Wait for the run to report its fault injected; return that line."""
-    assert run.stdout is not None
-    for line in run.stdout:
-        if "injected" in line:
-            return line
-    raise AssertionError(
-        f"the chaos run ended without injecting: {run.stderr and run.stderr.read()}"
-    )
+from tests.e2e.conftest import Cluster, chaos, injected, new_cluster, run_ku7s
 
 
 def status(node: str) -> str:

@@ -1,17 +1,18 @@
 """Hollow nodes beside a real one, on a cluster of their own (from the config file and from
 `ku7s create node --hollow`): they join over the node protocol and are Ready, tainted and
 labelled; pods that tolerate them run on paper (and say so), a Job's pods complete, logs
-answer 400; deleting one node or its container removes them; bad input is refused in one
-line."""
+answer 400; partition and latency faults reach them; deleting one node or its container
+(also one killed behind ku7s' back) removes them; bad input is refused in one line."""
 
 from __future__ import annotations
 
+import subprocess
 import textwrap
 from pathlib import Path
 
 from ku7s.cluster.providers.docker import DockerProvider
 from ku7s.names import HOLLOW_NODE_LABEL
-from tests.e2e.conftest import new_cluster, run_ku7s
+from tests.e2e.conftest import chaos, injected, new_cluster, run_ku7s
 
 CONFIG = """
 kind: Cluster
@@ -103,6 +104,26 @@ def test_hollow_nodes_run_pods_on_paper_beside_a_real_node(
         # A plain pod still lands on the real worker: the taint keeps hollow nodes apart.
         cluster.pinned_pod("real", f"{cluster.name}-worker")
 
+        # Network faults reach hollow nodes: a partitioned one goes NotReady and comes
+        # back at the revert; a latency below the grace period does not make it flap.
+        cut, slow = names[2], names[3]
+        partition = chaos(cluster, "partition", cut, "--duration", "12s")
+        latency = chaos(cluster, "latency", slow, "--delay", "300ms", "--duration", "12s")
+        injected(partition)
+        injected(latency)
+        cluster.wait_for(
+            lambda: cluster.node_ready()[cut] != "True", 15, interval=0.5, what=f"{cut} NotReady"
+        )
+        assert cluster.node_ready()[slow] == "True"
+        assert partition.wait(timeout=30) == 0 and latency.wait(timeout=30) == 0
+        cluster.wait_for(
+            lambda: cluster.node_ready()[cut] == "True", 20, interval=0.5, what=f"{cut} Ready"
+        )
+        refused = run_ku7s("chaos", "loss", slow, "--name", cluster.name, env=cluster.env)
+        assert refused.returncode != 0
+        assert "not simulated on hollow nodes" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+
         gone = names[0]
         deleted = run_ku7s("delete", "node", gone, env=cluster.env)
         assert deleted.returncode == 0, deleted.stderr
@@ -119,7 +140,16 @@ def test_hollow_nodes_run_pods_on_paper_beside_a_real_node(
             interval=0.5,
             what=f"no running pod left on {gone}",
         )
+        # A hollow container killed behind ku7s' back: its nodes go NotReady, and
+        # `ku7s delete node` still cleans them up.
         container = f"{cluster.name}-hollow-2"
+        subprocess.run(["docker", "kill", container], check=True, capture_output=True)
+        cluster.wait_for(
+            lambda: all(cluster.node_ready()[n] != "True" for n in extra),
+            20,
+            interval=0.5,
+            what=f"the nodes of the killed {container} NotReady",
+        )
         deleted = run_ku7s("delete", "node", container, env=cluster.env)
         assert deleted.returncode == 0, deleted.stderr
         assert not [n for n in cluster.node_ready() if n.startswith(container)]
