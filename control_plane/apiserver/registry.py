@@ -590,10 +590,16 @@ class Registry:
         *,
         dry_run: bool = False,
         writer: Writer | None = None,
+        last_seen: Object | None = None,
     ) -> Object:
-        """Read, change and write back, retrying when someone else wrote in between."""
+        """Read, change and write back, retrying when someone else wrote in between.
+        last_seen, the object as the caller last read or wrote it, saves the first read;
+        if it is out of date the write conflicts and the object is read again."""
         for attempt in range(1, attempts + 1):
-            old = await self.get(kind, namespace, name)
+            if attempt == 1 and last_seen is not None:
+                old = last_seen
+            else:
+                old = await self.get(kind, namespace, name)
             changed = change(meta.clone(old))
             try:
                 return await self._replace(

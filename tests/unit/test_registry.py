@@ -228,3 +228,34 @@ async def test_watch_from_a_compacted_revision_is_gone(registry):
     event = await asyncio.wait_for(events.__anext__(), 2)
     assert event.type == "ERROR"
     assert (event.object["code"], event.object["reason"]) == (410, "Expired")
+
+
+async def test_mutate_from_the_object_last_seen_writes_at_once_and_reads_again_when_stale(
+    registry,
+):
+    leases = rt(registry, "leases")
+    lease = {"metadata": {"name": "n1"}, "spec": {"holderIdentity": "n1"}}
+    seen = await registry.create(leases, "kube-node-lease", lease)
+
+    def renew(seconds):
+        def change(current):
+            current["spec"]["leaseDurationSeconds"] = seconds
+            return current
+
+        return change
+
+    reads = 0
+    real_get = registry.get
+
+    async def counting_get(*args, **kwargs):
+        nonlocal reads
+        reads += 1
+        return await real_get(*args, **kwargs)
+
+    registry.get = counting_get
+    renewed = await registry.mutate(leases, "kube-node-lease", "n1", renew(10), last_seen=seen)
+    assert reads == 0 and renewed["spec"]["leaseDurationSeconds"] == 10
+    # seen is now out of date: the write conflicts, the lease is read again, nothing is lost.
+    again = await registry.mutate(leases, "kube-node-lease", "n1", renew(20), last_seen=seen)
+    assert reads == 1 and again["spec"]["leaseDurationSeconds"] == 20
+    assert int(again["metadata"]["resourceVersion"]) > int(renewed["metadata"]["resourceVersion"])

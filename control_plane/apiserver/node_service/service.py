@@ -101,6 +101,12 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         self._sessions: dict[str, int] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._nodes = registry.kinds.get("nodes")
+        #: Each connected node's Node and Lease as this service last read or wrote them, so
+        #: that a heartbeat costs one write, not two reads and a write. Nothing but this
+        #: service writes a Lease or the Ready condition (mark_unknown forgets the Node; a
+        #: deleted Node's Lease goes with it, and a missing Lease makes it read the Node).
+        self._nodes_seen: dict[str, dict[str, Any]] = {}
+        self._leases_seen: dict[str, dict[str, Any]] = {}
         self._leases = registry.kinds.get("leases", "coordination.k8s.io")
 
     # -- Join ----------------------------------------------------------------------------
@@ -391,6 +397,7 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                 subresource="status",
             )
             log.info("node %s registered again", reg.node_name)
+        self._nodes_seen[reg.node_name] = node
         await self._renew_lease(node)
         return pod_cidr
 
@@ -412,13 +419,20 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                 namespace,
                 name,
                 lambda current: node_objects.renewed(current, node, duration),
+                last_seen=self._leases_seen.get(name),
             )
         except errors.APIError as e:
+            self._leases_seen.pop(name, None)
             if e.code != 404:
                 raise
+            # The Lease goes when its Node is deleted: read the Node again (a 404 if it is
+            # gone too, which ends the session as before).
+            self._nodes_seen.pop(name, None)
+            node = await self._registry.get(self._nodes, "", name)
             lease = await self._registry.create(
                 self._leases, namespace, node_objects.new_lease(node, duration)
             )
+        self._leases_seen[name] = lease
         return int(lease["metadata"]["resourceVersion"])
 
     async def _heartbeat(self, node_name: str, beat: node_pb2.Heartbeat) -> int:
@@ -427,7 +441,11 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         Comparing with the stored Node, not with the last beat, also heals a Node that the
         lease monitor marked Unknown while this session was silent.
         """
-        node = await self._registry.get(self._nodes, "", node_name)
+        node = self._nodes_seen.get(node_name)
+        if node is None:
+            node = self._nodes_seen[node_name] = await self._registry.get(
+                self._nodes, "", node_name
+            )
         rv = await self._renew_lease(node)
         if beat.ready:
             status, reason, message = "True", "KubeletReady", "kubelet is posting ready status"
@@ -442,7 +460,7 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             message,
         )
         if changed or self._stale(current):
-            await self._registry.mutate(
+            self._nodes_seen[node_name] = await self._registry.mutate(
                 self._nodes,
                 "",
                 node_name,
@@ -461,6 +479,7 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
 
     async def mark_unknown(self, node_name: str, why: str) -> None:
         """Ready=Unknown, as the node lifecycle controller sets when a kubelet goes quiet."""
+        self._nodes_seen.pop(node_name, None)
         try:
             await self._registry.mutate(
                 self._nodes,
