@@ -88,7 +88,7 @@ class EndpointsController(Controller):
             return
         if not manages_endpoints(service):
             return
-        subsets = render_subsets(backends(service, self.watch.pods_in(namespace)))
+        subsets = render_subsets(backends(service, self.watch.pods_for(service)))
         labels = endpoints_labels(service)
         if current is None:
             body = {"metadata": {"name": name, "labels": labels}, "subsets": subsets}

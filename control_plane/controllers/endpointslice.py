@@ -170,7 +170,7 @@ class EndpointSliceController(Controller):
         labels = slice_labels(service)
         unused = list(existing)
         for ports, endpoints in desired_slices(
-            service, backends(service, self.watch.pods_in(namespace))
+            service, backends(service, self.watch.pods_for(service))
         ):
             match = next((s for s in unused if (s.get("ports") or []) == ports), None)
             if match is None and unused:

@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
+from collections.abc import Awaitable
 from typing import Any, ClassVar
 
 from prometheus_client import CollectorRegistry
@@ -121,9 +123,10 @@ class NodeLifecycleController(Controller):
                 raise
         next_check: float | None = None
         down = out_of_service(node) and not meta.is_ready(node)
+        going: list[Awaitable[None]] = []
         for pod in self.pods.by_index("node", key):
             if down and pod["metadata"].get("deletionTimestamp"):
-                await self._force_delete(pod, f"out-of-service node {key}")
+                going.append(self._force_delete(pod, f"out-of-service node {key}"))
                 continue
             if not pc.is_active(pod):
                 continue
@@ -133,7 +136,11 @@ class NodeLifecycleController(Controller):
             if delay > 0:
                 next_check = delay if next_check is None else min(next_check, delay)
                 continue
-            await self._evict(pod)
+            going.append(self._evict(pod))
+        # A lost node's pods leave together, not one round trip after another.
+        for failure in await asyncio.gather(*going, return_exceptions=True):
+            if isinstance(failure, BaseException):
+                raise failure
         if next_check is not None:
             self.queue.add_after(key, next_check + 0.05)
 

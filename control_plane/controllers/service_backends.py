@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from control_plane.controllers import pod_control as pc
-from control_plane.controllers.pod_owner import namespace_index, pod_informer
+from control_plane.controllers.pod_owner import labelled, namespace_index, pod_informer
 from ku7s.api import meta
 from ku7s.client.informer import Informer, InformerFactory, object_key
 
@@ -182,5 +182,7 @@ class ServiceWatch:
         for service_key in now | before:
             self._enqueue(service_key)
 
-    def pods_in(self, namespace: str) -> list[Object]:
-        return self.pods.by_index("namespace", namespace)
+    def pods_for(self, service: Object) -> list[Object]:
+        """The pods the Service's selector may pick (backends() checks each)."""
+        selector = dict((service.get("spec") or {}).get("selector") or {})
+        return labelled(self.pods, meta.namespace_of(service), selector)

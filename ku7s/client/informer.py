@@ -60,6 +60,12 @@ class Informer:
                 index.setdefault(value, set()).add(key)
         self._indexes[name] = index
 
+    def has_index(self, name: str) -> bool:
+        return name in self._indexes
+
+    def count_by_index(self, name: str, value: str) -> int:
+        return len(self._indexes[name].get(value, ()))
+
     def by_index(self, name: str, value: str) -> list[Object]:
         keys = self._indexes[name].get(value, set())
         return [self._cache[k] for k in keys if k in self._cache]
