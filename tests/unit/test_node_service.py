@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from control_plane.apiserver import errors
 from control_plane.apiserver.bootstrap import ensure_default_namespaces
 from control_plane.apiserver.kinds import builtin_kinds
 from control_plane.apiserver.node_service import node_objects
@@ -69,6 +70,24 @@ async def test_registration_assigns_distinct_pod_cidrs(service):
     assert w1["spec"]["podCIDRs"] == ["10.244.0.0/24"]
     assert w1["status"]["capacity"]["memory"] == "524288Ki"
     assert meta.condition(w1, "Ready")["status"] == "False"
+
+
+async def test_a_deleted_nodes_cidr_is_handed_out_again_once_the_others_run_out(tmp_path):
+    registry = Registry(MemoryStorage(), builtin_kinds())
+    await ensure_default_namespaces(registry)
+    (tmp_path / "tokens").write_text(pki.new_bootstrap_token() + "\n")
+    svc = NodeService(
+        registry,
+        pki.CertificateAuthority.create("t"),
+        BootstrapTokens(tmp_path / "tokens"),
+        PodCIDRAllocator("10.244.0.0/23"),  # room for two nodes
+    )
+    assert await svc._register(registration("w1")) == "10.244.0.0/24"
+    assert await svc._register(registration("w2")) == "10.244.1.0/24"
+    await registry.delete(registry.kinds.get("nodes"), "", "w1")
+    assert await svc._register(registration("w3")) == "10.244.0.0/24"
+    with pytest.raises(errors.APIError, match="no free /24"):
+        await svc._register(registration("w4"))
 
 
 async def test_heartbeats_drive_ready_and_the_lease(service):

@@ -107,6 +107,8 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         #: deleted Node's Lease goes with it, and a missing Lease makes it read the Node).
         self._nodes_seen: dict[str, dict[str, Any]] = {}
         self._leases_seen: dict[str, dict[str, Any]] = {}
+        #: The pod CIDRs of the Nodes, as last listed plus those handed out since.
+        self._cidrs_in_use: set[str] | None = None
         self._leases = registry.kinds.get("leases", "coordination.k8s.io")
 
     # -- Join ----------------------------------------------------------------------------
@@ -402,12 +404,25 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         return pod_cidr
 
     async def _allocate(self) -> str:
-        page = await self._registry.list(self._nodes, None, ListOptions())
-        in_use = [n.get("spec", {}).get("podCIDR", "") for n in page.items]
+        """A free pod CIDR. The blocks in use are listed once and then kept (every node is
+        registered here), so the thousandth node does not list the 999 before it; blocks
+        of nodes deleted since are found again when the kept ones run out."""
+        if self._cidrs_in_use is None:
+            self._cidrs_in_use = await self._listed_cidrs()
         try:
-            return self._allocator.allocate(in_use)
-        except PodCIDRExhausted as e:
-            raise errors.APIError(507, "InsufficientStorage", str(e)) from e
+            cidr = self._allocator.allocate(self._cidrs_in_use)
+        except PodCIDRExhausted:
+            self._cidrs_in_use = await self._listed_cidrs()
+            try:
+                cidr = self._allocator.allocate(self._cidrs_in_use)
+            except PodCIDRExhausted as e:
+                raise errors.APIError(507, "InsufficientStorage", str(e)) from e
+        self._cidrs_in_use.add(cidr)
+        return cidr
+
+    async def _listed_cidrs(self) -> set[str]:
+        page = await self._registry.list(self._nodes, None, ListOptions())
+        return {str(n.get("spec", {}).get("podCIDR", "")) for n in page.items}
 
     async def _renew_lease(self, node: dict[str, Any]) -> int:
         name = node["metadata"]["name"]
