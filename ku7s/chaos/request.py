@@ -8,7 +8,6 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from ku7s.chaos.duration import parse_duration
 from ku7s.chaos.faults.bandwidth import BANDWIDTH_KINDS
 from ku7s.chaos.faults.base import Fault
 from ku7s.chaos.faults.component import SIGNALS
@@ -22,6 +21,7 @@ from ku7s.chaos.faults.volume import VOLUME_KINDS
 from ku7s.chaos.runner import Chaos, build_fault
 from ku7s.chaos.selection import Selection
 from ku7s.chaos.targets import network_sides, resolve_pods, resolve_targets
+from ku7s.durations import parse_duration
 from ku7s.errors import UserInputError
 
 #: Every fault kind, and the options of its own it takes.

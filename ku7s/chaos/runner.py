@@ -13,7 +13,6 @@ from typing import Any
 import aiohttp
 
 from ku7s.api.quantity import QuantityError, parse_quantity
-from ku7s.chaos.duration import format_duration
 from ku7s.chaos.faults.bandwidth import BANDWIDTH_KINDS, BandwidthFault
 from ku7s.chaos.faults.base import Fault
 from ku7s.chaos.faults.component import SIGNALS, ComponentFault
@@ -29,6 +28,7 @@ from ku7s.client.events import EventRecorder
 from ku7s.client.rest import APIClient, APIStatusError
 from ku7s.cluster.engines import ClusterEngines
 from ku7s.cluster.providers.node_spec import NodeContainer
+from ku7s.durations import format_duration
 from ku7s.errors import NotFoundError, UserInputError
 from ku7s.names import WORKER
 

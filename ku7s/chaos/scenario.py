@@ -33,11 +33,11 @@ from typing import Any
 
 import yaml
 
-from ku7s.chaos.duration import format_duration, parse_duration
 from ku7s.chaos.faults.base import Fault
 from ku7s.chaos.request import KINDS, FaultRequest, prepare
 from ku7s.chaos.runner import Chaos, describe_fault
 from ku7s.chaos.selection import Selection
+from ku7s.durations import format_duration, parse_duration
 from ku7s.errors import UserInputError
 
 COMMON_FIELDS = {

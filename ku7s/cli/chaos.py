@@ -105,9 +105,9 @@ def _fault_command(
         namespace: str = "default",
         **extra: object,
     ) -> None:
-        from ku7s.chaos.duration import parse_duration
         from ku7s.chaos.request import FaultRequest, prepare
         from ku7s.chaos.selection import Selection
+        from ku7s.durations import parse_duration
 
         name = cluster or DEFAULT_CLUSTER
         request = FaultRequest(

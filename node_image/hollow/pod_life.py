@@ -18,13 +18,13 @@ up for the moment asked about, with a condition ``ku7s.dev/Hollow`` saying nothi
 from __future__ import annotations
 
 import hashlib
-import math
 import random
 from dataclasses import dataclass
 from typing import Any
 
 from ku7s.api import meta
 from ku7s.api.meta import HOLLOW_CONDITION
+from ku7s.durations import InvalidDuration, parse_duration
 from node_image.kubelet.pod_status import (
     EXITED,
     RUNNING,
@@ -67,19 +67,11 @@ class Script:
 
 
 def parse_seconds(value: str, name: str) -> float:
-    text = value.strip()
+    """A duration in an annotation or flag (0 allowed); the error names where it was."""
     try:
-        if text.endswith("ms"):
-            seconds = float(text[:-2]) / 1000
-        elif text.endswith("m"):
-            seconds = float(text[:-1]) * 60
-        else:
-            seconds = float(text.removesuffix("s"))
-    except ValueError:
-        raise ScriptError(f"{name}: {value!r} is not a duration such as 500ms, 2s or 1m") from None
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ScriptError(f"{name}: {value!r} is not a duration such as 500ms, 2s or 1m")
-    return seconds
+        return parse_duration(value, zero_allowed=True)
+    except InvalidDuration as e:
+        raise ScriptError(f"{name}: {e}") from None
 
 
 def script_of(pod: Object, defaults: Defaults, rng: random.Random) -> Script:

@@ -10,7 +10,6 @@ import re
 
 import pytest
 
-from ku7s.chaos.duration import format_duration, parse_duration
 from ku7s.chaos.faults.bandwidth import BandwidthFault, rate_bits
 from ku7s.chaos.faults.network import NetworkFault, Side, plan_drops, plan_egress
 from ku7s.chaos.ledger import FaultRecord, Ledger
@@ -21,6 +20,7 @@ from ku7s.chaos.selection import Selection
 from ku7s.chaos.targets import why_out_of_reach
 from ku7s.client.rest import APIStatusError
 from ku7s.cluster.providers.node_spec import NodeContainer
+from ku7s.durations import format_duration, parse_duration
 from ku7s.errors import UserInputError
 
 
