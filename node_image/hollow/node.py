@@ -40,6 +40,7 @@ from node_image.kubelet.session import (
     Writer,
     connected,
     join_until_done,
+    messages,
     send_reports,
     until_one_ends,
 )
@@ -263,10 +264,7 @@ class HollowNode:
         call: grpc.aio.StreamStreamCall,
         inbox: asyncio.Queue[tuple[float, node_pb2.ControlMessage]],
     ) -> None:
-        while True:
-            message = await call.read()
-            if message is grpc.aio.EOF:
-                raise SessionEnded("the control plane closed the stream")
+        async for message in messages(call):
             inbox.put_nowait((self.incoming.due(time.monotonic()), message))
 
     async def _deliver(

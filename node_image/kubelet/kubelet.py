@@ -41,6 +41,7 @@ from node_image.kubelet.session import (
     connected,
     describe,
     join_until_done,
+    messages,
     send_reports,
     until_one_ends,
 )
@@ -300,10 +301,7 @@ class Kubelet:
     ) -> None:
         """Dispatch what the control plane sends: heartbeat answers and pods."""
         synced: asyncio.Task[None] | None = None
-        while True:
-            message = await call.read()
-            if message is grpc.aio.EOF:
-                raise SessionEnded("the control plane closed the stream")
+        async for message in messages(call):
             kind = message.WhichOneof("kind")
             if kind == "ack":
                 acks.put_nowait(message.ack)

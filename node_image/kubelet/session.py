@@ -70,6 +70,15 @@ async def connected(
         call.cancel()
 
 
+async def messages(call: grpc.aio.StreamStreamCall) -> AsyncIterator[node_pb2.ControlMessage]:
+    """What the control plane sends on the session, until it closes it."""
+    while True:
+        message = await call.read()
+        if message is grpc.aio.EOF:
+            raise SessionEnded("the control plane closed the stream")
+        yield message
+
+
 async def until_one_ends(*parts: Coroutine[Any, Any, None]) -> None:
     """Run the session's parts until one ends; the others are cancelled, and what ended the
     first is raised."""
