@@ -122,6 +122,10 @@ def test_heartbeats_slow_down_with_the_number_of_nodes_and_leases_last_longer():
     assert timing.interval_for(500) == 5.0 and timing.lease_seconds_for(500) == 25
     assert timing.interval_for(10_000) == 10.0  # upstream's renewal interval at most
     assert timing.lease_seconds_for(10_000) == 50
+    # An unchanged Ready condition is rewritten less often too, up to upstream's 5 min.
+    assert timing.status_report_seconds_for(3) == 60.0
+    assert timing.status_report_seconds_for(200) == 120.0
+    assert timing.status_report_seconds_for(1000) == 300.0
 
 
 def test_latency_delays_messages_in_order_and_a_delay_of_zero_ends_it():
