@@ -109,6 +109,14 @@ def _api_errors(kind: Kind, name: str) -> Iterator[None]:
         raise errors.unavailable(str(e)) from e
 
 
+def _index_value(kind: Kind, selector: _Filter) -> str | None:
+    """The value of the kind's watch index the selector requires, if it requires one."""
+    for path, op, value in selector.fields.requirements:
+        if path == kind.watch_index and op == "=":
+            return value
+    return None
+
+
 async def _decode(kind: Kind, stored: list[Object]) -> list[Object]:
     """Stored objects as the kind serves them."""
     objects = [kind.from_storage(o) for o in stored]
@@ -218,6 +226,10 @@ class Registry:
     async def list(self, kind: Kind, namespace: str | None, options: ListOptions) -> ListPage:
         selector = self._filter(kind, options)
         prefix = kind.resource.prefix(namespace)
+        if options.resource_version == "0" and not options.limit and not options.continue_token:
+            cached = await self._indexed_list(kind, prefix, selector)
+            if cached is not None:
+                return cached
         revision, start_after = 0, None
         if options.continue_token:
             revision, start_after = _decode_continue(options.continue_token)
@@ -242,6 +254,23 @@ class Registry:
             raise errors.unavailable(str(e)) from e
         token = _encode_continue(revision, start_after) if start_after else None
         return ListPage(items, str(revision), token)
+
+    async def _indexed_list(self, kind: Kind, prefix: str, selector: _Filter) -> ListPage | None:
+        """A list at resourceVersion 0 (any recent state will do, as upstream serves it from
+        its watch cache) of one value of the kind's watch index, from the shared watch's
+        copy; None when there is none."""
+        value = _index_value(kind, selector)
+        if value is None:
+            return None
+        self._storage.share_watches(kind.resource.prefix(None), kind.watch_index)
+        try:
+            result = await self._storage.indexed_list(prefix, value)
+        except StorageUnavailable as e:
+            raise errors.unavailable(str(e)) from e
+        if result is None:
+            return None
+        items = [o for o in await _decode(kind, result.items) if selector.matches(o)]
+        return ListPage(items, str(result.revision), None)
 
     async def watch(
         self, kind: Kind, namespace: str | None, options: ListOptions
@@ -281,14 +310,7 @@ class Registry:
                 yield WatchEvent("ADDED", item, int(page.resource_version))
             start = int(page.resource_version) + 1
         self._storage.share_watches(kind.resource.prefix(None), kind.watch_index)
-        index = next(
-            (
-                value
-                for path, op, value in selector.fields.requirements
-                if path == kind.watch_index and op == "="
-            ),
-            None,
-        )
+        index = _index_value(kind, selector)
         try:
             async for event in self._storage.watch(kind.resource.prefix(namespace), start, index):
                 if event.type == "MODIFIED" and event.previous is not None:

@@ -91,6 +91,7 @@ class Storage(Protocol):
         self, prefix: str, start_revision: int, index: str | None = None
     ) -> AsyncIterator[StorageEvent]: ...
     def share_watches(self, prefix: str, index_path: str | None = None) -> None: ...
+    async def indexed_list(self, prefix: str, value: str) -> ListResult | None: ...
     async def current_revision(self) -> int: ...
 
 
@@ -111,6 +112,9 @@ def decode(data: bytes, revision: int) -> Object:
     obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
     return obj
 
+
+#: (key, value, mod revision) of stored objects, undecoded.
+RawObjects = list[tuple[str, bytes, int]]
 
 #: Told of each round trip to etcd: the operation, the key, and the seconds it took.
 Observer = Callable[[str, str, float], None]
@@ -134,7 +138,7 @@ class EtcdStorage:
     ) -> None:
         self._client = aetcd.Client(host=host, port=port, timeout=timeout, options=CHANNEL_OPTIONS)
         self._observe = observe
-        self._watches = WatchHub(self._etcd_events, self.current_revision)
+        self._watches = WatchHub(self._etcd_events, self.current_revision, self._raw_list)
 
     async def connect(self, *, attempts: int = 200, interval: float = 0.05) -> None:
         """Wait for etcd to answer; it is started beside us and may still be coming up."""
@@ -260,6 +264,23 @@ class EtcdStorage:
         except WatchEnded as e:
             raise StorageUnavailable(str(e)) from e
 
+    async def indexed_list(self, prefix: str, value: str) -> ListResult | None:
+        """The objects under prefix whose index value (see share_watches) is value, from
+        the shared watch's copy; None when there is none to read from."""
+        snapshot = await self._watches.snapshot(prefix, value)
+        if snapshot is None:
+            return None
+        items = [decode(stored, revision) for stored, revision in snapshot.items]
+        return ListResult(items, snapshot.revision, None)
+
+    async def _raw_list(self, prefix: str) -> tuple[RawObjects, int]:
+        """Every key under prefix, undecoded, and the revision it was read at."""
+        raw = prefix.encode()
+        request = rpc.RangeRequest(key=raw, range_end=_prefix_end(raw))
+        response = await self._call(self._client.kvstub.Range, request, "list", prefix)
+        objects = [(kv.key.decode(), kv.value, kv.mod_revision) for kv in response.kvs]
+        return objects, int(response.header.revision)
+
     async def _etcd_events(self, prefix: str, start_revision: int) -> AsyncIterator[RawEvent]:
         """One etcd watch of prefix."""
         raw = prefix.encode()
@@ -325,13 +346,10 @@ def _storage_event(event: RawEvent) -> StorageEvent:
     return StorageEvent(event.type, decode(event.value, event.revision), event.revision, previous)
 
 
-def _indexer(path: str) -> Callable[[RawEvent], frozenset[str]]:
-    """The values of path in a change's object before and after it."""
+def _indexer(path: str) -> Callable[[bytes], str]:
+    """The value of path in a stored object."""
 
-    def values(event: RawEvent) -> frozenset[str]:
-        now = field_value(orjson.loads(event.value), path)
-        if event.previous is None:
-            return frozenset((now,))
-        return frozenset((now, field_value(orjson.loads(event.previous), path)))
+    def value(stored: bytes) -> str:
+        return field_value(orjson.loads(stored), path)
 
-    return values
+    return value

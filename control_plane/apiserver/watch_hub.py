@@ -11,6 +11,12 @@ A watcher gets the raw bytes and decodes its own copy: nobody shares a mutable o
 A watcher that starts before what the hub still holds, or watches a resource that is not
 shared, gets its own etcd watch, as before; so resourceVersion semantics, ordering and
 410 Expired are etcd's in every case.
+
+An indexed resource's shared watch also keeps every object, by index value, at the revision
+it has seen (it lists once, then applies the changes): a node that connects again gets its
+pods from there and watches on from that revision, instead of every node's listing every
+pod of the cluster from etcd (a hundred nodes coming back from a partition were enough to
+saturate etcd and the API server).
 """
 
 from __future__ import annotations
@@ -41,8 +47,19 @@ class RawEvent:
 
 #: Etcd's events under a prefix from a revision on.
 Source = Callable[[str, int], AsyncIterator[RawEvent]]
-#: The index values of one change (for a pod: its node before and after).
-Indexer = Callable[[RawEvent], frozenset[str]]
+#: Every key under a prefix with its value and mod revision, and the revision read at.
+Lister = Callable[[str], Awaitable[tuple[list[tuple[str, bytes, int]], int]]]
+#: The index value of a stored object (for a pod: its node).
+Indexer = Callable[[bytes], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The objects of one index value, as of a revision."""
+
+    #: (value, mod revision) of each object
+    items: list[tuple[bytes, int]]
+    revision: int
 
 
 class WatchEnded(Exception):
@@ -91,6 +108,11 @@ class SharedWatch:
         self._start = start_revision
         self._indexer = indexer
         self._history: deque[tuple[RawEvent, frozenset[str]]] = deque()
+        #: key -> (value, mod revision, index value), when the watch keeps the objects
+        self._objects: dict[str, tuple[bytes, int, str]] | None = None
+        self._keys_by_value: dict[str, set[str]] = {}
+        #: The revision the kept objects are at.
+        self.revision = start_revision - 1
         self._history_size = history
         self._backlog = backlog
         #: Every change from this revision on is in the history or still to come.
@@ -113,6 +135,40 @@ class SharedWatch:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._pump(), name=f"shared watch {self.prefix}")
+
+    def keep(self, objects: list[tuple[str, bytes, int]]) -> None:
+        """Keep these objects (listed at the revision before start) and their changes."""
+        assert self._indexer is not None
+        self._objects = {}
+        for key, value, revision in objects:
+            self._put(key, value, revision)
+
+    def snapshot(self, value: str, within: str) -> Snapshot | None:
+        """The kept objects of one index value under within; None if none are kept."""
+        if self._objects is None or self._failure is not None:
+            return None
+        items = []
+        for key in self._keys_by_value.get(value, ()):
+            if key.startswith(within):
+                stored, revision, _ = self._objects[key]
+                items.append((stored, revision))
+        return Snapshot(items, self.revision)
+
+    def _put(self, key: str, value: bytes, revision: int) -> None:
+        assert self._objects is not None and self._indexer is not None
+        self._drop(key)
+        indexed = self._indexer(value)
+        self._objects[key] = (value, revision, indexed)
+        self._keys_by_value.setdefault(indexed, set()).add(key)
+
+    def _drop(self, key: str) -> None:
+        assert self._objects is not None
+        old = self._objects.pop(key, None)
+        if old is not None:
+            keys = self._keys_by_value[old[2]]
+            keys.discard(key)
+            if not keys:
+                del self._keys_by_value[old[2]]
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -162,8 +218,14 @@ class SharedWatch:
     async def _pump(self) -> None:
         try:
             async for event in self._source(self.prefix, self._start):
-                values = self._indexer(event) if self._indexer else frozenset()
+                values = self._index_values(event)
                 self._remember(event, values)
+                if self._objects is not None:
+                    if event.type == "DELETED":
+                        self._drop(event.key)
+                    else:
+                        self._put(event.key, event.value, event.revision)
+                self.revision = event.revision
                 for watcher in self._everything:
                     watcher.offer(event, self._backlog)
                 for value in values:
@@ -174,6 +236,15 @@ class SharedWatch:
             raise
         except Exception as e:
             self._end_all(e)
+
+    def _index_values(self, event: RawEvent) -> frozenset[str]:
+        """The index values a change concerns: its object's, and before a modification."""
+        if self._indexer is None:
+            return frozenset()
+        now = self._indexer(event.value)
+        if event.previous is None:
+            return frozenset((now,))
+        return frozenset((now, self._indexer(event.previous)))
 
     def _remember(self, event: RawEvent, values: frozenset[str]) -> None:
         self._history.append((event, values))
@@ -196,12 +267,14 @@ class WatchHub:
         self,
         source: Source,
         current_revision: Callable[[], Awaitable[int]],
+        lister: Lister | None = None,
         *,
         history: int = 4096,
         backlog: int = 50_000,
     ) -> None:
         self._source = source
         self._current_revision = current_revision
+        self._lister = lister
         self._history = history
         self._backlog = backlog
         #: prefix -> its indexer, or None for a prefix shared without an index
@@ -233,6 +306,15 @@ class WatchHub:
         async for event in shared.events(prefix, start_revision, index):
             yield event
 
+    async def snapshot(self, prefix: str, value: str) -> Snapshot | None:
+        """The objects under prefix whose index value is value, as the shared watch of an
+        indexed prefix keeps them; None when it keeps none (the caller lists etcd)."""
+        top = self._shared_prefix_of(prefix)
+        if top is None or self._shared_prefixes[top] is None or self._lister is None:
+            return None
+        shared = await self._shared(top)
+        return shared.snapshot(value, prefix)
+
     def _shared_prefix_of(self, prefix: str) -> str | None:
         for top in self._shared_prefixes:
             if prefix.startswith(top):
@@ -249,15 +331,22 @@ class WatchHub:
         future: asyncio.Future[SharedWatch] = asyncio.get_running_loop().create_future()
         self._starting[prefix] = future
         try:
-            revision = await self._current_revision()
+            indexer = self._shared_prefixes[prefix]
+            objects: list[tuple[str, bytes, int]] | None = None
+            if indexer is not None and self._lister is not None:
+                objects, revision = await self._lister(prefix)
+            else:
+                revision = await self._current_revision()
             shared = SharedWatch(
                 prefix,
                 self._source,
                 revision + 1,
-                self._shared_prefixes[prefix],
+                indexer,
                 history=self._history,
                 backlog=self._backlog,
             )
+            if objects is not None:
+                shared.keep(objects)
             shared.start()
             self._watches[prefix] = shared
             future.set_result(shared)

@@ -110,6 +110,9 @@ class MemoryStorage:
     def share_watches(self, prefix: str, index_path: str | None = None) -> None:
         """Every watch here reads the one history already."""
 
+    async def indexed_list(self, prefix: str, value: str) -> ListResult | None:
+        return None  # the registry lists instead
+
     async def watch(
         self, prefix: str, start_revision: int, index: str | None = None
     ) -> AsyncIterator[StorageEvent]:

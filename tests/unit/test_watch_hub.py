@@ -24,6 +24,22 @@ class FakeEtcd:
     async def current_revision(self) -> int:
         return self.revision
 
+    async def list(self, prefix: str) -> tuple[list[tuple[str, bytes, int]], int]:
+        latest: dict[str, RawEvent] = {}
+        for event in self.events:
+            if event.key.startswith(prefix):
+                latest[event.key] = event
+        objects = [(k, e.value, e.revision) for k, e in latest.items() if e.type != "DELETED"]
+        return objects, self.revision
+
+    def delete(self, key: str, node: str) -> RawEvent:
+        self.revision += 1
+        value = json.dumps({"spec": {"nodeName": node}}).encode()
+        event = RawEvent(key, "DELETED", value, self.revision)
+        self.events.append(event)
+        self._changed.set()
+        return event
+
     def put(self, key: str, node: str = "", before: str | None = None) -> RawEvent:
         self.revision += 1
         value = json.dumps({"spec": {"nodeName": node}}).encode()
@@ -55,11 +71,8 @@ class FakeEtcd:
             await self._changed.wait()
 
 
-def node_index(event: RawEvent) -> frozenset[str]:
-    values = {json.loads(event.value)["spec"]["nodeName"]}
-    if event.previous is not None:
-        values.add(json.loads(event.previous)["spec"]["nodeName"])
-    return frozenset(values)
+def node_index(stored: bytes) -> str:
+    return str(json.loads(stored)["spec"]["nodeName"])
 
 
 async def take(events: AsyncIterator[RawEvent], count: int) -> list[str]:
@@ -73,7 +86,7 @@ async def take(events: AsyncIterator[RawEvent], count: int) -> list[str]:
 
 
 def hub_for(etcd: FakeEtcd, **limits: int) -> WatchHub:
-    hub = WatchHub(etcd.source, etcd.current_revision, **limits)
+    hub = WatchHub(etcd.source, etcd.current_revision, etcd.list, **limits)
     hub.share("/registry/pods/", node_index)
     return hub
 
@@ -207,4 +220,31 @@ async def test_a_prefix_that_is_not_shared_is_watched_directly() -> None:
     await asyncio.sleep(0.01)
     etcd.put("/registry/events/a/e1")
     assert await pending == ["/registry/events/a/e1"]
+    await hub.close()
+
+
+async def test_the_pods_of_one_node_are_read_from_the_shared_copy_and_followed_from_there():
+    etcd = FakeEtcd()
+    etcd.put("/registry/pods/a/before", "n1")
+    etcd.put("/registry/pods/a/other", "n2")
+    hub = hub_for(etcd)
+    first = await hub.snapshot("/registry/pods/", "n1")
+    assert first is not None and len(first.items) == 1 and first.revision == etcd.revision
+    bound = etcd.put("/registry/pods/b/bound", "n1", before="")
+    etcd.delete("/registry/pods/a/before", "n1")
+    etcd.put("/registry/pods/a/moved", "n2", before="n1")
+    await asyncio.sleep(0.01)
+    later = await hub.snapshot("/registry/pods/", "n1")
+    assert later is not None and later.revision == etcd.revision
+    assert [json.loads(v)["spec"]["nodeName"] for v, _ in later.items] == ["n1"]
+    assert [r for _, r in later.items] == [bound.revision]
+    in_b = await hub.snapshot("/registry/pods/b/", "n1")
+    assert in_b is not None and len(in_b.items) == 1
+    # A watch from the copy's revision gets what comes after it, and nothing before.
+    watch = hub.watch("/registry/pods/", later.revision + 1, index="n1")
+    pending = asyncio.create_task(take(watch, 1))
+    await asyncio.sleep(0.01)
+    etcd.put("/registry/pods/a/new", "n1")
+    assert await pending == ["/registry/pods/a/new"]
+    assert len(etcd.watches) == 1
     await hub.close()

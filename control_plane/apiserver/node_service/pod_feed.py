@@ -67,8 +67,9 @@ class PodFeed:
                 revision = await self._relist(send)
 
     async def _relist(self, send: Send) -> str:
+        # At resourceVersion 0: from the API server's copy of the pods, by node.
         page = await self._registry.list(
-            self._pods, None, ListOptions(field_selector=self._selector)
+            self._pods, None, ListOptions(field_selector=self._selector, resource_version="0")
         )
         fresh = {meta.uid_of(pod): pod for pod in page.items}
         for uid, gone in list(self._sent.items()):
