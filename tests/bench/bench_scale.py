@@ -254,7 +254,17 @@ async def node_loss_phase(kubeconfig: Path, name: str, env: dict[str, str]) -> d
     finally:
         run.send_signal(signal.SIGINT)
         run.wait(timeout=120)
-    return {"10 % of hollow nodes stopped: pods Running elsewhere s": back}
+    reverted = time.monotonic()
+    async with APIClient.from_kubeconfig_file(str(kubeconfig), timeout=120) as api:
+        while True:
+            nodes = (await api.get("/api/v1/nodes"))["items"]
+            if all(meta.is_node_ready(n) for n in nodes) or time.monotonic() - reverted > 600:
+                break
+            await asyncio.sleep(1)
+    return {
+        "10 % of hollow nodes stopped: pods Running elsewhere s": back,
+        "started again: every node Ready s": time.monotonic() - reverted,
+    }
 
 
 def main() -> None:
