@@ -85,6 +85,13 @@ async def take(events: AsyncIterator[RawEvent], count: int) -> list[str]:
     return got
 
 
+async def start_reading(events: AsyncIterator[RawEvent], count: int) -> asyncio.Task[list[str]]:
+    """Start taking count events, and let the watch join before the caller writes."""
+    task = asyncio.create_task(take(events, count))
+    await asyncio.sleep(0.01)
+    return task
+
+
 def hub_for(etcd: FakeEtcd, **limits: int) -> WatchHub:
     hub = WatchHub(etcd.source, etcd.current_revision, etcd.list, **limits)
     hub.share("/registry/pods/", node_index)
@@ -113,8 +120,7 @@ async def test_a_watch_of_one_node_gets_its_pods_changes_only() -> None:
     etcd = FakeEtcd()
     hub = hub_for(etcd)
     node_one = hub.watch("/registry/pods/", etcd.revision + 1, index="n1")
-    pending = asyncio.create_task(take(node_one, 3))
-    await asyncio.sleep(0.01)
+    pending = await start_reading(node_one, 3)
     etcd.put("/registry/pods/a/bound-later")  # not yet on a node
     etcd.put("/registry/pods/a/elsewhere", "n2")
     etcd.put("/registry/pods/a/bound-later", "n1", before="")  # the binding moves it in
@@ -132,8 +138,7 @@ async def test_a_watch_from_the_recent_past_is_replayed_from_the_shared_history(
     etcd = FakeEtcd()
     hub = hub_for(etcd)
     warm = hub.watch("/registry/pods/", etcd.revision + 1)
-    warming = asyncio.create_task(take(warm, 3))
-    await asyncio.sleep(0.01)
+    warming = await start_reading(warm, 3)
     second = etcd.put("/registry/pods/a/p1")
     etcd.put("/registry/pods/a/p2")
     etcd.put("/registry/pods/a/p3")
@@ -148,8 +153,7 @@ async def test_a_watch_older_than_the_history_gets_its_own_etcd_watch() -> None:
     etcd = FakeEtcd()
     hub = hub_for(etcd, history=2)
     warm = hub.watch("/registry/pods/", etcd.revision + 1)
-    warming = asyncio.create_task(take(warm, 4))
-    await asyncio.sleep(0.01)
+    warming = await start_reading(warm, 4)
     first = etcd.put("/registry/pods/a/p1")
     for name in ("p2", "p3", "p4"):
         etcd.put(f"/registry/pods/a/{name}")
@@ -185,16 +189,14 @@ async def test_when_etcd_fails_the_watchers_see_it_and_the_next_watch_starts_afr
     etcd = FakeEtcd()
     hub = hub_for(etcd)
     watch = hub.watch("/registry/pods/", etcd.revision + 1)
-    reading = asyncio.create_task(take(watch, 2))
-    await asyncio.sleep(0.01)
+    reading = await start_reading(watch, 2)
     etcd.put("/registry/pods/a/p1")
     etcd.fail(RuntimeError("etcd went away"))
     with pytest.raises(RuntimeError, match="etcd went away"):
         await reading
     etcd.failure = None
     again = hub.watch("/registry/pods/", etcd.revision + 1)
-    pending = asyncio.create_task(take(again, 1))
-    await asyncio.sleep(0.01)
+    pending = await start_reading(again, 1)
     etcd.put("/registry/pods/a/p2")
     assert await pending == ["/registry/pods/a/p2"]
     assert len(etcd.watches) == 2
@@ -205,8 +207,7 @@ async def test_closing_the_hub_ends_its_watchers() -> None:
     etcd = FakeEtcd()
     hub = hub_for(etcd)
     watch = hub.watch("/registry/pods/", etcd.revision + 1)
-    reading = asyncio.create_task(take(watch, 1))
-    await asyncio.sleep(0.01)
+    reading = await start_reading(watch, 1)
     await hub.close()
     with pytest.raises(WatchEnded):
         await reading
@@ -216,8 +217,7 @@ async def test_a_prefix_that_is_not_shared_is_watched_directly() -> None:
     etcd = FakeEtcd()
     hub = hub_for(etcd)
     watch = hub.watch("/registry/events/", etcd.revision + 1)
-    pending = asyncio.create_task(take(watch, 1))
-    await asyncio.sleep(0.01)
+    pending = await start_reading(watch, 1)
     etcd.put("/registry/events/a/e1")
     assert await pending == ["/registry/events/a/e1"]
     await hub.close()
@@ -242,8 +242,7 @@ async def test_the_pods_of_one_node_are_read_from_the_shared_copy_and_followed_f
     assert in_b is not None and len(in_b.items) == 1
     # A watch from the copy's revision gets what comes after it, and nothing before.
     watch = hub.watch("/registry/pods/", later.revision + 1, index="n1")
-    pending = asyncio.create_task(take(watch, 1))
-    await asyncio.sleep(0.01)
+    pending = await start_reading(watch, 1)
     etcd.put("/registry/pods/a/new", "n1")
     assert await pending == ["/registry/pods/a/new"]
     assert len(etcd.watches) == 1
