@@ -123,10 +123,6 @@ class SharedWatch:
         self._task: asyncio.Task[None] | None = None
 
     @property
-    def watchers(self) -> int:
-        return len(self._everything) + sum(len(s) for s in self._by_value.values())
-
-    @property
     def failed(self) -> bool:
         return self._failure is not None
 

@@ -60,7 +60,10 @@ class PodFeed:
         while True:
             try:
                 # A watch that ends (its reader fell behind) is taken up where it ended.
-                revision = await self._follow(send, revision)
+                reached = await self._follow(send, revision)
+                if reached == revision:
+                    await asyncio.sleep(self._retry)  # it ended with nothing: no hot loop
+                revision = reached
             except _Expired:
                 log.info("pod watch for node %s expired; listing again", self._node)
                 await asyncio.sleep(self._retry)
