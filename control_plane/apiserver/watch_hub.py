@@ -137,7 +137,7 @@ class SharedWatch:
         assert self._indexer is not None
         self._objects = {}
         for key, value, revision in objects:
-            self._put(key, value, revision)
+            self._put(key, value, revision, self._indexer(value))
 
     def snapshot(self, value: str, within: str) -> Snapshot | None:
         """The kept objects of one index value under within; None if none are kept."""
@@ -150,10 +150,9 @@ class SharedWatch:
                 items.append((stored, revision))
         return Snapshot(items, self.revision)
 
-    def _put(self, key: str, value: bytes, revision: int) -> None:
-        assert self._objects is not None and self._indexer is not None
+    def _put(self, key: str, value: bytes, revision: int, indexed: str) -> None:
+        assert self._objects is not None
         self._drop(key)
-        indexed = self._indexer(value)
         self._objects[key] = (value, revision, indexed)
         self._keys_by_value.setdefault(indexed, set()).add(key)
 
@@ -214,13 +213,13 @@ class SharedWatch:
     async def _pump(self) -> None:
         try:
             async for event in self._source(self.prefix, self._start):
-                values = self._index_values(event)
+                now, values = self._index_values(event)
                 self._remember(event, values)
                 if self._objects is not None:
                     if event.type == "DELETED":
                         self._drop(event.key)
                     else:
-                        self._put(event.key, event.value, event.revision)
+                        self._put(event.key, event.value, event.revision, now)
                 self.revision = event.revision
                 for watcher in self._everything:
                     watcher.offer(event, self._backlog)
@@ -233,14 +232,18 @@ class SharedWatch:
         except Exception as e:
             self._end_all(e)
 
-    def _index_values(self, event: RawEvent) -> frozenset[str]:
-        """The index values a change concerns: its object's, and before a modification."""
+    def _index_values(self, event: RawEvent) -> tuple[str, frozenset[str]]:
+        """The index value of the change's object, and every value the change concerns
+        (also the one before a modification, read from the kept copy when there is one:
+        each decode of a pod costs, and this runs for every pod change)."""
         if self._indexer is None:
-            return frozenset()
+            return "", frozenset()
         now = self._indexer(event.value)
         if event.previous is None:
-            return frozenset((now,))
-        return frozenset((now, self._indexer(event.previous)))
+            return now, frozenset((now,))
+        kept = self._objects.get(event.key) if self._objects is not None else None
+        before = kept[2] if kept is not None else self._indexer(event.previous)
+        return now, frozenset((now, before))
 
     def _remember(self, event: RawEvent, values: frozenset[str]) -> None:
         self._history.append((event, values))

@@ -44,6 +44,7 @@ from node_image.kubelet.session import (
     send_reports,
     until_one_ends,
 )
+from node_image.packet_delay import Delay
 
 Object = dict[str, Any]
 
@@ -116,24 +117,27 @@ SILENT = (State.PAUSED, State.PARTITIONED)
 
 
 class Latency:
-    """How long a node's messages take one way: a delay give or take a jitter, in order
-    (as over TCP: a message never overtakes the one before)."""
+    """How long a node's messages take one way: a delay give or take a jitter, drawn as the
+    latency fault's packet holder draws it, and in order (as over TCP: a message never
+    overtakes the one before)."""
 
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
-        self.delay = 0.0
-        self.jitter = 0.0
+        self.held = Delay(0.0)
         self._last = 0.0
 
+    @property
+    def delay(self) -> float:
+        return self.held.latency
+
     def set(self, delay: float, jitter: float) -> None:
-        self.delay, self.jitter = delay, jitter
+        self.held = Delay(delay, jitter)
 
     def due(self, now: float) -> float:
         """When a message sent now arrives."""
-        if not self.delay:
+        if not self.held.latency:
             return now
-        taken = max(0.0, self.delay + self._rng.uniform(-self.jitter, self.jitter))
-        self._last = max(now + taken, self._last)
+        self._last = max(now + self.held.draw(self._rng), self._last)
         return self._last
 
 

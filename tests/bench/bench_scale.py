@@ -247,7 +247,6 @@ async def node_loss_phase(kubeconfig: Path, name: str, env: dict[str, str]) -> d
     started = time.monotonic()
     try:
         async with APIClient.from_kubeconfig_file(str(kubeconfig), timeout=120) as api:
-            await until_ready(api, total - 1, started, "losing nodes")  # first drop seen
             while await ready_replicas(api) >= total and time.monotonic() - started < 120:
                 await asyncio.sleep(0.5)
             back = await until_ready(api, total, started, "after losing nodes")
